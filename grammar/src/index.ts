@@ -1,0 +1,24 @@
+// Public door of @steer/grammar: parse, format, compile and editor helpers for the Steer query language.
+export type * from './ast.js';
+export { parse, type ParseResult, ParseErrorCode, MAX_NESTING } from './parse.js';
+export { OPTION_KEYS, MODE_VALUES, STEER_VALUES, MAX_RESULTS } from './ast-builder.js';
+export { format, formatStatement, formatFilter } from './format.js';
+export {
+  compile,
+  compilePreset,
+  compileText,
+  compileFilter,
+  CompileCode,
+  STRENGTH_DEFAULTS,
+  type CompileContext,
+  type FeatureCatalog,
+  type FeatureInfo,
+  type Filter,
+  type PlannedEdit,
+  type PresetStore,
+  type SearchOptions,
+  type SteeringPlan,
+} from './compile.js';
+export { tokenAt, nodeAt, expectedAt, type TokenInfo, type Expectation } from './editor.js';
+export { allTokens, tokenScopes, keywordWords } from './tokens.js';
+export { buildTextMateGrammar, type TextMateGrammar } from './textmate.js';

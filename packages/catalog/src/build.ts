@@ -1,0 +1,314 @@
+// Building a catalog: embed the corpus, encode it with the SAE, aggregate statistics, label features from
+// contrastive keywords (optionally an LLM), gather token evidence, and write the catalog folder.
+import { createHash } from 'node:crypto';
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Embedder } from '@steer/embed';
+import type { SaeRuntime } from '@steer/sae';
+import { CatalogError } from './errors.js';
+import { documentEvidence, type EvidenceOptions } from './evidence.js';
+import { buildTermIndex, contrastiveKeywords, keywordLabel, type KeywordOptions } from './keywords.js';
+import { labelWithLlm, type LlmConfig } from './llm-labels.js';
+import { computeFeatureStats } from './stats.js';
+import {
+  ALIASES_FILE,
+  CATALOG_FORMAT,
+  catalogDir,
+  readHeader,
+  writeCatalogFiles,
+  type CatalogHeader,
+  type DocRecord,
+  type DocumentEvidence,
+  type FeatureRecord,
+  type LabelRecord,
+  type TermsRecord,
+} from './storage.js';
+import { snippet } from './text.js';
+
+/** One corpus document (BEIR fields). */
+export interface CorpusDocument {
+  id: string;
+  title?: string;
+  text: string;
+}
+
+/** Stages of a build, in order, as reported to `onProgress`. */
+export type BuildStage = 'embed' | 'encode' | 'label' | 'evidence' | 'llm' | 'write';
+
+/** Options of {@link buildCatalog}. */
+export interface BuildOptions {
+  /** The SAE folder; the catalog goes to `<saeDir>/catalog/`. */
+  saeDir: string;
+  /** The loaded SAE of `saeDir`. */
+  sae: SaeRuntime;
+  /** Embedder of the SAE's embedding model (wrap it with withCache to reuse embeddings). */
+  embedder: Embedder;
+  documents: readonly CorpusDocument[];
+  /** Where the corpus came from, recorded in the header; `sha256` defaults to a hash of ids and texts. */
+  corpus?: { path?: string; sha256?: string };
+  /** Top documents kept per feature (default 10). */
+  topDocuments?: number;
+  /** Top documents whose terms make a feature's keywords (default 25). */
+  labelDocuments?: number;
+  keywords?: KeywordOptions;
+  /** Token evidence for the `features` most frequent features, `documents` top documents each; false: none. */
+  evidence?: (EvidenceOptions & { features?: number; documents?: number }) | false;
+  /** LLM labels for the `maxFeatures` most frequent features (default all); absent: keyword labels only. */
+  llm?: LlmConfig & { maxFeatures?: number };
+  /** Texts per embedding and encoding batch (default 64). */
+  batchSize?: number;
+  /** Replace a catalog built for another SAE (its aliases.json is kept as aliases.<old sae id>.json). */
+  force?: boolean;
+  onProgress?: (stage: BuildStage, done: number, total: number) => void;
+}
+
+/** What a build did. */
+export interface BuildSummary {
+  header: CatalogHeader;
+  dir: string;
+  documents: number;
+  alive: number;
+  dead: number;
+  llmLabels: number;
+  evidenceDocuments: number;
+  /** Wall time of each stage in ms. */
+  timings: Partial<Record<BuildStage, number>>;
+}
+
+/** The text embedded for a document: title and text, as BEIR evaluations do. */
+export function documentText(doc: CorpusDocument): string {
+  return doc.title ? `${doc.title}. ${doc.text}` : doc.text;
+}
+
+function checkDocuments(documents: readonly CorpusDocument[]): void {
+  if (documents.length === 0)
+    throw new CatalogError(
+      'corpus_invalid',
+      'catalog: the corpus holds no documents; give a JSONL file with one document per line',
+    );
+  const seen = new Set<string>();
+  documents.forEach((doc, i) => {
+    if (typeof doc?.id !== 'string' || doc.id === '') {
+      throw new CatalogError(
+        'corpus_invalid',
+        `catalog: corpus document ${i + 1} has no id; every document needs a string "_id" (or "id")`,
+      );
+    }
+    if (typeof doc.text !== 'string') {
+      throw new CatalogError(
+        'corpus_invalid',
+        `catalog: corpus document '${doc.id}' has no text; every document needs a string "text"`,
+      );
+    }
+    if (seen.has(doc.id))
+      throw new CatalogError(
+        'corpus_invalid',
+        `catalog: corpus id '${doc.id}' appears twice; ids must be unique`,
+      );
+    seen.add(doc.id);
+  });
+}
+
+/**
+ * Builds the catalog of `options.sae` over `options.documents` and writes it beside the SAE. Aliases are
+ * never touched. Throws CatalogError `sae_mismatch` when the folder holds a catalog of another SAE (unless
+ * `force`), `embedder_mismatch` when the embedder is not the SAE's model, `corpus_invalid` for bad documents.
+ */
+export async function buildCatalog(options: BuildOptions): Promise<BuildSummary> {
+  const { sae, embedder, documents } = options;
+  const manifest = sae.manifest;
+  const dir = catalogDir(options.saeDir);
+  const timings: BuildSummary['timings'] = {};
+  const progress = options.onProgress ?? (() => {});
+  checkDocuments(documents);
+  if (embedder.id !== manifest.embedding.model || embedder.dims !== manifest.dModel) {
+    throw new CatalogError(
+      'embedder_mismatch',
+      `catalog: embedder ${embedder.id} (${embedder.dims} dims) is not the model SAE ${manifest.id} was trained on (${manifest.embedding.model}, ${manifest.dModel} dims); use --embedder for that model`,
+    );
+  }
+  const existing = await readHeader(dir);
+  if (existing && existing.saeId !== manifest.id) {
+    if (!options.force) {
+      throw new CatalogError(
+        'sae_mismatch',
+        `catalog: ${dir} holds the catalog of SAE ${existing.saeId}, not of ${manifest.id}; pass --force to replace it (aliases are kept aside)`,
+      );
+    }
+    await rename(join(dir, ALIASES_FILE), join(dir, `aliases.${existing.saeId}.json`)).catch(() => undefined);
+  }
+  const batchSize = options.batchSize ?? 64;
+  const topN = options.topDocuments ?? 10;
+  const texts = documents.map(documentText);
+
+  let started = performance.now();
+  const vectors = new Float32Array(documents.length * manifest.dModel);
+  for (let start = 0; start < texts.length; start += batchSize) {
+    const batch = texts.slice(start, start + batchSize);
+    vectors.set(await embedder.embed(batch, { kind: 'document' }), start * manifest.dModel);
+    progress('embed', start + batch.length, texts.length);
+  }
+  timings.embed = performance.now() - started;
+
+  started = performance.now();
+  const codes = await sae.encodeBatches(vectors, documents.length, {
+    batchSize,
+    onProgress: (done, total) => progress('encode', done, total),
+  });
+  timings.encode = performance.now() - started;
+
+  started = performance.now();
+  const labelDocs = options.labelDocuments ?? 25;
+  const { stats, topDocuments } = computeFeatureStats(codes, manifest.nLatents, Math.max(topN, labelDocs));
+  const terms = buildTermIndex(texts);
+  const labels: LabelRecord[] = [];
+  const aliveIds = [...topDocuments.keys()].sort((a, b) => a - b);
+  for (const id of aliveIds) {
+    const keywords = contrastiveKeywords(
+      terms,
+      topDocuments
+        .get(id)!
+        .slice(0, labelDocs)
+        .map((t) => t.doc),
+      options.keywords,
+    );
+    if (keywords.length === 0) continue;
+    labels.push({
+      id,
+      label: keywordLabel(keywords.map((k) => k.term)),
+      keywords: keywords.map((k) => k.term),
+      keywordZ: keywords.map((k) => Math.round(k.z * 100) / 100),
+    });
+    if (labels.length % 1024 === 0) progress('label', labels.length, aliveIds.length);
+  }
+  progress('label', aliveIds.length, aliveIds.length);
+  timings.label = performance.now() - started;
+
+  const byFrequency = [...aliveIds].sort((a, b) => stats.count[b]! - stats.count[a]! || a - b);
+  const evidence = new Map<number, DocumentEvidence[]>();
+  let evidenceDocuments = 0;
+  if (options.evidence !== false) {
+    started = performance.now();
+    const evidenceOptions = options.evidence ?? {};
+    const chosen = byFrequency.slice(0, evidenceOptions.features ?? 10);
+    const perFeature = evidenceOptions.documents ?? 2;
+    const total = chosen.reduce((sum, id) => sum + Math.min(perFeature, topDocuments.get(id)!.length), 0);
+    for (const id of chosen) {
+      const list: DocumentEvidence[] = [];
+      for (const top of topDocuments.get(id)!.slice(0, perFeature)) {
+        list.push(await documentEvidence(embedder, sae, id, texts[top.doc]!, top.doc, evidenceOptions));
+        progress('evidence', ++evidenceDocuments, total);
+      }
+      evidence.set(id, list);
+    }
+    timings.evidence = performance.now() - started;
+  }
+
+  let llmLabels = 0;
+  if (options.llm) {
+    started = performance.now();
+    const labelled = new Map(labels.map((record) => [record.id, record]));
+    const chosen = byFrequency.filter((id) => labelled.has(id)).slice(0, options.llm.maxFeatures ?? Infinity);
+    const report = await labelWithLlm(
+      chosen.map((id) => ({
+        id,
+        keywords: labelled.get(id)!.keywords,
+        snippets: topDocuments
+          .get(id)!
+          .slice(0, 3)
+          .map((t) => snippet(texts[t.doc]!, 200)),
+      })),
+      options.llm,
+      (done, total) => progress('llm', done, total),
+    );
+    for (const [id, label] of report.labels) {
+      const record = labelled.get(id)!;
+      record.llmLabel = label;
+      record.label = label;
+      llmLabels++;
+    }
+    timings.llm = performance.now() - started;
+  }
+
+  started = performance.now();
+  const docIndex = new Map<number, number>();
+  const docs: DocRecord[] = [];
+  const remap = (doc: number): number => {
+    let index = docIndex.get(doc);
+    if (index === undefined) {
+      index = docs.length;
+      docIndex.set(doc, index);
+      docs.push({ id: documents[doc]!.id, snippet: snippet(texts[doc]!) });
+    }
+    return index;
+  };
+  const features: FeatureRecord[] = aliveIds.map((id) => {
+    const record: FeatureRecord = {
+      id,
+      top: topDocuments
+        .get(id)!
+        .slice(0, topN)
+        .map((t) => [remap(t.doc), Math.round(t.activation * 1e5) / 1e5]),
+    };
+    const found = evidence.get(id);
+    if (found) record.evidence = found.map((e) => ({ ...e, doc: remap(e.doc) }));
+    return record;
+  });
+  const order = Array.from(terms.documentFrequency.keys()).sort(
+    (a, b) => terms.documentFrequency[b]! - terms.documentFrequency[a]!,
+  );
+  const termsRecord: TermsRecord = {
+    documents: documents.length,
+    documentFrequency: order.map((t) => terms.documentFrequency[t]!),
+    top: order.slice(0, 50).map((t) => [terms.vocabulary[t]!, terms.documentFrequency[t]!]),
+  };
+  const corpusSha =
+    options.corpus?.sha256 ??
+    documents
+      .reduce(
+        (hash, doc) => hash.update(doc.id).update('\0').update(doc.text).update('\n'),
+        createHash('sha256'),
+      )
+      .digest('hex');
+  const header = await writeCatalogFiles(dir, {
+    header: {
+      format: CATALOG_FORMAT,
+      saeId: manifest.id,
+      nLatents: manifest.nLatents,
+      dModel: manifest.dModel,
+      k: manifest.k,
+      embedding: { ...manifest.embedding },
+      createdAt: new Date().toISOString(),
+      corpus: {
+        ...(options.corpus?.path ? { path: options.corpus.path } : {}),
+        sha256: corpusSha,
+        documents: documents.length,
+      },
+      labeler: options.llm ? `llm:${options.llm.model}` : 'keywords',
+      options: {
+        topDocuments: topN,
+        labelDocuments: labelDocs,
+        keywords: options.keywords ?? {},
+        evidence:
+          options.evidence === false ? false : { features: 10, documents: 2, ...(options.evidence ?? {}) },
+      },
+    },
+    stats,
+    labels,
+    features,
+    docs,
+    terms: termsRecord,
+  });
+  timings.write = performance.now() - started;
+  progress('write', 1, 1);
+  return {
+    header,
+    dir,
+    documents: documents.length,
+    alive: aliveIds.length,
+    dead: manifest.nLatents - aliveIds.length,
+    llmLabels,
+    evidenceDocuments,
+    timings,
+  };
+}

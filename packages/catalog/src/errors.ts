@@ -1,0 +1,24 @@
+// The catalog's error type: every failure names the component, the input and the fix, with a stable code.
+
+/** Stable codes of {@link CatalogError}. */
+export type CatalogErrorCode =
+  | 'catalog_missing'
+  | 'catalog_invalid'
+  | 'sae_mismatch'
+  | 'corpus_invalid'
+  | 'embedder_mismatch'
+  | 'alias_invalid'
+  | 'feature_unknown'
+  | 'llm_failed'
+  | 'invalid_option';
+
+/** Thrown for bad catalog input: a missing or torn catalog, a catalog of another SAE, a bad alias, ... */
+export class CatalogError extends Error {
+  override name = 'CatalogError';
+  constructor(
+    readonly code: CatalogErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,272 @@
+// The catalog folder beside an SAE (`<sae dir>/catalog/`): a JSON header, a binary stats file, JSONL label
+// and detail files, and the aliases overlay. Every file is written to a temporary name and renamed.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CatalogError } from './errors.js';
+import type { FeatureStats } from './stats.js';
+
+export const CATALOG_DIR = 'catalog';
+export const CATALOG_FORMAT = 'steer-catalog/1';
+export const HEADER_FILE = 'catalog.json';
+export const STATS_FILE = 'stats.bin';
+export const LABELS_FILE = 'labels.jsonl';
+export const FEATURES_FILE = 'features.jsonl';
+export const DOCS_FILE = 'docs.jsonl';
+export const TERMS_FILE = 'terms.json';
+export const ALIASES_FILE = 'aliases.json';
+
+const STATS_MAGIC = 0x53435453; // "STCS" little-endian
+const STATS_VERSION = 1;
+const STATS_HEADER_BYTES = 16;
+
+/** Contents of catalog.json; written last, so its `files` sizes vouch for the other files. */
+export interface CatalogHeader {
+  format: typeof CATALOG_FORMAT;
+  saeId: string;
+  nLatents: number;
+  dModel: number;
+  k: number;
+  embedding: { model: string; dims: number; normalized: boolean };
+  createdAt: string;
+  corpus: { path?: string; sha256: string; documents: number };
+  /** `keywords`, or `llm:<model>` when LLM labels were added. */
+  labeler: string;
+  options: Record<string, unknown>;
+  /** Byte size of each data file, checked when the catalog is opened. */
+  files: Record<string, number>;
+}
+
+/** One line of labels.jsonl (only features that fired on the corpus have one). */
+export interface LabelRecord {
+  id: number;
+  /** The label shown: the LLM label when there is one, else the keywords joined by commas. */
+  label: string;
+  keywords: string[];
+  /** z-scores of the keywords, same order. */
+  keywordZ: number[];
+  llmLabel?: string;
+}
+
+/** Token-level evidence for one top document of a feature. */
+export interface DocumentEvidence {
+  /** Index into docs.jsonl. */
+  doc: number;
+  activation: number;
+  /** Activation of the feature on growing prefixes of the document: `words` first words. */
+  prefixes: Array<{ words: number; activation: number }>;
+  /** The word that ends the shortest prefix reaching half the full activation. */
+  trigger?: string;
+  /** Words whose removal lowers the activation most, with the drop (full - ablated). */
+  ablations: Array<{ word: string; drop: number }>;
+}
+
+/** One line of features.jsonl: top documents (index into docs.jsonl, activation) and optional evidence. */
+export interface FeatureRecord {
+  id: number;
+  top: Array<[number, number]>;
+  evidence?: DocumentEvidence[];
+}
+
+/** One line of docs.jsonl. */
+export interface DocRecord {
+  id: string;
+  snippet: string;
+}
+
+/** Contents of terms.json: the corpus' bag-of-words document frequencies, most frequent first. */
+export interface TermsRecord {
+  documents: number;
+  documentFrequency: number[];
+  top: Array<[string, number]>;
+}
+
+/** Contents of aliases.json: user names for features, kept across re-labelling. */
+export interface AliasesRecord {
+  saeId: string;
+  aliases: Record<string, number>;
+}
+
+/** The catalog folder of an SAE folder. */
+export function catalogDir(saeDir: string): string {
+  return join(saeDir, CATALOG_DIR);
+}
+
+/** Writes `data` to `path` through a temporary file in the same folder and a rename. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(temp, data);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Serializes the stats columns: magic, version, nLatents, documents, then count u32 and four f32 columns. */
+export function encodeStats(stats: FeatureStats): Uint8Array {
+  const n = stats.nLatents;
+  const bytes = new Uint8Array(STATS_HEADER_BYTES + 20 * n);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, STATS_MAGIC, true);
+  view.setUint32(4, STATS_VERSION, true);
+  view.setUint32(8, n, true);
+  view.setUint32(12, stats.documents, true);
+  const columns = [
+    stats.count,
+    stats.frequency,
+    stats.meanActivation,
+    stats.p99Activation,
+    stats.typicalActivation,
+  ];
+  columns.forEach((column, c) => {
+    const offset = STATS_HEADER_BYTES + c * 4 * n;
+    // NOTE: copied byte-wise so the file is little-endian regardless of platform typed-array layout.
+    for (let i = 0; i < n; i++) {
+      if (c === 0) view.setUint32(offset + 4 * i, column[i]!, true);
+      else view.setFloat32(offset + 4 * i, column[i]!, true);
+    }
+  });
+  return bytes;
+}
+
+/** Parses stats.bin; throws CatalogError `catalog_invalid` naming the file when it is damaged. */
+export function decodeStats(bytes: Uint8Array, file: string, nLatents: number): FeatureStats {
+  const fail = (problem: string): never => {
+    throw new CatalogError(
+      'catalog_invalid',
+      `catalog: ${file} ${problem}; rebuild the catalog with \`steer label\``,
+    );
+  };
+  if (bytes.byteLength < STATS_HEADER_BYTES) fail('is truncated');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== STATS_MAGIC) fail('is not a steer stats file');
+  if (view.getUint32(4, true) !== STATS_VERSION)
+    fail(`has version ${view.getUint32(4, true)}, expected ${STATS_VERSION}`);
+  const n = view.getUint32(8, true);
+  if (n !== nLatents) fail(`holds ${n} features but the SAE has ${nLatents}`);
+  if (bytes.byteLength !== STATS_HEADER_BYTES + 20 * n) fail('has the wrong size');
+  const column = <T extends Uint32Array | Float32Array>(c: number, make: (n: number) => T): T => {
+    const out = make(n);
+    const offset = STATS_HEADER_BYTES + c * 4 * n;
+    for (let i = 0; i < n; i++)
+      out[i] = c === 0 ? view.getUint32(offset + 4 * i, true) : view.getFloat32(offset + 4 * i, true);
+    return out;
+  };
+  return {
+    nLatents: n,
+    documents: view.getUint32(12, true),
+    count: column(0, (m) => new Uint32Array(m)),
+    frequency: column(1, (m) => new Float32Array(m)),
+    meanActivation: column(2, (m) => new Float32Array(m)),
+    p99Activation: column(3, (m) => new Float32Array(m)),
+    typicalActivation: column(4, (m) => new Float32Array(m)),
+  };
+}
+
+/** Serializes records as JSON lines. */
+export function toJsonl(records: readonly unknown[]): string {
+  return records.map((record) => JSON.stringify(record)).join('\n') + (records.length > 0 ? '\n' : '');
+}
+
+/** Parses JSON lines; throws CatalogError `catalog_invalid` naming the file and line. */
+export function parseJsonl<T>(text: string, file: string): T[] {
+  const out: T[] = [];
+  let lineNo = 0;
+  for (const line of text.split('\n')) {
+    lineNo++;
+    if (line === '') continue;
+    try {
+      out.push(JSON.parse(line) as T);
+    } catch {
+      throw new CatalogError(
+        'catalog_invalid',
+        `catalog: ${file}:${lineNo} is not valid JSON; rebuild the catalog with \`steer label\``,
+      );
+    }
+  }
+  return out;
+}
+
+/** Everything a catalog build writes (aliases.json is never touched by a build). */
+export interface CatalogFiles {
+  header: Omit<CatalogHeader, 'files'>;
+  stats: FeatureStats;
+  labels: LabelRecord[];
+  features: FeatureRecord[];
+  docs: DocRecord[];
+  terms: TermsRecord;
+}
+
+/**
+ * Writes a catalog into `dir` (created when missing): each data file atomically, then catalog.json with the
+ * files' sizes, so a reader never mixes a new header with old data unnoticed.
+ */
+export async function writeCatalogFiles(dir: string, files: CatalogFiles): Promise<CatalogHeader> {
+  await mkdir(dir, { recursive: true });
+  const payloads: Array<[string, string | Uint8Array]> = [
+    [STATS_FILE, encodeStats(files.stats)],
+    [LABELS_FILE, toJsonl(files.labels)],
+    [FEATURES_FILE, toJsonl(files.features)],
+    [DOCS_FILE, toJsonl(files.docs)],
+    [TERMS_FILE, JSON.stringify(files.terms)],
+  ];
+  const sizes: Record<string, number> = {};
+  for (const [name, data] of payloads) {
+    await writeFileAtomic(join(dir, name), data);
+    sizes[name] = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+  }
+  const header: CatalogHeader = { ...files.header, files: sizes };
+  await writeFileAtomic(join(dir, HEADER_FILE), JSON.stringify(header, null, 2) + '\n');
+  return header;
+}
+
+/** Reads catalog.json of `dir`, or undefined when there is none. Throws CatalogError when it is invalid. */
+export async function readHeader(dir: string): Promise<CatalogHeader | undefined> {
+  const path = join(dir, HEADER_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let header: CatalogHeader;
+  try {
+    header = JSON.parse(text) as CatalogHeader;
+  } catch {
+    throw new CatalogError(
+      'catalog_invalid',
+      `catalog: ${path} is not valid JSON; rebuild the catalog with \`steer label\``,
+    );
+  }
+  if (
+    header?.format !== CATALOG_FORMAT ||
+    typeof header.saeId !== 'string' ||
+    typeof header.files !== 'object'
+  ) {
+    throw new CatalogError(
+      'catalog_invalid',
+      `catalog: ${path} is not a ${CATALOG_FORMAT} header; rebuild the catalog with \`steer label\``,
+    );
+  }
+  return header;
+}
+
+/** Checks that every data file has the size recorded in the header (a torn or mixed write otherwise). */
+export async function verifyFiles(dir: string, header: CatalogHeader): Promise<void> {
+  for (const [name, bytes] of Object.entries(header.files)) {
+    const path = join(dir, name);
+    const size = await stat(path).then(
+      (info) => info.size,
+      () => -1,
+    );
+    if (size !== bytes) {
+      throw new CatalogError(
+        'catalog_invalid',
+        `catalog: ${path} ${size < 0 ? 'is missing' : `has ${size} bytes but catalog.json records ${bytes}`}; the catalog was damaged or only partly written, rebuild it with \`steer label\``,
+      );
+    }
+  }
+}

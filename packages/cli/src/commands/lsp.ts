@@ -1,0 +1,31 @@
+// `steer lsp --stdio`: runs the Steer language server for .steer files on stdin/stdout (for editors).
+import { startLanguageServer } from '@steer/language-server';
+import type { Command } from '../command.js';
+import { UsageError } from '../command.js';
+
+export const lspCommand: Command = {
+  name: 'lsp',
+  summary: 'Run the language server for .steer files (completion, hover, diagnostics) on stdio, for editors',
+  usage: 'steer lsp --stdio',
+  options: { stdio: { type: 'boolean' } },
+  async run(args, io) {
+    if (args.values.stdio !== true) {
+      throw new UsageError('lsp speaks the Language Server Protocol on stdin/stdout only; run `steer lsp --stdio`');
+    }
+    if (args.positionals.length > 0) {
+      throw new UsageError(`lsp takes no arguments, found ${args.positionals.join(' ')}; run \`steer lsp --stdio\``);
+    }
+    // NOTE: configuration is found per document (steer.config.json upwards from each file), not from io.cwd.
+    return new Promise<number>((resolve) => {
+      startLanguageServer({
+        input: process.stdin,
+        output: io.stdout,
+        env: io.env,
+        onExit: (code) => {
+          process.stdin.destroy(); // nothing more will be read; let the process end
+          resolve(code);
+        },
+      });
+    });
+  },
+};

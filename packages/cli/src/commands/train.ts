@@ -1,0 +1,317 @@
+// `steer train`: trains a TopK SAE (MSE + retrieval KL, AuxK, unit-norm decoder) on embeddings or on a corpus
+// embedded on the fly, with checkpoints, --resume, and export to the SAE format the runtime loads.
+import { access, readFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { createEmbedder } from '@steer/embed';
+import {
+  BACKEND_ORDER,
+  TrainError,
+  createProgressReporter,
+  loadQrels,
+  loadVectors,
+  train,
+  type BackendName,
+  type BiasInit,
+  type TrainOptions,
+  type VectorSet,
+} from '@steer/train';
+import type { Command, CommandArgs, CommandIO } from '../command.js';
+import { UsageError } from '../command.js';
+import { documentText, readCorpus } from '../corpus.js';
+import { embedAll } from '../embedding.js';
+import { configFromArgs, printJson } from '../options.js';
+
+const USAGE =
+  'steer train (--embeddings <file.npy|file.jsonl|dir> | --corpus <corpus.jsonl> [--embedder default|onnx:<dir>]) ' +
+  '--latents N --k K --epochs E --out <dir> [--batch 512] [--kld-weight 1] [--neighbours 8] [--queries <file>] ' +
+  '[--qrels <qrels.tsv>] [--lr 0.001] [--aux-k d/2] [--seed 0] [--backend auto|cuda|webgpu|wasm|cpu] [--resume] [--json]';
+
+/** Codes of TrainError caused by the user's input or environment (exit 2); the rest are failures (exit 1). */
+const USAGE_CODES = new Set([
+  'bad_config',
+  'bad_input',
+  'file_unreadable',
+  'backend_unavailable',
+  'checkpoint_mismatch',
+]);
+
+function str(args: CommandArgs, name: string): string | undefined {
+  const v = args.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function integer(args: CommandArgs, name: string, min: number): number | undefined {
+  const raw = str(args, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new UsageError(`train: --${name} must be a whole number >= ${min}, not '${raw}'`);
+  }
+  return value;
+}
+
+function real(args: CommandArgs, name: string, min: number): number | undefined {
+  const raw = str(args, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min)
+    throw new UsageError(`train: --${name} must be a number >= ${min}, not '${raw}'`);
+  return value;
+}
+
+function choice<T extends string>(args: CommandArgs, name: string, allowed: readonly T[]): T | undefined {
+  const raw = str(args, name);
+  if (raw === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new UsageError(`train: --${name} must be one of ${allowed.join(', ')}, not '${raw}'`);
+  }
+  return raw as T;
+}
+
+function required(value: number | undefined, name: string): number {
+  if (value === undefined) throw new UsageError(`train: --${name} is required; usage: ${USAGE}`);
+  return value;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Row ids of a vector file: `<file>.ids.json` written by `steer embed` when present, else the file's own ids. */
+async function vectorIds(path: string, set: VectorSet): Promise<string[]> {
+  const sidecar = `${path}.ids.json`;
+  if (!(await exists(sidecar))) return set.ids;
+  const ids = JSON.parse(await readFile(sidecar, 'utf8')) as unknown;
+  if (!Array.isArray(ids) || ids.length !== set.rows) {
+    throw new UsageError(`train: ${sidecar} must be a JSON array of ${set.rows} ids (one per vector)`);
+  }
+  return ids.map(String);
+}
+
+function isUnitNorm(data: Float32Array, dims: number): boolean {
+  const rows = Math.min(data.length / dims, 1000);
+  for (let r = 0; r < rows; r++) {
+    let norm = 0;
+    for (let c = 0; c < dims; c++) norm += data[r * dims + c]! ** 2;
+    if (Math.abs(Math.sqrt(norm) - 1) > 1e-3) return false;
+  }
+  return true;
+}
+
+interface Inputs {
+  docs: Float32Array;
+  queries?: Float32Array;
+  relevant?: number[][];
+  dims: number;
+  embedding: TrainOptions['embedding'];
+  note: string;
+}
+
+async function inputsFromEmbeddings(args: CommandArgs, io: CommandIO, path: string): Promise<Inputs> {
+  const file = resolve(io.cwd, path);
+  const docs = await loadVectors(file, 'embeddings');
+  const docIds = await vectorIds(file, docs);
+  let queries: VectorSet | undefined;
+  let queryIds: string[] = [];
+  const queriesPath = str(args, 'queries');
+  if (queriesPath !== undefined) {
+    const qFile = resolve(io.cwd, queriesPath);
+    queries = await loadVectors(qFile, 'query embeddings');
+    if (queries.dims !== docs.dims) {
+      throw new UsageError(
+        `train: query embeddings have ${queries.dims} dims but the document embeddings have ${docs.dims}; embed both with one model`,
+      );
+    }
+    queryIds = await vectorIds(qFile, queries);
+  }
+  const relevant = await relevanceLists(args, io, docIds, queryIds);
+  const model = str(args, 'embedding-model') ?? 'unknown';
+  return {
+    docs: docs.data,
+    ...(queries ? { queries: queries.data } : {}),
+    ...(relevant ? { relevant } : {}),
+    dims: docs.dims,
+    embedding: { model, dims: docs.dims, normalized: isUnitNorm(docs.data, docs.dims) },
+    note: `${docs.rows} document vectors${queries ? `, ${queries.rows} query vectors` : ''} of ${docs.dims} dims`,
+  };
+}
+
+async function inputsFromCorpus(args: CommandArgs, io: CommandIO, path: string): Promise<Inputs> {
+  // NOTE: --backend here is the compute backend, not the search backend that configFromArgs validates.
+  const config = configFromArgs({ positionals: [], values: { ...args.values, backend: undefined } }, io);
+  const corpus = await readCorpus(resolve(io.cwd, path));
+  const queriesPath = str(args, 'queries');
+  const queryDocs = queriesPath !== undefined ? await readCorpus(resolve(io.cwd, queriesPath)) : [];
+  const embedder = await createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') });
+  try {
+    const docs = await embedAll(embedder, corpus.map(documentText), 64);
+    let queries: Float32Array | undefined;
+    if (queryDocs.length > 0) {
+      queries = new Float32Array(queryDocs.length * embedder.dims);
+      for (let start = 0; start < queryDocs.length; start += 64) {
+        const batch = queryDocs.slice(start, start + 64).map((q) => q.text);
+        queries.set(await embedder.embed(batch, { kind: 'query' }), start * embedder.dims);
+      }
+    }
+    const relevant = await relevanceLists(
+      args,
+      io,
+      corpus.map((d) => d.id),
+      queryDocs.map((q) => q.id),
+    );
+    return {
+      docs,
+      ...(queries ? { queries } : {}),
+      ...(relevant ? { relevant } : {}),
+      dims: embedder.dims,
+      embedding: { model: embedder.id, dims: embedder.dims, normalized: embedder.normalized },
+      note: `${corpus.length} documents${queryDocs.length ? ` and ${queryDocs.length} queries` : ''} embedded with ${embedder.id}`,
+    };
+  } finally {
+    await embedder.dispose();
+  }
+}
+
+/** Judged relevant documents per query (grade > 0), by id; queries without judgments get an empty list. */
+async function relevanceLists(
+  args: CommandArgs,
+  io: CommandIO,
+  docIds: readonly string[],
+  queryIds: readonly string[],
+): Promise<number[][] | undefined> {
+  const qrelsPath = str(args, 'qrels');
+  if (qrelsPath === undefined) return undefined;
+  if (queryIds.length === 0) throw new UsageError('train: --qrels needs --queries (the judged queries)');
+  const docIndex = new Map(docIds.map((id, i) => [id, i]));
+  const queryIndex = new Map(queryIds.map((id, i) => [id, i]));
+  const lists: number[][] = queryIds.map(() => []);
+  let used = 0;
+  for (const qrel of await loadQrels(resolve(io.cwd, qrelsPath))) {
+    const q = queryIndex.get(qrel.queryId);
+    const doc = docIndex.get(qrel.docId);
+    if (q === undefined || doc === undefined || qrel.grade <= 0) continue;
+    lists[q]!.push(doc);
+    used++;
+  }
+  if (used === 0) {
+    throw new UsageError(
+      `train: no judgment in ${qrelsPath} names both a known query and a known document; check that the ids match the files' ids`,
+    );
+  }
+  return lists;
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'Train a TopK sparse autoencoder on embeddings (MSE + retrieval KL) and export it',
+  usage: USAGE,
+  options: {
+    embeddings: { type: 'string' },
+    corpus: { type: 'string' },
+    queries: { type: 'string' },
+    qrels: { type: 'string' },
+    embedder: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'embedding-model': { type: 'string' },
+    latents: { type: 'string' },
+    k: { type: 'string' },
+    'kld-weight': { type: 'string' },
+    neighbours: { type: 'string' },
+    temperature: { type: 'string' },
+    epochs: { type: 'string' },
+    batch: { type: 'string' },
+    lr: { type: 'string' },
+    'aux-k': { type: 'string' },
+    'aux-coef': { type: 'string' },
+    'dead-after': { type: 'string' },
+    'unit-norm': { type: 'string' },
+    'encoder-init': { type: 'string' },
+    'bias-init': { type: 'string' },
+    'pseudo-queries': { type: 'string' },
+    validation: { type: 'string' },
+    patience: { type: 'string' },
+    'max-steps': { type: 'string' },
+    seed: { type: 'string' },
+    backend: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    'state-dir': { type: 'string' },
+    resume: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run(args, io) {
+    const embeddingsPath = str(args, 'embeddings');
+    const corpusPath = str(args, 'corpus');
+    if ((embeddingsPath === undefined) === (corpusPath === undefined)) {
+      throw new UsageError(`train: give exactly one of --embeddings or --corpus; usage: ${USAGE}`);
+    }
+    const out = str(args, 'out');
+    if (out === undefined) throw new UsageError(`train: --out <dir> is required; usage: ${USAGE}`);
+    const json = args.values.json === true;
+    const onOff = choice(args, 'unit-norm', ['on', 'off'] as const);
+    const encoderInit = choice(args, 'encoder-init', ['decoder', 'random'] as const);
+    const options: Omit<TrainOptions, 'embedding'> = {
+      nLatents: required(integer(args, 'latents', 1), 'latents'),
+      k: required(integer(args, 'k', 1), 'k'),
+      epochs: required(integer(args, 'epochs', 1), 'epochs'),
+      out: isAbsolute(out) ? out : resolve(io.cwd, out),
+      batch: integer(args, 'batch', 1),
+      lr: real(args, 'lr', Number.MIN_VALUE),
+      kldWeight: real(args, 'kld-weight', 0),
+      neighbours: integer(args, 'neighbours', 0),
+      temperature: real(args, 'temperature', Number.MIN_VALUE),
+      auxK: integer(args, 'aux-k', 0),
+      auxCoef: real(args, 'aux-coef', 0),
+      deadAfterRows: integer(args, 'dead-after', 1),
+      unitNormDecoder: onOff === undefined ? undefined : onOff === 'on',
+      encoderFromDecoder: encoderInit === undefined ? undefined : encoderInit === 'decoder',
+      biasInit: choice<BiasInit>(args, 'bias-init', ['geometric-median', 'mean', 'zero']),
+      pseudoQueries: choice(args, 'pseudo-queries', ['auto', 'on', 'off'] as const),
+      validationFraction: real(args, 'validation', 0),
+      patience: integer(args, 'patience', 0),
+      maxSteps: integer(args, 'max-steps', 1),
+      seed: integer(args, 'seed', 0),
+      backend: choice<BackendName | 'auto'>(args, 'backend', ['auto', ...BACKEND_ORDER]),
+      stateDir: str(args, 'state-dir') !== undefined ? resolve(io.cwd, str(args, 'state-dir')!) : undefined,
+      resume: args.values.resume === true,
+      ...(json ? {} : { onEvent: createProgressReporter(io.stderr, io.interactive) }),
+    };
+    try {
+      const inputs =
+        embeddingsPath !== undefined
+          ? await inputsFromEmbeddings(args, io, embeddingsPath)
+          : await inputsFromCorpus(args, io, corpusPath!);
+      if (!json) io.stderr.write(`train: ${inputs.note}\n`);
+      const result = await train(
+        {
+          dModel: inputs.dims,
+          docs: inputs.docs,
+          ...(inputs.queries ? { queries: inputs.queries } : {}),
+          ...(inputs.relevant ? { relevant: inputs.relevant } : {}),
+        },
+        { ...options, embedding: inputs.embedding },
+      );
+      if (json) {
+        printJson(io, {
+          sae: result.sae,
+          mse: result.mse,
+          deadFraction: result.deadFraction,
+          stepsPerSecond: result.stepsPerSecond,
+          backend: result.backend.name,
+        });
+      } else {
+        io.stdout.write(
+          `trained ${result.steps} steps on ${result.backend.name} (${result.stepsPerSecond.toFixed(2)} steps/s): ` +
+            `mse ${result.mse.toPrecision(4)}, dead latents ${(100 * result.deadFraction).toFixed(1)}% -> ${result.sae}\n`,
+        );
+      }
+      return 0;
+    } catch (error) {
+      if (error instanceof TrainError && USAGE_CODES.has(error.code))
+        throw new UsageError(error.message, { cause: error });
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,154 @@
+// `steer train` end to end on embeddings written by the test: --json output, a loadable SAE, exit codes and
+// the usage errors of bad input.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { parseArgs } from 'node:util';
+import { writeNpy } from '@steer/embed';
+import { readSaeManifest } from '@steer/sae';
+import type { CommandIO } from '../../src/command.js';
+import { UsageError } from '../../src/command.js';
+import { trainCommand } from '../../src/commands/train.js';
+
+let root: string;
+
+function collector(): Writable & { text: string } {
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      stream.text += chunk.toString();
+      done();
+    },
+  }) as Writable & { text: string };
+  stream.text = '';
+  return stream;
+}
+
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = collector();
+  const stderr = collector();
+  const io: CommandIO = { stdout, stderr, interactive: false, cwd: root, env: {} };
+  const parsed = parseArgs({
+    args: argv,
+    options: trainCommand.options,
+    allowPositionals: true,
+    strict: true,
+  });
+  const code = await trainCommand.run({ positionals: parsed.positionals, values: parsed.values }, io);
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'steer-cli-train-'));
+  // 300 unit vectors of 16 dims mixing two of 8 directions.
+  let state = 7;
+  const random = (): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 4294967296;
+  };
+  const rows = 300;
+  const d = 16;
+  const data = new Float32Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    data[r * d + Math.floor(random() * d)] += 1;
+    data[r * d + Math.floor(random() * d)] += 0.5 + random();
+    const norm = Math.hypot(...data.subarray(r * d, r * d + d));
+    for (let c = 0; c < d; c++) data[r * d + c]! /= norm;
+  }
+  await writeNpy(join(root, 'vectors.npy'), data, [rows, d]);
+  await writeFile(join(root, 'bad.jsonl'), '{"vector":[1,2,3]}\n{"vector":[1,2]}\n');
+});
+
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+test('steer train --json prints exactly one JSON document and writes a loadable SAE', async () => {
+  const result = await run([
+    '--embeddings',
+    'vectors.npy',
+    '--latents',
+    '32',
+    '--k',
+    '4',
+    '--epochs',
+    '2',
+    '--batch',
+    '45',
+    '--neighbours',
+    '4',
+    '--out',
+    'sae',
+    '--backend',
+    'wasm',
+    '--embedding-model',
+    'test-16',
+    '--json',
+  ]);
+  assert.equal(result.code, 0);
+  const lines = result.stdout.trim().split('\n');
+  assert.equal(lines.length, 1);
+  const summary = JSON.parse(lines[0]!);
+  assert.deepEqual(Object.keys(summary).sort(), ['backend', 'deadFraction', 'mse', 'sae', 'stepsPerSecond']);
+  assert.equal(summary.sae, join(root, 'sae'));
+  assert.equal(summary.backend, 'wasm');
+  assert.ok(summary.mse > 0 && summary.stepsPerSecond > 0);
+  const manifest = await readSaeManifest(join(root, 'sae'));
+  assert.deepEqual(manifest.embedding, { model: 'test-16', dims: 16, normalized: true });
+  assert.equal(result.stderr, '');
+});
+
+test('steer train reports progress on stderr, refuses to clobber a run, and resumes it', async () => {
+  const args = [
+    '--embeddings',
+    'vectors.npy',
+    '--latents',
+    '16',
+    '--k',
+    '2',
+    '--epochs',
+    '1',
+    '--neighbours',
+    '0',
+    '--out',
+    'sae2',
+    '--backend',
+    'wasm',
+  ];
+  const result = await run(args);
+  assert.equal(result.code, 0);
+  assert.match(result.stderr, /backend wasm/);
+  assert.match(result.stderr, /epoch 1: loss/);
+  assert.match(result.stdout, /trained \d+ steps on wasm/);
+  await assert.rejects(run(args), (e: Error) => e instanceof UsageError && /pass --resume/.test(e.message));
+  const resumed = await run([...args, '--resume']);
+  assert.equal(resumed.code, 0);
+  assert.match(resumed.stderr, /resumed after epoch 1/);
+});
+
+test('bad input is a UsageError (exit 2) naming the problem', async () => {
+  const base = ['--latents', '8', '--k', '2', '--epochs', '1', '--out', 'x', '--json'];
+  await assert.rejects(run(['--embeddings', 'vectors.npy', ...base.slice(2)]), UsageError);
+  await assert.rejects(
+    run(['--embeddings', 'vectors.npy', ...base, '--k', '9']),
+    (e: Error) => e instanceof UsageError && /--k 9 is larger/.test(e.message),
+  );
+  await assert.rejects(
+    run(['--embeddings', 'bad.jsonl', ...base]),
+    (e: Error) => e instanceof UsageError && /line 2 has 2 dims/.test(e.message),
+  );
+  await assert.rejects(
+    run(['--embeddings', 'missing.npy', ...base]),
+    (e: Error) => e instanceof UsageError && /cannot read/.test(e.message),
+  );
+  await assert.rejects(
+    run(['--embeddings', 'vectors.npy', '--corpus', 'c.jsonl', ...base]),
+    /exactly one of --embeddings or --corpus/,
+  );
+  await assert.rejects(
+    run(['--embeddings', 'vectors.npy', ...base, '--backend', 'tpu']),
+    /--backend must be one of auto, cuda, webgpu, wasm, cpu/,
+  );
+});

@@ -1,0 +1,54 @@
+// The typed error of the Elasticsearch backend: a SearchError with a finer Elasticsearch-specific code.
+// Errors the cluster itself answers stay `errors.ResponseError` of @elastic/elasticsearch.
+import { SearchError } from '@steer/search';
+import type { SearchErrorCode } from '@steer/search';
+
+/** Stable codes of ElasticsearchBackendError (`esCode`); `code` holds the SearchError code they belong to. */
+export type ElasticsearchErrorCode =
+  | 'config_invalid'
+  | 'es_unreachable'
+  | 'index_not_found'
+  | 'index_exists'
+  | 'no_vector_field'
+  | 'ambiguous_vector_field'
+  | 'unsupported_similarity'
+  | 'dims_mismatch'
+  | 'model_mismatch'
+  | 'invalid_document'
+  | 'invalid_filter'
+  | 'invalid_request'
+  | 'latent_field_conflict'
+  | 'checkpoint_mismatch'
+  | 'bulk_failed';
+
+const SEARCH_CODES: Record<ElasticsearchErrorCode, SearchErrorCode> = {
+  config_invalid: 'backend_error',
+  es_unreachable: 'backend_error',
+  index_not_found: 'index_not_found',
+  index_exists: 'index_exists',
+  no_vector_field: 'index_invalid',
+  ambiguous_vector_field: 'index_invalid',
+  unsupported_similarity: 'index_invalid',
+  dims_mismatch: 'dims_mismatch',
+  model_mismatch: 'dims_mismatch',
+  invalid_document: 'invalid_document',
+  invalid_filter: 'invalid_filter',
+  invalid_request: 'invalid_query',
+  latent_field_conflict: 'index_invalid',
+  checkpoint_mismatch: 'invalid_index_options',
+  bulk_failed: 'invalid_document',
+};
+
+/**
+ * Bad input or environment met by the Elasticsearch backend; the message names the index, the input and the fix.
+ * `code` is the SearchError code every backend shares (e.g. `index_not_found`), `esCode` the precise cause.
+ */
+export class ElasticsearchBackendError extends SearchError {
+  constructor(
+    readonly esCode: ElasticsearchErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(SEARCH_CODES[esCode], message, options);
+  }
+}

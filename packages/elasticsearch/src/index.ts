@@ -1,0 +1,42 @@
+// @steer/elasticsearch: the Elasticsearch SearchBackend, its query builders and the sparse latent side field.
+export {
+  ElasticsearchBackend,
+  openElasticsearchBackend,
+  DEFAULT_LATENT_FIELD,
+  DEFAULT_TEXT_FIELD,
+  DEFAULT_VECTOR_FIELD,
+} from './backend.js';
+export type {
+  ElasticsearchBackendOptions,
+  ElasticsearchConfig,
+  ElasticsearchSearchHit,
+  ElasticsearchSearchRequest,
+  SourceFilter,
+} from './backend.js';
+export { esConnectionFromEnv, createElasticsearchClient } from './connection.js';
+export type { ElasticsearchConnectionConfig } from './connection.js';
+export { ElasticsearchBackendError } from './errors.js';
+export type { ElasticsearchErrorCode } from './errors.js';
+export { compileFilter } from './filter.js';
+export type { CompileFilterOptions } from './filter.js';
+export { chooseVectorField, denseVectorFields, sparseVectorFields, steerIndexMeta } from './mapping.js';
+export type { DenseVectorField, SteerIndexMeta } from './mapping.js';
+export { buildSearchBody, defaultNumCandidates } from './query.js';
+export type { QueryVectorSource, SearchBodyRequest, SearchMode, SteerSearchBody } from './query.js';
+export {
+  LATENT_KEY_PREFIX,
+  explainLatentScore,
+  latentsToSparseVector,
+  sparseVectorToFeatures,
+} from './sparse.js';
+export type { LatentContribution, LatentsLike } from './sparse.js';
+export { ensureLatentField, writeLatents } from './latents.js';
+export type {
+  DocumentLatents,
+  LatentResume,
+  LatentWriteProgress,
+  WriteLatentsOptions,
+  WriteLatentsResult,
+} from './latents.js';
+/** Elasticsearch's request and response types, re-exported for packages that build bodies with ours. */
+export type { estypes } from '@elastic/elasticsearch';

@@ -1,0 +1,270 @@
+// Writes each document's SAE latents into a sparse_vector side field (`steer index --latents`), resumably.
+import { randomUUID } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { Client } from '@elastic/elasticsearch';
+import { ElasticsearchBackendError } from './errors.js';
+import { fieldMapping } from './mapping.js';
+import { latentsToSparseVector } from './sparse.js';
+import type { LatentsLike } from './sparse.js';
+import { DEFAULT_LATENT_FIELD } from './backend.js';
+
+/** One document's latents, keyed by the id the document already has in the index. */
+export interface DocumentLatents {
+  id: string;
+  latents: LatentsLike;
+}
+
+export interface LatentWriteProgress {
+  /** Documents written or skipped so far. */
+  done: number;
+  total?: number;
+  written: number;
+  skipped: number;
+  failed: number;
+}
+
+/**
+ * How to resume an interrupted run.
+ * - `skip-existing`: before each batch, ask the index which ids already hold the latent field and skip them.
+ *   Works for any source order; costs one `_search` per 500 documents.
+ * - `checkpoint`: `checkpointFile` records how many source documents are written (a contiguous prefix: every
+ *   document before it is confirmed). A rerun skips that prefix, so the source must yield documents in the
+ *   same order. The file is written atomically (temp + rename) and removed when the run completes.
+ * - `none`: write everything.
+ */
+export type LatentResume = 'none' | 'skip-existing' | 'checkpoint';
+
+export interface WriteLatentsOptions {
+  /** sparse_vector field (default `steer_latents`); added to the mapping when absent. */
+  field?: string;
+  /** Number of documents the source yields, for progress. */
+  total?: number;
+  onProgress?: (progress: LatentWriteProgress) => void;
+  resume?: LatentResume;
+  /** Checkpoint path; required with resume=`checkpoint`. */
+  checkpointFile?: string;
+  /** Retries of documents the cluster answers 429 (too many requests) to; default 3. */
+  retries?: number;
+  /** Milliseconds between those retries; default 1000 (the bulk helper's `wait`). */
+  retryWaitMs?: number;
+  /** Bulk request size in bytes (default 1 MiB) and parallel bulk requests (default 2). */
+  flushBytes?: number;
+  concurrency?: number;
+}
+
+export interface WriteLatentsResult {
+  written: number;
+  skipped: number;
+  /** Documents refused by the cluster (first 20 kept); a rerun with a resume mode retries them. */
+  failed: number;
+  failures: Array<{ id: string; status: number; reason: string }>;
+}
+
+interface Checkpoint {
+  index: string;
+  field: string;
+  done: number;
+}
+
+const SKIP_BATCH = 500;
+
+async function readCheckpoint(file: string, index: string, field: string): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = JSON.parse(text) as Checkpoint;
+  } catch (error) {
+    throw new ElasticsearchBackendError(
+      'checkpoint_mismatch',
+      `latents: checkpoint ${file} is not valid JSON (${(error as Error).message}); delete it to start over`,
+    );
+  }
+  if (
+    checkpoint.index !== index ||
+    checkpoint.field !== field ||
+    !Number.isInteger(checkpoint.done) ||
+    checkpoint.done < 0
+  ) {
+    throw new ElasticsearchBackendError(
+      'checkpoint_mismatch',
+      `latents: checkpoint ${file} belongs to index '${checkpoint.index}' field '${checkpoint.field}', not '${index}' field '${field}'; use another --checkpoint file or delete it`,
+    );
+  }
+  return checkpoint.done;
+}
+
+async function writeCheckpointAtomically(file: string, checkpoint: Checkpoint): Promise<void> {
+  const temp = `${file}.${randomUUID()}.tmp`;
+  await writeFile(temp, JSON.stringify(checkpoint));
+  await rename(temp, file);
+}
+
+/** Ensures `field` is mapped as sparse_vector in `index`; throws `latent_field_conflict` when it is something else. */
+export async function ensureLatentField(
+  client: Client,
+  index: string,
+  field = DEFAULT_LATENT_FIELD,
+): Promise<void> {
+  const response = await client.indices.getMapping({ index });
+  const mappings = Object.values(response)[0]?.mappings;
+  const existing = fieldMapping(mappings, field);
+  if (existing?.type === 'sparse_vector') return;
+  if (existing) {
+    throw new ElasticsearchBackendError(
+      'latent_field_conflict',
+      `latents: field '${field}' of index '${index}' is mapped as ${existing.type ?? 'an object'}, not sparse_vector; pick another latent field name`,
+    );
+  }
+  await client.indices.putMapping({ index, properties: { [field]: { type: 'sparse_vector' } } });
+}
+
+/**
+ * Writes each document's latents (positive activations, keys `f<id>`) into the sparse_vector `field` of the
+ * documents already in `index`, with partial updates through `client.helpers.bulk`: 429s are retried, progress
+ * is reported per confirmed document, and an interrupted run can resume (see LatentResume).
+ * Returns counts; documents the cluster refuses (e.g. missing ids) are counted in `failed`, not thrown.
+ * Throws ElasticsearchBackendError on a mapping conflict or a checkpoint that belongs to another index.
+ */
+export async function writeLatents(
+  client: Client,
+  index: string,
+  source: AsyncIterable<DocumentLatents> | Iterable<DocumentLatents>,
+  options: WriteLatentsOptions = {},
+): Promise<WriteLatentsResult> {
+  const field = options.field ?? DEFAULT_LATENT_FIELD;
+  const resume = options.resume ?? 'none';
+  if (resume === 'checkpoint' && !options.checkpointFile) {
+    throw new ElasticsearchBackendError(
+      'invalid_request',
+      'latents: resume=checkpoint needs a checkpointFile path',
+    );
+  }
+  await ensureLatentField(client, index, field);
+  const checkpointFile = resume === 'checkpoint' ? options.checkpointFile : undefined;
+  const resumeFrom = checkpointFile ? await readCheckpoint(checkpointFile, index, field) : 0;
+
+  let written = 0;
+  let skipped = 0;
+  let failed = 0;
+  const failures: WriteLatentsResult['failures'] = [];
+  // Sequence numbers of documents, for the checkpoint's contiguous watermark.
+  const pending = new Map<string, number[]>();
+  const confirmed = new Set<number>();
+  let watermark = resumeFrom;
+  let checkpointWrite: Promise<void> = Promise.resolve();
+  let lastCheckpointAt = 0;
+  const report = (): void => {
+    options.onProgress?.({ done: written + skipped, total: options.total, written, skipped, failed });
+  };
+  const confirm = (seq: number): void => {
+    confirmed.add(seq);
+    while (confirmed.delete(watermark)) watermark++;
+    if (checkpointFile && Date.now() - lastCheckpointAt > 250) {
+      lastCheckpointAt = Date.now();
+      const snapshot = { index, field, done: watermark };
+      checkpointWrite = checkpointWrite.then(() => writeCheckpointAtomically(checkpointFile, snapshot));
+    }
+  };
+  const settle = (id: string | undefined): number | undefined => {
+    if (id === undefined) return undefined;
+    const seqs = pending.get(id);
+    const seq = seqs?.shift();
+    if (seqs && seqs.length === 0) pending.delete(id);
+    return seq;
+  };
+
+  const idsOf = new WeakMap<object, string>();
+  async function* updates(): AsyncGenerator<Record<string, Record<string, number>>> {
+    let seq = 0;
+    let batch: Array<{ seq: number; doc: DocumentLatents }> = [];
+    const flush = async function* (): AsyncGenerator<Record<string, Record<string, number>>> {
+      let existing = new Set<string>();
+      if (resume === 'skip-existing' && batch.length > 0) {
+        const response = await client.search({
+          index,
+          size: batch.length,
+          _source: false,
+          query: {
+            bool: { filter: [{ ids: { values: batch.map((b) => b.doc.id) } }, { exists: { field } }] },
+          },
+        });
+        existing = new Set(response.hits.hits.map((h) => h._id!));
+      }
+      for (const { seq: s, doc } of batch) {
+        if (existing.has(doc.id)) {
+          skipped++;
+          confirm(s);
+          report();
+          continue;
+        }
+        const update = { [field]: latentsToSparseVector(doc.latents) };
+        idsOf.set(update, doc.id);
+        const seqs = pending.get(doc.id) ?? [];
+        seqs.push(s);
+        pending.set(doc.id, seqs);
+        yield update;
+      }
+      batch = [];
+    };
+    for await (const doc of source) {
+      const s = seq++;
+      if (s < resumeFrom) {
+        skipped++;
+        report();
+        continue;
+      }
+      if (typeof doc.id !== 'string' || doc.id === '') {
+        throw new ElasticsearchBackendError(
+          'invalid_document',
+          `latents: document #${s} has no id; give every document its index id`,
+        );
+      }
+      batch.push({ seq: s, doc });
+      if (resume !== 'skip-existing' || batch.length >= SKIP_BATCH) yield* flush();
+    }
+    yield* flush();
+  }
+
+  await client.helpers.bulk<Record<string, Record<string, number>>>({
+    datasource: updates(),
+    onDocument: (update) => [{ update: { _index: index, _id: idsOf.get(update)! } }, {}],
+    onSuccess: ({ result }) => {
+      const seq = settle(result.update?._id ?? undefined);
+      written++;
+      if (seq !== undefined) confirm(seq);
+      report();
+    },
+    onDrop: (drop) => {
+      const id = (drop.operation as { update?: { _id?: string } }).update?._id ?? '';
+      settle(id);
+      failed++;
+      if (failures.length < 20) {
+        failures.push({
+          id,
+          status: drop.status,
+          reason: drop.error
+            ? `${drop.error.type}: ${drop.error.reason ?? ''}`
+            : 'too many requests (429) after retries',
+        });
+      }
+      report();
+    },
+    retries: options.retries ?? 3,
+    wait: options.retryWaitMs ?? 1000,
+    flushBytes: options.flushBytes ?? 1024 * 1024,
+    concurrency: options.concurrency ?? 2,
+    refreshOnCompletion: index,
+  });
+  await checkpointWrite;
+  if (checkpointFile) {
+    if (failed === 0) await rm(checkpointFile, { force: true });
+    else await writeCheckpointAtomically(checkpointFile, { index, field, done: watermark });
+  }
+  return { written, skipped, failed, failures };
+}

@@ -1,0 +1,83 @@
+// SAE latents as Elasticsearch sparse_vector values (`{"f123": 0.42}`) and the per-feature explanation of a sparse score.
+import { ElasticsearchBackendError } from './errors.js';
+
+/** Prefix of feature keys in the sparse_vector field: feature 123 -> "f123". */
+export const LATENT_KEY_PREFIX = 'f';
+
+/** Sparse latents of one vector: feature ids and activations (e.g. an SAE's TopK output). */
+export interface LatentsLike {
+  indices: ArrayLike<number>; // [k]
+  values: ArrayLike<number>; // [k]
+}
+
+/** A feature's share of a sparse score: query weight × document weight. Same shape as the engine's FeatureContribution. */
+export interface LatentContribution {
+  feature: number;
+  queryActivation: number;
+  documentActivation: number;
+  contribution: number;
+}
+
+/**
+ * Converts latents to a sparse_vector value: keys `f<id>`, positive activations only (sparse_vector stores
+ * positive weights; zero and negative activations are dropped). Throws ElasticsearchBackendError
+ * (`invalid_document`) on mismatched lengths or a non-finite activation.
+ */
+export function latentsToSparseVector(latents: LatentsLike): Record<string, number> {
+  if (latents.indices.length !== latents.values.length) {
+    throw new ElasticsearchBackendError(
+      'invalid_document',
+      `latents: ${latents.indices.length} feature ids but ${latents.values.length} activations; pass the SAE encoder's indices and values together`,
+    );
+  }
+  const out: Record<string, number> = {};
+  for (let i = 0; i < latents.indices.length; i++) {
+    const feature = latents.indices[i]!;
+    const value = latents.values[i]!;
+    if (!Number.isFinite(value) || !Number.isInteger(feature) || feature < 0) {
+      throw new ElasticsearchBackendError(
+        'invalid_document',
+        `latents: feature ${feature} has activation ${value}; feature ids must be non-negative integers and activations finite`,
+      );
+    }
+    if (value > 0)
+      out[`${LATENT_KEY_PREFIX}${feature}`] = (out[`${LATENT_KEY_PREFIX}${feature}`] ?? 0) + value;
+  }
+  return out;
+}
+
+/** Parses a sparse_vector value written by latentsToSparseVector back into feature id -> weight. */
+export function sparseVectorToFeatures(vector: unknown): Map<number, number> {
+  const out = new Map<number, number>();
+  if (typeof vector !== 'object' || vector === null) return out;
+  for (const [key, weight] of Object.entries(vector as Record<string, unknown>)) {
+    if (!key.startsWith(LATENT_KEY_PREFIX) || typeof weight !== 'number') continue;
+    const feature = Number(key.slice(LATENT_KEY_PREFIX.length));
+    if (Number.isInteger(feature)) out.set(feature, weight);
+  }
+  return out;
+}
+
+/**
+ * Explains a sparse_vector score: for each feature present in both the query vector and the document's
+ * latent field, query weight × document weight, largest first (their sum is the sparse_vector score).
+ */
+export function explainLatentScore(
+  queryVector: Record<string, number>,
+  documentVector: unknown,
+  limit = Number.POSITIVE_INFINITY,
+): LatentContribution[] {
+  const doc = sparseVectorToFeatures(documentVector);
+  const out: LatentContribution[] = [];
+  for (const [feature, queryActivation] of sparseVectorToFeatures(queryVector)) {
+    const documentActivation = doc.get(feature);
+    if (documentActivation === undefined) continue;
+    out.push({
+      feature,
+      queryActivation,
+      documentActivation,
+      contribution: queryActivation * documentActivation,
+    });
+  }
+  return out.sort((a, b) => b.contribution - a.contribution || a.feature - b.feature).slice(0, limit);
+}

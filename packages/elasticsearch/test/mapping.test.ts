@@ -1,0 +1,44 @@
+// Reading dense_vector / sparse_vector fields and Steer's _meta from a mapping.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { chooseVectorField, denseVectorFields, sparseVectorFields, steerIndexMeta } from '../src/index.js';
+
+const mappings = {
+  _meta: { steer: { embeddingModel: 'bge-small' } },
+  properties: {
+    title: { type: 'text' },
+    emb: { type: 'dense_vector', dims: 384, index: true, similarity: 'dot_product' },
+    nested: { properties: { v: { type: 'dense_vector', dims: 8 } } },
+    steer_latents: { type: 'sparse_vector' },
+  },
+};
+
+describe('mapping', () => {
+  it('finds dense_vector fields with dims and similarity (cosine by default), nested ones by dotted path', () => {
+    assert.deepEqual(denseVectorFields(mappings), [
+      { path: 'emb', dims: 384, similarity: 'dot_product', indexed: true, elementType: 'float' },
+      { path: 'nested.v', dims: 8, similarity: 'cosine', indexed: true, elementType: 'float' },
+    ]);
+    assert.deepEqual(sparseVectorFields(mappings), ['steer_latents']);
+    assert.deepEqual(steerIndexMeta(mappings), { embeddingModel: 'bge-small' });
+  });
+
+  it('chooses the named field, and refuses ambiguity, absence, max_inner_product and unindexed fields', () => {
+    const fields = denseVectorFields(mappings);
+    assert.equal(chooseVectorField('docs', fields, 'nested.v').dims, 8);
+    assert.throws(() => chooseVectorField('docs', fields), /several dense_vector fields \(emb, nested.v\)/);
+    assert.throws(() => chooseVectorField('docs', []), /has no dense_vector field/);
+    assert.throws(
+      () => chooseVectorField('docs', fields, 'missing'),
+      /no dense_vector field 'missing' \(it has: emb, nested.v\)/,
+    );
+    const mip = denseVectorFields({
+      properties: { v: { type: 'dense_vector', dims: 4, similarity: 'max_inner_product' } },
+    });
+    assert.throws(() => chooseVectorField('docs', mip), /max_inner_product, which Steer does not support/);
+    const unindexed = denseVectorFields({
+      properties: { v: { type: 'dense_vector', dims: 4, index: false } },
+    });
+    assert.throws(() => chooseVectorField('docs', unindexed), /"index": false/);
+  });
+});

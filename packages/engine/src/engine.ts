@@ -1,0 +1,280 @@
+// The steering pipeline: parse and compile a steer query, embed its texts, steer through the SAE, search.
+import { join } from 'node:path';
+import { compileText } from '@steer/grammar';
+import type { Diagnostic, FeatureCatalog, SteeringPlan } from '@steer/grammar';
+import { loadSae } from '@steer/sae';
+import type { SaeRuntime } from '@steer/sae';
+import { createEmbedder } from '@steer/embed';
+import type { Embedder } from '@steer/embed';
+import { openLanceBackend } from '@steer/search';
+import type { SearchBackend, SearchHit } from '@steer/search';
+import { openCatalog, emptyCatalog } from '@steer/catalog';
+import { FolderPresetStore } from '@steer/presets';
+import type { SteerConfig } from './config.js';
+import { ConfigError } from './config.js';
+import type { ExplainedHit, FeatureContribution, LatentVector, ResolvedQuery } from './types.js';
+import { SteerQueryError } from './types.js';
+
+/** A feature catalog as the engine uses it: the compiler's interface plus concept search with labels. */
+export type EngineCatalog = FeatureCatalog & {
+  searchFeatures?(concept: string, limit: number): Promise<Array<{ id: number; label?: string; score: number }>>;
+};
+
+export interface EngineParts {
+  embedder: Embedder;
+  backend: SearchBackend;
+  sae?: SaeRuntime;
+  catalog?: EngineCatalog;
+  presetsDir?: string;
+}
+
+export interface ResolveDefaults {
+  k?: number;
+  numCandidates?: number;
+  index?: string;
+}
+
+export interface SearchResult {
+  resolved: ResolvedQuery;
+  hits: SearchHit[];
+  /** The same query without its edits, when asked for (`compare: true`). */
+  baseline?: SearchHit[];
+}
+
+const DEFAULT_K = 10;
+
+function l2Normalize(vector: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) sum += vector[i]! * vector[i]!;
+  const norm = Math.sqrt(sum);
+  if (norm === 0) return vector;
+  for (let i = 0; i < vector.length; i++) vector[i]! /= norm;
+  return vector;
+}
+
+function formatDiagnostics(query: string, diagnostics: Diagnostic[]): string {
+  return diagnostics
+    .map((d) => `${d.range.start.line + 1}:${d.range.start.character + 1} ${d.code}: ${d.message}`)
+    .join('; ')
+    .concat(diagnostics.length ? '' : `cannot compile '${query}'`);
+}
+
+/** Steered retrieval over one embedder, one SAE (optional) and one search backend. */
+export class SteerEngine {
+  constructor(
+    readonly parts: EngineParts,
+    readonly config?: SteerConfig,
+  ) {}
+
+  get embedder(): Embedder {
+    return this.parts.embedder;
+  }
+  get sae(): SaeRuntime | undefined {
+    return this.parts.sae;
+  }
+  get backend(): SearchBackend {
+    return this.parts.backend;
+  }
+
+  private requireSae(why: string): SaeRuntime {
+    if (!this.parts.sae) {
+      throw new ConfigError(
+        `engine: ${why} needs an SAE, and none is configured; set "sae" in steer.config.json or pass --sae <dir>`,
+      );
+    }
+    return this.parts.sae;
+  }
+
+  /** The SAE's feature catalog: the labelled one beside the SAE, else ids only (concept search still works). */
+  featureCatalog(): FeatureCatalog {
+    if (this.parts.catalog) return this.parts.catalog;
+    const sae = this.parts.sae;
+    if (!sae) return noSaeCatalog;
+    this.parts.catalog = emptyCatalog(sae.manifest, sae, { embedder: this.embedder }) as EngineCatalog;
+    return this.parts.catalog;
+  }
+
+  /** Parses and compiles `query` (one query) and returns its plan; throws SteerQueryError on any error. */
+  async plan(query: string): Promise<{ plan: SteeringPlan; diagnostics: Diagnostic[] }> {
+    const presets = this.parts.presetsDir ? new FolderPresetStore(this.parts.presetsDir) : undefined;
+    const { plans, diagnostics } = await compileText(query, { catalog: this.featureCatalog(), presets });
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length > 0) throw new SteerQueryError(`invalid steer query: ${formatDiagnostics(query, errors)}`, errors);
+    if (plans.length !== 1) {
+      throw new SteerQueryError(`a search takes exactly one query, found ${plans.length}`, diagnostics);
+    }
+    return { plan: plans[0]!, diagnostics };
+  }
+
+  /** Embeds and mixes the plan's weighted texts into one query vector. */
+  async embedTexts(plan: SteeringPlan): Promise<Float32Array> {
+    const dims = this.embedder.dims;
+    if (plan.texts.length === 0) {
+      throw new SteerQueryError('a query needs at least one quoted text term, e.g. "university focus"', []);
+    }
+    const vectors = await this.embedder.embed(
+      plan.texts.map((t) => t.text),
+      { kind: 'query' },
+    );
+    const mixed = new Float32Array(dims);
+    plan.texts.forEach((term, row) => {
+      for (let i = 0; i < dims; i++) mixed[i]! += term.weight * vectors[row * dims + i]!;
+    });
+    if (plan.texts.length === 1 && plan.texts[0]!.weight === 1) return vectors.slice(0, dims);
+    return this.embedder.normalized ? l2Normalize(mixed) : mixed;
+  }
+
+  /** Resolves a steer query into the steered vector, its latents and the search options. */
+  async resolve(query: string, defaults: ResolveDefaults = {}): Promise<ResolvedQuery> {
+    const { plan, diagnostics } = await this.plan(query);
+    const baseVector = await this.embedTexts(plan);
+    let vector = baseVector;
+    let latents: LatentVector = { indices: new Int32Array(0), values: new Float32Array(0) };
+    const mode = plan.options.mode ?? 'dense';
+    if (plan.edits.length > 0) {
+      const sae = this.requireSae('a query with feature edits');
+      const steered = await sae.steer(
+        baseVector,
+        plan.edits.map((e) =>
+          e.op === 'zero' ? { feature: e.feature, op: 'zero' as const } : { feature: e.feature, op: e.op, value: e.value },
+        ),
+        { mode: plan.options.steer ?? this.config?.steerMode ?? 'residual' },
+      );
+      vector = steered.vector;
+    }
+    if (this.parts.sae && mode !== 'dense') latents = await this.encodeOne(vector);
+    const k = plan.options.k ?? defaults.k ?? DEFAULT_K;
+    return {
+      plan,
+      baseVector,
+      vector,
+      latents,
+      k,
+      numCandidates: plan.options.numCandidates ?? defaults.numCandidates ?? Math.max(100, 10 * k),
+      mode,
+      index: plan.options.index ?? defaults.index,
+      filter: plan.filter,
+      diagnostics,
+    };
+  }
+
+  /** SAE latents of one vector, strongest first. */
+  async encodeOne(vector: Float32Array): Promise<LatentVector> {
+    const sae = this.requireSae('encoding latents');
+    const encoded = await sae.encode(vector, 1);
+    return { indices: encoded.indices.slice(0, encoded.k), values: encoded.values.slice(0, encoded.k) };
+  }
+
+  /** Runs a steer query against the backend; with `compare`, also the same query without its edits. */
+  async search(query: string, options: ResolveDefaults & { compare?: boolean } = {}): Promise<SearchResult> {
+    const resolved = await this.resolve(query, options);
+    const index = resolved.index ?? this.config?.index ?? 'default';
+    if (resolved.mode !== 'dense' && this.backend.kind === 'lancedb') {
+      throw new SteerQueryError(
+        `mode=${resolved.mode} needs SAE latents stored in the index; the embedded store keeps dense vectors only — use mode=dense, or an Elasticsearch index built with \`steer index --latents\``,
+        [],
+      );
+    }
+    const knn = (vector: Float32Array) =>
+      this.backend.knnSearch(index, {
+        vector,
+        k: resolved.k,
+        numCandidates: resolved.numCandidates,
+        filter: resolved.filter,
+      });
+    const hits = await knn(resolved.vector);
+    const baseline = options.compare ? await knn(resolved.baseVector) : undefined;
+    return { resolved, hits, baseline };
+  }
+
+  /** Concept search over the SAE's features (catalog labels when there is a catalog). */
+  async searchFeatures(concept: string, limit = 10): Promise<Array<{ id: number; label?: string; score: number }>> {
+    const catalog = this.featureCatalog() as EngineCatalog;
+    if (catalog.searchFeatures) return catalog.searchFeatures(concept, limit);
+    const found = await catalog.searchConcept(concept, limit);
+    return found.map((f) => ({ id: f.feature.id, label: f.feature.label, score: f.score }));
+  }
+
+  /**
+   * Explains hits by the features query and document share: for each feature active in both, the product
+   * of the two activations. Documents are re-embedded (through the embedding cache) and encoded.
+   */
+  async explain(queryVector: Float32Array, hits: SearchHit[], topFeatures = 5): Promise<ExplainedHit[]> {
+    const sae = this.requireSae('explaining hits');
+    if (hits.length === 0) return [];
+    const queryLatents = await this.encodeOne(queryVector);
+    const docVectors = await this.embedder.embed(
+      hits.map((h) => h.text),
+      { kind: 'document' },
+    );
+    const encoded = await sae.encode(docVectors, hits.length);
+    const catalog = this.featureCatalog();
+    return hits.map((hit, row) => {
+      const docLatents = {
+        indices: encoded.indices.subarray(row * encoded.k, (row + 1) * encoded.k),
+        values: encoded.values.subarray(row * encoded.k, (row + 1) * encoded.k),
+      };
+      return { ...hit, features: contributions(queryLatents, docLatents, catalog).slice(0, topFeatures) };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.parts.sae?.dispose();
+    await this.parts.embedder.dispose();
+    await this.parts.backend.close();
+  }
+}
+
+/** Features active in both latent vectors, ranked by the product of their activations. */
+export function contributions(query: LatentVector, doc: LatentVector, catalog?: FeatureCatalog): FeatureContribution[] {
+  const docValues = new Map<number, number>();
+  doc.indices.forEach((feature, i) => docValues.set(feature, doc.values[i]!));
+  const out: FeatureContribution[] = [];
+  query.indices.forEach((feature, i) => {
+    const documentActivation = docValues.get(feature);
+    if (documentActivation === undefined) return;
+    const queryActivation = query.values[i]!;
+    out.push({
+      feature,
+      label: catalog?.get(feature)?.label,
+      queryActivation,
+      documentActivation,
+      contribution: queryActivation * documentActivation,
+    });
+  });
+  return out.sort((a, b) => b.contribution - a.contribution);
+}
+
+const noSaeCatalog: FeatureCatalog = {
+  nLatents: 0,
+  saeId: '',
+  get: () => undefined,
+  byAliasOrLabel: () => [],
+  searchConcept: async () => [],
+};
+
+/** Opens the engine described by `config`: embedder (with the on-disk cache), SAE, catalog and backend. */
+export async function openEngine(
+  config: SteerConfig,
+  overrides: Partial<EngineParts> = {},
+): Promise<SteerEngine> {
+  const embedder =
+    overrides.embedder ?? (await createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') }));
+  const sae = overrides.sae ?? (config.sae ? await loadSae(config.sae) : undefined);
+  if (sae && sae.manifest.dModel !== embedder.dims) {
+    throw new ConfigError(
+      `engine: the embedder ${embedder.id} gives ${embedder.dims}-d vectors but the SAE ${sae.manifest.id} expects ${sae.manifest.dModel} (trained on ${sae.manifest.embedding.model}); use the SAE trained for this embedder`,
+    );
+  }
+  const catalog =
+    overrides.catalog ??
+    (sae && config.sae ? ((await openCatalog(config.sae, { embedder, missing: 'empty' })) as EngineCatalog) : undefined);
+  const backend = overrides.backend ?? (await openBackend(config));
+  return new SteerEngine({ embedder, sae, catalog, backend, presetsDir: config.presets }, config);
+}
+
+async function openBackend(config: SteerConfig): Promise<SearchBackend> {
+  if (config.backend === 'embedded') return openLanceBackend(config.dataDir);
+  const { openElasticsearchBackend } = await import('@steer/elasticsearch');
+  return openElasticsearchBackend(config.elasticsearch ?? {});
+}

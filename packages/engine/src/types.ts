@@ -1,0 +1,51 @@
+// Types of the steering pipeline shared by the CLI, the bridge and the language server.
+import type { Diagnostic, SteeringPlan } from '@steer/grammar';
+import type { Filter, SearchHit } from '@steer/search';
+
+/** Sparse latents of one vector: feature ids and activations, strongest first. */
+export interface LatentVector {
+  indices: Int32Array; // [k]
+  values: Float32Array; // [k]
+}
+
+/** A steer query turned into what a backend needs: the steered vector, its latents and the search options. */
+export interface ResolvedQuery {
+  plan: SteeringPlan;
+  /** Embedding of the query's text terms, before steering. [dims] */
+  baseVector: Float32Array;
+  /** The steered dense vector sent as the kNN query. [dims] */
+  vector: Float32Array;
+  /** SAE latents of the steered query (for `mode=sparse` / `hybrid` and explanations). */
+  latents: LatentVector;
+  k: number;
+  numCandidates: number;
+  mode: 'dense' | 'sparse' | 'hybrid';
+  index?: string;
+  filter?: Filter;
+  diagnostics: Diagnostic[];
+}
+
+/** Thrown when a steer query does not parse or compile; carries the diagnostics with their ranges. */
+export class SteerQueryError extends Error {
+  override name = 'SteerQueryError';
+  readonly code = 'steer_query_invalid';
+  constructor(
+    message: string,
+    readonly diagnostics: Diagnostic[],
+  ) {
+    super(message);
+  }
+}
+
+/** A feature's share of a hit's score: latent activations of query and document multiplied. */
+export interface FeatureContribution {
+  feature: number;
+  label?: string;
+  queryActivation: number;
+  documentActivation: number;
+  contribution: number;
+}
+
+export interface ExplainedHit extends SearchHit {
+  features: FeatureContribution[];
+}

@@ -1,0 +1,109 @@
+// What the feature providers see of a document's project: its catalog, presets and text analysis.
+// The workspace (workspace.ts) builds one per steer.config.json; tests build them in memory.
+import type { FeatureDescription } from '@steer/catalog';
+import type { Diagnostic, FeatureCatalog, PresetStore } from '@steer/grammar';
+import type { PresetSummary } from '@steer/presets';
+
+/** The catalog as the language server uses it: the compiler's lookups plus concept search and descriptions. */
+export interface LspCatalog extends FeatureCatalog {
+  searchFeatures(concept: string, limit: number): Promise<Array<{ id: number; label?: string; score: number }>>;
+  describe(id: number): Promise<FeatureDescription>;
+  /** Per-feature statistics arrays, when the catalog has them (frequency for completion details). */
+  readonly stats?: { frequency: Float32Array } | undefined;
+}
+
+/** Presets visible to a document besides its own `preset` definitions. */
+export interface PresetSource {
+  store: PresetStore;
+  list(): Promise<PresetSummary[]>;
+}
+
+/** A feature active for a text: what hover shows for a quoted text. */
+export interface TextActivation {
+  feature: number;
+  label?: string;
+  activation: number;
+}
+
+/** Everything a provider may need about the project of one document. */
+export interface DocumentContext {
+  /** Undefined when no SAE is configured or its catalog failed to open (see `problems`). */
+  catalog?: LspCatalog;
+  presets?: PresetSource;
+  /** Embeds a text as a query and encodes it with the SAE: its strongest features. */
+  analyzeText?(text: string, limit: number): Promise<TextActivation[]>;
+  /** Project-level problems shown on every document (bad config, SAE and embedder mismatch). */
+  problems: Diagnostic[];
+}
+
+/** A context with nothing configured: parsing, formatting and symbols still work. */
+export const EMPTY_CONTEXT: DocumentContext = { problems: [] };
+
+/** Names of features (labels and aliases), lower-cased and sorted, for prefix lookups and did-you-mean. */
+export interface FeatureNameIndex {
+  /** Sorted by `key`. */
+  entries: Array<{ key: string; name: string; id: number; alias: boolean }>;
+}
+
+const nameIndexes = new WeakMap<FeatureCatalog, FeatureNameIndex>();
+
+/** The name index of a catalog, built once per catalog object (one pass over its features). */
+export function featureNames(catalog: FeatureCatalog): FeatureNameIndex {
+  let index = nameIndexes.get(catalog);
+  if (index) return index;
+  const entries: FeatureNameIndex['entries'] = [];
+  for (let id = 0; id < catalog.nLatents; id++) {
+    const info = catalog.get(id);
+    if (!info) continue;
+    if (info.label) entries.push({ key: info.label.toLowerCase(), name: info.label, id, alias: false });
+    for (const alias of info.aliases ?? []) entries.push({ key: alias.toLowerCase(), name: alias, id, alias: true });
+  }
+  entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.id - b.id));
+  index = { entries };
+  nameIndexes.set(catalog, index);
+  return index;
+}
+
+/** Entries whose key starts with `prefix` (lower-case), at most `limit`, by binary search. */
+export function namesWithPrefix(index: FeatureNameIndex, prefix: string, limit: number): FeatureNameIndex['entries'] {
+  const { entries } = index;
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (entries[mid]!.key < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: FeatureNameIndex['entries'] = [];
+  for (let i = lo; i < entries.length && out.length < limit && entries[i]!.key.startsWith(prefix); i++) out.push(entries[i]!);
+  return out;
+}
+
+/** Levenshtein distance, stopping early above `max` (returns max + 1 then). */
+export function editDistance(a: string, b: string, max = Infinity): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
+      const value = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      current.push(value);
+      rowMin = Math.min(rowMin, value);
+    }
+    if (rowMin > max) return max + 1;
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** How a feature name is written after `@`: bare when it lexes as an alias, quoted otherwise. */
+export function aliasText(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name) ? `@${name}` : `@${JSON.stringify(name)}`;
+}
+
+/** A percentage for frequencies (0.0123 -> "1.23%"). */
+export function percent(value: number): string {
+  return `${(value * 100).toFixed(value < 0.001 ? 3 : 2)}%`;
+}

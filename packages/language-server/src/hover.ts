@@ -1,0 +1,134 @@
+// Hover: a feature's label, keywords, statistics and top documents; the features a quoted text activates;
+// the edits of a preset; what an option does.
+import type { FeatureDescription } from '@steer/catalog';
+import { format, type AstNode, type Position, type PresetDefinition } from '@steer/grammar';
+import { MarkupKind, type Hover } from 'vscode-languageserver';
+import type { TextDocument } from 'vscode-languageserver-textdocument';
+import { percent, type DocumentContext, type LspCatalog } from './context.js';
+import { parsed, referenceAt } from './document.js';
+
+/** Hover text for a position in a .steer document. */
+export interface HoverProvider {
+  hover(document: TextDocument, position: Position, context: DocumentContext): Promise<Hover | null>;
+}
+
+const OPTION_DOCS: Record<string, string> = {
+  k: 'hits to return (1 to 10000)',
+  mode: 'which vectors to search: `dense`, `sparse` or `hybrid`',
+  index: 'the index to search',
+  steer: '`residual` edits x + W_dec·Δh (keeps the reconstruction error); `reconstructed` uses the edited x̂',
+  candidates: 'ANN candidates examined (at least k)',
+};
+
+function round(value: number): string {
+  return Number.isFinite(value) ? String(Math.round(value * 1000) / 1000) : String(value);
+}
+
+/** Markdown for everything the catalog knows about a feature (shared with `steer/explainFeature`). */
+export function describeFeatureMarkdown(description: FeatureDescription, maxDocuments = 3): string {
+  const title = `**f${description.id}**${description.label ? ` — ${description.label}` : ''}${description.dead ? ' *(dead)*' : ''}`;
+  const lines = [title];
+  if (description.aliases.length) lines.push(`aliases: ${description.aliases.map((a) => `@${a}`).join(', ')}`);
+  if (description.keywords.length) lines.push(`keywords: ${description.keywords.join(', ')}`);
+  const stats = description.stats;
+  if (stats) {
+    lines.push(
+      `active in ${stats.count} docs (${percent(stats.frequency)}) · mean ${round(stats.meanActivation)} · ` +
+        `p99 ${round(stats.p99Activation)} · typical ${round(stats.typicalActivation)}`,
+    );
+  }
+  const docs = description.topDocuments.slice(0, maxDocuments);
+  if (docs.length) {
+    lines.push('top documents:');
+    lines.push(docs.map((d) => `- \`${d.id}\` (${round(d.activation)}) ${d.snippet.replace(/\s+/g, ' ')}`).join('\n'));
+  }
+  return lines.join('\n\n');
+}
+
+async function featureHover(catalog: LspCatalog, id: number): Promise<string> {
+  try {
+    return describeFeatureMarkdown(await catalog.describe(id));
+  } catch (cause) {
+    return `**f${id}**: ${(cause as Error).message}`;
+  }
+}
+
+function presetMarkdown(definition: PresetDefinition): string {
+  const text = format({ kind: 'file', header: [], statements: [definition], range: definition.range }).trim();
+  return `**$${definition.name}** (this file)\n\n\`\`\`steer\n${text}\n\`\`\``;
+}
+
+/** Creates the default hover provider. */
+export function createHoverProvider(options: { textFeatures?: number } = {}): HoverProvider {
+  const textFeatures = options.textFeatures ?? 8;
+
+  async function markdownFor(node: AstNode, document: TextDocument, context: DocumentContext): Promise<string | undefined> {
+    const catalog = context.catalog;
+    switch (node.kind) {
+      case 'feature-id': {
+        if (!catalog) return `**f${node.id}**: no SAE is configured (set "sae" in steer.config.json)`;
+        if (node.id >= catalog.nLatents) return `**f${node.id}**: SAE ${catalog.saeId} has only ${catalog.nLatents} features`;
+        return featureHover(catalog, node.id);
+      }
+      case 'alias': {
+        if (!catalog) return undefined;
+        const found = [...new Map(catalog.byAliasOrLabel(node.name).map((f) => [f.id, f])).values()];
+        if (found.length === 0) return `**@${node.name}**: no feature of SAE ${catalog.saeId} has this alias or label`;
+        if (found.length > 1) {
+          return `**@${node.name}** names ${found.length} features: ${found.map((f) => `f${f.id}`).join(', ')}`;
+        }
+        return featureHover(catalog, found[0]!.id);
+      }
+      case 'concept': {
+        if (!catalog) return undefined;
+        const count = node.count ?? 1;
+        let matches: Array<{ id: number; label?: string; score: number }>;
+        try {
+          matches = await catalog.searchFeatures(node.text, Math.max(count, 5));
+        } catch (cause) {
+          return `concept search failed: ${(cause as Error).message}`;
+        }
+        if (matches.length === 0) return `**~"${node.text}"**: no matching feature`;
+        const rows = matches.map(
+          (m, i) => `${i < count ? '**→**' : '-'} f${m.id}${m.label ? ` ${m.label}` : ''} (score ${round(m.score)})`,
+        );
+        return `**~"${node.text}"** edits the ${count === 1 ? 'best match' : `${count} best matches`}:\n\n${rows.join('\n\n')}`;
+      }
+      case 'text': {
+        if (!context.analyzeText) return undefined;
+        try {
+          const active = await context.analyzeText(node.text, textFeatures);
+          if (active.length === 0) return `**"${node.text}"** activates no feature`;
+          const rows = active.map((a) => `- f${a.feature}${a.label ? ` ${a.label}` : ''} (${round(a.activation)})`);
+          return `**"${node.text}"** activates most:\n\n${rows.join('\n')}`;
+        } catch (cause) {
+          return `cannot analyze the text: ${(cause as Error).message}`;
+        }
+      }
+      case 'preset-ref': {
+        const local = parsed(document).ast.statements.find(
+          (s): s is PresetDefinition => s.kind === 'preset-definition' && s.name === node.name,
+        );
+        if (local) return presetMarkdown(local);
+        const saved = (await context.presets?.list().catch(() => []))?.find((p) => p.name === node.name);
+        if (!saved) return `**$${node.name}**: no such preset in this file or the presets folder`;
+        if (saved.problem) return `**$${node.name}** (${saved.path}) is invalid: ${saved.problem}`;
+        return `**$${node.name}**${saved.saeId ? ` (SAE ${saved.saeId})` : ''}\n\n\`\`\`steer\n${saved.edits}\n\`\`\``;
+      }
+      case 'option':
+        return OPTION_DOCS[node.key] ? `**${node.key}**: ${OPTION_DOCS[node.key]}` : undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  return {
+    async hover(document, position, context) {
+      const node = referenceAt(parsed(document), position);
+      if (!node) return null;
+      const value = await markdownFor(node, document, context);
+      if (!value) return null;
+      return { contents: { kind: MarkupKind.Markdown, value }, range: node.range };
+    },
+  };
+}

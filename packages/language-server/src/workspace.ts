@@ -1,0 +1,292 @@
+// Projects of the open documents: one per steer.config.json (found upwards from each file, as the CLI does),
+// each with its catalog, presets, embedder, SAE and engine, loaded lazily and dropped when the config changes.
+// NOTE: the heavy packages (engine, catalog, embed, sae) are imported dynamically, so a server bundled
+// without their native modules still parses, formats and completes options, and says why the rest is off.
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Catalog } from '@steer/catalog';
+import type { Embedder } from '@steer/embed';
+import type { SteerConfig, SteerEngine } from '@steer/engine';
+import type { Diagnostic } from '@steer/grammar';
+import { FolderPresetStore, listPresets } from '@steer/presets';
+import type { SaeRuntime } from '@steer/sae';
+import type { DocumentContext, LspCatalog, TextActivation } from './context.js';
+import { ServerDiagnosticCode } from './diagnostics.js';
+
+export const CONFIG_FILE_NAME = 'steer.config.json';
+
+/** One configured project: the services behind a steer.config.json (or the environment when there is none). */
+export interface Project {
+  readonly key: string;
+  readonly configFile: string | undefined;
+  /** The provider context (catalog, presets, text analysis, project problems). Never rejects. */
+  context(): Promise<DocumentContext>;
+  /** The configuration; throws ConfigError when steer.config.json is invalid. */
+  config(): Promise<SteerConfig>;
+  /** The search engine of this project (opens the backend on first use). */
+  engine(): Promise<SteerEngine>;
+  dispose(): Promise<void>;
+}
+
+export interface WorkspaceOptions {
+  /** Environment read with the config file (STEER_SAE, STEER_EMBEDDER, ...). Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Where log lines go (the server's log channel). */
+  log?: (message: string) => void;
+  /** Called after a project was dropped because its config file changed. */
+  onConfigChanged?: (configFile: string) => void;
+  /** Watch config folders with fs.watch (default true); clients may also send didChangeWatchedFiles. */
+  watchFiles?: boolean;
+}
+
+function documentDir(uri: string): string {
+  return uri.startsWith('file:') ? dirname(fileURLToPath(uri)) : process.cwd();
+}
+
+function problem(code: string, message: string, severity: Diagnostic['severity'] = 'error'): Diagnostic {
+  return { code, message, severity, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } };
+}
+
+function messageOf(cause: unknown): string {
+  return (cause as Error)?.message ?? String(cause);
+}
+
+class ConfiguredProject implements Project {
+  private contextPromise: Promise<DocumentContext> | undefined;
+  private enginePromise: Promise<SteerEngine> | undefined;
+  private catalogPromise: Promise<Catalog | undefined> | undefined;
+  private embedderPromise: Promise<Embedder> | undefined;
+  private saePromise: Promise<SaeRuntime> | undefined;
+  private configPromise: Promise<SteerConfig> | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly configFile: string | undefined,
+    private readonly dir: string,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  config(): Promise<SteerConfig> {
+    this.configPromise ??= import('@steer/engine').then(({ loadConfig }) => loadConfig(this.dir, this.env));
+    return this.configPromise;
+  }
+
+  private embedder(config: SteerConfig): Promise<Embedder> {
+    this.embedderPromise ??= import('@steer/embed').then(({ createEmbedder }) =>
+      createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') }),
+    );
+    return this.embedderPromise;
+  }
+
+  private sae(config: SteerConfig): Promise<SaeRuntime> {
+    const dir = config.sae;
+    if (!dir) return Promise.reject(new Error('no SAE is configured; set "sae" in steer.config.json'));
+    this.saePromise ??= import('@steer/sae').then(({ loadSae }) => loadSae(dir));
+    return this.saePromise;
+  }
+
+  private catalog(config: SteerConfig): Promise<Catalog | undefined> {
+    const dir = config.sae;
+    this.catalogPromise ??= dir
+      ? import('@steer/catalog').then(({ openCatalog }) =>
+          openCatalog(dir, { missing: 'empty', loadEmbedder: () => this.embedder(config) }),
+        )
+      : Promise.resolve(undefined);
+    return this.catalogPromise;
+  }
+
+  context(): Promise<DocumentContext> {
+    this.contextPromise ??= this.buildContext();
+    return this.contextPromise;
+  }
+
+  private async buildContext(): Promise<DocumentContext> {
+    let config: SteerConfig;
+    try {
+      config = await this.config();
+    } catch (cause) {
+      this.log(`config: ${messageOf(cause)}`);
+      return { problems: [problem(ServerDiagnosticCode.ConfigInvalid, messageOf(cause))] };
+    }
+    const presetsDir = config.presets;
+    const context: DocumentContext = {
+      presets: { store: new FolderPresetStore(presetsDir), list: () => listPresets(presetsDir) },
+      problems: [],
+    };
+    if (!config.sae) return context;
+    let catalog: Catalog | undefined;
+    try {
+      catalog = await this.catalog(config);
+    } catch (cause) {
+      this.log(`catalog: ${messageOf(cause)}`);
+      context.problems.push(
+        problem(
+          ServerDiagnosticCode.CatalogUnavailable,
+          `steer: cannot open the feature catalog of ${config.sae} (${messageOf(cause)}); feature checks and completion are off — fix the SAE folder or "sae" in ${this.configFile ?? 'STEER_SAE'}`,
+          'warning',
+        ),
+      );
+      return context;
+    }
+    if (!catalog) return context;
+    context.catalog = catalog as LspCatalog;
+    try {
+      const embedder = await this.embedder(config);
+      const manifest = catalog.manifest;
+      if (embedder.dims !== manifest.dModel) {
+        context.problems.push(
+          problem(
+            ServerDiagnosticCode.EmbedderMismatch,
+            `steer: the embedder ${embedder.id} gives ${embedder.dims}-d vectors but SAE ${manifest.id} expects ${manifest.dModel} (trained on ${manifest.embedding.model}); set "embedder" in steer.config.json to the SAE's model`,
+          ),
+        );
+      } else if (embedder.id !== manifest.embedding.model) {
+        context.problems.push(
+          problem(
+            ServerDiagnosticCode.EmbedderMismatch,
+            `steer: the embedder is ${embedder.id} but SAE ${manifest.id} was trained on ${manifest.embedding.model}; its features may not mean what their labels say — use the SAE's embedding model`,
+            'warning',
+          ),
+        );
+      } else {
+        context.analyzeText = (text, limit) => this.analyzeText(config, catalog, text, limit);
+      }
+    } catch (cause) {
+      this.log(`embedder: ${messageOf(cause)}`);
+      context.problems.push(
+        problem(
+          ServerDiagnosticCode.CatalogUnavailable,
+          `steer: cannot load the embedder "${config.embedder}" (${messageOf(cause)}); concept search and text hovers are off`,
+          'warning',
+        ),
+      );
+    }
+    return context;
+  }
+
+  private async analyzeText(config: SteerConfig, catalog: Catalog, text: string, limit: number): Promise<TextActivation[]> {
+    const [embedder, sae] = await Promise.all([this.embedder(config), this.sae(config)]);
+    const vector = await embedder.embed([text], { kind: 'query' });
+    const latents = await sae.encode(vector, 1);
+    const out: TextActivation[] = [];
+    for (let i = 0; i < latents.k && out.length < limit; i++) {
+      const activation = latents.values[i]!;
+      if (!(activation > 0)) continue;
+      const feature = latents.indices[i]!;
+      const label = catalog.get(feature)?.label;
+      out.push({ feature, activation, ...(label ? { label } : {}) });
+    }
+    return out.sort((a, b) => b.activation - a.activation);
+  }
+
+  engine(): Promise<SteerEngine> {
+    this.enginePromise ??= (async () => {
+      const config = await this.config();
+      const { openEngine } = await import('@steer/engine');
+      const [embedder, catalog, sae] = await Promise.all([
+        this.embedder(config),
+        this.catalog(config),
+        config.sae ? this.sae(config) : Promise.resolve(undefined),
+      ]);
+      return openEngine(config, { embedder, ...(sae ? { sae } : {}), ...(catalog ? { catalog } : {}) });
+    })();
+    this.enginePromise.catch(() => (this.enginePromise = undefined));
+    return this.enginePromise;
+  }
+
+  async dispose(): Promise<void> {
+    const settle = <T>(p: Promise<T> | undefined) => p?.then((v) => v, () => undefined);
+    const engine = await settle(this.enginePromise);
+    if (engine) {
+      await engine.close().catch(() => undefined); // closes the SAE and the embedder too
+    } else {
+      await (await settle(this.saePromise))?.dispose().catch(() => undefined);
+      await (await settle(this.embedderPromise))?.dispose().catch(() => undefined);
+    }
+    await (await settle(this.catalogPromise))?.dispose().catch(() => undefined);
+  }
+}
+
+/** The projects of the open documents, keyed by their config file. */
+export class SteerWorkspace {
+  private readonly projects = new Map<string, ConfiguredProject>();
+  private readonly watchers = new Map<string, FSWatcher>();
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly log: (message: string) => void;
+  private findConfig: ((dir: string) => string | undefined) | undefined;
+
+  constructor(private readonly options: WorkspaceOptions = {}) {
+    this.env = options.env ?? process.env;
+    this.log = options.log ?? (() => undefined);
+  }
+
+  /** The project of a document (by its URI), loading `findConfigFile` on first use. */
+  async projectFor(uri: string): Promise<Project> {
+    this.findConfig ??= (await import('@steer/engine')).findConfigFile;
+    const dir = documentDir(uri);
+    const configFile = this.findConfig(dir);
+    const key = configFile ?? `env:${dir}`;
+    let project = this.projects.get(key);
+    if (!project) {
+      project = new ConfiguredProject(key, configFile, configFile ? dirname(configFile) : dir, this.env, this.log);
+      this.projects.set(key, project);
+      if (configFile) this.watchConfig(configFile);
+    }
+    return project;
+  }
+
+  /** The provider context of a document; without a usable engine package, a context naming the problem. */
+  async contextFor(uri: string): Promise<DocumentContext> {
+    try {
+      return await (await this.projectFor(uri)).context();
+    } catch (cause) {
+      return {
+        problems: [
+          problem(
+            ServerDiagnosticCode.CatalogUnavailable,
+            `steer: this language server cannot load the Steer engine (${messageOf(cause)}); run it as \`steer lsp --stdio\` from an installed @steer/cli`,
+            'warning',
+          ),
+        ],
+      };
+    }
+  }
+
+  private watchConfig(configFile: string): void {
+    if (this.options.watchFiles === false || this.watchers.has(configFile)) return;
+    try {
+      // NOTE: watch the folder, not the file: editors save by renaming a temporary file over it.
+      let timer: NodeJS.Timeout | undefined;
+      const watcher = watch(dirname(configFile), { persistent: false }, (_event, name) => {
+        if (name !== null && String(name) !== basename(configFile)) return;
+        clearTimeout(timer); // one reload per save, which fires several events
+        timer = setTimeout(() => this.configChanged(configFile), 50);
+        timer.unref();
+      });
+      watcher.on('error', () => watcher.close());
+      this.watchers.set(configFile, watcher);
+    } catch (cause) {
+      this.log(`cannot watch ${configFile}: ${messageOf(cause)}`);
+    }
+  }
+
+  /**
+   * Drops every project after a steer.config.json changed, was created or deleted (a new file may change which
+   * config a document finds), then notifies `onConfigChanged`. Projects reload lazily on the next request.
+   */
+  configChanged(configFile: string): void {
+    for (const project of this.projects.values()) void project.dispose();
+    this.projects.clear();
+    this.log(`reloading the configuration after a change to ${configFile}`);
+    this.options.onConfigChanged?.(configFile);
+  }
+
+  async dispose(): Promise<void> {
+    for (const watcher of this.watchers.values()) watcher.close();
+    this.watchers.clear();
+    await Promise.all([...this.projects.values()].map((p) => p.dispose()));
+    this.projects.clear();
+  }
+}

@@ -1,0 +1,18 @@
+// The typed error of @steer/presets: a stable `code`, a message naming the preset and the fix.
+import type { Diagnostic } from '@steer/grammar';
+
+export type PresetErrorCode =
+  'invalid-preset-name' | 'invalid-preset' | 'preset-not-found' | 'preset-exists' | 'missing-sae-id';
+
+/** Thrown by the preset folder API for bad names, edits that do not compile, and missing presets. */
+export class PresetError extends Error {
+  override readonly name = 'PresetError';
+  constructor(
+    readonly code: PresetErrorCode,
+    message: string,
+    /** The parse/compile diagnostics behind an 'invalid-preset' error (ranges refer to the edits text). */
+    readonly diagnostics: Diagnostic[] = [],
+  ) {
+    super(message);
+  }
+}

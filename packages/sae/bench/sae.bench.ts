@@ -1,0 +1,289 @@
+// Benchmarks of the SAE runtime on random weights in a temp dir: batch-encode throughput (vs a naive JS
+// encoder), per-query steering overhead (encode + edit + decode vs the encoder-free add-only path),
+// load time and resident memory, at d=512/n=32768/k=32 and the paper's d=768/n=196608/k=128.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import {
+  loadSae,
+  readSaeManifest,
+  readSaeWeights,
+  writeSae,
+  type FeatureEdit,
+  type SaeManifest,
+  type SaeRuntime,
+} from '../src/index.js';
+
+/** One printed figure, as the repository's bench runner expects. */
+export interface BenchFigure {
+  figure: string;
+  value: number;
+  unit: string;
+  vs?: { figure: string; value: number; ratio: number };
+}
+export type Report = (figure: BenchFigure) => void;
+
+const execFileAsync = promisify(execFile);
+
+/** Size of a benchmark SAE. */
+export interface SaeSize {
+  dModel: number;
+  nLatents: number;
+  k: number;
+}
+
+export const BENCH_SIZES: readonly SaeSize[] = [
+  { dModel: 512, nLatents: 32768, k: 32 },
+  { dModel: 768, nLatents: 196608, k: 128 },
+];
+
+/** Deterministic xorshift32 uniform numbers in [-scale, scale). */
+function fillUniform(target: Float32Array, seed: number, scale: number): Float32Array {
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < target.length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    target[i] = ((state >>> 0) / 4294967296 - 0.5) * 2 * scale;
+  }
+  return target;
+}
+
+/** Random unit-norm vectors [count, dModel]. */
+export function randomUnitVectors(count: number, dModel: number, seed: number): Float32Array {
+  const vectors = fillUniform(new Float32Array(count * dModel), seed, 1);
+  for (let row = 0; row < count; row++) {
+    const v = vectors.subarray(row * dModel, (row + 1) * dModel);
+    const norm = Math.hypot(...v);
+    for (let j = 0; j < dModel; j++) v[j] = v[j]! / norm;
+  }
+  return vectors;
+}
+
+/** Writes an SAE with random weights (scaled like a freshly initialised TopK SAE) to `dir`. */
+export async function createRandomSae(dir: string, size: SaeSize, seed = 1): Promise<SaeManifest> {
+  const { dModel: d, nLatents: n, k } = size;
+  return writeSae(
+    dir,
+    {
+      W_enc: fillUniform(new Float32Array(n * d), seed, 1 / Math.sqrt(d)),
+      b_enc: fillUniform(new Float32Array(n), seed + 1, 0.01),
+      W_dec: fillUniform(new Float32Array(d * n), seed + 2, 1 / Math.sqrt(d)),
+      b_dec: fillUniform(new Float32Array(d), seed + 3, 0.01),
+      dModel: d,
+      nLatents: n,
+    },
+    { k, embedding: { model: 'random-bench', dims: d, normalized: true }, training: { random: true, seed } },
+  );
+}
+
+function percentile(sortedMs: number[], p: number): number {
+  return sortedMs[Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1)]!;
+}
+
+/** Per-query latencies (ms) at the 50th and 99th percentile. */
+export interface LatencySummary {
+  p50: number;
+  p99: number;
+}
+
+async function timeQueries(
+  queries: readonly Float32Array[],
+  step: (query: Float32Array, i: number) => Promise<unknown>,
+): Promise<LatencySummary> {
+  for (let i = 0; i < Math.min(3, queries.length); i++) await step(queries[i]!, i);
+  const times: number[] = [];
+  for (let i = 0; i < queries.length; i++) {
+    const start = performance.now();
+    await step(queries[i]!, i);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+/** Edits of the full path: a `zero` (which needs the query's latents, so the encoder runs) and an `add`. */
+function fullEdits(runtime: SaeRuntime, i: number): FeatureEdit[] {
+  const n = runtime.manifest.nLatents;
+  return [
+    { feature: (i * 104729) % n, op: 'zero' },
+    { feature: (i * 7919) % n, op: 'add', value: 2 },
+  ];
+}
+
+/**
+ * Measures per-query steering overhead on an SAE folder: `p50`/`p99` of encode + edit + residual decode
+ * (a `zero` and an `add` edit, which need the encoder), `reconstructed`, the same edits decoded in full
+ * (W_dec h' + b_dec over all k active columns), and `addOnly`, the encoder-free path of residual `add` edits. Times are milliseconds; queries are [dModel] vectors.
+ */
+export async function measureSteeringOverhead(
+  dir: string,
+  queries: readonly Float32Array[],
+  options: { provider?: 'cpu' | 'webgpu' | 'auto' } = {},
+): Promise<LatencySummary & { reconstructed: LatencySummary; addOnly: LatencySummary }> {
+  if (queries.length === 0)
+    throw new Error('sae bench: measureSteeringOverhead needs at least one query vector');
+  const runtime = await loadSae(dir, { provider: options.provider ?? 'cpu', verifyHash: false });
+  try {
+    const n = runtime.manifest.nLatents;
+    const full = await timeQueries(queries, (query, i) =>
+      runtime.steer(query, fullEdits(runtime, i), { returnLatents: false }),
+    );
+    const reconstructed = await timeQueries(queries, (query, i) =>
+      runtime.steer(query, fullEdits(runtime, i), { mode: 'reconstructed', returnLatents: false }),
+    );
+    const addOnly = await timeQueries(queries, (query, i) =>
+      runtime.steer(query, [{ feature: (i * 7919) % n, op: 'add', value: 2 }], { returnLatents: false }),
+    );
+    return { ...full, reconstructed, addOnly };
+  } finally {
+    await runtime.dispose();
+  }
+}
+
+/**
+ * Loads an SAE in a fresh Node process (so earlier allocations do not blur the numbers) and returns the
+ * load time and the growth of resident memory from before loadSae to after the first encode.
+ */
+export async function measureLoadInFreshProcess(dir: string): Promise<{ loadMs: number; rssMb: number }> {
+  const indexUrl = new URL('../src/index.js', import.meta.url).href;
+  const script = `
+    const { loadSae } = await import(${JSON.stringify(indexUrl)});
+    const { performance } = await import('node:perf_hooks');
+    const before = process.memoryUsage().rss;
+    const start = performance.now();
+    const runtime = await loadSae(${JSON.stringify(dir)}, { provider: 'cpu' });
+    const loadMs = performance.now() - start;
+    await runtime.encode(new Float32Array(runtime.manifest.dModel).fill(0.01), 1);
+    const rssMb = (process.memoryUsage().rss - before) / 2 ** 20;
+    await runtime.dispose();
+    process.stdout.write(JSON.stringify({ loadMs, rssMb }));`;
+  const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], {
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(stdout) as { loadMs: number; rssMb: number };
+}
+
+/** Naive single-threaded JS encoder (dense matvec + top-k), the baseline for the onnxruntime encoder. */
+function encodeNaive(
+  W_enc: Float32Array,
+  b_enc: Float32Array,
+  b_dec: Float32Array,
+  x: Float32Array,
+  k: number,
+): Int32Array {
+  const d = b_dec.length;
+  const n = b_enc.length;
+  const centered = new Float32Array(d);
+  for (let j = 0; j < d; j++) centered[j] = x[j]! - b_dec[j]!;
+  const pre = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let sum = b_enc[i]!;
+    for (let j = 0, at = i * d; j < d; j++, at++) sum += W_enc[at]! * centered[j]!;
+    pre[i] = sum;
+  }
+  return Int32Array.from([...pre.keys()].sort((a, b) => pre[b]! - pre[a]!).slice(0, k));
+}
+
+async function benchSize(report: Report, size: SaeSize): Promise<void> {
+  const label = `d=${size.dModel},n=${size.nLatents},k=${size.k}`;
+  const dir = await mkdtemp(join(tmpdir(), 'steer-sae-bench-'));
+  try {
+    const saeDir = join(dir, 'sae');
+    await createRandomSae(saeDir, size);
+    const manifest = await readSaeManifest(saeDir);
+    const load = await measureLoadInFreshProcess(saeDir);
+    const weightsMb = (2 * manifest.dModel * manifest.nLatents * 4) / 2 ** 20;
+    report({ figure: `sae load time, verifying sha256 (${label})`, value: load.loadMs, unit: 'ms' });
+    report({
+      figure: `sae resident memory after load + first encode, fresh process (${label})`,
+      value: load.rssMb,
+      unit: 'MiB',
+      vs: { figure: 'fp32 weight bytes (W_enc + W_dec)', value: weightsMb, ratio: load.rssMb / weightsMb },
+    });
+    const runtime = await loadSae(saeDir, { provider: 'cpu', verifyHash: false });
+
+    const count = size.nLatents > 100_000 ? 512 : 4096;
+    const vectors = randomUnitVectors(count, size.dModel, 7);
+    const encodeStart = performance.now();
+    await runtime.encodeBatches(vectors, count, { batchSize: 128 });
+    const onnxRate = count / ((performance.now() - encodeStart) / 1000);
+    await runtime.dispose();
+
+    // Baseline: the naive JS encoder, on a few vectors (it needs W_enc in JS memory, loaded after the runtime is gone).
+    const weights = await readSaeWeights(saeDir, { verifyHash: false });
+    const naiveCount = size.nLatents > 100_000 ? 4 : 32;
+    const naiveStart = performance.now();
+    for (let i = 0; i < naiveCount; i++) {
+      encodeNaive(
+        weights.W_enc,
+        weights.b_enc,
+        weights.b_dec,
+        vectors.subarray(i * size.dModel, (i + 1) * size.dModel),
+        size.k,
+      );
+    }
+    const naiveRate = naiveCount / ((performance.now() - naiveStart) / 1000);
+    report({
+      figure: `sae batch-encode throughput, onnxruntime cpu, batch 128 (${label})`,
+      value: onnxRate,
+      unit: 'vectors/s',
+      vs: { figure: 'naive JS encoder', value: naiveRate, ratio: onnxRate / naiveRate },
+    });
+
+    const queries = Array.from({ length: size.nLatents > 100_000 ? 60 : 200 }, (_, i) =>
+      randomUnitVectors(1, size.dModel, 1000 + i),
+    );
+    const overhead = await measureSteeringOverhead(saeDir, queries);
+    report({
+      figure: `sae steering overhead p50, encode + zero/add + residual update (${label})`,
+      value: overhead.p50,
+      unit: 'ms',
+    });
+    report({
+      figure: `sae steering overhead p99, encode + zero/add + residual update (${label})`,
+      value: overhead.p99,
+      unit: 'ms',
+    });
+    report({
+      figure: `sae steering overhead p50, encode + zero/add + full decode, reconstructed mode (${label})`,
+      value: overhead.reconstructed.p50,
+      unit: 'ms',
+      vs: {
+        figure: 'residual mode p50',
+        value: overhead.p50,
+        ratio: overhead.reconstructed.p50 / overhead.p50,
+      },
+    });
+    report({
+      figure: `sae steering overhead p99, encode + zero/add + full decode, reconstructed mode (${label})`,
+      value: overhead.reconstructed.p99,
+      unit: 'ms',
+    });
+    report({
+      figure: `sae steering overhead p50, residual add only, no encoder (${label})`,
+      value: overhead.addOnly.p50,
+      unit: 'ms',
+      vs: { figure: 'with encoder p50', value: overhead.p50, ratio: overhead.addOnly.p50 / overhead.p50 },
+    });
+    report({
+      figure: `sae steering overhead p99, residual add only, no encoder (${label})`,
+      value: overhead.addOnly.p99,
+      unit: 'ms',
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs the SAE benchmarks. `STEER_BENCH_SAE_SIZES=small` limits them to d=512,n=32768,k=32 (the paper
+ * size writes ~1.2 GB to the temp dir and needs ~3 GB of memory).
+ */
+export async function run(report: Report): Promise<void> {
+  const sizes = process.env.STEER_BENCH_SAE_SIZES === 'small' ? BENCH_SIZES.slice(0, 1) : BENCH_SIZES;
+  for (const size of sizes) await benchSize(report, size);
+}

@@ -1,0 +1,328 @@
+// The SAE runtime: the dense encoder on onnxruntime (via @steer/onnx), sparse decode and steering in JS.
+import { createSession, OnnxError, type Session } from '@steer/onnx';
+import { readSaeHeader, readSaeManifest, readSaeTensors, type SaeManifest } from './artifact.js';
+import {
+  buildEncoderModel,
+  ENCODER_INDICES,
+  ENCODER_INPUT,
+  ENCODER_VALUES,
+  writeEncoderBeside,
+} from './encoder-graph.js';
+import { SaeError } from './errors.js';
+import {
+  addColumn,
+  applyEdits,
+  decodeSparse,
+  latentRow,
+  normalizeInPlace,
+  validateEdits,
+  type Decoder,
+  type FeatureEdit,
+  type SparseLatents,
+  type SteerMode,
+} from './sparse-ops.js';
+
+/** Options of {@link SaeRuntime.steer}. */
+export interface SteerOptions {
+  /** `residual` (default) or `reconstructed`. */
+  mode?: SteerMode;
+  /** Rescale the result to unit L2 norm; default `manifest.embedding.normalized`. */
+  normalize?: boolean;
+  /**
+   * Return the query's latents (default true). With `false`, residual steering made only of `add` edits
+   * skips the encoder entirely (h' - h is nonzero only at the edited features) and `latents` is empty (k = 0).
+   */
+  returnLatents?: boolean;
+}
+
+/** A loaded SAE. */
+export interface SaeRuntime {
+  readonly manifest: SaeManifest;
+  readonly provider: 'cpu' | 'webgpu';
+  /** Top-k latents of `batch` vectors x [batch, dModel]. */
+  encode(x: Float32Array, batch: number): Promise<SparseLatents>;
+  /** Dense latents [batch, nLatents] (zeros outside the top k). */
+  encodeDense(x: Float32Array, batch: number): Promise<Float32Array>;
+  /** x_hat [batch, dModel] = W_dec h + b_dec, touching only the active columns. */
+  decode(latents: SparseLatents): Promise<Float32Array>;
+  /** Encodes `count` vectors in batches (default 128), reporting progress after each batch. */
+  encodeBatches(
+    vectors: Float32Array,
+    count: number,
+    options?: { batchSize?: number; onProgress?: (done: number, total: number) => void },
+  ): Promise<SparseLatents>;
+  /**
+   * Steers a query: residual mode returns q + W_dec (h' - h) (the input itself, bit for bit, when there
+   * are no edits; no normalization then), reconstructed mode returns W_dec h' + b_dec.
+   */
+  steer(
+    query: Float32Array,
+    edits: FeatureEdit[],
+    options?: SteerOptions,
+  ): Promise<{ vector: Float32Array; latents: SparseLatents }>;
+  /** Decoder column of a feature, [dModel]. */
+  decoderDirection(feature: number): Float32Array;
+  dispose(): Promise<void>;
+}
+
+/** Options of {@link loadSae}. */
+export interface LoadSaeOptions {
+  /** `cpu` (default), `webgpu` (falls back to cpu with a process warning when no adapter), or `auto` (silent). */
+  provider?: 'cpu' | 'webgpu' | 'auto';
+  /** Check sae.safetensors against the manifest's SHA-256 while reading it (default true). */
+  verifyHash?: boolean;
+  /** Threads for the encoder on the CPU (onnxruntime default when absent). */
+  intraOpThreads?: number;
+  /**
+   * Let onnxruntime pre-pack W_enc (default false): a private packed copy instead of the memory-mapped
+   * file; slower load, faster batch encoding. See FORMAT.md.
+   */
+  prepackEncoder?: boolean;
+}
+
+const EMPTY_LATENTS: Readonly<SparseLatents> = Object.freeze({
+  indices: new Int32Array(0),
+  values: new Float32Array(0),
+  batch: 1,
+  k: 0,
+});
+
+/**
+ * Loads an SAE folder: validates manifest and safetensors header, reads W_dec and b_dec (verifying the
+ * file hash), and starts the encoder session. The encoder graph is written into the folder as
+ * `.steer-encoder-<id>-k<k>.onnx` and reads W_enc, b_enc, b_dec as external data straight from
+ * sae.safetensors; when the folder is read-only the weights are embedded in an in-memory graph instead.
+ * @throws SaeError `sae_not_found`, `sae_corrupt`, `hash_mismatch`, `k_too_large`.
+ */
+export async function loadSae(dir: string, options: LoadSaeOptions = {}): Promise<SaeRuntime> {
+  const requested = options.provider ?? 'cpu';
+  if (requested !== 'cpu' && requested !== 'webgpu' && requested !== 'auto') {
+    throw new SaeError(
+      'invalid_input',
+      `sae: unknown provider ${JSON.stringify(requested)}; use "cpu", "webgpu" or "auto"`,
+    );
+  }
+  const manifest = await readSaeManifest(dir);
+  const header = await readSaeHeader(dir, manifest);
+  const tensors = await readSaeTensors(dir, manifest, header, ['W_dec', 'b_dec'], options.verifyHash ?? true);
+  const decoder: Decoder = {
+    W_dec: tensors.get('W_dec')!,
+    b_dec: tensors.get('b_dec')!,
+    dModel: manifest.dModel,
+    nLatents: manifest.nLatents,
+  };
+  const modelPath = await writeEncoderBeside(dir, manifest, header);
+  const model =
+    modelPath ??
+    buildEncoderModel(manifest, {
+      kind: 'inline',
+      ...(await readSaeTensors(dir, manifest, header, ['W_enc', 'b_enc', 'b_dec'], false).then((t) => ({
+        W_enc: t.get('W_enc')!,
+        b_enc: t.get('b_enc')!,
+        b_dec: t.get('b_dec')!,
+      }))),
+    });
+  const sessionOptions = {
+    // NOTE: without pre-packing W_enc stays in the memory-mapped sae.safetensors (page cache, shared between
+    // processes, session start in ms); pre-packing copies it into private packed memory (same RSS, ~1 s
+    // longer load at the paper size, faster batch encoding).
+    disablePrepacking: !(options.prepackEncoder ?? false),
+    ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+  };
+  let session: Session;
+  try {
+    session = await createSession(model, { ...sessionOptions, provider: requested });
+  } catch (error) {
+    if (!(error instanceof OnnxError) || error.code !== 'provider_unavailable') throw error;
+    process.emitWarning(
+      `sae: ${error.message.replace(/^onnx: /, '')}; running the SAE encoder on the CPU instead`,
+      { code: 'STEER_SAE_WEBGPU_UNAVAILABLE' },
+    );
+    session = await createSession(model, { ...sessionOptions, provider: 'cpu' });
+  }
+  return new OnnxSaeRuntime(manifest, session.provider, session, decoder);
+}
+
+class OnnxSaeRuntime implements SaeRuntime {
+  #session: Session | undefined;
+
+  constructor(
+    readonly manifest: SaeManifest,
+    readonly provider: 'cpu' | 'webgpu',
+    session: Session,
+    private readonly decoder: Decoder,
+  ) {
+    this.#session = session;
+  }
+
+  #live(): Session {
+    if (this.#session === undefined) {
+      throw new SaeError(
+        'runtime_disposed',
+        `sae: SAE ${this.manifest.id} was disposed; load it again with loadSae()`,
+      );
+    }
+    return this.#session;
+  }
+
+  #checkVectors(x: Float32Array, batch: number, what: string): void {
+    const { dModel, embedding } = this.manifest;
+    if (!Number.isInteger(batch) || batch < 0) {
+      throw new SaeError(
+        'invalid_input',
+        `sae: batch is ${batch}; use a non-negative integer count of vectors`,
+      );
+    }
+    if (!(x instanceof Float32Array)) {
+      throw new SaeError(
+        'invalid_input',
+        `sae: ${what} must be a Float32Array; convert it with Float32Array.from()`,
+      );
+    }
+    if (batch === 1 && x.length !== dModel) {
+      throw new SaeError(
+        'dims_mismatch',
+        `sae: ${what} has ${x.length} dims but the SAE expects ${dModel} (trained on ${embedding.model}); use the SAE trained for this model`,
+      );
+    }
+    if (x.length !== batch * dModel) {
+      throw new SaeError(
+        'dims_mismatch',
+        `sae: ${what} has ${x.length} values for ${batch} vectors but the SAE expects ${batch} × ${dModel} = ${batch * dModel} (trained on ${embedding.model}); pass [batch, ${dModel}] row-major vectors from that model`,
+      );
+    }
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i]!)) {
+        const row = Math.floor(i / dModel);
+        throw new SaeError(
+          'invalid_input',
+          `sae: ${what} has ${x[i]} at vector ${row}, dim ${i - row * dModel}; embeddings must be finite, check the embedder's output`,
+        );
+      }
+    }
+  }
+
+  async #encodeChecked(x: Float32Array, batch: number): Promise<SparseLatents> {
+    const { dModel, k } = this.manifest;
+    if (batch === 0) return { indices: new Int32Array(0), values: new Float32Array(0), batch: 0, k };
+    const outputs = await this.#live().run({
+      [ENCODER_INPUT]: { type: 'float32', data: x, dims: [batch, dModel] },
+    });
+    const values = outputs[ENCODER_VALUES]!.data as Float32Array;
+    const rawIndices = outputs[ENCODER_INDICES]!.data as BigInt64Array;
+    const indices = new Int32Array(rawIndices.length);
+    for (let i = 0; i < rawIndices.length; i++) indices[i] = Number(rawIndices[i]!);
+    return { indices, values, batch, k };
+  }
+
+  async encode(x: Float32Array, batch: number): Promise<SparseLatents> {
+    this.#checkVectors(x, batch, batch === 1 ? 'query vector' : 'encode input');
+    return this.#encodeChecked(x, batch);
+  }
+
+  async encodeDense(x: Float32Array, batch: number): Promise<Float32Array> {
+    const latents = await this.encode(x, batch);
+    const { nLatents } = this.manifest;
+    const dense = new Float32Array(batch * nLatents);
+    for (let row = 0; row < batch; row++) {
+      for (let t = 0; t < latents.k; t++) {
+        dense[row * nLatents + latents.indices[row * latents.k + t]!] = latents.values[row * latents.k + t]!;
+      }
+    }
+    return dense;
+  }
+
+  async decode(latents: SparseLatents): Promise<Float32Array> {
+    this.#live();
+    return decodeSparse(this.decoder, latents);
+  }
+
+  async encodeBatches(
+    vectors: Float32Array,
+    count: number,
+    options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<SparseLatents> {
+    const { dModel, k } = this.manifest;
+    const batchSize = options.batchSize ?? 128;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new SaeError('invalid_input', `sae: batchSize is ${batchSize}; use a positive integer`);
+    }
+    this.#checkVectors(vectors, count, 'encodeBatches input');
+    const indices = new Int32Array(count * k);
+    const values = new Float32Array(count * k);
+    for (let start = 0; start < count; start += batchSize) {
+      const size = Math.min(batchSize, count - start);
+      const part = await this.#encodeChecked(vectors.subarray(start * dModel, (start + size) * dModel), size);
+      indices.set(part.indices, start * k);
+      values.set(part.values, start * k);
+      options.onProgress?.(start + size, count);
+    }
+    return { indices, values, batch: count, k };
+  }
+
+  async steer(
+    query: Float32Array,
+    edits: FeatureEdit[],
+    options: SteerOptions = {},
+  ): Promise<{ vector: Float32Array; latents: SparseLatents }> {
+    this.#checkVectors(query, 1, 'query vector');
+    validateEdits(edits, this.manifest.nLatents);
+    const mode = options.mode ?? 'residual';
+    if (mode !== 'residual' && mode !== 'reconstructed') {
+      throw new SaeError(
+        'invalid_input',
+        `sae: steer mode ${JSON.stringify(mode)} is unknown; use "residual" or "reconstructed"`,
+      );
+    }
+    const normalize = options.normalize ?? this.manifest.embedding.normalized;
+    const needsLatents = mode === 'reconstructed' || edits.some((edit) => edit.op !== 'add');
+    const latents =
+      needsLatents || options.returnLatents !== false
+        ? await this.#encodeChecked(query, 1)
+        : { ...EMPTY_LATENTS };
+    if (mode === 'residual' && edits.length === 0) return { vector: Float32Array.from(query), latents };
+
+    let vector: Float32Array;
+    if (mode === 'residual') {
+      vector = Float32Array.from(query);
+      const deltas = new Map<number, number>();
+      if (needsLatents) {
+        const before = latentRow(latents, 0);
+        const touched = new Map<number, number>();
+        for (const edit of edits) touched.set(edit.feature, before.get(edit.feature) ?? 0);
+        for (const [feature, after] of applyEdits(touched, edits))
+          deltas.set(feature, after - touched.get(feature)!);
+      } else {
+        for (const edit of edits)
+          if (edit.op === 'add') deltas.set(edit.feature, (deltas.get(edit.feature) ?? 0) + edit.value);
+      }
+      for (const [feature, delta] of deltas) if (delta !== 0) addColumn(this.decoder, vector, feature, delta);
+    } else {
+      vector = Float32Array.from(this.decoder.b_dec);
+      for (const [feature, value] of applyEdits(latentRow(latents, 0), edits)) {
+        if (value !== 0) addColumn(this.decoder, vector, feature, value);
+      }
+    }
+    if (normalize) normalizeInPlace(vector);
+    return { vector, latents };
+  }
+
+  decoderDirection(feature: number): Float32Array {
+    const { nLatents, dModel } = this.manifest;
+    if (!Number.isInteger(feature) || feature < 0 || feature >= nLatents) {
+      throw new SaeError(
+        'feature_out_of_range',
+        `sae: feature ${String(feature)} does not exist; the SAE has features 0..${nLatents - 1}`,
+      );
+    }
+    const direction = new Float32Array(dModel);
+    addColumn(this.decoder, direction, feature, 1);
+    return direction;
+  }
+
+  async dispose(): Promise<void> {
+    const session = this.#session;
+    this.#session = undefined;
+    if (session !== undefined) await session.dispose();
+  }
+}

@@ -1,0 +1,88 @@
+// The search-backend contract shared by the embedded LanceDB store and the Elasticsearch backend.
+
+/** How vectors in an index are compared. Scores follow Elasticsearch's definitions so backends agree. */
+export type Similarity = 'cosine' | 'dot_product' | 'l2_norm';
+
+/** A document as stored: an id, its text, free-form metadata and its dense vector. */
+export interface IndexedDocument {
+  id: string;
+  text: string;
+  metadata?: Record<string, string | number | boolean | null>;
+  vector: Float32Array; // [dims]
+}
+
+/** What an index holds, checked against the SAE's embedding model before searching. */
+export interface IndexInfo {
+  name: string;
+  dims: number;
+  similarity: Similarity;
+  /** Embedding model id the vectors came from, when the backend records it. */
+  embeddingModel?: string;
+  count: number;
+}
+
+/**
+ * A metadata filter, backend-neutral. Compiled by each backend to its own filter language
+ * (LanceDB SQL `where`, Elasticsearch query DSL).
+ */
+export type Filter =
+  | { op: 'eq'; field: string; value: string | number | boolean }
+  | { op: 'in'; field: string; values: Array<string | number> }
+  | { op: 'range'; field: string; gt?: number; gte?: number; lt?: number; lte?: number }
+  | { op: 'and'; filters: Filter[] }
+  | { op: 'or'; filters: Filter[] }
+  | { op: 'not'; filter: Filter };
+
+export interface KnnQuery {
+  vector: Float32Array; // [dims]
+  k: number;
+  /** Candidates examined per shard / partition before the top k are kept (ANN backends). */
+  numCandidates?: number;
+  filter?: Filter;
+}
+
+export interface SearchHit {
+  id: string;
+  score: number;
+  text: string;
+  metadata?: Record<string, string | number | boolean | null>;
+}
+
+/** Progress of `addDocuments`, reported after each written batch. */
+export interface BulkProgress {
+  done: number;
+  /** `options.total`, else the input's length when it is an array, else `done` (unknown in advance). */
+  total: number;
+}
+
+export interface CreateIndexOptions {
+  dims: number;
+  similarity: Similarity;
+  embeddingModel?: string;
+  /** Replace an existing index of that name instead of failing. */
+  overwrite?: boolean;
+}
+
+/** A store of dense-vector indexes. Implemented by LanceDB (embedded default) and Elasticsearch. */
+export interface SearchBackend {
+  readonly kind: string;
+  createIndex(name: string, options: CreateIndexOptions): Promise<IndexInfo>;
+  /** Returns the index's description; throws a SearchError with code `index_not_found` when absent. */
+  describeIndex(name: string): Promise<IndexInfo>;
+  listIndexes(): Promise<string[]>;
+  /**
+   * Adds documents in batches; a document whose id exists replaces the stored one.
+   * Adding zero documents returns `{ added: 0 }`. Throws SearchError (`dims_mismatch`, `invalid_vector`,
+   * `invalid_document`, ...) naming the document; the LanceDB backend then leaves the index as it was.
+   */
+  addDocuments(
+    name: string,
+    documents: AsyncIterable<IndexedDocument> | Iterable<IndexedDocument>,
+    options?: { total?: number; onProgress?: (progress: BulkProgress) => void },
+  ): Promise<{ added: number }>;
+  /** Top `query.k` hits by score (Elasticsearch units), best first; `empty_index` when the index holds nothing. */
+  knnSearch(name: string, query: KnnQuery): Promise<SearchHit[]>;
+  deleteDocuments(name: string, ids: string[]): Promise<{ deleted: number }>;
+  deleteIndex(name: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,18 @@
+// Public door of @steer/search: the search-backend contract, its errors and scores, and the embedded LanceDB backend.
+
+export type {
+  BulkProgress,
+  CreateIndexOptions,
+  Filter,
+  IndexedDocument,
+  IndexInfo,
+  KnnQuery,
+  SearchBackend,
+  SearchHit,
+  Similarity,
+} from './backend.js';
+export { SearchError, type SearchErrorCode } from './errors.js';
+export { scoreVectors, lanceDistanceToScore } from './scoring.js';
+export { compileFilterToSql } from './lance/filter-sql.js';
+export { metadataColumnName, type MetadataFieldType } from './lance/columns.js';
+export { openLanceBackend, type LanceBackendOptions } from './lance/lance-backend.js';

@@ -1,0 +1,629 @@
+// The training loop: groups and split, epochs of Adam steps with a cosine learning rate, validation and early
+// stopping, an atomic checkpoint and a metrics line per epoch, exact resume, and export to the SAE format.
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { writeSae, type EmbeddingInfo } from '@steer/sae';
+import {
+  createTrainerCore,
+  useBackend,
+  type BackendInfo,
+  type BackendName,
+  type TrainerCore,
+} from './backend/tf.js';
+import { readCheckpoint, writeCheckpoint, writeFileAtomic, writeWeights } from './checkpoint.js';
+import { assembleBatch, buildGroups, type Groups, type TrainingRows } from './data/groups.js';
+import { checkVectors } from './data/load.js';
+import { TrainError, describeError } from './errors.js';
+import { initialState, type BiasInit } from './init.js';
+import type { CoreState, LossParts, StepHyper } from './model.js';
+import { Rng, deriveSeed } from './rng.js';
+
+/** Vectors to train on. Documents are required; queries and their judged documents are optional. */
+export interface TrainData {
+  dModel: number;
+  docs: Float32Array; // [nDocs, dModel]
+  queries?: Float32Array; // [nQueries, dModel]
+  /** relevant[q]: indices into `docs` judged relevant to query q. */
+  relevant?: readonly (readonly number[])[];
+}
+
+/** Options of {@link train}; defaults follow the paper (Adam 1e-3, cosine, batch 512, M = 8) plus OpenAI's fixes. */
+export interface TrainOptions {
+  nLatents: number;
+  k: number;
+  epochs: number;
+  /** Folder the SAE is exported to (writeSae). */
+  out: string;
+  /** The embedding model of the vectors, recorded in the SAE manifest. */
+  embedding: EmbeddingInfo;
+  /** Vectors per step (queries + their documents); default 512. */
+  batch?: number;
+  lr?: number;
+  /** Weight of the KL loss; 0 = MSE-only ablation. Default 1. */
+  kldWeight?: number;
+  /** Candidate documents per query (M); 0 trains on plain rows without KL. Default 8. */
+  neighbours?: number;
+  temperature?: number;
+  /** AuxK latents (default dModel / 2; 0 disables). */
+  auxK?: number;
+  auxCoef?: number;
+  /** Rows without firing after which a latent counts as dead (default: one epoch of rows, at most 1,000,000). */
+  deadAfterRows?: number;
+  unitNormDecoder?: boolean;
+  encoderFromDecoder?: boolean;
+  biasInit?: BiasInit;
+  /** Fraction of query groups held out for validation (default 0.05; 0 disables validation and early stopping). */
+  validationFraction?: number;
+  /** Epochs without validation improvement before stopping (default 3; 0 never stops early). */
+  patience?: number;
+  pseudoQueries?: 'auto' | 'on' | 'off';
+  seed?: number;
+  backend?: BackendName | 'auto';
+  /** Folder for checkpoints and metrics (default `<out>.train`). */
+  stateDir?: string;
+  /** Continue from the checkpoint in the state folder. */
+  resume?: boolean;
+  /** Stop after this many steps in total (benchmarks, smoke runs); the last weights are exported. */
+  maxSteps?: number;
+  onEvent?: (event: TrainEvent) => void;
+}
+
+/** One line of metrics.jsonl. */
+export interface EpochRecord {
+  epoch: number;
+  step: number;
+  lr: number;
+  train: LossParts;
+  validation: LossParts | null;
+  /** Latents not fired for `deadAfterRows` rows at the end of the epoch. */
+  deadFraction: number;
+  stepsPerSecond: number;
+  rowsPerSecond: number;
+  seconds: number;
+  backend: BackendName;
+}
+
+/** Progress of a run, for progress bars and logs. */
+export type TrainEvent =
+  | { type: 'backend'; info: BackendInfo }
+  | {
+      type: 'groups';
+      groups: number;
+      train: number;
+      validation: number;
+      pseudoQueries: boolean;
+      neighbours: number;
+    }
+  | {
+      type: 'progress';
+      phase: 'neighbours' | 'train' | 'evaluate';
+      done: number;
+      total: number;
+      epoch?: number;
+      loss?: number;
+    }
+  | { type: 'resumed'; epoch: number; step: number }
+  | { type: 'epoch'; record: EpochRecord }
+  | { type: 'checkpoint'; epoch: number; path: string }
+  | { type: 'early-stop'; epoch: number; bestEpoch: number }
+  | { type: 'exported'; dir: string };
+
+/** What a finished run reports. */
+export interface TrainResult {
+  sae: string;
+  /** Mean squared reconstruction error over all training vectors with the exported weights. */
+  mse: number;
+  /** Fraction of latents that fire on none of the training vectors with the exported weights. */
+  deadFraction: number;
+  stepsPerSecond: number;
+  backend: BackendInfo;
+  epochs: number;
+  steps: number;
+  bestEpoch: number | null;
+  stoppedEarly: boolean;
+  validation: LossParts | null;
+  stateDir: string;
+}
+
+type Resolved = Required<Omit<TrainOptions, 'onEvent' | 'maxSteps' | 'deadAfterRows' | 'stateDir'>> & {
+  maxSteps: number;
+  deadAfterRows: number | undefined;
+  stateDir: string;
+};
+
+function positiveInt(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TrainError('bad_config', `train: ${name} must be a positive integer, got ${value}`);
+  }
+}
+
+function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
+  const d = data.dModel;
+  const r: Resolved = {
+    batch: 512,
+    lr: 1e-3,
+    kldWeight: 1,
+    neighbours: 8,
+    temperature: 1,
+    auxK: Math.floor(d / 2),
+    auxCoef: 1 / 32,
+    unitNormDecoder: true,
+    encoderFromDecoder: true,
+    biasInit: 'geometric-median',
+    validationFraction: 0.05,
+    patience: 3,
+    pseudoQueries: 'auto',
+    seed: 0,
+    backend: 'auto',
+    resume: false,
+    ...stripUndefined(options),
+    maxSteps: options.maxSteps ?? Number.POSITIVE_INFINITY,
+    deadAfterRows: options.deadAfterRows,
+    stateDir: resolve(options.stateDir ?? `${resolve(options.out)}.train`),
+  } as Resolved;
+  positiveInt('--latents', r.nLatents);
+  positiveInt('--k', r.k);
+  positiveInt('--epochs', r.epochs);
+  positiveInt('--batch', r.batch);
+  if (r.k > r.nLatents) {
+    throw new TrainError(
+      'bad_config',
+      `train: --k ${r.k} is larger than --latents ${r.nLatents}; k must be at most the number of latents`,
+    );
+  }
+  if (!Number.isSafeInteger(r.neighbours) || r.neighbours < 0) {
+    throw new TrainError(
+      'bad_config',
+      `train: --neighbours must be 0 or a positive integer, got ${r.neighbours}`,
+    );
+  }
+  if (r.neighbours > 0 && r.batch < r.neighbours + 1) {
+    throw new TrainError(
+      'bad_config',
+      `train: --batch ${r.batch} cannot hold one query and its ${r.neighbours} documents; use --batch ${r.neighbours + 1} or more`,
+    );
+  }
+  for (const [name, value] of [
+    ['--lr', r.lr],
+    ['--temperature', r.temperature],
+  ] as const) {
+    if (!(value > 0) || !Number.isFinite(value))
+      throw new TrainError('bad_config', `train: ${name} must be > 0, got ${value}`);
+  }
+  if (!(r.kldWeight >= 0) || !Number.isFinite(r.kldWeight)) {
+    throw new TrainError('bad_config', `train: --kld-weight must be >= 0, got ${r.kldWeight}`);
+  }
+  if (!Number.isSafeInteger(r.auxK) || r.auxK < 0)
+    throw new TrainError('bad_config', `train: --aux-k must be >= 0, got ${r.auxK}`);
+  if (!(r.validationFraction >= 0 && r.validationFraction < 1)) {
+    throw new TrainError(
+      'bad_config',
+      `train: validation fraction must be in [0, 1), got ${r.validationFraction}`,
+    );
+  }
+  if (r.deadAfterRows !== undefined) positiveInt('deadAfterRows', r.deadAfterRows);
+  return r;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** FNV-1a over a strided sample of the data, to tell a resumed run that its data changed. */
+function fingerprintData(a: Float32Array): string {
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  let h = 0x811c9dc5;
+  const stride = Math.max(1, Math.floor(bytes.length / 65536));
+  for (let i = 0; i < bytes.length; i += stride) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0;
+  return `${bytes.length}:${h.toString(16)}`;
+}
+
+function lrAt(r: Resolved, step: number, totalSteps: number): number {
+  // Cosine annealing to zero over the planned steps (PyTorch CosineAnnealingLR with T_max = total steps).
+  return (r.lr * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps))) / 2;
+}
+
+/**
+ * Trains an SAE on `data` and exports it to `options.out`.
+ * @returns the final metrics. @throws TrainError (`bad_config`, `bad_input`, `backend_unavailable`,
+ * `checkpoint_mismatch`, `checkpoint_corrupt`, `diverged`) and SaeError from the export.
+ */
+export async function train(data: TrainData, options: TrainOptions): Promise<TrainResult> {
+  const r = resolveOptions(data, options);
+  const emit = options.onEvent ?? ((): void => {});
+  const d = data.dModel;
+  positiveInt('dModel', d);
+  const nDocs = data.docs.length / d;
+  const nQueries = data.queries ? data.queries.length / d : 0;
+  if (!Number.isInteger(nDocs) || !Number.isInteger(nQueries)) {
+    throw new TrainError(
+      'bad_input',
+      `train: the vectors' length is not a multiple of dModel ${d}; check the dims`,
+    );
+  }
+  checkVectors('documents', data.docs, nDocs, d);
+  if (data.queries && nQueries > 0) checkVectors('queries', data.queries, nQueries, d);
+  if (data.relevant && data.relevant.length !== nQueries) {
+    throw new TrainError(
+      'bad_input',
+      `train: relevance lists for ${data.relevant.length} queries but there are ${nQueries} queries`,
+    );
+  }
+  const rows: TrainingRows = { data: concatRows(data.docs, data.queries), dModel: d, nDocs, nQueries };
+  const totalRows = nDocs + nQueries;
+
+  const backend = await useBackend(r.backend);
+  emit({ type: 'backend', info: backend });
+
+  const rng = new Rng(r.seed);
+  const groups = await buildGroups(rows, {
+    neighbours: r.neighbours,
+    pseudoQueries: r.pseudoQueries,
+    ...(data.relevant ? { relevant: data.relevant } : {}),
+    rng,
+    onProgress: (done, total) => emit({ type: 'progress', phase: 'neighbours', done, total }),
+  });
+  const nGroups = groups.queryRow.length;
+  const split = new Rng(deriveSeed(r.seed, 1)).shuffle(Int32Array.from({ length: nGroups }, (_, g) => g));
+  const nVal =
+    r.validationFraction === 0 || nGroups < 20
+      ? 0
+      : Math.min(10_000, Math.max(1, Math.round(nGroups * r.validationFraction)));
+  const valGroups = split.slice(0, nVal);
+  const trainGroups = split.slice(nVal);
+  emit({
+    type: 'groups',
+    groups: nGroups,
+    train: trainGroups.length,
+    validation: nVal,
+    pseudoQueries: groups.pseudoQueries,
+    neighbours: groups.neighbours,
+  });
+
+  const M = groups.neighbours;
+  const groupsPerStep = M > 0 ? Math.max(1, Math.floor(r.batch / (1 + M))) : r.batch;
+  const stepsPerEpoch = Math.ceil(trainGroups.length / groupsPerStep);
+  const totalSteps = stepsPerEpoch * r.epochs;
+  const deadAfterRows = r.deadAfterRows ?? Math.min(1_000_000, trainGroups.length * (1 + M));
+  const hyper: StepHyper = {
+    dModel: d,
+    nLatents: r.nLatents,
+    k: r.k,
+    kldWeight: M > 0 ? r.kldWeight : 0,
+    temperature: r.temperature,
+    auxK: r.auxK,
+    auxCoef: r.auxCoef,
+    deadAfterRows,
+    unitNormDecoder: r.unitNormDecoder,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+  };
+  const fingerprint = {
+    dModel: d,
+    nLatents: r.nLatents,
+    k: r.k,
+    epochs: r.epochs,
+    batch: r.batch,
+    lr: r.lr,
+    kldWeight: r.kldWeight,
+    neighbours: M,
+    temperature: r.temperature,
+    auxK: r.auxK,
+    auxCoef: r.auxCoef,
+    deadAfterRows,
+    unitNormDecoder: r.unitNormDecoder,
+    encoderFromDecoder: r.encoderFromDecoder,
+    biasInit: r.biasInit,
+    validationFraction: r.validationFraction,
+    pseudoQueries: groups.pseudoQueries,
+    seed: r.seed,
+    nDocs,
+    nQueries,
+    data: fingerprintData(rows.data),
+  };
+
+  await mkdir(r.stateDir, { recursive: true });
+  const checkpointPath = join(r.stateDir, 'checkpoint.bin');
+  const bestPath = join(r.stateDir, 'best.bin');
+  const metricsPath = join(r.stateDir, 'metrics.jsonl');
+  const existing = await readCheckpoint(checkpointPath);
+  let state: CoreState;
+  let startEpoch = 0;
+  let step = 0;
+  let bestVal = Number.POSITIVE_INFINITY;
+  let bestEpoch: number | null = null;
+  let badEpochs = 0;
+  let trainSeconds = 0;
+  let stoppedEarly = false;
+  if (existing && !r.resume) {
+    throw new TrainError(
+      'checkpoint_mismatch',
+      `train: ${r.stateDir} holds a checkpoint of an earlier run; pass --resume to continue it, or delete that folder to start over`,
+    );
+  }
+  if (existing && r.resume) {
+    const saved = existing.meta.fingerprint as Record<string, unknown>;
+    const changed = Object.keys(fingerprint).filter(
+      (key) => JSON.stringify(saved?.[key]) !== JSON.stringify((fingerprint as Record<string, unknown>)[key]),
+    );
+    if (changed.length > 0) {
+      throw new TrainError(
+        'checkpoint_mismatch',
+        `train: the checkpoint in ${r.stateDir} is from a run with different ${changed.join(', ')}; ` +
+          'resume with the same data and options, or delete that folder to start over',
+      );
+    }
+    state = existing.state;
+    startEpoch = existing.meta.epoch as number;
+    step = existing.meta.step as number;
+    bestVal = (existing.meta.bestVal as number | null) ?? Number.POSITIVE_INFINITY;
+    bestEpoch = existing.meta.bestEpoch as number | null;
+    badEpochs = existing.meta.badEpochs as number;
+    trainSeconds = existing.meta.trainSeconds as number;
+    stoppedEarly = existing.meta.stoppedEarly === true;
+    await truncateMetrics(metricsPath, startEpoch);
+    emit({ type: 'resumed', epoch: startEpoch, step });
+  } else {
+    state = initialState(rows.data, totalRows, {
+      dModel: d,
+      nLatents: r.nLatents,
+      encoderFromDecoder: r.encoderFromDecoder,
+      biasInit: r.biasInit,
+      rng: new Rng(deriveSeed(r.seed, 2)),
+    });
+    await writeFileAtomic(metricsPath, []);
+  }
+
+  let core: TrainerCore = createTrainerCore(hyper, state);
+  let lastVal: LossParts | null = null;
+  let stepsThisRun = 0;
+  let secondsThisRun = 0;
+  try {
+    for (let epoch = startEpoch; epoch < r.epochs && !stoppedEarly && step < r.maxSteps; epoch++) {
+      const order = new Rng(deriveSeed(r.seed, 1000 + epoch)).shuffle(Int32Array.from(trainGroups));
+      const sums = { loss: 0, mse: 0, kl: 0, auxk: 0, rows: 0 };
+      let deadFraction = 0;
+      const started = performance.now();
+      let epochSteps = 0;
+      let lr = lrAt(r, step, totalSteps);
+      for (let s = 0; s < stepsPerEpoch && step < r.maxSteps; s++) {
+        const start = s * groupsPerStep;
+        const count = Math.min(groupsPerStep, order.length - start);
+        const x = assembleBatch(rows, groups, order, start, count);
+        lr = lrAt(r, step, totalSteps);
+        const result = await core.step({ x, groups: count, neighbours: M }, lr);
+        if (!Number.isFinite(result.loss)) {
+          throw new TrainError(
+            'diverged',
+            `train: the loss became ${result.loss} at epoch ${epoch + 1} step ${step + 1}; lower --lr or check the embeddings' scale`,
+          );
+        }
+        const batchRowCount = count * (1 + M);
+        sums.loss += result.loss * batchRowCount;
+        sums.mse += result.mse * batchRowCount;
+        sums.kl += result.kl * batchRowCount;
+        sums.auxk += result.auxk * batchRowCount;
+        sums.rows += batchRowCount;
+        deadFraction = result.deadFraction;
+        step++;
+        epochSteps++;
+        emit({
+          type: 'progress',
+          phase: 'train',
+          done: step,
+          total: totalSteps,
+          epoch: epoch + 1,
+          loss: result.loss,
+        });
+      }
+      const seconds = (performance.now() - started) / 1000;
+      trainSeconds += seconds;
+      secondsThisRun += seconds;
+      stepsThisRun += epochSteps;
+      if (epochSteps < stepsPerEpoch) break; // maxSteps reached mid-epoch: no checkpoint for a partial epoch
+      lastVal = nVal > 0 ? await evaluateGroups(core, rows, groups, valGroups, groupsPerStep, emit) : null;
+      if (lastVal !== null) {
+        if (lastVal.loss < bestVal) {
+          bestVal = lastVal.loss;
+          bestEpoch = epoch + 1;
+          badEpochs = 0;
+          await writeWeights(bestPath, { epoch: epoch + 1, validation: lastVal }, await core.readState());
+        } else {
+          badEpochs++;
+          if (r.patience > 0 && badEpochs >= r.patience) stoppedEarly = true;
+        }
+      }
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        step,
+        lr,
+        train: {
+          loss: sums.loss / sums.rows,
+          mse: sums.mse / sums.rows,
+          kl: sums.kl / sums.rows,
+          auxk: sums.auxk / sums.rows,
+        },
+        validation: lastVal,
+        deadFraction,
+        stepsPerSecond: epochSteps / seconds,
+        rowsPerSecond: sums.rows / seconds,
+        seconds,
+        backend: backend.name,
+      };
+      await appendFile(metricsPath, `${JSON.stringify(record)}\n`);
+      emit({ type: 'epoch', record });
+      await writeCheckpoint(
+        checkpointPath,
+        {
+          fingerprint,
+          epoch: epoch + 1,
+          step,
+          bestVal: Number.isFinite(bestVal) ? bestVal : null,
+          bestEpoch,
+          badEpochs,
+          trainSeconds,
+          stoppedEarly,
+        },
+        await core.readState(),
+      );
+      emit({ type: 'checkpoint', epoch: epoch + 1, path: checkpointPath });
+      if (stoppedEarly) emit({ type: 'early-stop', epoch: epoch + 1, bestEpoch: bestEpoch ?? epoch + 1 });
+    }
+
+    // Export the best validated weights when validation ran, else the last ones.
+    let exportState = await core.readState();
+    if (bestEpoch !== null && step >= stepsPerEpoch) {
+      const best = await readCheckpoint(bestPath);
+      if (best) {
+        exportState = { ...exportState, params: best.state.params };
+        lastVal = (best.meta.validation as LossParts | undefined) ?? lastVal;
+        core.dispose();
+        core = createTrainerCore(hyper, exportState);
+      }
+    }
+    const final = await evaluateAllRows(core, rows, r.batch, emit);
+    const { params } = exportState;
+    const W_dec = transpose(params.wDecT, r.nLatents, d);
+    const stepsPerSecond =
+      stepsThisRun > 0 ? stepsThisRun / secondsThisRun : step / Math.max(trainSeconds, 1e-9);
+    await writeSae(
+      options.out,
+      { W_enc: params.wEnc, b_enc: params.bEnc, W_dec, b_dec: params.bDec, dModel: d, nLatents: r.nLatents },
+      {
+        k: r.k,
+        embedding: options.embedding,
+        training: {
+          trainer: '@steer/train',
+          backend: backend.name,
+          epochs: r.epochs,
+          steps: step,
+          bestEpoch,
+          stoppedEarly,
+          batch: r.batch,
+          lr: r.lr,
+          schedule: 'cosine',
+          kldWeight: hyper.kldWeight,
+          neighbours: M,
+          temperature: r.temperature,
+          auxK: r.auxK,
+          auxCoef: r.auxCoef,
+          deadAfterRows,
+          unitNormDecoder: r.unitNormDecoder,
+          encoderFromDecoder: r.encoderFromDecoder,
+          biasInit: r.biasInit,
+          seed: r.seed,
+          pseudoQueries: groups.pseudoQueries,
+          vectors: totalRows,
+          mse: final.mse,
+          deadFraction: final.deadFraction,
+          validation: lastVal,
+        },
+      },
+    );
+    emit({ type: 'exported', dir: options.out });
+    return {
+      sae: resolve(options.out),
+      mse: final.mse,
+      deadFraction: final.deadFraction,
+      stepsPerSecond,
+      backend,
+      epochs: Math.min(r.epochs, Math.ceil(step / stepsPerEpoch)),
+      steps: step,
+      bestEpoch,
+      stoppedEarly,
+      validation: lastVal,
+      stateDir: r.stateDir,
+    };
+  } finally {
+    core.dispose();
+  }
+}
+
+function concatRows(docs: Float32Array, queries: Float32Array | undefined): Float32Array {
+  if (!queries || queries.length === 0) return docs;
+  const all = new Float32Array(docs.length + queries.length);
+  all.set(docs);
+  all.set(queries, docs.length);
+  return all;
+}
+
+/** W [rows, cols] -> W^T [cols, rows]. */
+export function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
+  return out;
+}
+
+async function evaluateGroups(
+  core: TrainerCore,
+  rows: TrainingRows,
+  groups: Groups,
+  which: Int32Array,
+  groupsPerStep: number,
+  emit: (event: TrainEvent) => void,
+): Promise<LossParts> {
+  const sums = { loss: 0, mse: 0, kl: 0, auxk: 0, rows: 0 };
+  const M = groups.neighbours;
+  for (let start = 0; start < which.length; start += groupsPerStep) {
+    const count = Math.min(groupsPerStep, which.length - start);
+    const x = assembleBatch(rows, groups, which, start, count);
+    const result = await core.evaluate({ x, groups: count, neighbours: M });
+    const n = count * (1 + M);
+    sums.loss += result.loss * n;
+    sums.mse += result.mse * n;
+    sums.kl += result.kl * n;
+    sums.rows += n;
+    emit({ type: 'progress', phase: 'evaluate', done: start + count, total: which.length });
+  }
+  return { loss: sums.loss / sums.rows, mse: sums.mse / sums.rows, kl: sums.kl / sums.rows, auxk: 0 };
+}
+
+async function evaluateAllRows(
+  core: TrainerCore,
+  rows: TrainingRows,
+  batch: number,
+  emit: (event: TrainEvent) => void,
+): Promise<{ mse: number; deadFraction: number }> {
+  const total = rows.nDocs + rows.nQueries;
+  const d = rows.dModel;
+  let fired: Uint8Array | null = null;
+  let sum = 0;
+  for (let start = 0; start < total; start += batch) {
+    const count = Math.min(batch, total - start);
+    const result = await core.evaluate({
+      x: rows.data.subarray(start * d, (start + count) * d),
+      groups: count,
+      neighbours: 0,
+    });
+    sum += result.mse * count;
+    if (fired === null) fired = result.fired;
+    else for (let i = 0; i < fired.length; i++) fired[i] = fired[i]! | result.fired[i]!;
+    emit({ type: 'progress', phase: 'evaluate', done: start + count, total });
+  }
+  let dead = 0;
+  for (const f of fired!) if (f === 0) dead++;
+  return { mse: sum / total, deadFraction: dead / fired!.length };
+}
+
+/** Drops metrics lines of epochs after `epoch` (written before a crash that lost their checkpoint). */
+async function truncateMetrics(path: string, epoch: number): Promise<void> {
+  let text = '';
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new TrainError('file_unreadable', `train: cannot read ${path} (${describeError(error)})`);
+  }
+  const kept = text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .filter((line) => {
+      try {
+        return (JSON.parse(line) as { epoch: number }).epoch <= epoch;
+      } catch {
+        return false;
+      }
+    });
+  await writeFileAtomic(path, [new TextEncoder().encode(kept.map((l) => `${l}\n`).join(''))]);
+}

@@ -1,0 +1,225 @@
+// End-to-end training: planted-dictionary recovery, exact resume after kill -9, and clear errors on bad input.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadSae, readSaeManifest, readSaeWeights } from '@steer/sae';
+import { train, type TrainError, type TrainOptions } from '../src/index.js';
+import { bestCosines, plantedData } from './support/synthetic.js';
+
+const embedding = { model: 'synthetic', dims: 32, normalized: false };
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'steer-train-test-'));
+}
+
+describe('train', () => {
+  it('recovers most atoms of a planted sparse dictionary and exports a loadable SAE', async () => {
+    const dir = await tempDir();
+    try {
+      const { dict, docs } = plantedData(32, 64, 3, 4096);
+      const out = join(dir, 'sae');
+      const result = await train(
+        { dModel: 32, docs },
+        {
+          nLatents: 128,
+          k: 3,
+          epochs: 30,
+          batch: 256,
+          lr: 0.01,
+          neighbours: 0,
+          out,
+          embedding,
+          backend: 'wasm',
+        },
+      );
+      const weights = await readSaeWeights(out);
+      const cosines = bestCosines(dict, 64, weights.W_dec, 32, 128);
+      const recovered = cosines.filter((c) => c > 0.9).length;
+      assert.ok(recovered >= 0.8 * 64, `recovered ${recovered}/64 atoms (cosine > 0.9)`);
+      assert.ok(result.mse < 0.01, `mse ${result.mse}`);
+      assert.ok(result.deadFraction >= 0 && result.deadFraction < 1);
+      // The runtime loads the export as is and reconstructs with the trained weights.
+      const manifest = await readSaeManifest(out);
+      assert.equal(manifest.k, 3);
+      assert.equal(manifest.training?.trainer, '@steer/train');
+      const sae = await loadSae(out);
+      try {
+        const latents = await sae.encode(docs.subarray(0, 32), 1);
+        assert.equal(latents.indices.length, 3);
+      } finally {
+        await sae.dispose();
+      }
+      const metrics = (await readFile(join(`${out}.train`, 'metrics.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.ok(metrics.length >= 1);
+      for (const key of ['epoch', 'lr', 'train', 'validation', 'deadFraction', 'stepsPerSecond'])
+        assert.ok(key in metrics[0], key);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('trains with the KL loss over neighbour groups (documents as pseudo-queries)', async () => {
+    const dir = await tempDir();
+    try {
+      const { docs } = plantedData(32, 64, 3, 1024, 5);
+      const events: string[] = [];
+      const result = await train(
+        { dModel: 32, docs },
+        {
+          nLatents: 64,
+          k: 4,
+          epochs: 2,
+          batch: 90,
+          neighbours: 8,
+          out: join(dir, 'sae'),
+          embedding,
+          backend: 'wasm',
+          onEvent: (e) => events.push(e.type),
+        },
+      );
+      assert.ok(
+        result.validation !== null && result.validation.kl > 0 && Number.isFinite(result.validation.kl),
+      );
+      assert.ok(events.includes('groups') && events.includes('checkpoint'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('resumes after kill -9 to exactly the weights of an uninterrupted run', async () => {
+    const dir = await tempDir();
+    try {
+      const child = fileURLToPath(new URL('./support/train-child.js', import.meta.url));
+      const run = (
+        out: string,
+        hangAfterEpoch: number,
+        resume: boolean,
+      ): Promise<{ code: number | null; signal: string | null; stdout: string }> =>
+        new Promise((resolve, reject) => {
+          const proc = spawn(
+            process.execPath,
+            [child, out, String(hangAfterEpoch), resume ? 'resume' : 'fresh'],
+            {
+              stdio: ['ignore', 'pipe', 'inherit'],
+            },
+          );
+          let stdout = '';
+          proc.stdout.on('data', (chunk: Buffer) => {
+            stdout += chunk.toString();
+            if (stdout.includes('HANGING')) proc.kill('SIGKILL');
+          });
+          proc.on('error', reject);
+          proc.on('exit', (code, signal) => resolve({ code, signal, stdout }));
+        });
+      const straight = await run(join(dir, 'a'), 0, false);
+      assert.equal(straight.code, 0, straight.stdout);
+      const killed = await run(join(dir, 'b'), 2, false);
+      assert.equal(killed.signal, 'SIGKILL');
+      const resumed = await run(join(dir, 'b'), 0, true);
+      assert.equal(resumed.code, 0, resumed.stdout);
+      assert.match(resumed.stdout, /resumed at epoch 2/);
+      const a = await readSaeWeights(join(dir, 'a'));
+      const b = await readSaeWeights(join(dir, 'b'));
+      for (const key of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) {
+        assert.deepEqual(b[key], a[key], `${key} differs after resume`);
+      }
+      const metrics = (await readFile(join(dir, 'b.train', 'metrics.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).epoch);
+      assert.deepEqual(metrics, [1, 2, 3, 4]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to overwrite an earlier run without --resume', async () => {
+    const dir = await tempDir();
+    try {
+      const { docs } = plantedData(32, 16, 2, 64);
+      const options: TrainOptions = {
+        nLatents: 16,
+        k: 2,
+        epochs: 1,
+        batch: 32,
+        neighbours: 0,
+        out: join(dir, 'sae'),
+        embedding,
+        backend: 'wasm',
+      };
+      await train({ dModel: 32, docs }, options);
+      await assert.rejects(
+        train({ dModel: 32, docs }, { ...options, out: join(dir, 'sae2'), stateDir: join(dir, 'sae.train') }),
+        {
+          code: 'checkpoint_mismatch',
+        },
+      );
+      await assert.rejects(
+        train({ dModel: 32, docs: docs.map((v) => v * 2) }, { ...options, resume: true }),
+        (error: TrainError) => {
+          assert.equal(error.code, 'checkpoint_mismatch');
+          assert.match(error.message, /different data/);
+          return true;
+        },
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('bad input gets a TrainError with a code', () => {
+    const base: TrainOptions = {
+      nLatents: 8,
+      k: 2,
+      epochs: 1,
+      out: '/nonexistent/never-written',
+      embedding,
+      backend: 'cpu',
+    };
+    const docs = new Float32Array(32 * 10).fill(0.5);
+
+    it('NaN vectors', async () => {
+      const bad = docs.slice();
+      bad[32 * 3 + 5] = Number.NaN;
+      await assert.rejects(train({ dModel: 32, docs: bad }, base), (e: TrainError) => {
+        assert.equal(e.code, 'bad_input');
+        assert.match(e.message, /row 3 has a non-finite value/);
+        return true;
+      });
+    });
+
+    it('mismatched dims', async () => {
+      await assert.rejects(train({ dModel: 32, docs: docs.subarray(0, 33) }, base), { code: 'bad_input' });
+      await assert.rejects(train({ dModel: 32, docs, queries: new Float32Array(31) }, base), {
+        code: 'bad_input',
+      });
+    });
+
+    it('k larger than the number of latents', async () => {
+      await assert.rejects(train({ dModel: 32, docs }, { ...base, k: 9 }), (e: TrainError) => {
+        assert.equal(e.code, 'bad_config');
+        assert.match(e.message, /--k 9 is larger than --latents 8/);
+        return true;
+      });
+    });
+
+    it('empty data', async () => {
+      await assert.rejects(train({ dModel: 32, docs: new Float32Array(0) }, base), (e: TrainError) => {
+        assert.equal(e.code, 'bad_input');
+        assert.match(e.message, /empty/);
+        return true;
+      });
+    });
+
+    it('too few documents for the neighbours', async () => {
+      await assert.rejects(train({ dModel: 32, docs }, { ...base, neighbours: 10 }), { code: 'bad_config' });
+    });
+  });
+});

@@ -1,0 +1,110 @@
+// `steer index` + `steer search` end to end in a temporary directory, and the CLI's answers to bad input.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, writeFile, cp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeSae } from '@steer/sae';
+import { parseJsonOutput, repoRoot, runSteer } from '../../src/run-cli.js';
+
+const demoSae = join(repoRoot, 'packages/cli/demo/sae');
+let cwd: string;
+
+const corpus = [
+  { _id: 'c1', text: 'Students borrow money to pay tuition and hope for a well paid job after graduation.' },
+  { _id: 'c2', text: 'A university education teaches curiosity, critical thinking and lifelong learning.' },
+  { _id: 'c3', text: 'Espresso is brewed by forcing hot water through finely ground coffee beans.' },
+  { _id: 'c4', text: 'Electric cars cut tailpipe emissions and help cities meet their climate goals.' },
+  { _id: 'c5', text: 'City parks give children space to play football and families room for picnics.' },
+];
+
+before(async () => {
+  cwd = await mkdtemp(join(tmpdir(), 'steer-search-'));
+  await writeFile(join(cwd, 'corpus.jsonl'), corpus.map((d) => JSON.stringify(d)).join('\n') + '\n');
+  const indexed = await runSteer(['index', 'corpus.jsonl', '--index', 'small', '--json'], { cwd });
+  assert.equal(indexed.code, 0, indexed.stderr);
+  assert.deepEqual(parseJsonOutput<{ added: number }>(indexed).added, 5);
+});
+
+test('steer search --json prints {"hits": [{id, score, text}]} ranked by score', async () => {
+  const result = await runSteer(['search', 'coffee brewing', '--index', 'small', '--k', '3', '--json'], { cwd });
+  assert.equal(result.code, 0, result.stderr);
+  const { hits } = parseJsonOutput<{ hits: Array<{ id: string; score: number; text: string }> }>(result);
+  assert.equal(hits.length, 3);
+  assert.equal(hits[0]!.id, 'c3');
+  assert.ok(hits[0]!.score >= hits[1]!.score && hits[1]!.score >= hits[2]!.score);
+  assert.equal(hits[0]!.text, corpus[2]!.text);
+});
+
+test('steer search with feature edits through the SAE changes the scores; no edits changes nothing', async () => {
+  const plain = parseJsonOutput<{ hits: Array<{ id: string; score: number }> }>(
+    await runSteer(['search', '"what is a degree worth"', '--index', 'small', '--sae', demoSae, '--json'], { cwd }),
+  );
+  const steered = await runSteer(
+    ['search', '"what is a degree worth" +f0*0.8', '--index', 'small', '--sae', demoSae, '--json', '--compare'],
+    { cwd },
+  );
+  assert.equal(steered.code, 0, steered.stderr);
+  const out = parseJsonOutput<{ hits: Array<{ id: string; score: number }>; baseline: Array<{ id: string; score: number }> }>(
+    steered,
+  );
+  assert.deepEqual(out.baseline, plain.hits);
+  assert.notDeepEqual(
+    out.hits.map((h) => h.score),
+    plain.hits.map((h) => h.score),
+  );
+});
+
+test('bad input exits with code 2 and a message that names the problem', async () => {
+  const cases: Array<{ args: string[]; pattern: RegExp }> = [
+    { args: ['search', '"jobs" +f99999999*0.5', '--index', 'small', '--sae', demoSae], pattern: /f99999999|out of range|unknown feature/i },
+    { args: ['search', '"jobs" +f1*', '--index', 'small', '--sae', demoSae], pattern: /expected/i },
+    { args: ['search', 'jobs', '--index', 'nope'], pattern: /nope/ },
+    { args: ['search', 'jobs', '--index', 'small', '--sae', join(cwd, 'missing-sae')], pattern: /missing-sae/ },
+    { args: ['index', 'missing.jsonl'], pattern: /missing\.jsonl/ },
+    { args: ['search', 'jobs', '--k', 'zero', '--index', 'small'], pattern: /--k/ },
+    { args: ['frobnicate'], pattern: /unknown command/ },
+  ];
+  for (const c of cases) {
+    const result = await runSteer(c.args, { cwd });
+    assert.equal(result.code, 2, `${c.args.join(' ')} -> ${result.code}: ${result.stderr}`);
+    assert.match(result.stderr, c.pattern, c.args.join(' '));
+  }
+});
+
+test('an SAE for another embedding size, and a corrupt SAE file, are refused with the fix', async () => {
+  const small = join(cwd, 'sae-16d');
+  const d = 16;
+  const n = 32;
+  await writeSae(
+    small,
+    { W_enc: new Float32Array(n * d), b_enc: new Float32Array(n), W_dec: new Float32Array(d * n), b_dec: new Float32Array(d), dModel: d, nLatents: n },
+    { k: 4, embedding: { model: 'tiny-16', dims: d, normalized: true } },
+  );
+  const mismatch = await runSteer(['search', '"jobs" +f1*0.5', '--index', 'small', '--sae', small], { cwd });
+  assert.equal(mismatch.code, 2, mismatch.stderr);
+  assert.match(mismatch.stderr, /512.*16|16.*512/);
+
+  const corrupt = join(cwd, 'corrupt-sae');
+  await cp(demoSae, corrupt, { recursive: true });
+  await writeFile(join(corrupt, 'sae.safetensors'), 'not a safetensors file');
+  const bad = await runSteer(['search', '"jobs" +f1*0.5', '--index', 'small', '--sae', corrupt], { cwd });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /safetensors|corrupt|hash/i);
+});
+
+test('an empty corpus and an unwritable data directory fail with code 2 and leave no partial files', async () => {
+  await writeFile(join(cwd, 'empty.jsonl'), '\n');
+  const before = await readdir(join(cwd, '.steer'));
+  const empty = await runSteer(['index', 'empty.jsonl', '--index', 'empty'], { cwd });
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /no documents/);
+  assert.deepEqual(await readdir(join(cwd, '.steer')), before);
+
+  await writeFile(join(cwd, 'a-file'), 'x');
+  const unwritable = await runSteer(['index', 'corpus.jsonl', '--data-dir', join(cwd, 'a-file', 'data')], { cwd });
+  assert.equal(unwritable.code, 2, unwritable.stderr);
+  assert.match(unwritable.stderr, /a-file/);
+  assert.equal(existsSync(join(cwd, 'a-file', 'data')), false);
+});

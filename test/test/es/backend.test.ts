@@ -1,0 +1,382 @@
+// Elasticsearch backend integration: against the Elasticsearch TEST DOUBLE (always), and a real cluster when ES_URL is set.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { openElasticsearchBackend, writeLatents } from '@steer/elasticsearch';
+import type { ElasticsearchBackend } from '@steer/elasticsearch';
+import type { Filter, Similarity } from '@steer/search';
+import { startEsDouble } from '../../src/index.js';
+
+interface Target {
+  url: string;
+  auth?: { username: string; password: string };
+  close(): Promise<void>;
+  /** Text -> vector of the cluster-side "model", when the target has one (the double does). */
+  modelId?: string;
+  /** sparse_vector stores weights lossily in Lucene (about 9 significant bits); the double is exact. */
+  sparseTolerance: number;
+}
+
+const toyModel = (text: string): number[] => {
+  const v = [0, 0, 0, 0];
+  for (const ch of text) v[ch.charCodeAt(0) % 4]! += 1;
+  const n = Math.hypot(...v) || 1;
+  return v.map((x) => x / n);
+};
+
+function unit(v: number[]): number[] {
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+}
+
+const CORPUS = [
+  {
+    id: 'a',
+    text: 'river banks and fishing',
+    vector: unit([1, 0.1, 0, 0]),
+    metadata: { genre: 'nature', year: 1999, open: true },
+    latents: { indices: [1, 2], values: [0.9, 0.3] },
+  },
+  {
+    id: 'b',
+    text: 'bank loans and interest',
+    vector: unit([0.2, 1, 0, 0.1]),
+    metadata: { genre: 'finance', year: 2005, open: false },
+    latents: { indices: [2, 3], values: [0.8, 0.5] },
+  },
+  {
+    id: 'c',
+    text: 'mountain streams',
+    vector: unit([0.9, 0, 0.4, 0]),
+    metadata: { genre: 'nature', year: 2012, open: true },
+    latents: { indices: [1, 4], values: [0.7, 0.2] },
+  },
+  {
+    id: 'd',
+    text: 'stock markets',
+    vector: unit([0, 0.7, 0.1, 0.7]),
+    metadata: { genre: 'finance', year: 2020, open: true },
+    latents: { indices: [3, 5], values: [1.2, 0.1] },
+  },
+  {
+    id: 'e',
+    text: 'lakes in winter',
+    vector: unit([0.5, 0, 0.8, 0.3]),
+    metadata: { genre: 'nature', year: 2021, open: false },
+    latents: { indices: [4, 1], values: [0.6, 0.05] },
+  },
+];
+
+function reference(similarity: Similarity, q: number[], v: number[]): number {
+  const dot = q.reduce((s, x, i) => s + x * v[i]!, 0);
+  if (similarity === 'cosine') return (1 + dot / (Math.hypot(...q) * Math.hypot(...v))) / 2;
+  if (similarity === 'dot_product') return (1 + dot) / 2;
+  return 1 / (1 + q.reduce((s, x, i) => s + (x - v[i]!) ** 2, 0));
+}
+
+function backendSuite(label: string, start: () => Promise<Target>, skip: string | false): void {
+  describe(`Elasticsearch backend integration (${label})`, { skip }, () => {
+    let target: Target;
+    let client: ElasticsearchBackend['client'];
+    let backend: ElasticsearchBackend;
+    const prefix = `steer-test-${randomUUID().slice(0, 8)}`;
+    const indexOf = (s: string) => `${prefix}-${s.replace('_', '-')}`;
+
+    before(async () => {
+      target = await start();
+      // Unquantized HNSW, so a real cluster's scores are exact like the double's.
+      backend = await openElasticsearchBackend(
+        {
+          url: target.url,
+          ...target.auth,
+          queryModelId: target.modelId,
+          denseIndexOptions: { type: 'hnsw' },
+        },
+        { env: {} },
+      );
+      client = backend.client;
+      for (const similarity of ['cosine', 'dot_product', 'l2_norm'] as const) {
+        await backend.createIndex(indexOf(similarity), { dims: 4, similarity, embeddingModel: 'toy-4d' });
+        await backend.addDocuments(
+          indexOf(similarity),
+          CORPUS.map(({ latents: _latents, ...doc }) => ({ ...doc, vector: Float32Array.from(doc.vector) })),
+        );
+      }
+    });
+    after(async () => {
+      if (!client) return;
+      for (const name of await backend.listIndexes())
+        if (name.startsWith(prefix)) await backend.deleteIndex(name);
+      await backend.close();
+      await target.close();
+    });
+
+    it('creates indexes and describes them from _mapping: dims, similarity, model, count', async () => {
+      assert.deepEqual(await backend.describeIndex(indexOf('dot_product')), {
+        name: indexOf('dot_product'),
+        dims: 4,
+        similarity: 'dot_product',
+        embeddingModel: 'toy-4d',
+        count: 5,
+      });
+      const names = await backend.listIndexes();
+      for (const s of ['cosine', 'dot_product', 'l2_norm'])
+        assert.ok(names.includes(indexOf(s)), `listIndexes has ${indexOf(s)}`);
+    });
+
+    for (const similarity of ['cosine', 'dot_product', 'l2_norm'] as const) {
+      it(`kNN scores follow Elasticsearch's ${similarity} definition and rank accordingly`, async () => {
+        const query = unit([0.8, 0.3, 0.2, 0.1]);
+        const hits = await backend.knnSearch(indexOf(similarity), {
+          vector: Float32Array.from(query),
+          k: 3,
+          numCandidates: 10,
+        });
+        const expected = CORPUS.map((d) => ({
+          id: d.id,
+          score: reference(
+            similarity,
+            Array.from(Float32Array.from(query)),
+            Array.from(Float32Array.from(d.vector)),
+          ),
+        }))
+          .sort((x, y) => y.score - x.score)
+          .slice(0, 3);
+        assert.deepEqual(
+          hits.map((h) => h.id),
+          expected.map((e) => e.id),
+        );
+        hits.forEach((hit, i) =>
+          assert.ok(
+            Math.abs(hit.score - expected[i]!.score) < 1e-5,
+            `${hit.id}: ${hit.score} vs ${expected[i]!.score}`,
+          ),
+        );
+        assert.equal(hits[0]!.text, CORPUS.find((d) => d.id === hits[0]!.id)!.text);
+        assert.deepEqual(Object.keys(hits[0]!.metadata ?? {}).sort(), ['genre', 'open', 'year']);
+      });
+    }
+
+    const filterCases: Array<[string, Filter, string[]]> = [
+      ['eq', { op: 'eq', field: 'genre', value: 'finance' }, ['b', 'd']],
+      ['in', { op: 'in', field: 'year', values: [1999, 2020] }, ['a', 'd']],
+      ['range', { op: 'range', field: 'year', gte: 2005, lt: 2021 }, ['b', 'c', 'd']],
+      [
+        'and/not',
+        {
+          op: 'and',
+          filters: [
+            { op: 'eq', field: 'genre', value: 'nature' },
+            { op: 'not', filter: { op: 'eq', field: 'open', value: false } },
+          ],
+        },
+        ['a', 'c'],
+      ],
+      [
+        'or',
+        {
+          op: 'or',
+          filters: [
+            { op: 'eq', field: 'genre', value: 'finance' },
+            { op: 'range', field: 'year', lt: 2000 },
+          ],
+        },
+        ['a', 'b', 'd'],
+      ],
+    ];
+    for (const [name, filter, ids] of filterCases) {
+      it(`filters before the top k are chosen: ${name}`, async () => {
+        const hits = await backend.knnSearch(indexOf('cosine'), {
+          vector: Float32Array.from(unit([1, 1, 1, 1])),
+          k: 5,
+          filter,
+        });
+        assert.deepEqual(hits.map((h) => h.id).sort(), ids);
+      });
+    }
+
+    it('k bounds the hits; similarity, raw DSL filter and _source filtering are honoured', async () => {
+      const query = Float32Array.from(unit([1, 0, 0, 0]));
+      assert.equal(
+        (await backend.knnSearch(indexOf('cosine'), { vector: query, k: 2, numCandidates: 2 })).length,
+        2,
+      );
+      const close = await backend.search(indexOf('cosine'), { vector: query, k: 5, similarity: 0.85 });
+      const expected = CORPUS.filter((d) => d.vector[0]! >= 0.85).map((d) => d.id);
+      assert.deepEqual(close.map((h) => h.id).sort(), expected.sort());
+      const raw = await backend.search(indexOf('cosine'), {
+        vector: query,
+        k: 5,
+        rawFilter: { terms: { genre: ['finance'] } },
+        source: ['text'],
+      });
+      assert.deepEqual(raw.map((h) => h.id).sort(), ['b', 'd']);
+      assert.deepEqual(Object.keys(raw[0]!.source!), ['text']);
+    });
+
+    it('discovers the dense_vector field of an existing index and refuses an SAE with other dims', async () => {
+      const name = indexOf('existing');
+      await client.indices.create({
+        index: name,
+        mappings: {
+          properties: {
+            body: { type: 'text' },
+            emb: { type: 'dense_vector', dims: 3, similarity: 'l2_norm', index_options: { type: 'hnsw' } },
+          },
+        },
+      });
+      await client.index({ index: name, id: 'x', document: { body: 'hi', emb: [1, 2, 3] }, refresh: true });
+      const info = await backend.describeIndex(name);
+      assert.deepEqual([info.dims, info.similarity, info.count], [3, 'l2_norm', 1]);
+      await assert.rejects(
+        backend.assertCompatible(name, { dims: 4, embeddingModel: 'toy-4d' }),
+        /holds 3-d vectors .*gives 4-d vectors/,
+      );
+      const hits = await backend.knnSearch(name, { vector: Float32Array.from([1, 2, 3]), k: 1 });
+      assert.equal(hits[0]!.id, 'x');
+      assert.ok(Math.abs(hits[0]!.score - 1) < 1e-6);
+      await assert.rejects(
+        backend.knnSearch(name, { vector: new Float32Array(4), k: 1 }),
+        (e: unknown) => (e as { code?: string }).code === 'dims_mismatch',
+      );
+    });
+
+    it('the cluster can embed the query text (query_vector_builder.text_embedding)', async (t) => {
+      if (!target.modelId) {
+        t.skip('no model deployed: set ES_QUERY_MODEL to a text_embedding model id deployed in the cluster');
+        return;
+      }
+      const hits = await backend.search(indexOf('cosine'), { text: 'aaaa', k: 1 });
+      const expected = CORPUS.map((d) => ({
+        id: d.id,
+        s: reference('cosine', toyModel('aaaa'), d.vector),
+      })).sort((x, y) => y.s - x.s)[0]!;
+      assert.equal(hits[0]!.id, expected.id);
+    });
+
+    it('latent side field: written through the bulk helper, then sparse and hybrid (RRF) retrieval with explanations', async () => {
+      const name = indexOf('cosine');
+      const progress: number[] = [];
+      const result = await writeLatents(
+        client,
+        name,
+        CORPUS.map((d) => ({ id: d.id, latents: d.latents })),
+        { total: 5, onProgress: (p) => progress.push(p.done) },
+      );
+      assert.deepEqual([result.written, result.failed], [5, 0]);
+      assert.equal(progress.at(-1), 5);
+      const again = await writeLatents(
+        client,
+        name,
+        CORPUS.map((d) => ({ id: d.id, latents: d.latents })),
+        { resume: 'skip-existing' },
+      );
+      assert.deepEqual([again.written, again.skipped], [0, 5]);
+
+      const queryLatents = { indices: [1, 3], values: [1, 0.5] };
+      const sparse = await backend.search(name, {
+        mode: 'sparse',
+        latents: queryLatents,
+        k: 5,
+        explain: true,
+      });
+      const sparseScore = (d: (typeof CORPUS)[number]) =>
+        d.latents.indices.reduce(
+          (s, f, i) => s + (f === 1 ? 1 : f === 3 ? 0.5 : 0) * d.latents.values[i]!,
+          0,
+        );
+      const expected = CORPUS.filter((d) => sparseScore(d) > 0).sort(
+        (x, y) => sparseScore(y) - sparseScore(x),
+      );
+      assert.deepEqual(
+        sparse.map((h) => h.id),
+        expected.map((d) => d.id),
+      );
+      for (const hit of sparse) {
+        const want = sparseScore(CORPUS.find((d) => d.id === hit.id)!);
+        assert.ok(
+          Math.abs(hit.score - want) <= target.sparseTolerance * want + 1e-9,
+          `${hit.id}: ${hit.score} vs ${want}`,
+        );
+        const explained = hit.features!.reduce((s, f) => s + f.contribution, 0);
+        assert.ok(
+          Math.abs(explained - hit.score) <= target.sparseTolerance * want + 1e-6,
+          `explanation of ${hit.id} sums to its score`,
+        );
+      }
+      assert.equal(
+        sparse[0]!.source?.steer_latents,
+        undefined,
+        'the latent field is hidden unless asked for',
+      );
+
+      const filtered = await backend.search(name, {
+        mode: 'sparse',
+        latents: queryLatents,
+        k: 5,
+        filter: { op: 'eq', field: 'genre', value: 'finance' },
+      });
+      assert.deepEqual(filtered.map((h) => h.id).sort(), ['b', 'd']);
+
+      const vector = Float32Array.from(unit([0, 1, 0, 0.2]));
+      const hybrid = await backend.search(name, {
+        mode: 'hybrid',
+        vector,
+        latents: queryLatents,
+        k: 3,
+        rankWindowSize: 5,
+      });
+      const dense = await backend.search(name, { vector, k: 5 });
+      const rrf = new Map<string, number>();
+      dense.forEach((h, r) => rrf.set(h.id, (rrf.get(h.id) ?? 0) + 1 / (60 + r + 1)));
+      sparse.forEach((h, r) => rrf.set(h.id, (rrf.get(h.id) ?? 0) + 1 / (60 + r + 1)));
+      const fused = [...rrf.entries()].sort((x, y) => y[1] - x[1]).slice(0, 3);
+      assert.deepEqual(
+        hybrid.map((h) => h.id),
+        fused.map(([id]) => id),
+      );
+      hybrid.forEach((h, i) => assert.ok(Math.abs(h.score - fused[i]![1]) < 1e-6));
+    });
+
+    it('deletes documents and indexes; a missing index is index_not_found', async () => {
+      const name = indexOf('l2_norm');
+      assert.deepEqual(await backend.deleteDocuments(name, ['a', 'zz']), { deleted: 1 });
+      assert.equal((await backend.describeIndex(name)).count, 4);
+      await backend.deleteIndex(name);
+      await assert.rejects(
+        backend.describeIndex(name),
+        (e: unknown) => (e as { code?: string }).code === 'index_not_found',
+      );
+      await assert.rejects(
+        backend.knnSearch(name, { vector: new Float32Array(4), k: 1 }),
+        /index '.*' does not exist/,
+      );
+    });
+  });
+}
+
+backendSuite(
+  'Elasticsearch TEST DOUBLE on loopback',
+  async () => {
+    const double = await startEsDouble({ models: { 'toy-model': toyModel } });
+    return { url: double.url, close: () => double.close(), modelId: 'toy-model', sparseTolerance: 1e-9 };
+  },
+  false,
+);
+
+const ES_URL = process.env.ES_URL;
+backendSuite(
+  `real cluster at ${ES_URL ?? '(ES_URL unset)'}`,
+  async () => ({
+    url: ES_URL!,
+    auth: process.env.ES_USERNAME
+      ? { username: process.env.ES_USERNAME, password: process.env.ES_PASSWORD ?? '' }
+      : undefined,
+    close: async () => {},
+    modelId: process.env.ES_QUERY_MODEL,
+    sparseTolerance: 1e-2,
+  }),
+  ES_URL
+    ? false
+    : 'ES_URL is not set; set ES_URL=http://localhost:9200 (ES 8.16+, rrf needs a trial or enterprise license) (and ES_USERNAME/ES_PASSWORD) to run these against a real cluster',
+);
