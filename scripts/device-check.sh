@@ -86,6 +86,10 @@ EOF
     walk("node_modules/webgpu/dist/linux-x64");
     for (const f of ["node_modules/webgpu/package.json", "node_modules/webgpu/index.js"]) if (fs.existsSync(f)) files.add(f);
     walk("node_modules/onnxruntime-node/bin/napi-v6/linux/x64");
+    // WebAssembly binaries are read with fs, not required.
+    for (const f of fs.readdirSync("node_modules/@tensorflow/tfjs-backend-wasm/dist")) {
+      if (f.endsWith(".wasm")) files.add(path.join("node_modules/@tensorflow/tfjs-backend-wasm/dist", f));
+    }
     // The WebGPU backend of TF.js loads only where an adapter exists, so a CPU-only trace never sees it.
     for (const f of ["node_modules/@tensorflow/tfjs-backend-webgpu/package.json", "node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.node.js"]) files.add(f);
     for (const pkg of ["train", "sae", "onnx", "embed"]) walk(path.join("packages", pkg, "dist"));
@@ -93,6 +97,7 @@ EOF
     for (const name of fs.readdirSync("node_modules/@steer")) files.add(path.join("node_modules/@steer", name));
     fs.writeFileSync(".device/files.txt", [...files].filter((f) => !f.endsWith(".map") && !f.endsWith(".d.ts")).sort().join("\n") + "\n");
   ' "$ROOT"
+  if [ -n "${DEVICE_CHECK_LIST_ONLY:-}" ]; then return; fi # stop at .device/files.txt (to test the file list)
   mkdir -p .device/bin && cp "$(command -v node)" .device/bin/node
   echo ".device/bin/node" >>.device/files.txt
   tar -cf - -T .device/files.txt | xz -T2 -6 >.device/bundle.tar.xz

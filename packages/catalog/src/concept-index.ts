@@ -156,24 +156,33 @@ export class ConceptIndex {
     const block = 256;
     const column = new Float32Array(block * d);
     const combined = new Float32Array(block * d);
+    const blockMaxAbs = new Float32Array(block);
+    const blockInverse = new Float32Array(block);
     for (let j0 = 0; j0 < n; j0 += block) {
       const j1 = Math.min(n, j0 + block);
+      blockMaxAbs.fill(0);
       for (let i = 0; i < d; i++) {
+        const row = i * n;
         for (let j = j0; j < j1; j++) {
-          const unit = W_dec[i * n + j]! * inverseDecoderNorm[j]!;
+          const unit = W_dec[row + j]! * inverseDecoderNorm[j]!;
+          const value = W_enc[j * d + i]! * inverseEncoderNorm[j]! + unit;
           column[(j - j0) * d + i] = unit;
-          combined[(j - j0) * d + i] = W_enc[j * d + i]! * inverseEncoderNorm[j]! + unit;
+          combined[(j - j0) * d + i] = value;
+          if (Math.abs(value) > blockMaxAbs[j - j0]!) blockMaxAbs[j - j0] = Math.abs(value);
         }
       }
       for (let j = j0; j < j1; j++) {
         quantizeRow(column, (j - j0) * d, d, decoderRows, j, 1);
-        if (!scan) continue;
-        let maxAbs = 0;
-        for (let i = 0; i < d; i++) maxAbs = Math.max(maxAbs, Math.abs(combined[(j - j0) * d + i]!));
-        const inverse = maxAbs > 0 ? 127 / maxAbs : 0;
-        for (let i = 0; i < d; i++) scan[i * n + j] = Math.round(combined[(j - j0) * d + i]! * inverse);
+        const maxAbs = blockMaxAbs[j - j0]!;
+        blockInverse[j - j0] = maxAbs > 0 ? 127 / maxAbs : 0;
         scanScale[j] = maxAbs > 0 ? maxAbs / 127 : 0;
         scanBias[j] = encoderBias[j]! * inverseEncoderNorm[j]!;
+      }
+      if (!scan) continue;
+      // NOTE: written row by row of the [d, n] matrix, so that the writes are contiguous.
+      for (let i = 0; i < d; i++) {
+        const row = i * n;
+        for (let j = j0; j < j1; j++) scan[row + j] = Math.round(combined[(j - j0) * d + i]! * blockInverse[j - j0]!);
       }
     }
     if (!scan) return new ConceptIndex(n, d, k, undefined, encoderRows, encoderBias, decoderRows, n);

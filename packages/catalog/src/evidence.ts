@@ -12,7 +12,7 @@ export interface SparseEncoder {
   ): Promise<{ indices: Int32Array; values: Float32Array; batch: number; k: number }>;
 }
 
-/** Bounds of the evidence search (each document costs `prefixSteps + ablateWords` embeddings). */
+/** Bounds of the evidence search (a document costs at most `prefixSteps + ablateWords + refineWords` embeddings). */
 export interface EvidenceOptions {
   /** Prefix lengths tried per document (default 8). */
   prefixSteps?: number;
@@ -20,6 +20,8 @@ export interface EvidenceOptions {
   ablateWords?: number;
   /** Words of the document considered (default 96). */
   maxWords?: number;
+  /** Word-by-word prefixes embedded to pinpoint the trigger inside its prefix step (default 12). */
+  refineWords?: number;
   /** Ablations reported (default 5). */
   report?: number;
 }
@@ -38,7 +40,8 @@ function activationOf(
 
 /**
  * Finds the evidence for `feature` in one document text: the activation on `prefixSteps` growing prefixes
- * (the trigger is the word ending the shortest prefix with half the full activation) and the activation drop
+ * (the trigger is the word ending the shortest prefix with half the full activation, found word by word inside
+ * the step where that happens) and the activation drop
  * when each of up to `ablateWords` distinct content words is removed (all its occurrences).
  */
 export async function documentEvidence(
@@ -85,7 +88,29 @@ export async function documentEvidence(
   const codes = await sae.encode(vectors, texts.length);
   const full = activationOf(codes, 0, feature);
   const prefixes = lengths.map((n, i) => ({ words: n, activation: activationOf(codes, 1 + i, feature) }));
-  const half = prefixes.find((p) => full > 0 && p.activation >= full / 2);
+  let half = prefixes.find((p) => full > 0 && p.activation >= full / 2);
+  if (half) {
+    // Pinpoint the trigger inside the step where half the activation was first reached: every prefix ending in
+    // that step (at most `refineWords` of them, the last ones) is embedded in a second batch.
+    const index = prefixes.indexOf(half);
+    const from = index > 0 ? prefixes[index - 1]!.words + 1 : 1;
+    const inner: number[] = [];
+    for (let n = Math.max(from, half.words - (options.refineWords ?? 12) + 1); n < half.words; n++)
+      inner.push(n);
+    if (inner.length > 0) {
+      const innerVectors = await embedder.embed(
+        inner.map((n) => text.slice(0, spans[n - 1]!.end)),
+        { kind: 'document' },
+      );
+      const innerCodes = await sae.encode(innerVectors, inner.length);
+      const first = inner.findIndex((_, i) => activationOf(innerCodes, i, feature) >= full / 2);
+      if (first >= 0) {
+        const refined = { words: inner[first]!, activation: activationOf(innerCodes, first, feature) };
+        prefixes.splice(index, 0, refined);
+        half = refined;
+      }
+    }
+  }
   const ablations = candidates
     .map((word, i) => ({ word, drop: full - activationOf(codes, 1 + lengths.length + i, feature) }))
     .filter((a) => a.drop > 0)

@@ -17,10 +17,11 @@ export {
   type BuildSummary,
   type CorpusDocument,
 } from './build.js';
+export type { EvidenceOptions } from './evidence.js';
+export type { KeywordOptions } from './keywords.js';
 export {
   llmConfigFromEnv,
   labelWithLlm,
-  parseLabelAnswer,
   type LlmConfig,
   type LabelRequest,
   type LlmLabelReport,
@@ -33,17 +34,7 @@ export {
   type RankSeries,
   type PlotOptions,
 } from './plot.js';
-export { computeFeatureStats, type FeatureStats, type SparseCodes, type TopDocument } from './stats.js';
-export {
-  buildTermIndex,
-  contrastiveKeywords,
-  type TermIndex,
-  type ScoredKeyword,
-  type KeywordOptions,
-} from './keywords.js';
-export { ConceptIndex, type ConceptIndexOptions, type DenseScores } from './concept-index.js';
-export { documentEvidence, type EvidenceOptions } from './evidence.js';
-export { contentWords, words, STOPWORDS } from './text.js';
+export type { FeatureStats } from './stats.js';
 export {
   catalogDir,
   CATALOG_FORMAT,

@@ -27,12 +27,14 @@ export class LexicalIndex {
 
   constructor(entries: Iterable<LexicalEntry>) {
     for (const entry of entries) {
-      for (const { term, weight } of entry.terms) {
+      // One posting per term of an entry, with its largest weight. A feature with several entries may get two
+      // postings for a term; match() keeps the best one per feature.
+      const own = new Map<string, number>();
+      for (const { term, weight } of entry.terms) own.set(term, Math.max(own.get(term) ?? 0, weight));
+      for (const [term, weight] of own) {
         let list = this.postings.get(term);
         if (!list) this.postings.set(term, (list = []));
-        const existing = list.find(([feature]) => feature === entry.feature);
-        if (existing) existing[1] = Math.max(existing[1], weight);
-        else list.push([entry.feature, weight]);
+        list.push([entry.feature, weight]);
       }
     }
     this.vocabulary = [...this.postings.keys()].sort();

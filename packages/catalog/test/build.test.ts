@@ -82,6 +82,12 @@ test('evidence finds the topic words that drive a planted feature', async (t) =>
       `strongest ablation '${doc.ablations[0]!.word}'`,
     );
     assert.equal(doc.prefixes.at(-1)!.activation, doc.activation);
+    assert.ok(TOPICS.astronomy!.includes(doc.trigger!), `trigger '${doc.trigger}' is an astronomy word`);
+    const words = doc.prefixes.map((p) => p.words);
+    assert.deepEqual(
+      words,
+      [...words].sort((a, b) => a - b),
+    );
   }
 });
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConceptIndex } from '../src/index.js';
-import { topIndices } from '../src/concept-index.js';
+import { ConceptIndex, topIndices } from '../src/concept-index.js';
 import { normalize, plantedWeights, seeded } from './helpers/planted.js';
 
 test('topIndices returns exactly the largest values, ties and all', () => {

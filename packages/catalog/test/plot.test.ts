@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { computeFeatureStats, featureFrequencies, frequencyBuckets, rankFrequencySvg } from '../src/index.js';
+import { featureFrequencies, frequencyBuckets, rankFrequencySvg } from '../src/index.js';
+import { computeFeatureStats } from '../src/stats.js';
 
 test('rankFrequencySvg draws both series on log-log axes with ticks and a legend', () => {
   const features = Array.from({ length: 300 }, (_, i) => 0.5 / (i + 1));

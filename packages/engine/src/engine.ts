@@ -7,6 +7,7 @@ import type { SaeRuntime } from '@steer/sae';
 import { createEmbedder } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
 import { openLanceBackend } from '@steer/search';
+import { ElasticsearchBackend, openElasticsearchBackend } from '@steer/elasticsearch';
 import type { SearchBackend, SearchHit } from '@steer/search';
 import { openCatalog, emptyCatalog } from '@steer/catalog';
 import { FolderPresetStore } from '@steer/presets';
@@ -169,21 +170,33 @@ export class SteerEngine {
   async search(query: string, options: ResolveDefaults & { compare?: boolean } = {}): Promise<SearchResult> {
     const resolved = await this.resolve(query, options);
     const index = resolved.index ?? this.config?.index ?? 'default';
-    if (resolved.mode !== 'dense' && this.backend.kind === 'lancedb') {
+    const backend = this.backend;
+    if (resolved.mode !== 'dense' && !(backend instanceof ElasticsearchBackend)) {
       throw new SteerQueryError(
         `mode=${resolved.mode} needs SAE latents stored in the index; the embedded store keeps dense vectors only — use mode=dense, or an Elasticsearch index built with \`steer index --latents\``,
         [],
       );
     }
-    const knn = (vector: Float32Array) =>
-      this.backend.knnSearch(index, {
-        vector,
-        k: resolved.k,
-        numCandidates: resolved.numCandidates,
-        filter: resolved.filter,
-      });
-    const hits = await knn(resolved.vector);
-    const baseline = options.compare ? await knn(resolved.baseVector) : undefined;
+    const run = async (vector: Float32Array, latents: LatentVector): Promise<SearchHit[]> => {
+      if (backend instanceof ElasticsearchBackend) {
+        return backend.search(index, {
+          mode: resolved.mode,
+          vector,
+          latents,
+          k: resolved.k,
+          numCandidates: resolved.numCandidates,
+          filter: resolved.filter,
+        });
+      }
+      return backend.knnSearch(index, { vector, k: resolved.k, numCandidates: resolved.numCandidates, filter: resolved.filter });
+    };
+    const hits = await run(resolved.vector, resolved.latents);
+    const baseline = options.compare
+      ? await run(
+          resolved.baseVector,
+          resolved.mode === 'dense' ? resolved.latents : await this.encodeOne(resolved.baseVector),
+        )
+      : undefined;
     return { resolved, hits, baseline };
   }
 
@@ -275,6 +288,5 @@ export async function openEngine(
 
 async function openBackend(config: SteerConfig): Promise<SearchBackend> {
   if (config.backend === 'embedded') return openLanceBackend(config.dataDir);
-  const { openElasticsearchBackend } = await import('@steer/elasticsearch');
   return openElasticsearchBackend(config.elasticsearch ?? {});
 }

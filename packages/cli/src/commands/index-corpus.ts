@@ -2,6 +2,7 @@
 import { join, resolve } from 'node:path';
 import { createEmbedder } from '@steer/embed';
 import { openEngine } from '@steer/engine';
+import { ElasticsearchBackend, writeLatents } from '@steer/elasticsearch';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { documentText, readCorpus } from '../corpus.js';
@@ -12,13 +13,16 @@ import { embedAll } from '../embedding.js';
 export const indexCommand: Command = {
   name: 'index',
   summary: 'Embed a JSONL corpus and add it to an index (embedded LanceDB store by default)',
-  usage: 'steer index <corpus.jsonl> [--index <name>] [--overwrite] [--embedder ...] [--json]',
+  usage:
+    'steer index <corpus.jsonl> [--index <name>] [--overwrite] [--embedder ...] [--latents --sae <dir> [--resume]] [--backend elasticsearch] [--json]',
   options: {
     ...jsonOption,
     ...configOptions,
     overwrite: { type: 'boolean' },
     batch: { type: 'string' },
     similarity: { type: 'string' },
+    latents: { type: 'boolean' },
+    resume: { type: 'boolean' },
   },
   async run(args, io) {
     const [corpusPath] = args.positionals;
@@ -27,7 +31,14 @@ export const indexCommand: Command = {
     const quiet = args.values.json === true;
     const docs = await readCorpus(resolve(io.cwd, corpusPath));
     const embedder = await createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') });
-    const engine = await openEngine({ ...config, sae: undefined }, { embedder });
+    const withLatents = args.values.latents === true;
+    if (withLatents && config.backend !== 'elasticsearch') {
+      throw new UsageError(
+        '--latents writes a sparse_vector field, which needs the Elasticsearch backend: add --backend elasticsearch (and STEER_ES_URL)',
+      );
+    }
+    if (withLatents && !config.sae) throw new UsageError('--latents needs --sae <dir>: the SAE whose latents are written');
+    const engine = await openEngine(withLatents ? config : { ...config, sae: undefined }, { embedder });
     try {
       const similarity = (args.values.similarity as string | undefined) ?? (embedder.normalized ? 'dot_product' : 'cosine');
       if (!['cosine', 'dot_product', 'l2_norm'].includes(similarity)) {
@@ -36,12 +47,22 @@ export const indexCommand: Command = {
       const embedProgress = createProgress(io, 'embed', { quiet });
       const vectors = await embedAll(embedder, docs.map(documentText), intOption(args, 'batch', 64), embedProgress);
       embedProgress.finish(`${docs.length} documents`);
-      await engine.backend.createIndex(config.index, {
-        dims: embedder.dims,
-        similarity: similarity as 'cosine' | 'dot_product' | 'l2_norm',
-        embeddingModel: embedder.id,
-        overwrite: args.values.overwrite === true,
-      });
+      const exists = (await engine.backend.listIndexes()).includes(config.index);
+      if (exists && args.values.overwrite !== true) {
+        const info = await engine.backend.describeIndex(config.index);
+        if (info.dims !== embedder.dims) {
+          throw new UsageError(
+            `index '${config.index}' holds ${info.dims}-d vectors but ${embedder.id} gives ${embedder.dims}; use another --index, the embedder it was built with, or --overwrite`,
+          );
+        }
+      } else {
+        await engine.backend.createIndex(config.index, {
+          dims: embedder.dims,
+          similarity: similarity as 'cosine' | 'dot_product' | 'l2_norm',
+          embeddingModel: embedder.id,
+          overwrite: args.values.overwrite === true,
+        });
+      }
       const addProgress = createProgress(io, 'index', { quiet });
       const { added } = await engine.backend.addDocuments(
         config.index,
@@ -54,7 +75,31 @@ export const indexCommand: Command = {
         { total: docs.length, onProgress: (p) => addProgress.update(p.done, p.total) },
       );
       addProgress.finish(`${added} documents into '${config.index}'`);
-      if (quiet) printJson(io, { index: config.index, added, dims: embedder.dims, embedder: embedder.id });
+      let latents: { written: number; skipped: number; failed: number } | undefined;
+      if (withLatents && engine.sae && engine.backend instanceof ElasticsearchBackend) {
+        const sae = engine.sae;
+        const encoded = await sae.encodeBatches(vectors, docs.length, { batchSize: 256 });
+        const latentProgress = createProgress(io, 'latents', { quiet });
+        const result = await writeLatents(
+          engine.backend.client,
+          config.index,
+          docs.map((doc, i) => ({
+            id: doc.id,
+            latents: {
+              indices: encoded.indices.subarray(i * encoded.k, (i + 1) * encoded.k),
+              values: encoded.values.subarray(i * encoded.k, (i + 1) * encoded.k),
+            },
+          })),
+          {
+            total: docs.length,
+            resume: args.values.resume === true ? 'skip-existing' : undefined,
+            onProgress: (p) => latentProgress.update(p.done, p.total),
+          },
+        );
+        latentProgress.finish(`${result.written} written, ${result.skipped} skipped, ${result.failed} failed`);
+        latents = { written: result.written, skipped: result.skipped, failed: result.failed };
+      }
+      if (quiet) printJson(io, { index: config.index, added, dims: embedder.dims, embedder: embedder.id, latents });
       else io.stdout.write(`indexed ${added} documents into '${config.index}' (${config.backend})\n`);
       return 0;
     } finally {

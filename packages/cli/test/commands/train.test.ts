@@ -59,6 +59,40 @@ before(async () => {
   }
   await writeNpy(join(root, 'vectors.npy'), data, [rows, d]);
   await writeFile(join(root, 'bad.jsonl'), '{"vector":[1,2,3]}\n{"vector":[1,2]}\n');
+  // A BEIR-style mini collection for --corpus: two topics, judged queries.
+  const topics = [
+    [
+      'espresso roast',
+      'coffee beans brew',
+      'barista caffeine',
+      'latte milk foam',
+      'grinder burr coffee',
+      'cold brew steeping',
+    ],
+    [
+      'battery charging',
+      'electric motor torque',
+      'vehicle range miles',
+      'charging station network',
+      'regenerative braking',
+      'lithium cells pack',
+    ],
+  ];
+  const corpus = topics.flatMap((words, t) =>
+    words.map((w, i) => JSON.stringify({ _id: `d${t}${i}`, title: '', text: `${w} notes ${i}` })),
+  );
+  await writeFile(join(root, 'corpus.jsonl'), corpus.join('\n') + '\n');
+  await writeFile(
+    join(root, 'queries.jsonl'),
+    [
+      JSON.stringify({ _id: 'q0', text: 'how to brew coffee' }),
+      JSON.stringify({ _id: 'q1', text: 'electric car battery' }),
+    ].join('\n') + '\n',
+  );
+  await writeFile(
+    join(root, 'qrels.tsv'),
+    'query-id\tcorpus-id\tscore\nq0\td00\t2\nq0\td01\t1\nq1\td10\t2\n',
+  );
 });
 
 after(async () => {
@@ -126,6 +160,40 @@ test('steer train reports progress on stderr, refuses to clobber a run, and resu
   const resumed = await run([...args, '--resume']);
   assert.equal(resumed.code, 0);
   assert.match(resumed.stderr, /resumed after epoch 1/);
+});
+
+test('steer train --corpus embeds documents and judged queries with the embedder and records it in the SAE', async () => {
+  const result = await run([
+    '--corpus',
+    'corpus.jsonl',
+    '--queries',
+    'queries.jsonl',
+    '--qrels',
+    'qrels.tsv',
+    '--data-dir',
+    join(root, '.steer'),
+    '--latents',
+    '16',
+    '--k',
+    '2',
+    '--epochs',
+    '1',
+    '--neighbours',
+    '3',
+    '--batch',
+    '8',
+    '--out',
+    'sae-corpus',
+    '--backend',
+    'wasm',
+    '--json',
+  ]);
+  assert.equal(result.code, 0);
+  const summary = JSON.parse(result.stdout);
+  const manifest = await readSaeManifest(summary.sae);
+  assert.equal(manifest.embedding.model, 'use-lite-512');
+  assert.equal(manifest.dModel, 512);
+  assert.equal(manifest.training?.pseudoQueries, true);
 });
 
 test('bad input is a UsageError (exit 2) naming the problem', async () => {

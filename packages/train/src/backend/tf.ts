@@ -69,7 +69,7 @@ function unavailable(name: BackendName, reason: string, cause?: unknown): TrainE
 }
 
 async function registerBackend(name: BackendName): Promise<string> {
-  const t = tf();
+  tf();
   switch (name) {
     case 'cpu':
       return 'pure JavaScript kernels (slowest; use wasm)';
@@ -131,7 +131,6 @@ async function registerBackend(name: BackendName): Promise<string> {
           error,
         );
       }
-      void t;
       return 'TensorFlow C library with CUDA';
     }
   }
@@ -289,7 +288,7 @@ interface AuxSetup {
 }
 
 // Row-chunking budget of the AuxK path: gathered [rows, kAux, d] blocks stay under this many floats.
-const AUX_BLOCK_FLOATS = 8_000_000;
+const AUX_BLOCK_FLOATS = 16_000_000;
 
 /**
  * Uploads `state` to the active backend and returns the training step bound to it.

@@ -1,0 +1,172 @@
+// Shared pieces of the paper's experiments: embedding a dataset once, training (or reusing) a cached SAE on
+// a dataset's documents only, and writing report files atomically with their provenance.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Embedder } from '@steer/embed';
+import type { SaeManifest } from '@steer/sae';
+import type { EvalDataset } from '../datasets.js';
+import { EvalError } from '../datasets.js';
+import { embedTexts } from '../run-eval.js';
+
+/** Vectors of a dataset as evaluateSae embeds them: documents as `title. text`, judged queries only. */
+export interface DatasetVectors {
+  /** [documents, dims] */
+  documents: Float32Array;
+  /** [judgedQueries.length, dims] */
+  queries: Float32Array;
+  judgedQueries: EvalDataset['queries'];
+  dims: number;
+}
+
+/** Progress of a long experiment step, for a progress line on stderr. */
+export interface ExperimentProgress {
+  stage: string;
+  done: number;
+  total: number;
+}
+
+export type ProgressSink = (progress: ExperimentProgress) => void;
+
+/** Text embedded for a document: title and text, as BEIR (and evaluateSae) does. */
+export function documentText(doc: { title?: string; text: string }): string {
+  return doc.title ? `${doc.title}. ${doc.text}` : doc.text;
+}
+
+/** Embeds a dataset's documents and judged queries (cache hits when the embedder is cached). */
+export async function embedDataset(
+  dataset: EvalDataset,
+  embedder: Embedder,
+  onProgress?: ProgressSink,
+): Promise<DatasetVectors> {
+  const judgedQueries = dataset.queries.filter((q) => dataset.qrels.has(q.id));
+  const documents = await embedTexts(embedder, dataset.documents.map(documentText), 'document', 64, (done, total) =>
+    onProgress?.({ stage: `embed ${dataset.name} documents`, done, total }),
+  );
+  const queries = await embedTexts(embedder, judgedQueries.map((q) => q.text), 'query', 64, (done, total) =>
+    onProgress?.({ stage: `embed ${dataset.name} queries`, done, total }),
+  );
+  return { documents, queries, judgedQueries, dims: embedder.dims };
+}
+
+/** How an experiment trains its SAEs; the defaults are the ones the committed results use. */
+export interface SaeTrainingPlan {
+  nLatents: number;
+  k: number;
+  epochs: number;
+  /** Weight of the KL loss (1 = the paper's loss, 0 = MSE-only ablation). */
+  kldWeight: number;
+  /** Candidate documents per pseudo-query (the paper's M). */
+  neighbours: number;
+  seed: number;
+}
+
+/** The default plan: 4,096 latents (see docs/results/table1.md for why), M = 8, seed 0. */
+export const DEFAULT_PLAN: Omit<SaeTrainingPlan, 'k' | 'epochs'> = {
+  nLatents: 4096,
+  kldWeight: 1,
+  neighbours: 8,
+  seed: 0,
+};
+
+/** Epochs per dataset size, measured to finish in a few minutes each on the wasm backend (2 busy cores). */
+export function defaultEpochs(documents: number): number {
+  return documents >= 4000 ? 10 : 20;
+}
+
+/** Folder of the cached SAE for a dataset and plan under `cacheDir`. */
+export function saeCacheDir(cacheDir: string, datasetName: string, plan: SaeTrainingPlan): string {
+  const safe = datasetName.replace(/[^\w.-]+/g, '_');
+  return join(
+    cacheDir,
+    'sae',
+    `${safe}-k${plan.k}-n${plan.nLatents}-kld${plan.kldWeight}-m${plan.neighbours}-e${plan.epochs}-seed${plan.seed}`,
+  );
+}
+
+/** A trained (or reused) SAE: its folder, manifest, and whether this call trained it. */
+export interface CachedSae {
+  dir: string;
+  manifest: SaeManifest;
+  trained: boolean;
+  /** Seconds spent training in this call (0 when reused). */
+  seconds: number;
+}
+
+/**
+ * Trains an SAE on the DOCUMENT vectors only (documents stand in as pseudo-queries for the KL loss: no test
+ * query or judgment is seen), or reuses the one cached for the same dataset and plan. Training runs on the
+ * wasm backend and resumes an interrupted run from its checkpoint.
+ * @throws TrainError from the trainer; EvalError `experiment_cache` when the cache folder cannot be written.
+ */
+export async function trainOrReuseSae(
+  cacheDir: string,
+  datasetName: string,
+  documents: Float32Array,
+  embedding: { model: string; dims: number; normalized: boolean },
+  plan: SaeTrainingPlan,
+  onProgress?: ProgressSink,
+): Promise<CachedSae> {
+  const dir = saeCacheDir(cacheDir, datasetName, plan);
+  const manifestPath = join(dir, 'manifest.json');
+  if (existsSync(manifestPath)) {
+    return { dir, manifest: JSON.parse(await readFile(manifestPath, 'utf8')) as SaeManifest, trained: false, seconds: 0 };
+  }
+  try {
+    await mkdir(dirname(dir), { recursive: true });
+  } catch (error) {
+    throw new EvalError(
+      `experiment: cannot create the SAE cache ${dirname(dir)} (${(error as Error).message}); pass a writable --cache folder`,
+      'experiment_cache',
+    );
+  }
+  // NOTE: @steer/train loads TensorFlow.js; importing it lazily keeps `steer` start-up fast for everything else.
+  const { train } = await import('@steer/train');
+  const started = performance.now();
+  await train(
+    { dModel: embedding.dims, docs: documents },
+    {
+      nLatents: plan.nLatents,
+      k: plan.k,
+      epochs: plan.epochs,
+      kldWeight: plan.kldWeight,
+      neighbours: plan.neighbours,
+      seed: plan.seed,
+      pseudoQueries: 'on',
+      backend: 'wasm',
+      resume: true,
+      out: dir,
+      embedding,
+      onEvent: (event) => {
+        if (event.type === 'progress' && event.phase === 'train') {
+          onProgress?.({ stage: `train ${datasetName} K=${plan.k} kld=${plan.kldWeight}`, done: event.done, total: event.total });
+        }
+      },
+    },
+  );
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as SaeManifest;
+  return { dir, manifest, trained: true, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Starts the trainer's wasm backend. Call it before creating the default (USE lite) embedder in a process that
+ * will train: the embedder bundles its own TF.js, and starting the trainer's wasm backend after it fails with
+ * "WASM backend not initialized".
+ */
+export async function prepareTrainer(): Promise<void> {
+  const { useBackend } = await import('@steer/train');
+  await useBackend('wasm');
+}
+
+/** Writes a file atomically (temporary name, then rename), creating its folder. */
+export async function writeFileAtomic(path: string, content: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.tmp-${process.pid}`;
+  await writeFile(temp, content);
+  await rename(temp, path);
+}
+
+/** The provenance line every report starts with. */
+export function provenance(command: string, date: Date): string {
+  return `Produced by \`${command}\` on ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC.`;
+}
