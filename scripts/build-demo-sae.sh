@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Reproduces the demo SAE checked in at packages/cli/demo/sae: trains it on the demo corpus with the default
-# embedder (through the embedding cache), then builds its feature catalog. Run with `npm run demo:sae`.
+# Reproduces the demo SAE checked in at packages/cli/demo/sae: embeds the demo corpus with the default
+# embedder (through the embedding cache), trains the SAE on it, then builds its feature catalog.
+# Run with `npm run demo:sae`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steer="node packages/cli/dist/src/main.js"
 out=packages/cli/demo/sae
 corpus=packages/cli/demo/corpus.jsonl
-rm -rf "$out" "$out.train"
-$steer train --corpus "$corpus" --latents 512 --k 8 --epochs 40 --batch 64 --backend wasm --seed 1 --out "$out"
-rm -rf "$out.train"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+$steer embed "$corpus" --out "$work/demo.npy"
+rm -rf "$out"
+$steer train --embeddings "$work/demo.npy" --embedding-model use-lite-512 --latents 512 --k 8 \
+  --epochs 100 --patience 20 --batch 64 --backend wasm --seed 1 --out "$out" --state-dir "$work/state"
 $steer label --sae "$out" --corpus "$corpus"
+rm -f "$out"/.steer-encoder-*.onnx

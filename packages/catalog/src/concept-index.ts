@@ -34,6 +34,11 @@ interface QuantizedRows {
   scale: Float32Array; // [rows]
 }
 
+/** Rounds half away from zero to an integer; several times faster than Math.round in V8's hot loops. */
+function roundToInt(value: number): number {
+  return (value + (value >= 0 ? 0.5 : -0.5)) | 0;
+}
+
 function quantizeRow(
   source: Float32Array,
   offset: number,
@@ -48,7 +53,7 @@ function quantizeRow(
   into.scale[row] = scale;
   const base = row * dims;
   const inverse = maxAbs > 0 ? 127 / maxAbs : 0;
-  for (let i = 0; i < dims; i++) into.q[base + i] = Math.round(source[offset + i]! * inverse);
+  for (let i = 0; i < dims; i++) into.q[base + i] = roundToInt(source[offset + i]! * inverse);
 }
 
 function dotQuantized(rows: QuantizedRows, row: number, x: Float32Array, dims: number): number {
@@ -182,7 +187,8 @@ export class ConceptIndex {
       // NOTE: written row by row of the [d, n] matrix, so that the writes are contiguous.
       for (let i = 0; i < d; i++) {
         const row = i * n;
-        for (let j = j0; j < j1; j++) scan[row + j] = Math.round(combined[(j - j0) * d + i]! * blockInverse[j - j0]!);
+        for (let j = j0; j < j1; j++)
+          scan[row + j] = roundToInt(combined[(j - j0) * d + i]! * blockInverse[j - j0]!);
       }
     }
     if (!scan) return new ConceptIndex(n, d, k, undefined, encoderRows, encoderBias, decoderRows, n);

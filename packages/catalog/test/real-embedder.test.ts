@@ -109,28 +109,32 @@ test('demo corpus: planted topic features get topical labels and are found by co
     t.skip(`demo corpus ${demoCorpus} is absent`);
     return;
   }
-  await check(await readJsonl(demoCorpus, 400), [
-    { phrase: 'coffee', concept: 'coffee', words: /coffee|espresso|caffeine|beans|brew|roast|cafe/ },
-    {
-      phrase: 'electric cars',
-      concept: 'electric vehicles',
-      words: /electric|battery|charging|cars?|vehicles?|ev|evs/,
-    },
-    { phrase: 'city parks', concept: 'parks', words: /parks?|green|trees|urban|city/ },
-    {
-      phrase: 'remote work from home',
-      concept: 'remote work',
-      words: /remote|home|office|work|commute|employees/,
-    },
-  ]);
+  // Every second document keeps all five topics at half the embedding cost.
+  await check(
+    (await readJsonl(demoCorpus, 400)).filter((_, i) => i % 2 === 0),
+    [
+      { phrase: 'coffee', concept: 'coffee', words: /coffee|espresso|caffeine|beans|brew|roast|cafe/ },
+      {
+        phrase: 'electric cars',
+        concept: 'electric vehicles',
+        words: /electric|battery|charging|cars?|vehicles?|ev|evs/,
+      },
+      { phrase: 'city parks', concept: 'parks', words: /parks?|green|trees|urban|city/ },
+      {
+        phrase: 'remote work from home',
+        concept: 'remote work',
+        words: /remote|home|office|work|commute|employees/,
+      },
+    ],
+  );
 });
 
-test('MS MARCO (first 250 passages): planted topic features get topical labels and are found by concept', async (t) => {
+test('MS MARCO (first 200 passages): planted topic features get topical labels and are found by concept', async (t) => {
   if (!existsSync(msmarcoCorpus)) {
     t.skip(`MS MARCO corpus ${msmarcoCorpus} is absent (../shared/datasets); skipping`);
     return;
   }
-  await check(await readJsonl(msmarcoCorpus, 250), [
+  await check(await readJsonl(msmarcoCorpus, 200), [
     {
       phrase: 'medical symptoms of a disease',
       concept: 'symptoms',

@@ -163,6 +163,12 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     }),
   );
 
+  // NOTE: disposing native sessions can stall while a request still runs in them; never let that block exit.
+  const disposeWorkspace = (): Promise<void> =>
+    Promise.race([
+      workspace.dispose().catch(() => undefined),
+      new Promise<void>((resolve) => setTimeout(resolve, 2000).unref()),
+    ]);
   let shutdownReceived = false;
   let exited = false;
   const exit = options.onExit ?? (output === process.stdout ? (code: number) => process.exit(code) : () => undefined);
@@ -170,7 +176,7 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     if (exited) return;
     exited = true;
     for (const timer of timers.values()) clearTimeout(timer);
-    void workspace.dispose().finally(() => {
+    void disposeWorkspace().finally(() => {
       connection.dispose();
       exit(shutdownReceived ? 0 : 1);
     });
@@ -178,7 +184,7 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
   connection.onShutdown(async () => {
     shutdownReceived = true;
     for (const timer of timers.values()) clearTimeout(timer);
-    await workspace.dispose();
+    await disposeWorkspace();
   });
   connection.onExit(finish);
   input.once('end', finish);

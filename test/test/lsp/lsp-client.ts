@@ -41,7 +41,12 @@ export class LspClient {
 
   /** Starts `steer lsp --stdio` in `cwd`. */
   static start(cwd: string, env: NodeJS.ProcessEnv = {}): LspClient {
-    const child = spawn(process.execPath, [steerBin, 'lsp', '--stdio'], { cwd, env: { ...process.env, ...env }, stdio: 'pipe' });
+    return LspClient.startScript(steerBin, ['lsp', '--stdio'], cwd, env);
+  }
+
+  /** Starts `node <script> <args>` in `cwd` (e.g. the server bundled into the extension). */
+  static startScript(script: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): LspClient {
+    const child = spawn(process.execPath, [script, ...args], { cwd, env: { ...process.env, ...env }, stdio: 'pipe' });
     return new LspClient(child);
   }
 

@@ -23,6 +23,8 @@ export const lspCommand: Command = {
         env: io.env,
         onExit: (code) => {
           process.stdin.destroy(); // nothing more will be read; let the process end
+          // NOTE: native runtimes (onnxruntime, LanceDB) may keep the event loop alive; LSP says exit now.
+          setTimeout(() => process.exit(code), 1000).unref();
           resolve(code);
         },
       });

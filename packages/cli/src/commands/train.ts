@@ -20,6 +20,7 @@ import { UsageError } from '../command.js';
 import { documentText, readCorpus } from '../corpus.js';
 import { embedAll } from '../embedding.js';
 import { configFromArgs, printJson } from '../options.js';
+import { createProgress } from '../progress.js';
 
 const USAGE =
   'steer train (--embeddings <file.npy|file.jsonl|dir> | --corpus <corpus.jsonl> [--embedder default|onnx:<dir>]) ' +
@@ -147,7 +148,9 @@ async function inputsFromCorpus(args: CommandArgs, io: CommandIO, path: string):
   const queryDocs = queriesPath !== undefined ? await readCorpus(resolve(io.cwd, queriesPath)) : [];
   const embedder = await createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') });
   try {
-    const docs = await embedAll(embedder, corpus.map(documentText), 64);
+    const progress = createProgress(io, 'embed', { quiet: args.values.json === true });
+    const docs = await embedAll(embedder, corpus.map(documentText), 64, progress);
+    progress.finish(`${corpus.length} documents embedded with ${embedder.id}`);
     let queries: Float32Array | undefined;
     if (queryDocs.length > 0) {
       queries = new Float32Array(queryDocs.length * embedder.dims);

@@ -71,7 +71,7 @@ export const DEFAULT_PLAN: Omit<SaeTrainingPlan, 'k' | 'epochs'> = {
 
 /** Epochs per dataset size, measured to finish in a few minutes each on the wasm backend (2 busy cores). */
 export function defaultEpochs(documents: number): number {
-  return documents >= 4000 ? 10 : 20;
+  return documents >= 4000 ? 6 : 12;
 }
 
 /** Folder of the cached SAE for a dataset and plan under `cacheDir`. */
@@ -89,7 +89,7 @@ export interface CachedSae {
   dir: string;
   manifest: SaeManifest;
   trained: boolean;
-  /** Seconds spent training in this call (0 when reused). */
+  /** Seconds of training recorded by the trainer (summed over its epochs; 0 when unknown). */
   seconds: number;
 }
 
@@ -110,7 +110,8 @@ export async function trainOrReuseSae(
   const dir = saeCacheDir(cacheDir, datasetName, plan);
   const manifestPath = join(dir, 'manifest.json');
   if (existsSync(manifestPath)) {
-    return { dir, manifest: JSON.parse(await readFile(manifestPath, 'utf8')) as SaeManifest, trained: false, seconds: 0 };
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as SaeManifest;
+    return { dir, manifest, trained: false, seconds: await recordedTrainingSeconds(dir) };
   }
   try {
     await mkdir(dirname(dir), { recursive: true });
@@ -122,7 +123,6 @@ export async function trainOrReuseSae(
   }
   // NOTE: @steer/train loads TensorFlow.js; importing it lazily keeps `steer` start-up fast for everything else.
   const { train } = await import('@steer/train');
-  const started = performance.now();
   await train(
     { dModel: embedding.dims, docs: documents },
     {
@@ -145,7 +145,17 @@ export async function trainOrReuseSae(
     },
   );
   const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as SaeManifest;
-  return { dir, manifest, trained: true, seconds: (performance.now() - started) / 1000 };
+  return { dir, manifest, trained: true, seconds: await recordedTrainingSeconds(dir) };
+}
+
+/** Seconds of training recorded in the trainer's metrics.jsonl beside an SAE (0 when absent). */
+async function recordedTrainingSeconds(dir: string): Promise<number> {
+  try {
+    const lines = (await readFile(`${dir}.train/metrics.jsonl`, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+    return lines.reduce((sum, line) => sum + ((JSON.parse(line) as { seconds?: number }).seconds ?? 0), 0);
+  } catch {
+    return 0;
+  }
 }
 
 /**

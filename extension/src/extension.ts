@@ -1,0 +1,113 @@
+// The Steer extension: starts the language server, and adds "Steer: Run Query", "Save as Preset" and
+// "Explain Feature", which ask the server through the custom requests of @steer/language-server/protocol.
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import {
+  ExplainFeatureRequest,
+  RunQueryRequest,
+  SavePresetRequest,
+  STEER_LANGUAGE_ID,
+} from '@steer/language-server/protocol';
+import { renderFeatureHtml, renderResultsHtml } from './results-view.js';
+
+let client: LanguageClient | undefined;
+
+function serverOptions(context: vscode.ExtensionContext): ServerOptions {
+  const command = vscode.workspace.getConfiguration('steer').get<string[]>('server.command', []);
+  if (command.length > 0) return { command: command[0]!, args: command.slice(1), transport: TransportKind.stdio };
+  // NOTE: the bundled server loads native runtimes lazily; NODE_PATH lets it find a workspace's installation.
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  const nodePath = [...folders.map((f) => join(f.uri.fsPath, 'node_modules')), process.env.NODE_PATH ?? '']
+    .filter(Boolean)
+    .join(process.platform === 'win32' ? ';' : ':');
+  const module = context.asAbsolutePath(join('out', 'server.js'));
+  const options = { env: { ...process.env, NODE_PATH: nodePath } };
+  return { run: { module, transport: TransportKind.stdio, options }, debug: { module, transport: TransportKind.stdio, options } };
+}
+
+function activeSteerEditor(): vscode.TextEditor | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || editor.document.languageId !== STEER_LANGUAGE_ID) {
+    void vscode.window.showWarningMessage('Steer: open a .steer file and put the cursor on a query first');
+    return undefined;
+  }
+  return editor;
+}
+
+function position(editor: vscode.TextEditor) {
+  const active = editor.selection.active;
+  return { line: active.line, character: active.character };
+}
+
+async function report<T>(title: string, work: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, work);
+  } catch (cause) {
+    void vscode.window.showErrorMessage((cause as Error)?.message ?? String(cause));
+    return undefined;
+  }
+}
+
+async function runQuery(): Promise<void> {
+  const editor = activeSteerEditor();
+  if (!editor || !client) return;
+  const uri = editor.document.uri.toString();
+  const result = await report('Steer: running the query', () =>
+    client!.sendRequest(RunQueryRequest, { uri, position: position(editor) }),
+  );
+  if (!result) return;
+  const panel = vscode.window.createWebviewPanel('steerResults', 'Steer results', vscode.ViewColumn.Beside, {});
+  panel.webview.html = renderResultsHtml(result, panel.webview.cspSource);
+}
+
+async function savePreset(): Promise<void> {
+  const editor = activeSteerEditor();
+  if (!editor || !client) return;
+  const name = await vscode.window.showInputBox({
+    prompt: 'Preset name (a letter or _, then letters, digits, _ or -)',
+    validateInput: (value) => (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(value) ? undefined : 'not a valid preset name'),
+  });
+  if (!name) return;
+  const uri = editor.document.uri.toString();
+  const selected = editor.selection.isEmpty ? undefined : editor.document.getText(editor.selection);
+  const saved = await report('Steer: saving the preset', () =>
+    client!.sendRequest(SavePresetRequest, { uri, name, position: position(editor), ...(selected ? { edits: selected } : {}) }),
+  );
+  if (!saved) return;
+  const warnings = saved.warnings.length ? ` (${saved.warnings.join('; ')})` : '';
+  void vscode.window.showInformationMessage(`Steer: saved $${saved.name} = ${saved.edits} to ${saved.path}${warnings}`);
+}
+
+async function explainFeature(): Promise<void> {
+  const editor = activeSteerEditor();
+  if (!editor || !client) return;
+  const uri = editor.document.uri.toString();
+  const feature = await report('Steer: explaining the feature', () =>
+    client!.sendRequest(ExplainFeatureRequest, { uri, position: position(editor) }),
+  );
+  if (!feature) return;
+  const panel = vscode.window.createWebviewPanel('steerFeature', `Steer f${feature.feature}`, vscode.ViewColumn.Beside, {});
+  panel.webview.html = renderFeatureHtml(feature, panel.webview.cspSource);
+}
+
+/** Starts the language client and registers the commands. */
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ language: STEER_LANGUAGE_ID }],
+    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher('**/steer.config.json') },
+  };
+  client = new LanguageClient('steer', 'Steer', serverOptions(context), clientOptions);
+  context.subscriptions.push(
+    vscode.commands.registerCommand('steer.runQuery', runQuery),
+    vscode.commands.registerCommand('steer.savePreset', savePreset),
+    vscode.commands.registerCommand('steer.explainFeature', explainFeature),
+  );
+  await client.start();
+}
+
+/** Stops the language server. */
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+  client = undefined;
+}
