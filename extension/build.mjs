@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const serverEntry = here('../packages/language-server/dist/src/bin.js');
 if (!existsSync(serverEntry)) {
-  console.error(`extension build: ${serverEntry} is missing; run \`npx tsc -b\` at the repository root first`);
+  console.error(
+    `extension build: ${serverEntry} is missing; run \`npx tsc -b\` at the repository root first`,
+  );
   process.exit(1);
 }
 // Native modules and packages that load files next to themselves cannot be bundled; the server imports

@@ -6,7 +6,11 @@ import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const packageDirs = ['grammar', 'extension', 'es-plugin-bridge', 'test']
-  .concat(existsSync(join(root, 'packages')) ? readdirSync(join(root, 'packages')).map((p) => join('packages', p)) : [])
+  .concat(
+    existsSync(join(root, 'packages'))
+      ? readdirSync(join(root, 'packages')).map((p) => join('packages', p))
+      : [],
+  )
   .map((p) => join(root, p))
   .filter((p) => existsSync(join(p, 'dist', 'test')));
 
@@ -28,5 +32,7 @@ if (files.length === 0) {
   console.error('run-tests: no test files found; run `tsc -b` first');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);

@@ -2,7 +2,12 @@
 // "Explain Feature", which ask the server through the custom requests of @steer/language-server/protocol.
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import {
+  LanguageClient,
+  TransportKind,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
 import {
   ExplainFeatureRequest,
   RunQueryRequest,
@@ -15,7 +20,8 @@ let client: LanguageClient | undefined;
 
 function serverOptions(context: vscode.ExtensionContext): ServerOptions {
   const command = vscode.workspace.getConfiguration('steer').get<string[]>('server.command', []);
-  if (command.length > 0) return { command: command[0]!, args: command.slice(1), transport: TransportKind.stdio };
+  if (command.length > 0)
+    return { command: command[0]!, args: command.slice(1), transport: TransportKind.stdio };
   // NOTE: the bundled server loads native runtimes lazily; NODE_PATH lets it find a workspace's installation.
   const folders = vscode.workspace.workspaceFolders ?? [];
   const nodePath = [...folders.map((f) => join(f.uri.fsPath, 'node_modules')), process.env.NODE_PATH ?? '']
@@ -23,7 +29,10 @@ function serverOptions(context: vscode.ExtensionContext): ServerOptions {
     .join(process.platform === 'win32' ? ';' : ':');
   const module = context.asAbsolutePath(join('out', 'server.js'));
   const options = { env: { ...process.env, NODE_PATH: nodePath } };
-  return { run: { module, transport: TransportKind.stdio, options }, debug: { module, transport: TransportKind.stdio, options } };
+  return {
+    run: { module, transport: TransportKind.stdio, options },
+    debug: { module, transport: TransportKind.stdio, options },
+  };
 }
 
 function activeSteerEditor(): vscode.TextEditor | undefined {
@@ -57,7 +66,12 @@ async function runQuery(): Promise<void> {
     client!.sendRequest(RunQueryRequest, { uri, position: position(editor) }),
   );
   if (!result) return;
-  const panel = vscode.window.createWebviewPanel('steerResults', 'Steer results', vscode.ViewColumn.Beside, {});
+  const panel = vscode.window.createWebviewPanel(
+    'steerResults',
+    'Steer results',
+    vscode.ViewColumn.Beside,
+    {},
+  );
   panel.webview.html = renderResultsHtml(result, panel.webview.cspSource);
 }
 
@@ -66,17 +80,25 @@ async function savePreset(): Promise<void> {
   if (!editor || !client) return;
   const name = await vscode.window.showInputBox({
     prompt: 'Preset name (a letter or _, then letters, digits, _ or -)',
-    validateInput: (value) => (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(value) ? undefined : 'not a valid preset name'),
+    validateInput: (value) =>
+      /^[A-Za-z_][A-Za-z0-9_-]*$/.test(value) ? undefined : 'not a valid preset name',
   });
   if (!name) return;
   const uri = editor.document.uri.toString();
   const selected = editor.selection.isEmpty ? undefined : editor.document.getText(editor.selection);
   const saved = await report('Steer: saving the preset', () =>
-    client!.sendRequest(SavePresetRequest, { uri, name, position: position(editor), ...(selected ? { edits: selected } : {}) }),
+    client!.sendRequest(SavePresetRequest, {
+      uri,
+      name,
+      position: position(editor),
+      ...(selected ? { edits: selected } : {}),
+    }),
   );
   if (!saved) return;
   const warnings = saved.warnings.length ? ` (${saved.warnings.join('; ')})` : '';
-  void vscode.window.showInformationMessage(`Steer: saved $${saved.name} = ${saved.edits} to ${saved.path}${warnings}`);
+  void vscode.window.showInformationMessage(
+    `Steer: saved $${saved.name} = ${saved.edits} to ${saved.path}${warnings}`,
+  );
 }
 
 async function explainFeature(): Promise<void> {
@@ -87,7 +109,12 @@ async function explainFeature(): Promise<void> {
     client!.sendRequest(ExplainFeatureRequest, { uri, position: position(editor) }),
   );
   if (!feature) return;
-  const panel = vscode.window.createWebviewPanel('steerFeature', `Steer f${feature.feature}`, vscode.ViewColumn.Beside, {});
+  const panel = vscode.window.createWebviewPanel(
+    'steerFeature',
+    `Steer f${feature.feature}`,
+    vscode.ViewColumn.Beside,
+    {},
+  );
   panel.webview.html = renderFeatureHtml(feature, panel.webview.cspSource);
 }
 

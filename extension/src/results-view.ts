@@ -4,7 +4,10 @@ import type { ExplainFeatureResult, RunQueryHit, RunQueryResult } from '@steer/l
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 function page(title: string, body: string, cspSource: string): string {
@@ -32,7 +35,11 @@ export function rankChange(hit: RunQueryHit): { text: string; className: string 
 }
 
 function hitItem(hit: RunQueryHit, steered: boolean): string {
-  const change = steered ? rankChange(hit) : hit.otherRank === null ? { text: 'dropped', className: 'down' } : undefined;
+  const change = steered
+    ? rankChange(hit)
+    : hit.otherRank === null
+      ? { text: 'dropped', className: 'down' }
+      : undefined;
   const features = hit.features
     .map((f) => `f${f.feature}${f.label ? ` ${escapeHtml(f.label)}` : ''} (${f.contribution.toFixed(3)})`)
     .join(', ');
@@ -44,7 +51,10 @@ function hitItem(hit: RunQueryHit, steered: boolean): string {
 /** The results view of `steer/runQuery`. */
 export function renderResultsHtml(result: RunQueryResult, cspSource: string): string {
   const edits = result.edits
-    .map((e) => `f${e.feature}${e.label ? ` (${escapeHtml(e.label)})` : ''} ${e.op}${e.op === 'zero' ? '' : ` ${e.value.toFixed(3)}`}`)
+    .map(
+      (e) =>
+        `f${e.feature}${e.label ? ` (${escapeHtml(e.label)})` : ''} ${e.op}${e.op === 'zero' ? '' : ` ${e.value.toFixed(3)}`}`,
+    )
     .join('; ');
   const warnings = result.warnings.map((w) => `<p class="warn">${escapeHtml(w)}</p>`).join('');
   const body = `<h2><code>${escapeHtml(result.query)}</code></h2>
@@ -64,7 +74,10 @@ ${feature.aliases.length ? `<p>aliases: ${feature.aliases.map((a) => `<code>@${e
 ${feature.keywords.length ? `<p>keywords: ${escapeHtml(feature.keywords.join(', '))}</p>` : ''}
 ${stats ? `<p>active in ${stats.count} documents (${(stats.frequency * 100).toFixed(2)}%), mean ${stats.meanActivation.toFixed(3)}, p99 ${stats.p99Activation.toFixed(3)}, typical ${stats.typicalActivation.toFixed(3)}</p>` : ''}
 <h3>Top documents</h3><ol>${feature.topDocuments
-    .map((d) => `<li><span class="id">${escapeHtml(d.id)}</span> · ${d.activation.toFixed(3)}<br>${escapeHtml(d.snippet)}</li>`)
+    .map(
+      (d) =>
+        `<li><span class="id">${escapeHtml(d.id)}</span> · ${d.activation.toFixed(3)}<br>${escapeHtml(d.snippet)}</li>`,
+    )
     .join('')}</ol>`;
   return page(`Steer f${feature.feature}`, body, cspSource);
 }

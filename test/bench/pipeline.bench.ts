@@ -36,7 +36,9 @@ export async function run(report: (figure: Figure) => void): Promise<void> {
     try {
       await createRandomSae(dir, size);
       const vectors = randomUnitVectors(64, size.dModel, 7);
-      const queryVectors = Array.from({ length: 64 }, (_, i) => vectors.slice(i * size.dModel, (i + 1) * size.dModel));
+      const queryVectors = Array.from({ length: 64 }, (_, i) =>
+        vectors.slice(i * size.dModel, (i + 1) * size.dModel),
+      );
       const steer = await measureSteeringOverhead(dir, queryVectors);
       const label = `d=${size.dModel} n=${size.nLatents} k=${size.k}`;
       for (const [name, latency] of [
@@ -47,13 +49,21 @@ export async function run(report: (figure: Figure) => void): Promise<void> {
           figure: `pipeline: steering overhead (${name}) p50 / embedding p50, ${label}`,
           value: (100 * latency.p50) / embed.p50,
           unit: '% of query time',
-          vs: { figure: 'default embedder per-query p50 (ms)', value: embed.p50, ratio: latency.p50 / embed.p50 },
+          vs: {
+            figure: 'default embedder per-query p50 (ms)',
+            value: embed.p50,
+            ratio: latency.p50 / embed.p50,
+          },
         });
         report({
           figure: `pipeline: steering overhead (${name}) p99 / embedding p99, ${label}`,
           value: (100 * latency.p99) / embed.p99,
           unit: '% of query time',
-          vs: { figure: 'default embedder per-query p99 (ms)', value: embed.p99, ratio: latency.p99 / embed.p99 },
+          vs: {
+            figure: 'default embedder per-query p99 (ms)',
+            value: embed.p99,
+            ratio: latency.p99 / embed.p99,
+          },
         });
       }
     } finally {

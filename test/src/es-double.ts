@@ -578,7 +578,9 @@ function runRetriever(
   if (kind === 'standard') {
     let candidates = docs;
     if (body.filter !== undefined) {
-      const allowed = runQuery(index, docs, body.filter);
+      // Elasticsearch takes one query or an array of them here, as in a bool query's filter.
+      const filter = Array.isArray(body.filter) ? { bool: { filter: body.filter } } : body.filter;
+      const allowed = runQuery(index, docs, filter);
       candidates = docs.filter((d) => allowed.has(d.id));
     }
     return ranked(runQuery(index, candidates, body.query ?? { match_all: {} })).slice(0, windowSize);

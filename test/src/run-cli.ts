@@ -15,7 +15,10 @@ export interface CliResult {
 }
 
 /** Runs `steer <args>` in `cwd` and resolves with its exit code and output; never rejects on a non-zero exit. */
-export function runSteer(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult> {
+export function runSteer(
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [steerBin, ...args], {
       cwd: options.cwd,
@@ -40,6 +43,8 @@ export function parseJsonOutput<T>(result: CliResult): T {
   try {
     return JSON.parse(result.stdout) as T;
   } catch {
-    throw new Error(`stdout is not one JSON document (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`);
+    throw new Error(
+      `stdout is not one JSON document (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`,
+    );
   }
 }

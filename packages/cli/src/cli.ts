@@ -89,7 +89,9 @@ export async function runCli(argv: string[], io: CommandIO): Promise<number> {
       io.stderr.write(`steer ${name}: ${message}\n`);
       return 2;
     }
-    io.stderr.write(`steer ${name}: unexpected failure: ${error instanceof Error ? (error.stack ?? message) : message}\n`);
+    io.stderr.write(
+      `steer ${name}: unexpected failure: ${error instanceof Error ? (error.stack ?? message) : message}\n`,
+    );
     return 1;
   }
 }

@@ -26,7 +26,9 @@ export async function readCorpus(path: string): Promise<CorpusDocument[]> {
     if (!info.isFile()) throw new UsageError(`corpus: ${path} is not a file; pass a JSONL file`);
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    throw new UsageError(`corpus: cannot read ${path} (${(error as NodeJS.ErrnoException).code}); check the path`);
+    throw new UsageError(
+      `corpus: cannot read ${path} (${(error as NodeJS.ErrnoException).code}); check the path`,
+    );
   }
   const docs: CorpusDocument[] = [];
   const seen = new Set<string>();
@@ -47,14 +49,21 @@ export async function readCorpus(path: string): Promise<CorpusDocument[]> {
       throw new UsageError(`corpus: ${path}:${lineNo} needs a string "_id" (or "id") and a string "text"`);
     }
     const docId = String(id);
-    if (seen.has(docId)) throw new UsageError(`corpus: ${path}:${lineNo} repeats the id '${docId}'; ids must be unique`);
+    if (seen.has(docId))
+      throw new UsageError(`corpus: ${path}:${lineNo} repeats the id '${docId}'; ids must be unique`);
     seen.add(docId);
     const metadata =
       typeof obj.metadata === 'object' && obj.metadata !== null
         ? (obj.metadata as CorpusDocument['metadata'])
         : {};
-    docs.push({ id: docId, title: typeof obj.title === 'string' ? obj.title : undefined, text: obj.text, metadata });
+    docs.push({
+      id: docId,
+      title: typeof obj.title === 'string' ? obj.title : undefined,
+      text: obj.text,
+      metadata,
+    });
   }
-  if (docs.length === 0) throw new UsageError(`corpus: ${path} holds no documents; add one JSON object per line`);
+  if (docs.length === 0)
+    throw new UsageError(`corpus: ${path} holds no documents; add one JSON object per line`);
   return docs;
 }

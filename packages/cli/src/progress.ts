@@ -45,7 +45,8 @@ export function createProgress(io: CommandIO, label: string, options: { quiet?: 
     finish(message) {
       const elapsed = (performance.now() - started) / 1000;
       if (io.interactive) io.stderr.write('\r\x1b[K');
-      if (!options.quiet) io.stderr.write(`${label}: ${message ?? `${done} done`} in ${elapsed.toFixed(1)}s\n`);
+      if (!options.quiet)
+        io.stderr.write(`${label}: ${message ?? `${done} done`} in ${elapsed.toFixed(1)}s\n`);
     },
   };
 }

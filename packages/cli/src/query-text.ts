@@ -13,7 +13,8 @@ export function quoteText(text: string): string {
  * university focus` works); `plainText` forces the latter.
  */
 export function toQueryText(argument: string, options: { plainText?: boolean } = {}): string {
-  if (argument.trim() === '') throw new UsageError('the query is empty; give some text, e.g. steer search "jobs"');
+  if (argument.trim() === '')
+    throw new UsageError('the query is empty; give some text, e.g. steer search "jobs"');
   if (options.plainText) return quoteText(argument);
   if (parse(argument).errors.length === 0) return argument;
   return argument.includes('"') ? argument : quoteText(argument);

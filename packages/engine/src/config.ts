@@ -68,7 +68,9 @@ function readRaw(file: string): RawConfig {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`config: ${file} is not valid JSON (${(error as Error).message}); fix or delete it`);
+    throw new ConfigError(
+      `config: ${file} is not valid JSON (${(error as Error).message}); fix or delete it`,
+    );
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`config: ${file} must hold a JSON object`);
@@ -83,7 +85,11 @@ function readRaw(file: string): RawConfig {
   if (config.backend !== undefined && config.backend !== 'embedded' && config.backend !== 'elasticsearch') {
     throw new ConfigError(`config: 'backend' in ${file} must be "embedded" or "elasticsearch"`);
   }
-  if (config.steerMode !== undefined && config.steerMode !== 'residual' && config.steerMode !== 'reconstructed') {
+  if (
+    config.steerMode !== undefined &&
+    config.steerMode !== 'residual' &&
+    config.steerMode !== 'reconstructed'
+  ) {
     throw new ConfigError(`config: 'steerMode' in ${file} must be "residual" or "reconstructed"`);
   }
   for (const key of ['dataDir', 'sae', 'embedder', 'presets', 'index'] as const) {
@@ -106,10 +112,14 @@ export function loadConfig(cwd: string, env: NodeJS.ProcessEnv = {}, overrides: 
   const root = configFile ? dirname(configFile) : resolve(cwd);
   const fromFile = (p: string | undefined): string | undefined =>
     p === undefined ? undefined : isAbsolute(p) ? p : resolve(root, p);
-  const fromCwd = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(cwd, p));
+  const fromCwd = (p: string | undefined): string | undefined =>
+    p === undefined ? undefined : resolve(cwd, p);
 
   const dataDir =
-    fromCwd(overrides.dataDir) ?? fromCwd(env.STEER_DATA_DIR) ?? fromFile(fileConfig.dataDir) ?? resolve(cwd, '.steer');
+    fromCwd(overrides.dataDir) ??
+    fromCwd(env.STEER_DATA_DIR) ??
+    fromFile(fileConfig.dataDir) ??
+    resolve(cwd, '.steer');
   const embedderSpec = overrides.embedder ?? env.STEER_EMBEDDER ?? fileConfig.embedder ?? 'default';
   const resolveEmbedder = (spec: string, base: (p: string) => string | undefined): string => {
     const match = /^(onnx|vectors):(.*)$/.exec(spec);
@@ -137,7 +147,11 @@ export function loadConfig(cwd: string, env: NodeJS.ProcessEnv = {}, overrides: 
     presets: fromCwd(overrides.presets) ?? fromFile(fileConfig.presets) ?? join(dataDir, 'presets'),
     index: overrides.index ?? fileConfig.index ?? 'default',
     backend,
-    elasticsearch: { ...fileConfig.elasticsearch, ...(esUrl ? { url: esUrl } : {}), ...overrides.elasticsearch },
+    elasticsearch: {
+      ...fileConfig.elasticsearch,
+      ...(esUrl ? { url: esUrl } : {}),
+      ...overrides.elasticsearch,
+    },
     steerMode: overrides.steerMode ?? fileConfig.steerMode ?? 'residual',
   };
 }

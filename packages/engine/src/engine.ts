@@ -18,7 +18,10 @@ import { SteerQueryError } from './types.js';
 
 /** A feature catalog as the engine uses it: the compiler's interface plus concept search with labels. */
 export type EngineCatalog = FeatureCatalog & {
-  searchFeatures?(concept: string, limit: number): Promise<Array<{ id: number; label?: string; score: number }>>;
+  searchFeatures?(
+    concept: string,
+    limit: number,
+  ): Promise<Array<{ id: number; label?: string; score: number }>>;
 };
 
 export interface EngineParts {
@@ -100,7 +103,8 @@ export class SteerEngine {
     const presets = this.parts.presetsDir ? new FolderPresetStore(this.parts.presetsDir) : undefined;
     const { plans, diagnostics } = await compileText(query, { catalog: this.featureCatalog(), presets });
     const errors = diagnostics.filter((d) => d.severity === 'error');
-    if (errors.length > 0) throw new SteerQueryError(`invalid steer query: ${formatDiagnostics(query, errors)}`, errors);
+    if (errors.length > 0)
+      throw new SteerQueryError(`invalid steer query: ${formatDiagnostics(query, errors)}`, errors);
     if (plans.length !== 1) {
       throw new SteerQueryError(`a search takes exactly one query, found ${plans.length}`, diagnostics);
     }
@@ -137,7 +141,9 @@ export class SteerEngine {
       const steered = await sae.steer(
         baseVector,
         plan.edits.map((e) =>
-          e.op === 'zero' ? { feature: e.feature, op: 'zero' as const } : { feature: e.feature, op: e.op, value: e.value },
+          e.op === 'zero'
+            ? { feature: e.feature, op: 'zero' as const }
+            : { feature: e.feature, op: e.op, value: e.value },
         ),
         { mode: plan.options.steer ?? this.config?.steerMode ?? 'residual' },
       );
@@ -188,7 +194,12 @@ export class SteerEngine {
           filter: resolved.filter,
         });
       }
-      return backend.knnSearch(index, { vector, k: resolved.k, numCandidates: resolved.numCandidates, filter: resolved.filter });
+      return backend.knnSearch(index, {
+        vector,
+        k: resolved.k,
+        numCandidates: resolved.numCandidates,
+        filter: resolved.filter,
+      });
     };
     const hits = await run(resolved.vector, resolved.latents);
     const baseline = options.compare
@@ -201,7 +212,10 @@ export class SteerEngine {
   }
 
   /** Concept search over the SAE's features (catalog labels when there is a catalog). */
-  async searchFeatures(concept: string, limit = 10): Promise<Array<{ id: number; label?: string; score: number }>> {
+  async searchFeatures(
+    concept: string,
+    limit = 10,
+  ): Promise<Array<{ id: number; label?: string; score: number }>> {
     const catalog = this.featureCatalog() as EngineCatalog;
     if (catalog.searchFeatures) return catalog.searchFeatures(concept, limit);
     const found = await catalog.searchConcept(concept, limit);
@@ -239,7 +253,11 @@ export class SteerEngine {
 }
 
 /** Features active in both latent vectors, ranked by the product of their activations. */
-export function contributions(query: LatentVector, doc: LatentVector, catalog?: FeatureCatalog): FeatureContribution[] {
+export function contributions(
+  query: LatentVector,
+  doc: LatentVector,
+  catalog?: FeatureCatalog,
+): FeatureContribution[] {
   const docValues = new Map<number, number>();
   doc.indices.forEach((feature, i) => docValues.set(feature, doc.values[i]!));
   const out: FeatureContribution[] = [];
@@ -272,7 +290,8 @@ export async function openEngine(
   overrides: Partial<EngineParts> = {},
 ): Promise<SteerEngine> {
   const embedder =
-    overrides.embedder ?? (await createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') }));
+    overrides.embedder ??
+    (await createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') }));
   const sae = overrides.sae ?? (config.sae ? await loadSae(config.sae) : undefined);
   if (sae && sae.manifest.dModel !== embedder.dims) {
     throw new ConfigError(
@@ -281,7 +300,9 @@ export async function openEngine(
   }
   const catalog =
     overrides.catalog ??
-    (sae && config.sae ? ((await openCatalog(config.sae, { embedder, missing: 'empty' })) as EngineCatalog) : undefined);
+    (sae && config.sae
+      ? ((await openCatalog(config.sae, { embedder, missing: 'empty' })) as EngineCatalog)
+      : undefined);
   const backend = overrides.backend ?? (await openBackend(config));
   return new SteerEngine({ embedder, sae, catalog, backend, presetsDir: config.presets }, config);
 }

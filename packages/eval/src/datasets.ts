@@ -50,7 +50,11 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-function parseJsonl<T>(text: string, path: string, check: (value: Record<string, unknown>, line: number) => T): T[] {
+function parseJsonl<T>(
+  text: string,
+  path: string,
+  check: (value: Record<string, unknown>, line: number) => T,
+): T[] {
   const out: T[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
@@ -78,19 +82,31 @@ function requireId(value: Record<string, unknown>, path: string, line: number): 
  * (`query-id <TAB> corpus-id <TAB> grade`, an optional header line). Relevant means grade >= 2 when the
  * qrels use grades above 1 (TREC DL convention), else grade >= 1; `minRelevantGrade` overrides.
  */
-export async function loadBeirDataset(dir: string, options: { minRelevantGrade?: number } = {}): Promise<EvalDataset> {
+export async function loadBeirDataset(
+  dir: string,
+  options: { minRelevantGrade?: number } = {},
+): Promise<EvalDataset> {
   const corpusPath = join(dir, 'corpus.jsonl');
   const queriesPath = join(dir, 'queries.jsonl');
   const qrelsPath = [join(dir, 'qrels.tsv'), join(dir, 'qrels', 'test.tsv')].find((p) => existsSync(p));
   if (!qrelsPath) {
-    throw new EvalError(`dataset: ${dir} has no qrels.tsv or qrels/test.tsv; add the judgments`, 'dataset_unreadable');
+    throw new EvalError(
+      `dataset: ${dir} has no qrels.tsv or qrels/test.tsv; add the judgments`,
+      'dataset_unreadable',
+    );
   }
   const documents = parseJsonl(await readText(corpusPath), corpusPath, (v, line) => {
-    if (typeof v.text !== 'string') throw new EvalError(`dataset: ${corpusPath}:${line} has no "text"`, 'dataset_malformed');
-    return { id: requireId(v, corpusPath, line), title: typeof v.title === 'string' && v.title ? v.title : undefined, text: v.text };
+    if (typeof v.text !== 'string')
+      throw new EvalError(`dataset: ${corpusPath}:${line} has no "text"`, 'dataset_malformed');
+    return {
+      id: requireId(v, corpusPath, line),
+      title: typeof v.title === 'string' && v.title ? v.title : undefined,
+      text: v.text,
+    };
   });
   const queries = parseJsonl(await readText(queriesPath), queriesPath, (v, line) => {
-    if (typeof v.text !== 'string') throw new EvalError(`dataset: ${queriesPath}:${line} has no "text"`, 'dataset_malformed');
+    if (typeof v.text !== 'string')
+      throw new EvalError(`dataset: ${queriesPath}:${line} has no "text"`, 'dataset_malformed');
     return { id: requireId(v, queriesPath, line), text: v.text };
   });
   const qrels = new Map<string, Map<string, number>>();
@@ -100,13 +116,17 @@ export async function loadBeirDataset(dir: string, options: { minRelevantGrade?:
     if (i === 0 && Number.isNaN(Number(fields[2]))) return; // header: query-id corpus-id score
     const grade = Number(fields[2]);
     if (!Number.isFinite(grade)) {
-      throw new EvalError(`dataset: ${qrelsPath}:${i + 1} has a grade that is not a number`, 'dataset_malformed');
+      throw new EvalError(
+        `dataset: ${qrelsPath}:${i + 1} has a grade that is not a number`,
+        'dataset_malformed',
+      );
     }
     let judged = qrels.get(fields[0]!);
     if (!judged) qrels.set(fields[0]!, (judged = new Map()));
     judged.set(fields[1]!, grade);
   });
-  if (documents.length === 0) throw new EvalError(`dataset: ${corpusPath} holds no documents`, 'dataset_empty');
+  if (documents.length === 0)
+    throw new EvalError(`dataset: ${corpusPath} holds no documents`, 'dataset_empty');
   const maxGrade = Math.max(0, ...[...qrels.values()].flatMap((m) => [...m.values()]));
   const minRelevantGrade = options.minRelevantGrade ?? (maxGrade > 1 ? 2 : 1);
   return {
@@ -145,7 +165,10 @@ function smartRecords(text: string): Array<{ id: string; fields: Record<string, 
  * Codes: 1 complete answer .. 4 minimum interest, -1 not relevant. Grades are `5 - code` (1 -> 4, 4 -> 1,
  * -1 -> 0); relevant = codes 1..3 (grade >= 2) unless `maxRelevantCode` says otherwise.
  */
-export async function loadCranfieldDataset(dir: string, options: { maxRelevantCode?: number } = {}): Promise<EvalDataset> {
+export async function loadCranfieldDataset(
+  dir: string,
+  options: { maxRelevantCode?: number } = {},
+): Promise<EvalDataset> {
   const maxRelevantCode = options.maxRelevantCode ?? 3;
   // NOTE: no title: Cranfield's `.W` text already starts with the title.
   const documents = smartRecords(await readText(join(dir, 'cran.all.1400'))).map((r) => ({
@@ -163,14 +186,18 @@ export async function loadCranfieldDataset(dir: string, options: { maxRelevantCo
     if (fields.length < 3 || fields[0] === '') return;
     const code = Number(fields[2]);
     if (!Number.isInteger(code)) {
-      throw new EvalError(`dataset: ${qrelPath}:${i + 1} has a code that is not a whole number`, 'dataset_malformed');
+      throw new EvalError(
+        `dataset: ${qrelPath}:${i + 1} has a code that is not a whole number`,
+        'dataset_malformed',
+      );
     }
     const grade = code >= 1 && code <= 4 ? 5 - code : 0;
     let judged = qrels.get(fields[0]!);
     if (!judged) qrels.set(fields[0]!, (judged = new Map()));
     judged.set(String(Number(fields[1])), grade);
   });
-  if (documents.length === 0) throw new EvalError(`dataset: ${dir}/cran.all.1400 holds no documents`, 'dataset_empty');
+  if (documents.length === 0)
+    throw new EvalError(`dataset: ${dir}/cran.all.1400 holds no documents`, 'dataset_empty');
   return {
     name: 'cranfield',
     layout: 'cranfield',

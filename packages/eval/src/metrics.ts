@@ -10,15 +10,25 @@ export interface MetricOptions {
 }
 
 /** Reciprocal rank of the first relevant document within the cutoff, else 0. */
-export function reciprocalRank(ranking: readonly string[], judgments: Judgments, options: MetricOptions): number {
+export function reciprocalRank(
+  ranking: readonly string[],
+  judgments: Judgments,
+  options: MetricOptions,
+): number {
   const top = ranking.slice(0, options.cutoff);
   const rank = top.findIndex((id) => (judgments.get(id) ?? 0) >= options.minRelevantGrade);
   return rank < 0 ? 0 : 1 / (rank + 1);
 }
 
 /** Fraction of the top `cutoff` positions holding a relevant document (missing positions count as misses). */
-export function precisionAt(ranking: readonly string[], judgments: Judgments, options: MetricOptions): number {
-  const hits = ranking.slice(0, options.cutoff).filter((id) => (judgments.get(id) ?? 0) >= options.minRelevantGrade);
+export function precisionAt(
+  ranking: readonly string[],
+  judgments: Judgments,
+  options: MetricOptions,
+): number {
+  const hits = ranking
+    .slice(0, options.cutoff)
+    .filter((id) => (judgments.get(id) ?? 0) >= options.minRelevantGrade);
   return hits.length / options.cutoff;
 }
 
@@ -27,7 +37,9 @@ export function recallAt(ranking: readonly string[], judgments: Judgments, optio
   let relevant = 0;
   for (const grade of judgments.values()) if (grade >= options.minRelevantGrade) relevant++;
   if (relevant === 0) return 0;
-  const hits = ranking.slice(0, options.cutoff).filter((id) => (judgments.get(id) ?? 0) >= options.minRelevantGrade);
+  const hits = ranking
+    .slice(0, options.cutoff)
+    .filter((id) => (judgments.get(id) ?? 0) >= options.minRelevantGrade);
   return hits.length / relevant;
 }
 
@@ -35,7 +47,11 @@ export function recallAt(ranking: readonly string[], judgments: Judgments, optio
  * nDCG with graded gains (gain = grade, the TREC convention used by trec_eval) and log2 discount:
  * DCG = sum_i grade_i / log2(i + 2), normalised by the DCG of the ideal ordering of all judged grades.
  */
-export function ndcgAt(ranking: readonly string[], judgments: Judgments, options: Pick<MetricOptions, 'cutoff'>): number {
+export function ndcgAt(
+  ranking: readonly string[],
+  judgments: Judgments,
+  options: Pick<MetricOptions, 'cutoff'>,
+): number {
   const dcg = ranking
     .slice(0, options.cutoff)
     .reduce((sum, id, i) => sum + Math.max(0, judgments.get(id) ?? 0) / Math.log2(i + 2), 0);

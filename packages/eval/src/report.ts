@@ -41,8 +41,20 @@ export function renderMarkdownTable(results: EvalResult[]): string {
 }
 
 /** A whole report: title, provenance, the table and the relevance notes. */
-export function renderReport(title: string, command: string, results: EvalResult[], date = new Date()): string {
-  const notes = [...new Set(results.map((r) => `- ${r.dataset}: ${r.documents} documents, ${r.queries} judged queries; ${r.relevanceNote}; SAE ${r.saeId}; embedder ${r.embedder}`))];
+export function renderReport(
+  title: string,
+  command: string,
+  results: EvalResult[],
+  date = new Date(),
+): string {
+  const notes = [
+    ...new Set(
+      results.map(
+        (r) =>
+          `- ${r.dataset}: ${r.documents} documents, ${r.queries} judged queries; ${r.relevanceNote}; SAE ${r.saeId}; embedder ${r.embedder}`,
+      ),
+    ),
+  ];
   return [
     `# ${title}`,
     '',

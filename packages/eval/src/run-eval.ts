@@ -136,7 +136,10 @@ async function ensureIndex(
 
 function contentHash(...parts: Array<string | Float32Array>): string {
   const hash = createHash('sha256');
-  for (const part of parts) hash.update(typeof part === 'string' ? part : new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+  for (const part of parts)
+    hash.update(
+      typeof part === 'string' ? part : new Uint8Array(part.buffer, part.byteOffset, part.byteLength),
+    );
   return hash.digest('hex').slice(0, 12);
 }
 
@@ -188,14 +191,37 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
   const originalIndex = `${base}-original`;
   const reconIndex = `${base}-recon-${sae.manifest.id}`;
   const indexProgress = (done: number, total: number) => onProgress?.({ stage: 'index', done, total });
-  await ensureIndex(backend, originalIndex, docVectors, ids, texts, dims, embedder.normalized ? 'dot_product' : 'cosine', embedder.id, indexProgress);
-  await ensureIndex(backend, reconIndex, docRecon, ids, texts, dims, 'cosine', `${embedder.id}+${sae.manifest.id}`, indexProgress);
+  await ensureIndex(
+    backend,
+    originalIndex,
+    docVectors,
+    ids,
+    texts,
+    dims,
+    embedder.normalized ? 'dot_product' : 'cosine',
+    embedder.id,
+    indexProgress,
+  );
+  await ensureIndex(
+    backend,
+    reconIndex,
+    docRecon,
+    ids,
+    texts,
+    dims,
+    'cosine',
+    `${embedder.id}+${sae.manifest.id}`,
+    indexProgress,
+  );
 
   let searched = 0;
   const denseRuns = async (index: string, vectors: Float32Array): Promise<Map<string, string[]>> => {
     const runs = new Map<string, string[]>();
     for (let q = 0; q < judged.length; q++) {
-      const hits = await backend.knnSearch(index, { vector: vectors.subarray(q * dims, (q + 1) * dims), k: CUTOFF });
+      const hits = await backend.knnSearch(index, {
+        vector: vectors.subarray(q * dims, (q + 1) * dims),
+        k: CUTOFF,
+      });
       runs.set(
         judged[q]!.id,
         hits.map((h) => h.id),
@@ -205,7 +231,10 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
     return runs;
   };
   const sparseRuns = new Map(
-    sparseSearch(docLatents, queryLatents, CUTOFF).map((docs, q) => [judged[q]!.id, docs.map((d) => ids[d]!)]),
+    sparseSearch(docLatents, queryLatents, CUTOFF).map((docs, q) => [
+      judged[q]!.id,
+      docs.map((d) => ids[d]!),
+    ]),
   );
   const k = sae.manifest.k;
   const row = (method: EvalMethod, rowK: number, mse: number, runs: Map<string, string[]>): EvalRow => {

@@ -45,7 +45,8 @@ test('BEIR layout: qrels/test.tsv with a header and binary grades', async () => 
 
 test('Cranfield: queries are numbered by position, not by their .I value; codes become grades', async () => {
   const dir = await fixture({
-    'cran.all.1400': '.I 1\n.T\nwing flow .\n.A\nsmith\n.W\nwing flow .\n  lift at high speed .\n.I 2\n.T\nheat .\n.W\nheat transfer .\n',
+    'cran.all.1400':
+      '.I 1\n.T\nwing flow .\n.A\nsmith\n.W\nwing flow .\n  lift at high speed .\n.I 2\n.T\nheat .\n.W\nheat transfer .\n',
     'cran.qry': '.I 001\n.W\nwhat is lift .\n.I 004\n.W\nwhat about heat\ntransfer .\n',
     cranqrel: '1 1 2\n2 2 1\n2 1 -1\n2 1 4 \n',
   });
@@ -64,7 +65,17 @@ test('Cranfield: queries are numbered by position, not by their .I value; codes 
 
 test('a folder of neither layout, or a malformed line, is a clear EvalError', async () => {
   const empty = await fixture({ 'notes.txt': 'x' });
-  await assert.rejects(loadDataset(empty), (e: unknown) => e instanceof EvalError && /neither BEIR/.test(e.message));
-  const bad = await fixture({ 'corpus.jsonl': '{"_id": "d1", "text": "one"}\n{oops\n', 'queries.jsonl': '', 'qrels.tsv': '' });
-  await assert.rejects(loadBeirDataset(bad), (e: unknown) => e instanceof EvalError && /corpus.jsonl:2/.test(e.message));
+  await assert.rejects(
+    loadDataset(empty),
+    (e: unknown) => e instanceof EvalError && /neither BEIR/.test(e.message),
+  );
+  const bad = await fixture({
+    'corpus.jsonl': '{"_id": "d1", "text": "one"}\n{oops\n',
+    'queries.jsonl': '',
+    'qrels.tsv': '',
+  });
+  await assert.rejects(
+    loadBeirDataset(bad),
+    (e: unknown) => e instanceof EvalError && /corpus.jsonl:2/.test(e.message),
+  );
 });

@@ -8,10 +8,21 @@ import { before, parsed } from './document.js';
 
 /** Code actions for a range of a .steer document and the diagnostics there. */
 export interface CodeActionProvider {
-  actions(document: TextDocument, range: Range, diagnostics: Diagnostic[], context: DocumentContext): Promise<CodeAction[]>;
+  actions(
+    document: TextDocument,
+    range: Range,
+    diagnostics: Diagnostic[],
+    context: DocumentContext,
+  ): Promise<CodeAction[]>;
 }
 
-function fix(title: string, document: TextDocument, range: Range, newText: string, diagnostic?: Diagnostic): CodeAction {
+function fix(
+  title: string,
+  document: TextDocument,
+  range: Range,
+  newText: string,
+  diagnostic?: Diagnostic,
+): CodeAction {
   return {
     title,
     kind: CodeActionKind.QuickFix,
@@ -58,21 +69,39 @@ export function createCodeActionProvider(): CodeActionProvider {
             const entries = featureNames(catalog).entries;
             for (const name of closestNames(target.name, new Set(entries.map((e) => e.name)))) {
               const id = entries.find((e) => e.name === name)!.id;
-              out.push(fix(`Did you mean ${aliasText(name)} (f${id})?`, document, target.range, aliasText(name), diagnostic));
+              out.push(
+                fix(
+                  `Did you mean ${aliasText(name)} (f${id})?`,
+                  document,
+                  target.range,
+                  aliasText(name),
+                  diagnostic,
+                ),
+              );
             }
             break;
           }
           case 'ambiguous-alias': {
             if (!catalog || target?.kind !== 'alias') break;
             for (const feature of catalog.byAliasOrLabel(target.name).slice(0, 5)) {
-              out.push(fix(`Use f${feature.id}${feature.label ? ` (${feature.label})` : ''}`, document, target.range, `f${feature.id}`, diagnostic));
+              out.push(
+                fix(
+                  `Use f${feature.id}${feature.label ? ` (${feature.label})` : ''}`,
+                  document,
+                  target.range,
+                  `f${feature.id}`,
+                  diagnostic,
+                ),
+              );
             }
             break;
           }
           case 'unknown-preset': {
             const ref = node?.kind === 'preset-ref' ? node : undefined;
             if (!ref) break;
-            const local = result.ast.statements.flatMap((s) => (s.kind === 'preset-definition' ? [s.name] : []));
+            const local = result.ast.statements.flatMap((s) =>
+              s.kind === 'preset-definition' ? [s.name] : [],
+            );
             const saved = ((await context.presets?.list().catch(() => [])) ?? []).map((p) => p.name);
             for (const name of closestNames(ref.name, [...local, ...saved])) {
               out.push(fix(`Did you mean $${name}?`, document, ref.range, `$${name}`, diagnostic));
@@ -97,12 +126,18 @@ export function createCodeActionProvider(): CodeActionProvider {
             const alias = catalog.get(n.id)?.aliases?.[0];
             if (alias) {
               out.push({
-                ...fix(`Replace f${n.id} with its alias ${aliasText(alias)}`, document, n.range, aliasText(alias)),
+                ...fix(
+                  `Replace f${n.id} with its alias ${aliasText(alias)}`,
+                  document,
+                  n.range,
+                  aliasText(alias),
+                ),
                 kind: CodeActionKind.RefactorRewrite,
               });
             }
           }
-          for (const [key, inner] of Object.entries(value)) if (key !== 'range' && key !== 'nameRange') visit(inner);
+          for (const [key, inner] of Object.entries(value))
+            if (key !== 'range' && key !== 'nameRange') visit(inner);
         };
         visit(result.ast.statements);
       }

@@ -1,14 +1,16 @@
 // Completion: features by name and by concept while typing (`+@lear`, `+~"career gro"`), raw feature ids,
 // presets after `$`, option keys and values, and the filter keywords the grammar expects at the cursor.
 import { expectedAt, tokenAt, type Position } from '@steer/grammar';
-import {
-  CompletionItemKind,
-  MarkupKind,
-  type CompletionItem,
-  type Range,
-} from 'vscode-languageserver';
+import { CompletionItemKind, MarkupKind, type CompletionItem, type Range } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { aliasText, featureNames, namesWithPrefix, percent, type DocumentContext, type LspCatalog } from './context.js';
+import {
+  aliasText,
+  featureNames,
+  namesWithPrefix,
+  percent,
+  type DocumentContext,
+  type LspCatalog,
+} from './context.js';
 import { parsed } from './document.js';
 
 /** Completion items for a position in a .steer document. */
@@ -61,14 +63,18 @@ export function createCompletionProvider(options: CompletionOptions = {}): Compl
   const maxFeatures = options.maxFeatures ?? 30;
   const maxSnippets = options.maxSnippets ?? 10;
 
-  async function describeItems(catalog: LspCatalog, items: Array<{ item: CompletionItem; id: number }>): Promise<void> {
+  async function describeItems(
+    catalog: LspCatalog,
+    items: Array<{ item: CompletionItem; id: number }>,
+  ): Promise<void> {
     await Promise.all(
       items.slice(0, maxSnippets).map(async ({ item, id }) => {
         try {
           const description = await catalog.describe(id);
           const top = description.topDocuments[0];
           const lines = [`**f${id}**${description.label ? ` ${description.label}` : ''}`];
-          if (description.keywords.length) lines.push(`keywords: ${description.keywords.slice(0, 8).join(', ')}`);
+          if (description.keywords.length)
+            lines.push(`keywords: ${description.keywords.slice(0, 8).join(', ')}`);
           if (top) lines.push(`> ${top.snippet.replace(/\s+/g, ' ')}`);
           item.documentation = { kind: MarkupKind.Markdown, value: lines.join('\n\n') };
         } catch {
@@ -186,7 +192,11 @@ export function createCompletionProvider(options: CompletionOptions = {}): Compl
     return items;
   }
 
-  async function presetItems(document: TextDocument, context: DocumentContext, range: Range): Promise<CompletionItem[]> {
+  async function presetItems(
+    document: TextDocument,
+    context: DocumentContext,
+    range: Range,
+  ): Promise<CompletionItem[]> {
     const local = parsed(document).ast.statements.filter((s) => s.kind === 'preset-definition');
     const items = new Map<string, CompletionItem>();
     for (const definition of local) {
@@ -282,13 +292,20 @@ export function createCompletionProvider(options: CompletionOptions = {}): Compl
             detail: example,
             documentation: doc,
             textEdit: { range, newText: `${key}=` },
-            command: OPTION_VALUES[key] ? { title: 'values', command: 'editor.action.triggerSuggest' } : undefined,
+            command: OPTION_VALUES[key]
+              ? { title: 'values', command: 'editor.action.triggerSuggest' }
+              : undefined,
           });
         }
       }
       for (const kind of expected) {
         const keyword = KEYWORDS[kind];
-        if (keyword) items.push({ label: keyword, kind: CompletionItemKind.Keyword, textEdit: { range, newText: keyword } });
+        if (keyword)
+          items.push({
+            label: keyword,
+            kind: CompletionItemKind.Keyword,
+            textEdit: { range, newText: keyword },
+          });
       }
       return items.filter((item) => item.label.startsWith(typed));
     },

@@ -6,7 +6,10 @@ import type { PresetSummary } from '@steer/presets';
 
 /** The catalog as the language server uses it: the compiler's lookups plus concept search and descriptions. */
 export interface LspCatalog extends FeatureCatalog {
-  searchFeatures(concept: string, limit: number): Promise<Array<{ id: number; label?: string; score: number }>>;
+  searchFeatures(
+    concept: string,
+    limit: number,
+  ): Promise<Array<{ id: number; label?: string; score: number }>>;
   describe(id: number): Promise<FeatureDescription>;
   /** Per-feature statistics arrays, when the catalog has them (frequency for completion details). */
   readonly stats?: { frequency: Float32Array } | undefined;
@@ -56,7 +59,8 @@ export function featureNames(catalog: FeatureCatalog): FeatureNameIndex {
     const info = catalog.get(id);
     if (!info) continue;
     if (info.label) entries.push({ key: info.label.toLowerCase(), name: info.label, id, alias: false });
-    for (const alias of info.aliases ?? []) entries.push({ key: alias.toLowerCase(), name: alias, id, alias: true });
+    for (const alias of info.aliases ?? [])
+      entries.push({ key: alias.toLowerCase(), name: alias, id, alias: true });
   }
   entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.id - b.id));
   index = { entries };
@@ -65,7 +69,11 @@ export function featureNames(catalog: FeatureCatalog): FeatureNameIndex {
 }
 
 /** Entries whose key starts with `prefix` (lower-case), at most `limit`, by binary search. */
-export function namesWithPrefix(index: FeatureNameIndex, prefix: string, limit: number): FeatureNameIndex['entries'] {
+export function namesWithPrefix(
+  index: FeatureNameIndex,
+  prefix: string,
+  limit: number,
+): FeatureNameIndex['entries'] {
   const { entries } = index;
   let lo = 0;
   let hi = entries.length;
@@ -75,7 +83,8 @@ export function namesWithPrefix(index: FeatureNameIndex, prefix: string, limit: 
     else hi = mid;
   }
   const out: FeatureNameIndex['entries'] = [];
-  for (let i = lo; i < entries.length && out.length < limit && entries[i]!.key.startsWith(prefix); i++) out.push(entries[i]!);
+  for (let i = lo; i < entries.length && out.length < limit && entries[i]!.key.startsWith(prefix); i++)
+    out.push(entries[i]!);
   return out;
 }
 

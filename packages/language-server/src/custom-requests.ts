@@ -29,9 +29,21 @@ export interface RequestServices {
 
 /** The custom requests of the Steer protocol. Errors are thrown with a message for the user. */
 export interface CustomRequestHandlers {
-  runQuery(document: TextDocument, params: RunQueryParams, services: RequestServices): Promise<RunQueryResult>;
-  explainFeature(document: TextDocument, params: ExplainFeatureParams, services: RequestServices): Promise<ExplainFeatureResult>;
-  savePreset(document: TextDocument, params: SavePresetParams, services: RequestServices): Promise<SavePresetResult>;
+  runQuery(
+    document: TextDocument,
+    params: RunQueryParams,
+    services: RequestServices,
+  ): Promise<RunQueryResult>;
+  explainFeature(
+    document: TextDocument,
+    params: ExplainFeatureParams,
+    services: RequestServices,
+  ): Promise<ExplainFeatureResult>;
+  savePreset(
+    document: TextDocument,
+    params: SavePresetParams,
+    services: RequestServices,
+  ): Promise<SavePresetResult>;
 }
 
 /** A user-facing failure of a custom request (the server answers it as a ResponseError). */
@@ -64,7 +76,11 @@ export function createCustomRequestHandlers(options: { topFeatures?: number } = 
     try {
       const explainedHits = await engine.explain(vector, hits, topFeatures);
       return explainedHits.map((hit) =>
-        hit.features.map((f) => ({ feature: f.feature, contribution: f.contribution, ...(f.label ? { label: f.label } : {}) })),
+        hit.features.map((f) => ({
+          feature: f.feature,
+          contribution: f.contribution,
+          ...(f.label ? { label: f.label } : {}),
+        })),
       );
     } catch (cause) {
       warnings.push(`could not explain the hits: ${(cause as Error).message}`);
@@ -77,7 +93,9 @@ export function createCustomRequestHandlers(options: { topFeatures?: number } = 
       const result = parsed(document);
       const statement = statementAt(result, params.position);
       if (!statement || statement.kind !== 'query') {
-        throw new SteerRequestError(`steer: line ${params.position.line + 1} holds no query; put the cursor on a query line`);
+        throw new SteerRequestError(
+          `steer: line ${params.position.line + 1} holds no query; put the cursor on a query line`,
+        );
       }
       // NOTE: the document's preset definitions travel with the query so `$name` resolves as in the editor.
       const definitions = result.ast.statements
@@ -85,7 +103,11 @@ export function createCustomRequestHandlers(options: { topFeatures?: number } = 
         .map((s) => document.getText(s.range));
       const queryText = document.getText(statement.range);
       const engine = await services.engine();
-      const { resolved, hits, baseline = [] } = await engine.search([...definitions, queryText].join('\n'), { compare: true });
+      const {
+        resolved,
+        hits,
+        baseline = [],
+      } = await engine.search([...definitions, queryText].join('\n'), { compare: true });
       const warnings = resolved.diagnostics.filter((d) => d.severity === 'warning').map((d) => d.message);
       const [steeredFeatures, baselineFeatures] = await Promise.all([
         explained(engine, resolved.vector, hits, warnings),
@@ -132,15 +154,19 @@ export function createCustomRequestHandlers(options: { topFeatures?: number } = 
     async explainFeature(document, params, services) {
       const context = await services.context();
       const catalog = context.catalog;
-      if (!catalog) throw new SteerRequestError('steer: no SAE is configured; set "sae" in steer.config.json');
+      if (!catalog)
+        throw new SteerRequestError('steer: no SAE is configured; set "sae" in steer.config.json');
       let id = params.feature;
       if (id === undefined && params.position) {
         const node = referenceAt(parsed(document), params.position);
         if (node) id = resolveDirect(node, catalog);
-        if (id === undefined && node?.kind === 'concept') id = (await catalog.searchFeatures(node.text, 1))[0]?.id;
+        if (id === undefined && node?.kind === 'concept')
+          id = (await catalog.searchFeatures(node.text, 1))[0]?.id;
       }
       if (id === undefined) {
-        throw new SteerRequestError('steer: no feature at the cursor; put it on a feature id (f12), an @alias or a ~concept');
+        throw new SteerRequestError(
+          'steer: no feature at the cursor; put it on a feature id (f12), an @alias or a ~concept',
+        );
       }
       const description = await catalog.describe(id);
       return {
@@ -157,14 +183,17 @@ export function createCustomRequestHandlers(options: { topFeatures?: number } = 
 
     async savePreset(document, params, services) {
       const context = await services.context();
-      if (!context.catalog) throw new SteerRequestError('steer: saving a preset needs an SAE; set "sae" in steer.config.json');
+      if (!context.catalog)
+        throw new SteerRequestError('steer: saving a preset needs an SAE; set "sae" in steer.config.json');
       let edits = params.edits;
       if (edits === undefined && params.position) {
         const statement = statementAt(parsed(document), params.position);
         if (statement && statement.steers.length > 0) edits = steersText(statement.steers);
       }
       if (!edits || edits.trim() === '') {
-        throw new SteerRequestError('steer: the query at the cursor has no feature edits or $presets to save');
+        throw new SteerRequestError(
+          'steer: the query at the cursor has no feature edits or $presets to save',
+        );
       }
       const saved = await savePreset(await services.presetsDir(), params.name, edits, {
         catalog: context.catalog,

@@ -1,5 +1,14 @@
 // Parsed .steer documents, cached per document version, and lookups by position shared by the providers.
-import { nodeAt, parse, type AstNode, type FeatureCatalog, type ParseResult, type Position, type Range, type Statement } from '@steer/grammar';
+import {
+  nodeAt,
+  parse,
+  type AstNode,
+  type FeatureCatalog,
+  type ParseResult,
+  type Position,
+  type Range,
+  type Statement,
+} from '@steer/grammar';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 
 const cache = new WeakMap<TextDocument, { version: number; result: ParseResult }>();

@@ -28,7 +28,8 @@ function round(value: number): string {
 export function describeFeatureMarkdown(description: FeatureDescription, maxDocuments = 3): string {
   const title = `**f${description.id}**${description.label ? ` — ${description.label}` : ''}${description.dead ? ' *(dead)*' : ''}`;
   const lines = [title];
-  if (description.aliases.length) lines.push(`aliases: ${description.aliases.map((a) => `@${a}`).join(', ')}`);
+  if (description.aliases.length)
+    lines.push(`aliases: ${description.aliases.map((a) => `@${a}`).join(', ')}`);
   if (description.keywords.length) lines.push(`keywords: ${description.keywords.join(', ')}`);
   const stats = description.stats;
   if (stats) {
@@ -40,7 +41,9 @@ export function describeFeatureMarkdown(description: FeatureDescription, maxDocu
   const docs = description.topDocuments.slice(0, maxDocuments);
   if (docs.length) {
     lines.push('top documents:');
-    lines.push(docs.map((d) => `- \`${d.id}\` (${round(d.activation)}) ${d.snippet.replace(/\s+/g, ' ')}`).join('\n'));
+    lines.push(
+      docs.map((d) => `- \`${d.id}\` (${round(d.activation)}) ${d.snippet.replace(/\s+/g, ' ')}`).join('\n'),
+    );
   }
   return lines.join('\n\n');
 }
@@ -62,18 +65,24 @@ function presetMarkdown(definition: PresetDefinition): string {
 export function createHoverProvider(options: { textFeatures?: number } = {}): HoverProvider {
   const textFeatures = options.textFeatures ?? 8;
 
-  async function markdownFor(node: AstNode, document: TextDocument, context: DocumentContext): Promise<string | undefined> {
+  async function markdownFor(
+    node: AstNode,
+    document: TextDocument,
+    context: DocumentContext,
+  ): Promise<string | undefined> {
     const catalog = context.catalog;
     switch (node.kind) {
       case 'feature-id': {
         if (!catalog) return `**f${node.id}**: no SAE is configured (set "sae" in steer.config.json)`;
-        if (node.id >= catalog.nLatents) return `**f${node.id}**: SAE ${catalog.saeId} has only ${catalog.nLatents} features`;
+        if (node.id >= catalog.nLatents)
+          return `**f${node.id}**: SAE ${catalog.saeId} has only ${catalog.nLatents} features`;
         return featureHover(catalog, node.id);
       }
       case 'alias': {
         if (!catalog) return undefined;
         const found = [...new Map(catalog.byAliasOrLabel(node.name).map((f) => [f.id, f])).values()];
-        if (found.length === 0) return `**@${node.name}**: no feature of SAE ${catalog.saeId} has this alias or label`;
+        if (found.length === 0)
+          return `**@${node.name}**: no feature of SAE ${catalog.saeId} has this alias or label`;
         if (found.length > 1) {
           return `**@${node.name}** names ${found.length} features: ${found.map((f) => `f${f.id}`).join(', ')}`;
         }
@@ -90,7 +99,8 @@ export function createHoverProvider(options: { textFeatures?: number } = {}): Ho
         }
         if (matches.length === 0) return `**~"${node.text}"**: no matching feature`;
         const rows = matches.map(
-          (m, i) => `${i < count ? '**→**' : '-'} f${m.id}${m.label ? ` ${m.label}` : ''} (score ${round(m.score)})`,
+          (m, i) =>
+            `${i < count ? '**→**' : '-'} f${m.id}${m.label ? ` ${m.label}` : ''} (score ${round(m.score)})`,
         );
         return `**~"${node.text}"** edits the ${count === 1 ? 'best match' : `${count} best matches`}:\n\n${rows.join('\n\n')}`;
       }
@@ -99,7 +109,9 @@ export function createHoverProvider(options: { textFeatures?: number } = {}): Ho
         try {
           const active = await context.analyzeText(node.text, textFeatures);
           if (active.length === 0) return `**"${node.text}"** activates no feature`;
-          const rows = active.map((a) => `- f${a.feature}${a.label ? ` ${a.label}` : ''} (${round(a.activation)})`);
+          const rows = active.map(
+            (a) => `- f${a.feature}${a.label ? ` ${a.label}` : ''} (${round(a.activation)})`,
+          );
           return `**"${node.text}"** activates most:\n\n${rows.join('\n')}`;
         } catch (cause) {
           return `cannot analyze the text: ${(cause as Error).message}`;

@@ -2,12 +2,26 @@
 // custom protocol shared with the extension (also importable alone as `@steer/language-server/protocol`).
 export { startLanguageServer, type LanguageServerOptions } from './main.js';
 export { createSteerProviders, type SteerProviders } from './providers.js';
-export { createCompletionProvider, COMPLETION_TRIGGERS, type CompletionProvider, type CompletionOptions } from './completion.js';
+export {
+  createCompletionProvider,
+  COMPLETION_TRIGGERS,
+  type CompletionProvider,
+  type CompletionOptions,
+} from './completion.js';
 export { createHoverProvider, describeFeatureMarkdown, type HoverProvider } from './hover.js';
-export { createDiagnosticsProvider, toLspDiagnostic, ServerDiagnosticCode, type DiagnosticsProvider } from './diagnostics.js';
+export {
+  createDiagnosticsProvider,
+  toLspDiagnostic,
+  ServerDiagnosticCode,
+  type DiagnosticsProvider,
+} from './diagnostics.js';
 export { createCodeActionProvider, closestNames, type CodeActionProvider } from './code-actions.js';
 export { createInlayHintsProvider, type InlayHintsProvider } from './inlay-hints.js';
-export { createSemanticTokensProvider, SEMANTIC_TOKENS_LEGEND, type SemanticTokensProvider } from './semantic-tokens.js';
+export {
+  createSemanticTokensProvider,
+  SEMANTIC_TOKENS_LEGEND,
+  type SemanticTokensProvider,
+} from './semantic-tokens.js';
 export { createFormattingProvider, type FormattingProvider } from './formatting.js';
 export { createSymbolsProvider, type SymbolsProvider } from './symbols.js';
 export {

@@ -22,7 +22,11 @@ export function createInlayHintsProvider(options: { maxLength?: number } = {}): 
         if (Array.isArray(value)) return value.forEach(visit);
         if (!value || typeof value !== 'object') return;
         const node = value as AstNode;
-        if (node.kind === 'feature-id' && !before(node.range.end, range.start) && !before(range.end, node.range.start)) {
+        if (
+          node.kind === 'feature-id' &&
+          !before(node.range.end, range.start) &&
+          !before(range.end, node.range.start)
+        ) {
           const info = catalog.get(node.id);
           const label = info?.aliases?.[0] ?? info?.label;
           if (label) {
@@ -35,7 +39,8 @@ export function createInlayHintsProvider(options: { maxLength?: number } = {}): 
             });
           }
         }
-        for (const [key, inner] of Object.entries(value)) if (key !== 'range' && key !== 'nameRange') visit(inner);
+        for (const [key, inner] of Object.entries(value))
+          if (key !== 'range' && key !== 'nameRange') visit(inner);
       };
       visit(parsed(document).ast.statements);
       return out;

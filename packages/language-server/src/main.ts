@@ -51,7 +51,11 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     const toStderr = (...args: unknown[]) => console.error(...args);
     console.log = console.info = console.warn = console.debug = toStderr;
   }
-  const connection = createConnection(ProposedFeatures.all, new StreamMessageReader(input), new StreamMessageWriter(output));
+  const connection = createConnection(
+    ProposedFeatures.all,
+    new StreamMessageReader(input),
+    new StreamMessageWriter(output),
+  );
   const documents = new TextDocuments(TextDocument);
   const providers = createSteerProviders({}, options.providers);
   const delay = options.validationDelayMs ?? 50;
@@ -70,7 +74,9 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
       document.uri,
       setTimeout(() => {
         timers.delete(document.uri);
-        validate(document).catch((cause) => connection.console.error(`diagnostics: ${(cause as Error)?.stack ?? cause}`));
+        validate(document).catch((cause) =>
+          connection.console.error(`diagnostics: ${(cause as Error)?.stack ?? cause}`),
+        );
       }, delay),
     );
   };
@@ -83,7 +89,8 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
   const contextOf = (uri: string) => workspace.contextFor(uri);
   const documentOf = (uri: string): TextDocument => {
     const document = documents.get(uri);
-    if (!document) throw new ResponseError(LSPErrorCodes.RequestFailed, `steer: ${uri} is not open in the editor`);
+    if (!document)
+      throw new ResponseError(LSPErrorCodes.RequestFailed, `steer: ${uri} is not open in the editor`);
     return document;
   };
   const services = (uri: string) => {
@@ -136,7 +143,12 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     providers.hover.hover(documentOf(textDocument.uri), position, await contextOf(textDocument.uri)),
   );
   connection.onCodeAction(async ({ textDocument, range, context }) =>
-    providers.codeActions.actions(documentOf(textDocument.uri), range, context.diagnostics, await contextOf(textDocument.uri)),
+    providers.codeActions.actions(
+      documentOf(textDocument.uri),
+      range,
+      context.diagnostics,
+      await contextOf(textDocument.uri),
+    ),
   );
   connection.languages.inlayHint.on(async ({ textDocument, range }) =>
     providers.inlayHints.hints(documentOf(textDocument.uri), range, await contextOf(textDocument.uri)),
@@ -144,23 +156,33 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
   connection.languages.semanticTokens.on(async ({ textDocument }) =>
     providers.semanticTokens.tokens(documentOf(textDocument.uri), await contextOf(textDocument.uri)),
   );
-  connection.onDocumentFormatting(({ textDocument }) => providers.formatting.format(documentOf(textDocument.uri)));
+  connection.onDocumentFormatting(({ textDocument }) =>
+    providers.formatting.format(documentOf(textDocument.uri)),
+  );
   connection.onDocumentSymbol(({ textDocument }) => providers.symbols.symbols(documentOf(textDocument.uri)));
 
-  connection.onRequest(RunQueryRequest.method, (params: Parameters<SteerProviders['requests']['runQuery']>[1]) =>
-    providers.requests.runQuery(documentOf(params.uri), params, services(params.uri)).catch((cause) => {
-      throw requestError(cause);
-    }),
+  connection.onRequest(
+    RunQueryRequest.method,
+    (params: Parameters<SteerProviders['requests']['runQuery']>[1]) =>
+      providers.requests.runQuery(documentOf(params.uri), params, services(params.uri)).catch((cause) => {
+        throw requestError(cause);
+      }),
   );
-  connection.onRequest(ExplainFeatureRequest.method, (params: Parameters<SteerProviders['requests']['explainFeature']>[1]) =>
-    providers.requests.explainFeature(documentOf(params.uri), params, services(params.uri)).catch((cause) => {
-      throw requestError(cause);
-    }),
+  connection.onRequest(
+    ExplainFeatureRequest.method,
+    (params: Parameters<SteerProviders['requests']['explainFeature']>[1]) =>
+      providers.requests
+        .explainFeature(documentOf(params.uri), params, services(params.uri))
+        .catch((cause) => {
+          throw requestError(cause);
+        }),
   );
-  connection.onRequest(SavePresetRequest.method, (params: Parameters<SteerProviders['requests']['savePreset']>[1]) =>
-    providers.requests.savePreset(documentOf(params.uri), params, services(params.uri)).catch((cause) => {
-      throw requestError(cause);
-    }),
+  connection.onRequest(
+    SavePresetRequest.method,
+    (params: Parameters<SteerProviders['requests']['savePreset']>[1]) =>
+      providers.requests.savePreset(documentOf(params.uri), params, services(params.uri)).catch((cause) => {
+        throw requestError(cause);
+      }),
   );
 
   // NOTE: disposing native sessions can stall while a request still runs in them; never let that block exit.
@@ -171,7 +193,8 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     ]);
   let shutdownReceived = false;
   let exited = false;
-  const exit = options.onExit ?? (output === process.stdout ? (code: number) => process.exit(code) : () => undefined);
+  const exit =
+    options.onExit ?? (output === process.stdout ? (code: number) => process.exit(code) : () => undefined);
   const finish = (): void => {
     if (exited) return;
     exited = true;

@@ -61,7 +61,13 @@ export interface ExplainFeatureResult {
   keywords: string[];
   aliases: string[];
   dead?: boolean;
-  stats?: { count: number; frequency: number; meanActivation: number; p99Activation: number; typicalActivation: number };
+  stats?: {
+    count: number;
+    frequency: number;
+    meanActivation: number;
+    p99Activation: number;
+    typicalActivation: number;
+  };
   topDocuments: Array<{ id: string; activation: number; snippet: string }>;
   /** The same, as Markdown (what hover shows). */
   markdown: string;
@@ -94,7 +100,9 @@ export const ExplainFeatureRequest = new RequestType<ExplainFeatureParams, Expla
 );
 
 /** `steer/savePreset`: saves the edits of a query (or given edits) as a preset in the presets folder. */
-export const SavePresetRequest = new RequestType<SavePresetParams, SavePresetResult, void>('steer/savePreset');
+export const SavePresetRequest = new RequestType<SavePresetParams, SavePresetResult, void>(
+  'steer/savePreset',
+);
 
 /** The language id of .steer documents. */
 export const STEER_LANGUAGE_ID = 'steer';

@@ -31,7 +31,8 @@ interface Token {
 
 function collect(statement: Statement, catalog: FeatureCatalog | undefined, out: Token[]): void {
   const push = (range: Range, type: TokenType, modifiers: TokenModifier[] = []) => {
-    if (range.start.line === range.end.line && range.end.character > range.start.character) out.push({ range, type, modifiers });
+    if (range.start.line === range.end.line && range.end.character > range.start.character)
+      out.push({ range, type, modifiers });
   };
   const steer = (node: AstNode): void => {
     if (node.kind === 'preset-ref') return push(node.range, 'function');
@@ -64,7 +65,10 @@ function collect(statement: Statement, catalog: FeatureCatalog | undefined, out:
     const { start, end } = option.range;
     const keyEnd = { line: start.line, character: start.character + option.key.length };
     push({ start, end: keyEnd }, 'property');
-    push({ start: { line: start.line, character: keyEnd.character + 1 }, end }, typeof option.value === 'number' ? 'number' : 'enumMember');
+    push(
+      { start: { line: start.line, character: keyEnd.character + 1 }, end },
+      typeof option.value === 'number' ? 'number' : 'enumMember',
+    );
   }
   if (statement.where) filter(statement.where);
 }
@@ -76,7 +80,10 @@ export function createSemanticTokensProvider(): SemanticTokensProvider {
     tokens(document, context) {
       const tokens: Token[] = [];
       for (const statement of parsed(document).ast.statements) collect(statement, context.catalog, tokens);
-      tokens.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+      tokens.sort(
+        (a, b) =>
+          a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character,
+      );
       const data: number[] = [];
       let line = 0;
       let character = 0;

@@ -11,7 +11,7 @@ import type { SteerConfig, SteerEngine } from '@steer/engine';
 import type { Diagnostic } from '@steer/grammar';
 import { FolderPresetStore, listPresets } from '@steer/presets';
 import type { SaeRuntime } from '@steer/sae';
-import type { DocumentContext, LspCatalog, TextActivation } from './context.js';
+import { featureNames, type DocumentContext, type LspCatalog, type TextActivation } from './context.js';
 import { ServerDiagnosticCode } from './diagnostics.js';
 
 export const CONFIG_FILE_NAME = 'steer.config.json';
@@ -45,7 +45,12 @@ function documentDir(uri: string): string {
 }
 
 function problem(code: string, message: string, severity: Diagnostic['severity'] = 'error'): Diagnostic {
-  return { code, message, severity, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } };
+  return {
+    code,
+    message,
+    severity,
+    range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+  };
 }
 
 function messageOf(cause: unknown): string {
@@ -132,6 +137,8 @@ class ConfiguredProject implements Project {
     }
     if (!catalog) return context;
     context.catalog = catalog as LspCatalog;
+    // Build the name index for completion now rather than on the first keystroke (~0.6 s at 196k features).
+    setImmediate(() => featureNames(catalog));
     try {
       const embedder = await this.embedder(config);
       const manifest = catalog.manifest;
@@ -166,7 +173,12 @@ class ConfiguredProject implements Project {
     return context;
   }
 
-  private async analyzeText(config: SteerConfig, catalog: Catalog, text: string, limit: number): Promise<TextActivation[]> {
+  private async analyzeText(
+    config: SteerConfig,
+    catalog: Catalog,
+    text: string,
+    limit: number,
+  ): Promise<TextActivation[]> {
     const [embedder, sae] = await Promise.all([this.embedder(config), this.sae(config)]);
     const vector = await embedder.embed([text], { kind: 'query' });
     const latents = await sae.encode(vector, 1);
@@ -197,7 +209,11 @@ class ConfiguredProject implements Project {
   }
 
   async dispose(): Promise<void> {
-    const settle = <T>(p: Promise<T> | undefined) => p?.then((v) => v, () => undefined);
+    const settle = <T>(p: Promise<T> | undefined) =>
+      p?.then(
+        (v) => v,
+        () => undefined,
+      );
     const engine = await settle(this.enginePromise);
     if (engine) {
       await engine.close().catch(() => undefined); // closes the SAE and the embedder too
@@ -230,7 +246,13 @@ export class SteerWorkspace {
     const key = configFile ?? `env:${dir}`;
     let project = this.projects.get(key);
     if (!project) {
-      project = new ConfiguredProject(key, configFile, configFile ? dirname(configFile) : dir, this.env, this.log);
+      project = new ConfiguredProject(
+        key,
+        configFile,
+        configFile ? dirname(configFile) : dir,
+        this.env,
+        this.log,
+      );
       this.projects.set(key, project);
       if (configFile) this.watchConfig(configFile);
     }

@@ -3,14 +3,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { CodeAction } from 'vscode-languageserver';
-import { closestNames, createCodeActionProvider, createDiagnosticsProvider, type DocumentContext } from '../src/index.js';
+import {
+  closestNames,
+  createCodeActionProvider,
+  createDiagnosticsProvider,
+  type DocumentContext,
+} from '../src/index.js';
 import { testProject } from './support/project.js';
 
-async function actionsFor(text: string, context: DocumentContext): Promise<{ document: TextDocument; actions: CodeAction[] }> {
+async function actionsFor(
+  text: string,
+  context: DocumentContext,
+): Promise<{ document: TextDocument; actions: CodeAction[] }> {
   const document = TextDocument.create('file:///fix.steer', 'steer', 1, text);
   const diagnostics = await createDiagnosticsProvider().diagnose(document, context);
   const whole = { start: { line: 0, character: 0 }, end: document.positionAt(text.length) };
-  return { document, actions: await createCodeActionProvider().actions(document, whole, diagnostics, context) };
+  return {
+    document,
+    actions: await createCodeActionProvider().actions(document, whole, diagnostics, context),
+  };
 }
 
 function apply(document: TextDocument, action: CodeAction): string {

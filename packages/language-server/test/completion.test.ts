@@ -6,10 +6,17 @@ import { testProject } from './support/project.js';
 
 test('+@lea completes the feature whose alias starts with the typed name, with id and frequency', async () => {
   const { context, fixture } = await testProject();
-  const items = await expectCompletion('"jobs" +@lea<|>', { includes: ['learning'], first: 'learning' }, context);
+  const items = await expectCompletion(
+    '"jobs" +@lea<|>',
+    { includes: ['learning'], first: 'learning' },
+    context,
+  );
   const item = items.find((i) => i.label === 'learning')!;
   assert.match(item.detail ?? '', new RegExp(`^f${fixture.topics.learning} · [0-9.]+% of docs$`));
-  assert.deepEqual(item.textEdit && 'range' in item.textEdit ? item.textEdit.newText : undefined, '@learning');
+  assert.deepEqual(
+    item.textEdit && 'range' in item.textEdit ? item.textEdit.newText : undefined,
+    '@learning',
+  );
   const doc = typeof item.documentation === 'object' ? item.documentation.value : '';
   assert.ok(doc.includes('> '), `documentation has a top-document snippet: ${doc}`);
 });
@@ -25,7 +32,11 @@ test('~"career gro completes inside a quoted concept and replaces the whole stri
   const items = await expectCompletion('"x" +~"salary and promot<|>', { includes: [] }, context);
   assert.ok(items.length > 0);
   const top = items[0]!;
-  assert.equal(top.data.feature, (await testProject()).fixture.topics.career, items.map((i) => i.label).join(', '));
+  assert.equal(
+    top.data.feature,
+    (await testProject()).fixture.topics.career,
+    items.map((i) => i.label).join(', '),
+  );
   assert.ok(top.textEdit && 'range' in top.textEdit && top.textEdit.newText.startsWith('"'));
 });
 
@@ -39,7 +50,11 @@ test('raw ids complete with their labels', async () => {
   const { context, fixture } = await testProject();
   const items = await expectCompletion('"x" +f<|>', {}, context);
   assert.equal(items.length, 0, 'f alone lists nothing');
-  const withDigit = await expectCompletion(`"x" +f${fixture.topics.medicine}<|>`, { first: `f${fixture.topics.medicine}` }, context);
+  const withDigit = await expectCompletion(
+    `"x" +f${fixture.topics.medicine}<|>`,
+    { first: `f${fixture.topics.medicine}` },
+    context,
+  );
   assert.ok(withDigit[0]!.labelDetails?.description, 'the id shows its label');
 });
 

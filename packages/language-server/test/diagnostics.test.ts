@@ -47,7 +47,11 @@ test('a clean query against the catalog has no diagnostics; saved presets resolv
 
 test('a file bound to another SAE warns on its # sae: pragma', async () => {
   const { context } = await testProject();
-  const [d] = await expectDiagnostics('# sae: sae-0000000000000000\n"x" +@learning', { codes: ['sae-mismatch'] }, context);
+  const [d] = await expectDiagnostics(
+    '# sae: sae-0000000000000000\n"x" +@learning',
+    { codes: ['sae-mismatch'] },
+    context,
+  );
   assert.equal(d!.range.start.line, 0);
 });
 
@@ -56,7 +60,10 @@ test('SAE and embedder mismatch and an invalid config are reported on the docume
   const root = await mkdtemp(join(tmpdir(), 'steer-lsp-mismatch-'));
   // The fixture SAE (512-d USE lite) with a precomputed 3-d embedder: dims mismatch.
   await writeFile(join(root, 'vectors.jsonl'), '{"id":"a","text":"a","vector":[1,0,0]}\n');
-  await writeFile(join(root, 'steer.config.json'), JSON.stringify({ sae: fixture.saeDir, embedder: 'vectors:./vectors.jsonl' }));
+  await writeFile(
+    join(root, 'steer.config.json'),
+    JSON.stringify({ sae: fixture.saeDir, embedder: 'vectors:./vectors.jsonl' }),
+  );
   const workspace = new SteerWorkspace({ env: {}, watchFiles: false });
   try {
     const context = await workspace.contextFor(pathToFileURL(join(root, 'q.steer')).href);

@@ -11,7 +11,10 @@ function format(text: string): string {
 
 test('statements become canonical; comments and header pragmas stay', () => {
   const text = '# sae: sae-1\n# my queries\nk=5   "jobs"   f12*0.5 # trailing\n\npreset  p =  +@a   -f3';
-  assert.equal(format(text), '# sae: sae-1\n# my queries\n"jobs" +f12*0.5 k=5 # trailing\n\npreset p = +@a -f3');
+  assert.equal(
+    format(text),
+    '# sae: sae-1\n# my queries\n"jobs" +f12*0.5 k=5 # trailing\n\npreset p = +@a -f3',
+  );
 });
 
 test('a statement with a syntax error is left as typed; formatting twice changes nothing', () => {

@@ -7,36 +7,65 @@ test('hover on a raw id shows label, keywords, activation statistics and top doc
   const { context, fixture } = await testProject();
   await expectHover(
     `"x" +f${fixture.topics.learning}<|>`,
-    { contains: [`**f${fixture.topics.learning}**`, 'keywords:', 'active in', 'typical', 'top documents:', 'learning-'] },
+    {
+      contains: [
+        `**f${fixture.topics.learning}**`,
+        'keywords:',
+        'active in',
+        'typical',
+        'top documents:',
+        'learning-',
+      ],
+    },
     context,
   );
 });
 
 test('hover on an alias describes the feature it names; an unknown alias says so', async () => {
   const { context, fixture } = await testProject();
-  await expectHover('"x" -@coo<|>king', { contains: [`**f${fixture.topics.cooking}**`, 'aliases: @cooking'] }, context);
+  await expectHover(
+    '"x" -@coo<|>king',
+    { contains: [`**f${fixture.topics.cooking}**`, 'aliases: @cooking'] },
+    context,
+  );
   await expectHover('"x" -@nosuch<|>', { contains: ['no feature of SAE'] }, context);
 });
 
 test('hover on a dead feature marks it dead', async () => {
   const { context, fixture } = await testProject();
-  await expectHover(`"x" +f${fixture.deadFeature}<|>`, { contains: ['*(dead)*', 'active in 0 docs'] }, context);
+  await expectHover(
+    `"x" +f${fixture.deadFeature}<|>`,
+    { contains: ['*(dead)*', 'active in 0 docs'] },
+    context,
+  );
 });
 
 test('hover on a text lists the features it activates most (embed + encode)', async () => {
   const { context, fixture } = await testProject();
-  await expectHover('"the telescope saw a comet and a gal<|>axy"', { contains: [`f${fixture.topics.astronomy}`, 'activates most'] }, context);
+  await expectHover(
+    '"the telescope saw a comet and a gal<|>axy"',
+    { contains: [`f${fixture.topics.astronomy}`, 'activates most'] },
+    context,
+  );
 });
 
 test('hover on a concept lists the matching features, marking the ones edited', async () => {
   const { context, fixture } = await testProject();
-  await expectHover('"x" +~"bread and ov<|>en"/2', { contains: ['2 best matches', `**→** f${fixture.topics.cooking}`] }, context);
+  await expectHover(
+    '"x" +~"bread and ov<|>en"/2',
+    { contains: ['2 best matches', `**→** f${fixture.topics.cooking}`] },
+    context,
+  );
 });
 
 test('hover on presets shows their edits (saved and in-file); on options their meaning', async () => {
   const { context } = await testProject();
   await expectHover('"x" $jo<|>bs', { contains: ['+@career*0.5', 'SAE'] }, context);
-  await expectHover('preset mine = -@cooking\n"x" $mi<|>ne', { contains: ['preset mine = -@cooking'] }, context);
+  await expectHover(
+    'preset mine = -@cooking\n"x" $mi<|>ne',
+    { contains: ['preset mine = -@cooking'] },
+    context,
+  );
   await expectHover('"x" mo<|>de=dense', { contains: ['dense'] }, context);
   await expectHover('"x" $nope<|>', { contains: ['no such preset'] }, context);
 });

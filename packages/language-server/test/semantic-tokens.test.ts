@@ -5,7 +5,9 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { createSemanticTokensProvider, EMPTY_CONTEXT, SEMANTIC_TOKENS_LEGEND } from '../src/index.js';
 import { testProject } from './support/project.js';
 
-function decode(data: number[]): Array<{ line: number; start: number; length: number; type: string; modifiers: string[] }> {
+function decode(
+  data: number[],
+): Array<{ line: number; start: number; length: number; type: string; modifiers: string[] }> {
   const out = [];
   let line = 0;
   let start = 0;
@@ -29,7 +31,10 @@ test('tokens cover texts, features, strengths, presets, options and filter field
   const document = TextDocument.create('file:///t.steer', 'steer', 1, text);
   const tokens = decode(createSemanticTokensProvider().tokens(document, EMPTY_CONTEXT).data);
   assert.deepEqual(
-    tokens.map((t) => `${t.line}:${t.start}+${t.length} ${t.type}${t.modifiers.length ? '.' + t.modifiers.join('.') : ''}`),
+    tokens.map(
+      (t) =>
+        `${t.line}:${t.start}+${t.length} ${t.type}${t.modifiers.length ? '.' + t.modifiers.join('.') : ''}`,
+    ),
     [
       '0:7+1 function.declaration',
       '0:12+2 variable.readonly',

@@ -31,6 +31,8 @@ test('a change of steer.config.json on disk drops the project and notifies; the 
   const workspace = new SteerWorkspace({ env: {}, onConfigChanged: () => changed() });
   const uri = pathToFileURL(join(fixture.root, 'a.steer')).href;
   const original = await readFile(fixture.configFile, 'utf8');
+  // NOTE: the watcher does not hold the process open (a server's stdin does); hold it while waiting.
+  const keepAlive = setInterval(() => undefined, 1000);
   try {
     assert.ok((await workspace.contextFor(uri)).catalog);
     await writeFile(fixture.configFile, JSON.stringify({ embedder: 'default' }));
@@ -38,6 +40,7 @@ test('a change of steer.config.json on disk drops the project and notifies; the 
     const context = await workspace.contextFor(uri);
     assert.equal(context.catalog, undefined, 'no SAE configured any more');
   } finally {
+    clearInterval(keepAlive);
     await writeFile(fixture.configFile, original);
     await workspace.dispose();
   }

@@ -59,9 +59,13 @@ before(async () => {
   assert.equal(bulked.status, 200);
 
   const cwd = await mkdtemp(join(tmpdir(), 'steer-bridge-'));
-  bridge = spawn(process.execPath, [steerBin, 'bridge', '--upstream', double.url, '--port', '0', '--sae', demoSae, '--json'], {
-    cwd,
-  });
+  bridge = spawn(
+    process.execPath,
+    [steerBin, 'bridge', '--upstream', double.url, '--port', '0', '--sae', demoSae, '--json'],
+    {
+      cwd,
+    },
+  );
   const firstLine = createInterface({ input: bridge.stdout })[Symbol.asyncIterator]().next();
   const line = await firstLine;
   bridgeUrl = (JSON.parse(String(line.value)) as { url: string }).url;
@@ -79,11 +83,16 @@ test('a steer clause is answered with Elasticsearch hits; other requests pass th
   const response = await fetch(`${bridgeUrl}/degrees/_search`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ steer: { query: '"why study at university" k=2', field: 'embedding' }, _source: ['text'] }),
+    body: JSON.stringify({
+      steer: { query: '"why study at university" k=2', field: 'embedding' },
+      _source: ['text'],
+    }),
   });
   assert.equal(response.status, 200);
   assert.equal(response.headers.get('x-elastic-product'), 'Elasticsearch');
-  const body = (await response.json()) as { hits: { hits: Array<{ _id: string; _source: { text: string } }> } };
+  const body = (await response.json()) as {
+    hits: { hits: Array<{ _id: string; _source: { text: string } }> };
+  };
   assert.equal(body.hits.hits.length, 2);
   assert.ok(body.hits.hits.every((h) => h._id !== 'park'));
   assert.ok(body.hits.hits[0]!._source.text.length > 0);

@@ -20,10 +20,26 @@ before(async () => {
   await writeFile(
     join(cwd, 'corpus.jsonl'),
     [
-      { _id: 'salary', text: 'Graduates earn higher salaries and land jobs sooner than non-graduates.', metadata: { lang: 'en' } },
-      { _id: 'growth', text: 'College years are for curiosity, reading widely and growing as a person.', metadata: { lang: 'en' } },
-      { _id: 'espresso', text: 'An espresso is pulled in about thirty seconds at nine bars of pressure.', metadata: { lang: 'en' } },
-      { _id: 'kaffee', text: 'Kaffee wird in Deutschland am liebsten als Filterkaffee getrunken.', metadata: { lang: 'de' } },
+      {
+        _id: 'salary',
+        text: 'Graduates earn higher salaries and land jobs sooner than non-graduates.',
+        metadata: { lang: 'en' },
+      },
+      {
+        _id: 'growth',
+        text: 'College years are for curiosity, reading widely and growing as a person.',
+        metadata: { lang: 'en' },
+      },
+      {
+        _id: 'espresso',
+        text: 'An espresso is pulled in about thirty seconds at nine bars of pressure.',
+        metadata: { lang: 'en' },
+      },
+      {
+        _id: 'kaffee',
+        text: 'Kaffee wird in Deutschland am liebsten als Filterkaffee getrunken.',
+        metadata: { lang: 'de' },
+      },
     ]
       .map((d) => JSON.stringify(d))
       .join('\n'),
@@ -34,7 +50,18 @@ after(() => double.close());
 
 test('steer index --latents writes dense vectors and a sparse_vector latent field into Elasticsearch', async () => {
   const indexed = await runSteer(
-    ['index', 'corpus.jsonl', '--index', 'docs', '--backend', 'elasticsearch', '--latents', '--sae', demoSae, '--json'],
+    [
+      'index',
+      'corpus.jsonl',
+      '--index',
+      'docs',
+      '--backend',
+      'elasticsearch',
+      '--latents',
+      '--sae',
+      demoSae,
+      '--json',
+    ],
     { cwd, env },
   );
   assert.equal(indexed.code, 0, indexed.stderr);
@@ -49,7 +76,17 @@ test('steer index --latents writes dense vectors and a sparse_vector latent fiel
 test('dense, sparse and hybrid searches answer through the Elasticsearch backend, with filters', async () => {
   for (const mode of ['dense', 'sparse', 'hybrid']) {
     const result = await runSteer(
-      ['search', `"what do students gain from college" mode=${mode} k=2 where lang:en`, '--index', 'docs', '--backend', 'elasticsearch', '--sae', demoSae, '--json'],
+      [
+        'search',
+        `"what do students gain from college" mode=${mode} k=2 where lang:en`,
+        '--index',
+        'docs',
+        '--backend',
+        'elasticsearch',
+        '--sae',
+        demoSae,
+        '--json',
+      ],
       { cwd, env },
     );
     assert.equal(result.code, 0, `${mode}: ${result.stderr}`);

@@ -41,12 +41,16 @@ test('save, list, show and remove a preset; the config file supplies the SAE', a
     list.presets.map((p) => [p.name, p.edits]),
     [['boost', '+f3*0.4 -f5']],
   );
-  const shown = parseJsonOutput<{ text: string }>(await runSteer(['preset', 'show', 'boost', '--json'], { cwd }));
+  const shown = parseJsonOutput<{ text: string }>(
+    await runSteer(['preset', 'show', 'boost', '--json'], { cwd }),
+  );
   assert.match(shown.text, /preset boost = \+f3\*0\.4 -f5/);
 
   const withPreset = await runSteer(['search', '"what is a degree for" $boost', '--json'], { cwd });
   assert.equal(withPreset.code, 0, withPreset.stderr);
-  const { edits } = parseJsonOutput<{ edits: Array<{ feature: number; op: string; value: number }> }>(withPreset);
+  const { edits } = parseJsonOutput<{ edits: Array<{ feature: number; op: string; value: number }> }>(
+    withPreset,
+  );
   assert.deepEqual(
     edits.map((e) => [e.feature, e.op]),
     [

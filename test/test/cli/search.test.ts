@@ -28,7 +28,9 @@ before(async () => {
 });
 
 test('steer search --json prints {"hits": [{id, score, text}]} ranked by score', async () => {
-  const result = await runSteer(['search', 'coffee brewing', '--index', 'small', '--k', '3', '--json'], { cwd });
+  const result = await runSteer(['search', 'coffee brewing', '--index', 'small', '--k', '3', '--json'], {
+    cwd,
+  });
   assert.equal(result.code, 0, result.stderr);
   const { hits } = parseJsonOutput<{ hits: Array<{ id: string; score: number; text: string }> }>(result);
   assert.equal(hits.length, 3);
@@ -39,16 +41,28 @@ test('steer search --json prints {"hits": [{id, score, text}]} ranked by score',
 
 test('steer search with feature edits through the SAE changes the scores; no edits changes nothing', async () => {
   const plain = parseJsonOutput<{ hits: Array<{ id: string; score: number }> }>(
-    await runSteer(['search', '"what is a degree worth"', '--index', 'small', '--sae', demoSae, '--json'], { cwd }),
+    await runSteer(['search', '"what is a degree worth"', '--index', 'small', '--sae', demoSae, '--json'], {
+      cwd,
+    }),
   );
   const steered = await runSteer(
-    ['search', '"what is a degree worth" +f0*0.8', '--index', 'small', '--sae', demoSae, '--json', '--compare'],
+    [
+      'search',
+      '"what is a degree worth" +f0*0.8',
+      '--index',
+      'small',
+      '--sae',
+      demoSae,
+      '--json',
+      '--compare',
+    ],
     { cwd },
   );
   assert.equal(steered.code, 0, steered.stderr);
-  const out = parseJsonOutput<{ hits: Array<{ id: string; score: number }>; baseline: Array<{ id: string; score: number }> }>(
-    steered,
-  );
+  const out = parseJsonOutput<{
+    hits: Array<{ id: string; score: number }>;
+    baseline: Array<{ id: string; score: number }>;
+  }>(steered);
   assert.deepEqual(out.baseline, plain.hits);
   assert.notDeepEqual(
     out.hits.map((h) => h.score),
@@ -58,10 +72,16 @@ test('steer search with feature edits through the SAE changes the scores; no edi
 
 test('bad input exits with code 2 and a message that names the problem', async () => {
   const cases: Array<{ args: string[]; pattern: RegExp }> = [
-    { args: ['search', '"jobs" +f99999999*0.5', '--index', 'small', '--sae', demoSae], pattern: /f99999999|out of range|unknown feature/i },
+    {
+      args: ['search', '"jobs" +f99999999*0.5', '--index', 'small', '--sae', demoSae],
+      pattern: /f99999999|out of range|unknown feature/i,
+    },
     { args: ['search', '"jobs" +f1*', '--index', 'small', '--sae', demoSae], pattern: /expected/i },
     { args: ['search', 'jobs', '--index', 'nope'], pattern: /nope/ },
-    { args: ['search', 'jobs', '--index', 'small', '--sae', join(cwd, 'missing-sae')], pattern: /missing-sae/ },
+    {
+      args: ['search', 'jobs', '--index', 'small', '--sae', join(cwd, 'missing-sae')],
+      pattern: /missing-sae/,
+    },
     { args: ['index', 'missing.jsonl'], pattern: /missing\.jsonl/ },
     { args: ['search', 'jobs', '--k', 'zero', '--index', 'small'], pattern: /--k/ },
     { args: ['frobnicate'], pattern: /unknown command/ },
@@ -79,7 +99,14 @@ test('an SAE for another embedding size, and a corrupt SAE file, are refused wit
   const n = 32;
   await writeSae(
     small,
-    { W_enc: new Float32Array(n * d), b_enc: new Float32Array(n), W_dec: new Float32Array(d * n), b_dec: new Float32Array(d), dModel: d, nLatents: n },
+    {
+      W_enc: new Float32Array(n * d),
+      b_enc: new Float32Array(n),
+      W_dec: new Float32Array(d * n),
+      b_dec: new Float32Array(d),
+      dModel: d,
+      nLatents: n,
+    },
     { k: 4, embedding: { model: 'tiny-16', dims: d, normalized: true } },
   );
   const mismatch = await runSteer(['search', '"jobs" +f1*0.5', '--index', 'small', '--sae', small], { cwd });
@@ -103,7 +130,9 @@ test('an empty corpus and an unwritable data directory fail with code 2 and leav
   assert.deepEqual(await readdir(join(cwd, '.steer')), before);
 
   await writeFile(join(cwd, 'a-file'), 'x');
-  const unwritable = await runSteer(['index', 'corpus.jsonl', '--data-dir', join(cwd, 'a-file', 'data')], { cwd });
+  const unwritable = await runSteer(['index', 'corpus.jsonl', '--data-dir', join(cwd, 'a-file', 'data')], {
+    cwd,
+  });
   assert.equal(unwritable.code, 2, unwritable.stderr);
   assert.match(unwritable.stderr, /a-file/);
   assert.equal(existsSync(join(cwd, 'a-file', 'data')), false);

@@ -34,7 +34,8 @@ export class LspClient {
     child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code ?? -1)));
     void this.exited.then(() => {
-      for (const { reject } of this.pending.values()) reject(new Error(`server exited; stderr:\n${this.stderr}`));
+      for (const { reject } of this.pending.values())
+        reject(new Error(`server exited; stderr:\n${this.stderr}`));
       this.pending.clear();
     });
   }
@@ -46,7 +47,11 @@ export class LspClient {
 
   /** Starts `node <script> <args>` in `cwd` (e.g. the server bundled into the extension). */
   static startScript(script: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): LspClient {
-    const child = spawn(process.execPath, [script, ...args], { cwd, env: { ...process.env, ...env }, stdio: 'pipe' });
+    const child = spawn(process.execPath, [script, ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: 'pipe',
+    });
     return new LspClient(child);
   }
 
@@ -110,7 +115,12 @@ export class LspClient {
    * Resolves with the first notification `method` whose params satisfy `predicate`, among those received from
    * index `since` of {@link notifications} on (default 0: also the ones already received) and future ones.
    */
-  waitFor<T>(method: string, predicate: (params: T) => boolean = () => true, since = 0, timeoutMs = 60_000): Promise<T> {
+  waitFor<T>(
+    method: string,
+    predicate: (params: T) => boolean = () => true,
+    since = 0,
+    timeoutMs = 60_000,
+  ): Promise<T> {
     const seen = this.notifications.slice(since).find((n) => n.method === method && predicate(n.params as T));
     if (seen) return Promise.resolve(seen.params as T);
     return new Promise<T>((resolve, reject) => {

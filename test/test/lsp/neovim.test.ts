@@ -80,44 +80,64 @@ interface NeovimResult {
   stopped: boolean;
 }
 
-test('Neovim as the LSP client gets diagnostics, completion and hover from steer lsp --stdio', { skip: nvimAvailable() ? false : `${NVIM} is not installed (apt-get install neovim)` }, async () => {
-  const fixture = await createFixtureProject();
-  try {
-    const file = join(fixture.root, 'queries.steer');
-    await writeFile(
-      file,
-      ['# my queries', '"how students learn" +@lea', `"remote jobs"   +f${fixture.topics.career}*0.5 -@lerning`, ''].join('\n'),
-    );
-    const script = join(fixture.root, 'client.lua');
-    const out = join(fixture.root, 'nvim-result.json');
-    await writeFile(script, LUA_CLIENT);
-    const env = { ...process.env, STEER_FILE: file, STEER_OUT: out, STEER_BIN: steerBin, STEER_ROOT: fixture.root, STEER_NODE: process.execPath };
-    const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(NVIM, ['--headless', '-u', 'NONE', '-i', 'NONE', '-n', '-c', `luafile ${script}`], {
-        cwd: fixture.root,
-        env,
-        stdio: 'ignore',
+test(
+  'Neovim as the LSP client gets diagnostics, completion and hover from steer lsp --stdio',
+  { skip: nvimAvailable() ? false : `${NVIM} is not installed (apt-get install neovim)` },
+  async () => {
+    const fixture = await createFixtureProject();
+    try {
+      const file = join(fixture.root, 'queries.steer');
+      await writeFile(
+        file,
+        [
+          '# my queries',
+          '"how students learn" +@lea',
+          `"remote jobs"   +f${fixture.topics.career}*0.5 -@lerning`,
+          '',
+        ].join('\n'),
+      );
+      const script = join(fixture.root, 'client.lua');
+      const out = join(fixture.root, 'nvim-result.json');
+      await writeFile(script, LUA_CLIENT);
+      const env = {
+        ...process.env,
+        STEER_FILE: file,
+        STEER_OUT: out,
+        STEER_BIN: steerBin,
+        STEER_ROOT: fixture.root,
+        STEER_NODE: process.execPath,
+      };
+      const code = await new Promise<number>((resolve, reject) => {
+        const child = spawn(
+          NVIM,
+          ['--headless', '-u', 'NONE', '-i', 'NONE', '-n', '-c', `luafile ${script}`],
+          {
+            cwd: fixture.root,
+            env,
+            stdio: 'ignore',
+          },
+        );
+        const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+        child.on('error', reject);
+        child.on('close', (status) => {
+          clearTimeout(timer);
+          resolve(status ?? -1);
+        });
       });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-      child.on('error', reject);
-      child.on('close', (status) => {
-        clearTimeout(timer);
-        resolve(status ?? -1);
-      });
-    });
-    assert.equal(code, 0, 'nvim exits cleanly');
-    const result = JSON.parse(await readFile(out, 'utf8')) as NeovimResult;
-    assert.equal(result.error, undefined, result.error);
-    assert.deepEqual(
-      result.diagnostics.map((d) => `${d.line}:${d.code}`),
-      ['1:unknown-alias', '2:unknown-alias'],
-    );
-    assert.ok(result.completion.includes('learning'), result.completion.join(', '));
-    assert.match(result.hover, new RegExp(`\\*\\*f${fixture.topics.career}\\*\\*`));
-    assert.match(result.hover, /top documents:/);
-    assert.equal(result.formattingEdits, 1, 'the badly spaced query gets one formatting edit');
-    assert.equal(result.stopped, true);
-  } finally {
-    await fixture.dispose();
-  }
-});
+      assert.equal(code, 0, 'nvim exits cleanly');
+      const result = JSON.parse(await readFile(out, 'utf8')) as NeovimResult;
+      assert.equal(result.error, undefined, result.error);
+      assert.deepEqual(
+        result.diagnostics.map((d) => `${d.line}:${d.code}`),
+        ['1:unknown-alias', '2:unknown-alias'],
+      );
+      assert.ok(result.completion.includes('learning'), result.completion.join(', '));
+      assert.match(result.hover, new RegExp(`\\*\\*f${fixture.topics.career}\\*\\*`));
+      assert.match(result.hover, /top documents:/);
+      assert.equal(result.formattingEdits, 1, 'the badly spaced query gets one formatting edit');
+      assert.equal(result.stopped, true);
+    } finally {
+      await fixture.dispose();
+    }
+  },
+);

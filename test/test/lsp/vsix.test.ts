@@ -16,33 +16,62 @@ const vsix = join(extensionDir, 'steer-vscode-0.1.0.vsix');
 
 test('npm run package builds steer-vscode-0.1.0.vsix with the server and grammar in under 30 s', async () => {
   const started = Date.now();
-  const build = spawnSync('npm', ['run', 'package', '--silent'], { cwd: extensionDir, encoding: 'utf8', timeout: 120_000 });
+  const build = spawnSync('npm', ['run', 'package', '--silent'], {
+    cwd: extensionDir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   const seconds = (Date.now() - started) / 1000;
   assert.equal(build.status, 0, `${build.stdout}\n${build.stderr}`);
   assert.ok(seconds < 30, `packaging took ${seconds.toFixed(1)} s`);
   const listing = execFileSync('unzip', ['-l', vsix], { encoding: 'utf8' });
-  for (const file of ['extension/package.json', 'extension/out/extension.js', 'extension/out/server.js', 'extension/syntaxes/steer.tmLanguage.json', 'extension/language-configuration.json']) {
+  for (const file of [
+    'extension/package.json',
+    'extension/out/extension.js',
+    'extension/out/server.js',
+    'extension/syntaxes/steer.tmLanguage.json',
+    'extension/language-configuration.json',
+  ]) {
     assert.ok(listing.includes(file), `${file} is in the vsix:\n${listing}`);
   }
   assert.ok(!listing.includes('extension/src/'), 'sources stay out of the vsix');
-  const manifest = JSON.parse(execFileSync('unzip', ['-p', vsix, 'extension/package.json'], { encoding: 'utf8' })) as {
-    contributes: { grammars: Array<{ language: string; path: string }>; commands: Array<{ command: string }> };
+  const manifest = JSON.parse(
+    execFileSync('unzip', ['-p', vsix, 'extension/package.json'], { encoding: 'utf8' }),
+  ) as {
+    contributes: {
+      grammars: Array<{ language: string; path: string }>;
+      commands: Array<{ command: string }>;
+    };
   };
-  assert.deepEqual(manifest.contributes.grammars.map((g) => [g.language, g.path]), [['steer', './syntaxes/steer.tmLanguage.json']]);
-  assert.deepEqual(manifest.contributes.commands.map((c) => c.command).sort(), ['steer.explainFeature', 'steer.runQuery', 'steer.savePreset']);
-  const grammar = JSON.parse(execFileSync('unzip', ['-p', vsix, 'extension/syntaxes/steer.tmLanguage.json'], { encoding: 'utf8' })) as { scopeName: string };
+  assert.deepEqual(
+    manifest.contributes.grammars.map((g) => [g.language, g.path]),
+    [['steer', './syntaxes/steer.tmLanguage.json']],
+  );
+  assert.deepEqual(manifest.contributes.commands.map((c) => c.command).sort(), [
+    'steer.explainFeature',
+    'steer.runQuery',
+    'steer.savePreset',
+  ]);
+  const grammar = JSON.parse(
+    execFileSync('unzip', ['-p', vsix, 'extension/syntaxes/steer.tmLanguage.json'], { encoding: 'utf8' }),
+  ) as { scopeName: string };
   assert.equal(grammar.scopeName, 'source.steer');
 
   // The bundled server, alone in a folder without node_modules, still parses and reports syntax errors.
   const dir = await mkdtemp(join(tmpdir(), 'steer-vsix-'));
   const server = join(dir, 'server.js');
-  await writeFile(server, execFileSync('unzip', ['-p', vsix, 'extension/out/server.js'], { maxBuffer: 64 * 1024 * 1024 }));
+  await writeFile(
+    server,
+    execFileSync('unzip', ['-p', vsix, 'extension/out/server.js'], { maxBuffer: 64 * 1024 * 1024 }),
+  );
   const client = LspClient.startScript(server, ['--stdio'], dir, { NODE_PATH: '' });
   try {
     await client.request('initialize', { processId: process.pid, capabilities: {} });
     client.notify('initialized', {});
     const uri = pathToFileURL(join(dir, 'q.steer')).href;
-    client.notify('textDocument/didOpen', { textDocument: { uri, languageId: 'steer', version: 1, text: '"jobs" +f12*' } });
+    client.notify('textDocument/didOpen', {
+      textDocument: { uri, languageId: 'steer', version: 1, text: '"jobs" +f12*' },
+    });
     const published = await client.waitFor<{ diagnostics: Array<{ code: string }> }>(
       'textDocument/publishDiagnostics',
       (p) => p.diagnostics.some((d) => d.code === 'no-viable-alternative'),

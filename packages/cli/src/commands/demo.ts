@@ -35,7 +35,13 @@ interface DemoHit extends SearchHit {
 const TOP_K = 5;
 
 /** Indexes the demo corpus under a name derived from its content and the embedder, once. */
-async function ensureDemoIndex(engine: SteerEngine, docs: CorpusDocument[], corpusText: string, io: CommandIO, quiet: boolean) {
+async function ensureDemoIndex(
+  engine: SteerEngine,
+  docs: CorpusDocument[],
+  corpusText: string,
+  io: CommandIO,
+  quiet: boolean,
+) {
   const hash = createHash('sha256').update(corpusText).update(engine.embedder.id).digest('hex').slice(0, 12);
   const index = `demo-${hash}`;
   const existing = await engine.backend.listIndexes();
@@ -65,12 +71,21 @@ async function ensureDemoIndex(engine: SteerEngine, docs: CorpusDocument[], corp
   return { index, reused: false };
 }
 
-function markMoves(baseline: SearchHit[], steered: SearchHit[], perspectives: Map<string, string>): {
+function markMoves(
+  baseline: SearchHit[],
+  steered: SearchHit[],
+  perspectives: Map<string, string>,
+): {
   baseline: DemoHit[];
   steered: DemoHit[];
 } {
   const baseRank = new Map(baseline.map((h, i) => [h.id, i]));
-  const strip = (h: SearchHit): DemoHit => ({ id: h.id, score: h.score, text: h.text, perspective: perspectives.get(h.id) });
+  const strip = (h: SearchHit): DemoHit => ({
+    id: h.id,
+    score: h.score,
+    text: h.text,
+    perspective: perspectives.get(h.id),
+  });
   return {
     baseline: baseline.map(strip),
     steered: steered.map((h, i) => {
@@ -94,7 +109,12 @@ export const demoCommand: Command = {
   async run(args, io) {
     const quiet = args.values.json === true;
     const started = performance.now();
-    const config = { ...configFromArgs(args, io), sae: join(demoDir, 'sae'), embedder: 'default', backend: 'embedded' as const };
+    const config = {
+      ...configFromArgs(args, io),
+      sae: join(demoDir, 'sae'),
+      embedder: 'default',
+      backend: 'embedded' as const,
+    };
     const corpusPath = join(demoDir, 'corpus.jsonl');
     const [corpusText, docs, queries] = await Promise.all([
       readFile(corpusPath, 'utf8'),
@@ -104,12 +124,17 @@ export const demoCommand: Command = {
     const engine = await openEngine(config);
     try {
       const { index, reused } = await ensureDemoIndex(engine, docs, corpusText, io, quiet);
-      const perspectives = new Map(docs.map((d) => [d.id, String(d.metadata.perspective ?? d.metadata.topic ?? '')]));
+      const perspectives = new Map(
+        docs.map((d) => [d.id, String(d.metadata.perspective ?? d.metadata.topic ?? '')]),
+      );
       const results = [];
       for (const q of queries) {
         const [toward] = await engine.searchFeatures(q.steerConcept, 1);
         const [away] = await engine.searchFeatures(q.awayConcept, 1);
-        const edits = [toward ? ` +f${toward.id}*2x` : '', away && away.id !== toward?.id ? ` -f${away.id}` : ''].join('');
+        const edits = [
+          toward ? ` +f${toward.id}*2x` : '',
+          away && away.id !== toward?.id ? ` -f${away.id}` : '',
+        ].join('');
         const steerQuery = `${quoteText(q.query)}${edits} k=${TOP_K}`;
         const result = await engine.search(steerQuery, { index, compare: true });
         const marked = markMoves(result.baseline ?? [], result.hits, perspectives);
@@ -122,7 +147,12 @@ export const demoCommand: Command = {
         });
       }
       if (quiet) {
-        printJson(io, { index, reusedIndex: reused, seconds: (performance.now() - started) / 1000, queries: results });
+        printJson(io, {
+          index,
+          reusedIndex: reused,
+          seconds: (performance.now() - started) / 1000,
+          queries: results,
+        });
         return 0;
       }
       for (const r of results) {
@@ -143,7 +173,9 @@ export const demoCommand: Command = {
           ),
         );
       }
-      io.stdout.write(`\ndemo finished in ${((performance.now() - started) / 1000).toFixed(1)}s (data in ${config.dataDir})\n`);
+      io.stdout.write(
+        `\ndemo finished in ${((performance.now() - started) / 1000).toFixed(1)}s (data in ${config.dataDir})\n`,
+      );
       return 0;
     } finally {
       await engine.close();

@@ -12,8 +12,14 @@ import { embedAll } from '../embedding.js';
 export const embedCommand: Command = {
   name: 'embed',
   summary: 'Embed a JSONL corpus into a float32 .npy file (and <out>.ids.json)',
-  usage: 'steer embed <corpus.jsonl> --out <vectors.npy> [--embedder default|onnx:<dir>] [--batch 64] [--json]',
-  options: { ...jsonOption, ...configOptions, out: { type: 'string', short: 'o' }, batch: { type: 'string' } },
+  usage:
+    'steer embed <corpus.jsonl> --out <vectors.npy> [--embedder default|onnx:<dir>] [--batch 64] [--json]',
+  options: {
+    ...jsonOption,
+    ...configOptions,
+    out: { type: 'string', short: 'o' },
+    batch: { type: 'string' },
+  },
   async run(args, io) {
     const [corpusPath] = args.positionals;
     const out = args.values.out as string | undefined;
@@ -23,7 +29,12 @@ export const embedCommand: Command = {
     const embedder = await createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') });
     try {
       const progress = createProgress(io, 'embed', { quiet: args.values.json === true });
-      const vectors = await embedAll(embedder, docs.map(documentText), intOption(args, 'batch', 64), progress);
+      const vectors = await embedAll(
+        embedder,
+        docs.map(documentText),
+        intOption(args, 'batch', 64),
+        progress,
+      );
       const outPath = resolve(io.cwd, out);
       await writeNpy(outPath, vectors, [docs.length, embedder.dims]);
       const idsPath = `${outPath}.ids.json`;
@@ -31,9 +42,17 @@ export const embedCommand: Command = {
       await rename(`${idsPath}.tmp`, idsPath);
       progress.finish(`${docs.length} documents, ${embedder.dims} dims -> ${out}`);
       if (args.values.json) {
-        printJson(io, { out: outPath, ids: idsPath, count: docs.length, dims: embedder.dims, embedder: embedder.id });
+        printJson(io, {
+          out: outPath,
+          ids: idsPath,
+          count: docs.length,
+          dims: embedder.dims,
+          embedder: embedder.id,
+        });
       } else {
-        io.stdout.write(`wrote ${docs.length} x ${embedder.dims} vectors to ${out} (ids in ${out}.ids.json)\n`);
+        io.stdout.write(
+          `wrote ${docs.length} x ${embedder.dims} vectors to ${out} (ids in ${out}.ids.json)\n`,
+        );
       }
       return 0;
     } finally {

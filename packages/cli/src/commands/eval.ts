@@ -12,8 +12,10 @@ import { createProgress } from '../progress.js';
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'Evaluate an SAE on a dataset: original, sparse, reconstructed and residual retrieval (MRR@10, P@10, R@10, nDCG@10)',
-  usage: 'steer eval --dataset <dir> --sae <dir> [--report <dir>] [--embedder ...] [--backend embedded|elasticsearch] [--json]',
+  summary:
+    'Evaluate an SAE on a dataset: original, sparse, reconstructed and residual retrieval (MRR@10, P@10, R@10, nDCG@10)',
+  usage:
+    'steer eval --dataset <dir> --sae <dir> [--report <dir>] [--embedder ...] [--backend embedded|elasticsearch] [--json]',
   options: { ...jsonOption, ...configOptions, dataset: { type: 'string' }, report: { type: 'string' } },
   async run(args, io) {
     const datasetDir = args.values.dataset as string | undefined;
@@ -44,11 +46,17 @@ export const evalCommand: Command = {
         const dir = resolve(io.cwd, args.values.report as string);
         await mkdir(dir, { recursive: true });
         const command = `steer eval --dataset ${datasetDir} --sae ${config.sae}`;
-        await writeFile(join(dir, 'eval.md.tmp'), renderReport(`Evaluation on ${dataset.name}`, command, [result]));
+        await writeFile(
+          join(dir, 'eval.md.tmp'),
+          renderReport(`Evaluation on ${dataset.name}`, command, [result]),
+        );
         await rename(join(dir, 'eval.md.tmp'), join(dir, 'eval.md'));
       }
       if (quiet) printJson(io, result);
-      else io.stdout.write(`${renderMarkdownTable([result])}\n\n${result.queries} judged queries; ${result.relevanceNote}\n`);
+      else
+        io.stdout.write(
+          `${renderMarkdownTable([result])}\n\n${result.queries} judged queries; ${result.relevanceNote}\n`,
+        );
       return 0;
     } finally {
       await sae.dispose();

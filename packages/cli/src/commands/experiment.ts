@@ -10,6 +10,7 @@ import {
   defaultEpochs,
   embedDataset,
   embedTexts,
+  EvalError,
   loadDataset,
   loadLabelledCorpus,
   loadPerspectiveQueries,
@@ -58,7 +59,9 @@ function kList(args: CommandArgs, fallback: number[]): number[] {
   if (raw === undefined) return fallback;
   const ks = raw.split(',').map((s) => Number(s.trim()));
   if (ks.some((k) => !Number.isSafeInteger(k) || k < 1)) {
-    throw new UsageError(`experiment: --k must be whole numbers separated by commas (e.g. 32,64,128), not '${raw}'`);
+    throw new UsageError(
+      `experiment: --k must be whole numbers separated by commas (e.g. 32,64,128), not '${raw}'`,
+    );
   }
   return ks;
 }
@@ -67,7 +70,8 @@ function positive(args: CommandArgs, name: string): number | undefined {
   const raw = str(args, name);
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) throw new UsageError(`experiment: --${name} must be a whole number >= 1, not '${raw}'`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new UsageError(`experiment: --${name} must be a whole number >= 1, not '${raw}'`);
   return value;
 }
 
@@ -76,13 +80,17 @@ function commandLine(name: string, args: CommandArgs): string {
   const parts = ['steer experiment', name];
   for (const flag of ['dataset', 'corpus', 'queries', 'sae', 'k', 'epochs', 'embedder', 'out', 'cache']) {
     const v = args.values[flag];
-    for (const item of Array.isArray(v) ? v : v === undefined ? [] : [v]) parts.push(`--${flag} ${String(item)}`);
+    for (const item of Array.isArray(v) ? v : v === undefined ? [] : [v])
+      parts.push(`--${flag} ${String(item)}`);
   }
   return parts.join(' ');
 }
 
 /** One progress line per stage on stderr (quiet in --json mode). */
-function stagedProgress(io: CommandIO, quiet: boolean): { update: (p: ExperimentProgress) => void; finish: () => void } {
+function stagedProgress(
+  io: CommandIO,
+  quiet: boolean,
+): { update: (p: ExperimentProgress) => void; finish: () => void } {
   let stage = '';
   let bar: Progress | undefined;
   return {
@@ -103,13 +111,15 @@ function stagedProgress(io: CommandIO, quiet: boolean): { update: (p: Experiment
 async function datasetsOf(args: CommandArgs, io: CommandIO, name: string): Promise<EvalDataset[]> {
   const raw = args.values.dataset;
   const dirs = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map(String);
-  if (dirs.length === 0) throw new UsageError(`experiment ${name} needs --dataset <dir> (BEIR layout or Cranfield; repeatable)`);
+  if (dirs.length === 0)
+    throw new UsageError(`experiment ${name} needs --dataset <dir> (BEIR layout or Cranfield; repeatable)`);
   return Promise.all(dirs.map((dir) => loadDataset(resolve(io.cwd, dir))));
 }
 
 export const experimentCommand: Command = {
   name: 'experiment',
-  summary: "Run one of the paper's experiments (table1, kl, frequency, amplify, perspectives) and write Markdown + SVG",
+  summary:
+    "Run one of the paper's experiments (table1, kl, frequency, amplify, perspectives) and write Markdown + SVG",
   usage:
     'steer experiment <table1|kl|frequency|amplify|perspectives> [--dataset <dir> ...] --out <dir> [--cache <dir>] ' +
     '[--k 32,64,128] [--epochs N] [--sae <dir>] [--corpus <file.jsonl>] [--queries <file.json>] [--embedder ...] [--json]',
@@ -127,142 +137,178 @@ export const experimentCommand: Command = {
     queries: { type: 'string' },
   },
   async run(args, io) {
-    const name = args.positionals[0] as ExperimentName | undefined;
-    if (!name || !NAMES.includes(name)) {
-      throw new UsageError(`experiment: name one of ${NAMES.join(', ')}${name ? `, not '${name}'` : ''}`);
-    }
-    const outArg = str(args, 'out');
-    if (!outArg) throw new UsageError(`experiment ${name} needs --out <dir> for the Markdown and SVG files`);
-    const out = resolve(io.cwd, outArg);
-    const config = configFromArgs(args, io);
-    const cacheDir = resolve(io.cwd, str(args, 'cache') ?? join(config.dataDir, 'experiments'));
-    const quiet = args.values.json === true;
-    const command = commandLine(name, args);
-    const date = new Date();
-    const epochs = positive(args, 'epochs');
-    const saeArg = str(args, 'sae');
-    const demoSae = fileURLToPath(new URL('sae/', DEMO_DIR));
-    const needsTraining = name === 'perspectives' ? !saeArg && !existsSync(join(demoSae, 'manifest.json')) : !saeArg || name === 'table1' || name === 'kl';
-    // NOTE: the trainer's wasm backend must start before the default embedder loads its own TF.js.
-    if (needsTraining) await prepareTrainer();
-    const embedder: Embedder = await createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') });
-    const embedding = { model: embedder.id, dims: embedder.dims, normalized: embedder.normalized };
-    const progress = stagedProgress(io, quiet);
-    const written: string[] = [];
-    const write = async (file: string, content: string) => {
-      await writeFileAtomic(join(out, file), content);
-      written.push(join(out, file));
-    };
-    /** The SAE for a dataset: --sae, else the cached Table 1 SAE at K (trained when missing). */
-    const saeFor = async (dataset: EvalDataset, documents: Float32Array, k: number): Promise<string> => {
-      if (saeArg) return resolve(io.cwd, saeArg);
-      const plan: SaeTrainingPlan = { ...DEFAULT_PLAN, k, epochs: epochs ?? defaultEpochs(dataset.documents.length) };
-      return (await trainOrReuseSae(cacheDir, dataset.name, documents, embedding, plan, progress.update)).dir;
-    };
-    let json: unknown;
     try {
-      if (name === 'table1' || name === 'kl') {
-        const datasets = await datasetsOf(args, io, name);
-        const backend = await openLanceBackend(join(cacheDir, 'lance'));
-        const options = {
-          datasets,
-          embedder,
-          backend,
-          cacheDir,
-          ks: kList(args, name === 'table1' ? [32, 64, 128] : [128]),
-          ...(epochs !== undefined ? { epochs } : {}),
-          onProgress: progress.update,
-        };
-        if (name === 'table1') {
-          const result = await runTable1(options);
-          await write('table1.md', renderTable1(result, command, date));
-          json = result;
-          if (!quiet) io.stdout.write(`${renderRetentionTable(result.entries)}\n`);
-        } else {
-          const result = await runKlAblation(options);
-          await write('kl.svg', renderKlSvg(result));
-          await write('kl.md', renderKl(result, command, date, 'kl.svg'));
-          json = result;
-        }
-      } else if (name === 'amplify' || name === 'frequency') {
-        const datasets = await datasetsOf(args, io, name);
-        const [k] = kList(args, [32]);
-        const sections: string[] = [];
-        const results: unknown[] = [];
-        for (const dataset of datasets) {
-          const vectors = await embedDataset(dataset, embedder, progress.update);
-          const sae = await loadSae(await saeFor(dataset, vectors.documents, k!));
-          try {
-            const svgName = `${name}-${dataset.name.replace(/[^\w.-]+/g, '_')}.svg`;
-            if (name === 'amplify') {
-              const result = await runAmplify({
-                dataset,
-                sae,
-                documentVectors: vectors.documents,
-                queryVectors: vectors.queries,
-                queries: vectors.judgedQueries,
-              });
-              await write(svgName, renderAmplifySvg(result));
-              sections.push(renderAmplify(result, command, date, svgName));
-              results.push(result);
-            } else {
-              const result = await runFrequency({
-                corpus: dataset.name,
-                documents: dataset.documents,
-                documentVectors: vectors.documents,
-                sae,
-              });
-              await write(svgName, renderFrequencySvg(result));
-              sections.push(renderFrequency(result, command, date, svgName));
-              results.push(result);
-            }
-          } finally {
-            await sae.dispose();
-          }
-        }
-        await write(`${name}.md`, sections.join('\n'));
-        json = results;
+      return await runExperiment(args, io);
+    } catch (error) {
+      // Bad datasets, corpora and query files are the user's input: exit 2 with the loader's message.
+      if (error instanceof EvalError) throw new UsageError(error.message);
+      throw error;
+    }
+  },
+};
+
+async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> {
+  const name = args.positionals[0] as ExperimentName | undefined;
+  if (!name || !NAMES.includes(name)) {
+    throw new UsageError(`experiment: name one of ${NAMES.join(', ')}${name ? `, not '${name}'` : ''}`);
+  }
+  const outArg = str(args, 'out');
+  if (!outArg) throw new UsageError(`experiment ${name} needs --out <dir> for the Markdown and SVG files`);
+  const out = resolve(io.cwd, outArg);
+  const config = configFromArgs(args, io);
+  const cacheDir = resolve(io.cwd, str(args, 'cache') ?? join(config.dataDir, 'experiments'));
+  const quiet = args.values.json === true;
+  const command = commandLine(name, args);
+  const date = new Date();
+  const epochs = positive(args, 'epochs');
+  const saeArg = str(args, 'sae');
+  const demoSae = fileURLToPath(new URL('sae/', DEMO_DIR));
+  const needsTraining =
+    name === 'perspectives'
+      ? !saeArg && !existsSync(join(demoSae, 'manifest.json'))
+      : !saeArg || name === 'table1' || name === 'kl';
+  // NOTE: the trainer's wasm backend must start before the default embedder loads its own TF.js.
+  if (needsTraining) await prepareTrainer();
+  const embedder: Embedder = await createEmbedder(config.embedder, {
+    cacheDir: join(config.dataDir, 'cache'),
+  });
+  const embedding = { model: embedder.id, dims: embedder.dims, normalized: embedder.normalized };
+  const progress = stagedProgress(io, quiet);
+  const written: string[] = [];
+  const write = async (file: string, content: string) => {
+    await writeFileAtomic(join(out, file), content);
+    written.push(join(out, file));
+  };
+  /** The SAE for a dataset: --sae, else the cached Table 1 SAE at K (trained when missing). */
+  const saeFor = async (dataset: EvalDataset, documents: Float32Array, k: number): Promise<string> => {
+    if (saeArg) return resolve(io.cwd, saeArg);
+    const plan: SaeTrainingPlan = {
+      ...DEFAULT_PLAN,
+      k,
+      epochs: epochs ?? defaultEpochs(dataset.documents.length),
+    };
+    return (await trainOrReuseSae(cacheDir, dataset.name, documents, embedding, plan, progress.update)).dir;
+  };
+  let json: unknown;
+  try {
+    if (name === 'table1' || name === 'kl') {
+      const datasets = await datasetsOf(args, io, name);
+      const backend = await openLanceBackend(join(cacheDir, 'lance'));
+      const options = {
+        datasets,
+        embedder,
+        backend,
+        cacheDir,
+        ks: kList(args, name === 'table1' ? [32, 64, 128] : [128]),
+        ...(epochs !== undefined ? { epochs } : {}),
+        onProgress: progress.update,
+      };
+      if (name === 'table1') {
+        const result = await runTable1(options);
+        await write('table1.md', renderTable1(result, command, date));
+        json = result;
+        if (!quiet) io.stdout.write(`${renderRetentionTable(result.entries)}\n`);
       } else {
-        const corpusPath = resolve(io.cwd, str(args, 'corpus') ?? fileURLToPath(new URL('corpus.jsonl', DEMO_DIR)));
-        const queriesPath = resolve(io.cwd, str(args, 'queries') ?? fileURLToPath(PERSPECTIVE_QUERIES_FILE));
-        const passages = await loadLabelledCorpus(corpusPath);
-        const queries = await loadPerspectiveQueries(queriesPath);
-        const documentVectors = await embedTexts(
-          embedder,
-          passages.map((p) => (p.title ? `${p.title}. ${p.text}` : p.text)),
-          'document',
-          64,
-          (done, total) => progress.update({ stage: 'embed corpus', done, total }),
-        );
-        const queryVectors = await embedTexts(embedder, queries.map((q) => q.query), 'query');
-        let saeDir: string;
-        let saeNote: string;
-        if (saeArg) {
-          saeDir = resolve(io.cwd, saeArg);
-          saeNote = `given with --sae ${saeArg}`;
-        } else if (existsSync(join(demoSae, 'manifest.json'))) {
-          saeDir = demoSae;
-          saeNote = 'the demo SAE shipped in packages/cli/demo/sae';
-        } else {
-          const plan: SaeTrainingPlan = { ...DEFAULT_PLAN, nLatents: 2048, k: kList(args, [32])[0]!, epochs: epochs ?? 30 };
-          saeDir = (await trainOrReuseSae(cacheDir, 'demo-corpus', documentVectors, embedding, plan, progress.update)).dir;
-          saeNote = `trained by this command on the demo corpus's passages: ${plan.nLatents} latents, ${plan.epochs} epochs, MSE + KL with M = 8, seed ${plan.seed}`;
-        }
-        const sae = await loadSae(saeDir);
+        const result = await runKlAblation(options);
+        await write('kl.svg', renderKlSvg(result));
+        await write('kl.md', renderKl(result, command, date, 'kl.svg'));
+        json = result;
+      }
+    } else if (name === 'amplify' || name === 'frequency') {
+      const datasets = await datasetsOf(args, io, name);
+      const [k] = kList(args, [32]);
+      const sections: string[] = [];
+      const results: unknown[] = [];
+      for (const dataset of datasets) {
+        const vectors = await embedDataset(dataset, embedder, progress.update);
+        const sae = await loadSae(await saeFor(dataset, vectors.documents, k!));
         try {
-          const result = await runPerspectives({ passages, documentVectors, queries, queryVectors, sae });
-          await write('perspectives.svg', renderPerspectivesSvg(result));
-          await write('perspectives.md', renderPerspectives(result, command, date, 'perspectives.svg', saeNote));
-          json = result;
+          const svgName = `${name}-${dataset.name.replace(/[^\w.-]+/g, '_')}.svg`;
+          if (name === 'amplify') {
+            const result = await runAmplify({
+              dataset,
+              sae,
+              documentVectors: vectors.documents,
+              queryVectors: vectors.queries,
+              queries: vectors.judgedQueries,
+            });
+            await write(svgName, renderAmplifySvg(result));
+            sections.push(renderAmplify(result, command, date, svgName));
+            results.push(result);
+          } else {
+            const result = await runFrequency({
+              corpus: dataset.name,
+              documents: dataset.documents,
+              documentVectors: vectors.documents,
+              sae,
+            });
+            await write(svgName, renderFrequencySvg(result));
+            sections.push(renderFrequency(result, command, date, svgName));
+            results.push(result);
+          }
         } finally {
           await sae.dispose();
         }
       }
-    } finally {
-      progress.finish();
+      await write(`${name}.md`, sections.join('\n'));
+      json = results;
+    } else {
+      const corpusPath = resolve(
+        io.cwd,
+        str(args, 'corpus') ?? fileURLToPath(new URL('corpus.jsonl', DEMO_DIR)),
+      );
+      const queriesPath = resolve(io.cwd, str(args, 'queries') ?? fileURLToPath(PERSPECTIVE_QUERIES_FILE));
+      const passages = await loadLabelledCorpus(corpusPath);
+      const queries = await loadPerspectiveQueries(queriesPath);
+      const documentVectors = await embedTexts(
+        embedder,
+        passages.map((p) => (p.title ? `${p.title}. ${p.text}` : p.text)),
+        'document',
+        64,
+        (done, total) => progress.update({ stage: 'embed corpus', done, total }),
+      );
+      const queryVectors = await embedTexts(
+        embedder,
+        queries.map((q) => q.query),
+        'query',
+      );
+      let saeDir: string;
+      let saeNote: string;
+      if (saeArg) {
+        saeDir = resolve(io.cwd, saeArg);
+        saeNote = `given with --sae ${saeArg}`;
+      } else if (existsSync(join(demoSae, 'manifest.json'))) {
+        saeDir = demoSae;
+        saeNote = 'the demo SAE shipped in packages/cli/demo/sae';
+      } else {
+        const plan: SaeTrainingPlan = {
+          ...DEFAULT_PLAN,
+          nLatents: 2048,
+          k: kList(args, [32])[0]!,
+          epochs: epochs ?? 30,
+        };
+        saeDir = (
+          await trainOrReuseSae(cacheDir, 'demo-corpus', documentVectors, embedding, plan, progress.update)
+        ).dir;
+        saeNote = `trained by this command on the demo corpus's passages: ${plan.nLatents} latents, ${plan.epochs} epochs, MSE + KL with M = 8, seed ${plan.seed}`;
+      }
+      const sae = await loadSae(saeDir);
+      try {
+        const result = await runPerspectives({ passages, documentVectors, queries, queryVectors, sae });
+        await write('perspectives.svg', renderPerspectivesSvg(result));
+        await write(
+          'perspectives.md',
+          renderPerspectives(result, command, date, 'perspectives.svg', saeNote),
+        );
+        json = result;
+      } finally {
+        await sae.dispose();
+      }
     }
-    if (quiet) printJson(io, { experiment: name, command, files: written, result: json });
-    else io.stdout.write(`${written.map((f) => `wrote ${f}`).join('\n')}\n`);
-    return 0;
-  },
-};
+  } finally {
+    progress.finish();
+  }
+  if (quiet) printJson(io, { experiment: name, command, files: written, result: json });
+  else io.stdout.write(`${written.map((f) => `wrote ${f}`).join('\n')}\n`);
+  return 0;
+}

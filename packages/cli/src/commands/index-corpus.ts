@@ -37,15 +37,22 @@ export const indexCommand: Command = {
         '--latents writes a sparse_vector field, which needs the Elasticsearch backend: add --backend elasticsearch (and STEER_ES_URL)',
       );
     }
-    if (withLatents && !config.sae) throw new UsageError('--latents needs --sae <dir>: the SAE whose latents are written');
+    if (withLatents && !config.sae)
+      throw new UsageError('--latents needs --sae <dir>: the SAE whose latents are written');
     const engine = await openEngine(withLatents ? config : { ...config, sae: undefined }, { embedder });
     try {
-      const similarity = (args.values.similarity as string | undefined) ?? (embedder.normalized ? 'dot_product' : 'cosine');
+      const similarity =
+        (args.values.similarity as string | undefined) ?? (embedder.normalized ? 'dot_product' : 'cosine');
       if (!['cosine', 'dot_product', 'l2_norm'].includes(similarity)) {
         throw new UsageError(`--similarity must be cosine, dot_product or l2_norm, not '${similarity}'`);
       }
       const embedProgress = createProgress(io, 'embed', { quiet });
-      const vectors = await embedAll(embedder, docs.map(documentText), intOption(args, 'batch', 64), embedProgress);
+      const vectors = await embedAll(
+        embedder,
+        docs.map(documentText),
+        intOption(args, 'batch', 64),
+        embedProgress,
+      );
       embedProgress.finish(`${docs.length} documents`);
       const exists = (await engine.backend.listIndexes()).includes(config.index);
       if (exists && args.values.overwrite !== true) {
@@ -96,10 +103,13 @@ export const indexCommand: Command = {
             onProgress: (p) => latentProgress.update(p.done, p.total),
           },
         );
-        latentProgress.finish(`${result.written} written, ${result.skipped} skipped, ${result.failed} failed`);
+        latentProgress.finish(
+          `${result.written} written, ${result.skipped} skipped, ${result.failed} failed`,
+        );
         latents = { written: result.written, skipped: result.skipped, failed: result.failed };
       }
-      if (quiet) printJson(io, { index: config.index, added, dims: embedder.dims, embedder: embedder.id, latents });
+      if (quiet)
+        printJson(io, { index: config.index, added, dims: embedder.dims, embedder: embedder.id, latents });
       else io.stdout.write(`indexed ${added} documents into '${config.index}' (${config.backend})\n`);
       return 0;
     } finally {

@@ -7,6 +7,7 @@ import { evalCommand } from './eval.js';
 import { featuresCommand } from './features.js';
 import { indexCommand } from './index-corpus.js';
 import { labelCommand } from './label.js';
+import { lspCommand } from './lsp.js';
 import { presetCommand } from './preset.js';
 import { searchCommand } from './search.js';
 import { trainCommand } from './train.js';
@@ -22,4 +23,5 @@ export const commands: Command[] = [
   featuresCommand,
   evalCommand,
   bridgeCommand,
+  lspCommand,
 ];

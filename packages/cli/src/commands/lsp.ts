@@ -10,10 +10,14 @@ export const lspCommand: Command = {
   options: { stdio: { type: 'boolean' } },
   async run(args, io) {
     if (args.values.stdio !== true) {
-      throw new UsageError('lsp speaks the Language Server Protocol on stdin/stdout only; run `steer lsp --stdio`');
+      throw new UsageError(
+        'lsp speaks the Language Server Protocol on stdin/stdout only; run `steer lsp --stdio`',
+      );
     }
     if (args.positionals.length > 0) {
-      throw new UsageError(`lsp takes no arguments, found ${args.positionals.join(' ')}; run \`steer lsp --stdio\``);
+      throw new UsageError(
+        `lsp takes no arguments, found ${args.positionals.join(' ')}; run \`steer lsp --stdio\``,
+      );
     }
     // NOTE: configuration is found per document (steer.config.json upwards from each file), not from io.cwd.
     return new Promise<number>((resolve) => {

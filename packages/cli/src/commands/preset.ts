@@ -12,7 +12,12 @@ export const presetCommand: Command = {
   name: 'preset',
   summary: 'Save, list, show and remove steering presets (e.g. preset save career "+@salary*0.5 +@jobs*0.3")',
   usage: USAGE,
-  options: { ...jsonOption, ...configOptions, presets: { type: 'string' }, 'no-overwrite': { type: 'boolean' } },
+  options: {
+    ...jsonOption,
+    ...configOptions,
+    presets: { type: 'string' },
+    'no-overwrite': { type: 'boolean' },
+  },
   async run(args, io) {
     const [action, name, edits, ...extra] = args.positionals;
     const config = configFromArgs(args, io);
@@ -25,9 +30,14 @@ export const presetCommand: Command = {
     switch (action) {
       case 'save': {
         if (!edits || extra.length > 0) {
-          throw new UsageError(`preset save takes a name and one quoted edits argument: steer preset save career "+f12*0.5"`);
+          throw new UsageError(
+            `preset save takes a name and one quoted edits argument: steer preset save career "+f12*0.5"`,
+          );
         }
-        if (!config.sae) throw new UsageError('preset save needs --sae <dir> (or "sae" in steer.config.json): a preset is bound to its SAE');
+        if (!config.sae)
+          throw new UsageError(
+            'preset save needs --sae <dir> (or "sae" in steer.config.json): a preset is bound to its SAE',
+          );
         const engine = await openEngine(config);
         try {
           const saved = await savePreset(dir, needName(), edits, {
@@ -35,10 +45,19 @@ export const presetCommand: Command = {
             saeId: engine.sae?.manifest.id,
             overwrite: args.values['no-overwrite'] !== true,
           });
-          if (json) printJson(io, { name: saved.name, path: saved.path, saeId: saved.saeId, edits: saved.edits, diagnostics: saved.diagnostics });
+          if (json)
+            printJson(io, {
+              name: saved.name,
+              path: saved.path,
+              saeId: saved.saeId,
+              edits: saved.edits,
+              diagnostics: saved.diagnostics,
+            });
           else {
             for (const d of saved.diagnostics) io.stderr.write(`${d.severity}: ${d.code}: ${d.message}\n`);
-            io.stdout.write(`saved preset '${saved.name}' (${saved.edits}) for ${saved.saeId} to ${saved.path}\n`);
+            io.stdout.write(
+              `saved preset '${saved.name}' (${saved.edits}) for ${saved.saeId} to ${saved.path}\n`,
+            );
           }
           return 0;
         } finally {
@@ -49,7 +68,9 @@ export const presetCommand: Command = {
         const presets = await listPresets(dir);
         if (json) printJson(io, { presets });
         else if (presets.length === 0) io.stdout.write(`no presets in ${dir}\n`);
-        else for (const p of presets) io.stdout.write(`${p.name}  ${p.edits || `(${p.problem})`}  [${p.saeId ?? 'no SAE'}]\n`);
+        else
+          for (const p of presets)
+            io.stdout.write(`${p.name}  ${p.edits || `(${p.problem})`}  [${p.saeId ?? 'no SAE'}]\n`);
         return 0;
       }
       case 'show': {

@@ -39,9 +39,15 @@ export const searchCommand: Command = {
     const engine = await openEngine(config);
     try {
       const k = args.values.k === undefined ? undefined : intOption(args, 'k', 10, 10_000);
-      const result = await engine.search(query, { k, index: config.index, compare: args.values.compare === true });
+      const result = await engine.search(query, {
+        k,
+        index: config.index,
+        compare: args.values.compare === true,
+      });
       const explained =
-        args.values.explain === true && engine.sae ? await engine.explain(result.resolved.vector, result.hits) : undefined;
+        args.values.explain === true && engine.sae
+          ? await engine.explain(result.resolved.vector, result.hits)
+          : undefined;
       if (args.values.json) {
         printJson(io, {
           query,
@@ -52,13 +58,16 @@ export const searchCommand: Command = {
         });
         return 0;
       }
-      for (const d of result.resolved.diagnostics) io.stderr.write(`${d.severity}: ${d.code}: ${d.message}\n`);
+      for (const d of result.resolved.diagnostics)
+        io.stderr.write(`${d.severity}: ${d.code}: ${d.message}\n`);
       if (result.baseline) printHits(io, 'without steering:', result.baseline);
       printHits(io, result.baseline ? 'with steering:' : `results for ${query}:`, result.hits);
       if (explained) {
         io.stdout.write('top features per hit:\n');
         for (const hit of explained) {
-          const features = hit.features.map((f) => `f${f.feature}${f.label ? ` (${f.label})` : ''}`).join(', ');
+          const features = hit.features
+            .map((f) => `f${f.feature}${f.label ? ` (${f.label})` : ''}`)
+            .join(', ');
           io.stdout.write(`  ${hit.id}: ${features || '(none shared with the query)'}\n`);
         }
       }

@@ -2,6 +2,7 @@
 // embedded on the fly, with checkpoints, --resume, and export to the SAE format the runtime loads.
 import { access, readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { createEmbedder } from '@steer/embed';
 import {
   BACKEND_ORDER,
@@ -140,42 +141,121 @@ async function inputsFromEmbeddings(args: CommandArgs, io: CommandIO, path: stri
   };
 }
 
+/** What the embedding worker is asked to do. */
+interface EmbedJob {
+  spec: string;
+  cacheDir: string;
+  docs: string[];
+  queries: string[];
+}
+
+/** Messages from the embedding worker. */
+type EmbedMessage =
+  | { type: 'progress'; done: number; total: number }
+  | { type: 'done'; id: string; dims: number; normalized: boolean; docs: Float32Array; queries: Float32Array }
+  | { type: 'error'; name: string; message: string };
+
+// NOTE: the default embedder (@energetic-ai/core) bundles TF.js 4.5 and claims the wasm backend of the
+// process-wide TF.js engine, which the trainer's TF.js 4.22 shares (the engine lives on globalThis). Embedding
+// therefore runs in a worker thread, whose globals are its own; this module is that worker's entry too.
+async function embedInWorker(job: EmbedJob): Promise<void> {
+  const port = parentPort!;
+  try {
+    const embedder = await createEmbedder(job.spec, { cacheDir: job.cacheDir });
+    try {
+      const progress = {
+        update: (done: number, total?: number) =>
+          port.postMessage({ type: 'progress', done, total: total ?? done }),
+        finish: () => {},
+      };
+      const docs = await embedAll(embedder, job.docs, 64, progress);
+      const queries = new Float32Array(job.queries.length * embedder.dims);
+      for (let start = 0; start < job.queries.length; start += 64) {
+        const batch = job.queries.slice(start, start + 64);
+        queries.set(await embedder.embed(batch, { kind: 'query' }), start * embedder.dims);
+      }
+      const message: EmbedMessage = {
+        type: 'done',
+        id: embedder.id,
+        dims: embedder.dims,
+        normalized: embedder.normalized,
+        docs,
+        queries,
+      };
+      port.postMessage(message, [docs.buffer as ArrayBuffer, queries.buffer as ArrayBuffer]);
+    } finally {
+      await embedder.dispose();
+    }
+  } catch (error) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    port.postMessage({ type: 'error', name: e.name, message: e.message } satisfies EmbedMessage);
+  }
+}
+
+if (!isMainThread && (workerData as { steerTrainEmbed?: EmbedJob } | null)?.steerTrainEmbed) {
+  await embedInWorker((workerData as { steerTrainEmbed: EmbedJob }).steerTrainEmbed);
+}
+
+function embedTexts(
+  job: EmbedJob,
+  onProgress: (done: number, total: number) => void,
+): Promise<Extract<EmbedMessage, { type: 'done' }>> {
+  return new Promise((resolvePromise, reject) => {
+    const worker = new Worker(new URL(import.meta.url), { workerData: { steerTrainEmbed: job } });
+    let settled = false;
+    worker.on('message', (message: EmbedMessage) => {
+      if (message.type === 'progress') onProgress(message.done, message.total);
+      else {
+        settled = true;
+        if (message.type === 'done') resolvePromise(message);
+        // Embedder errors are about the input or the environment (unknown spec, missing model files).
+        else
+          reject(
+            message.name === 'EmbedError' ? new UsageError(message.message) : new Error(message.message),
+          );
+      }
+    });
+    worker.on('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    worker.on('exit', (code) => {
+      if (!settled) reject(new Error(`train: the embedding worker exited with code ${code}`));
+    });
+  });
+}
+
 async function inputsFromCorpus(args: CommandArgs, io: CommandIO, path: string): Promise<Inputs> {
   // NOTE: --backend here is the compute backend, not the search backend that configFromArgs validates.
   const config = configFromArgs({ positionals: [], values: { ...args.values, backend: undefined } }, io);
   const corpus = await readCorpus(resolve(io.cwd, path));
   const queriesPath = str(args, 'queries');
   const queryDocs = queriesPath !== undefined ? await readCorpus(resolve(io.cwd, queriesPath)) : [];
-  const embedder = await createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') });
-  try {
-    const progress = createProgress(io, 'embed', { quiet: args.values.json === true });
-    const docs = await embedAll(embedder, corpus.map(documentText), 64, progress);
-    progress.finish(`${corpus.length} documents embedded with ${embedder.id}`);
-    let queries: Float32Array | undefined;
-    if (queryDocs.length > 0) {
-      queries = new Float32Array(queryDocs.length * embedder.dims);
-      for (let start = 0; start < queryDocs.length; start += 64) {
-        const batch = queryDocs.slice(start, start + 64).map((q) => q.text);
-        queries.set(await embedder.embed(batch, { kind: 'query' }), start * embedder.dims);
-      }
-    }
-    const relevant = await relevanceLists(
-      args,
-      io,
-      corpus.map((d) => d.id),
-      queryDocs.map((q) => q.id),
-    );
-    return {
-      docs,
-      ...(queries ? { queries } : {}),
-      ...(relevant ? { relevant } : {}),
-      dims: embedder.dims,
-      embedding: { model: embedder.id, dims: embedder.dims, normalized: embedder.normalized },
-      note: `${corpus.length} documents${queryDocs.length ? ` and ${queryDocs.length} queries` : ''} embedded with ${embedder.id}`,
-    };
-  } finally {
-    await embedder.dispose();
-  }
+  const progress = createProgress(io, 'embed', { quiet: args.values.json === true });
+  const embedded = await embedTexts(
+    {
+      spec: config.embedder,
+      cacheDir: join(config.dataDir, 'cache'),
+      docs: corpus.map(documentText),
+      queries: queryDocs.map((q) => q.text),
+    },
+    (done, total) => progress.update(done, total),
+  );
+  progress.finish(`${corpus.length} documents embedded with ${embedded.id}`);
+  const relevant = await relevanceLists(
+    args,
+    io,
+    corpus.map((d) => d.id),
+    queryDocs.map((q) => q.id),
+  );
+  return {
+    docs: embedded.docs,
+    ...(queryDocs.length > 0 ? { queries: embedded.queries } : {}),
+    ...(relevant ? { relevant } : {}),
+    dims: embedded.dims,
+    embedding: { model: embedded.id, dims: embedded.dims, normalized: embedded.normalized },
+    note: `${corpus.length} documents${queryDocs.length ? ` and ${queryDocs.length} queries` : ''} embedded with ${embedded.id}`,
+  };
 }
 
 /** Judged relevant documents per query (grade > 0), by id; queries without judgments get an empty list. */

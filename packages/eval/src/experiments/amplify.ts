@@ -59,7 +59,8 @@ export function queryRelevantFeature(
   }
   if (best) return best;
   for (const [f, m] of mean) {
-    if (!best || m > best.score || (m === best.score && f < best.feature)) best = { feature: f, score: m, fallback: true };
+    if (!best || m > best.score || (m === best.score && f < best.feature))
+      best = { feature: f, score: m, fallback: true };
   }
   return best;
 }
@@ -175,7 +176,10 @@ export async function runAmplify(options: AmplifyOptions): Promise<AmplifyResult
     features.push({ queryId: query.id, ...found, activeDocuments: activeDocs.length });
     const qv = queryVectors.subarray(q * dims, (q + 1) * dims);
     const base = dotAll(documentVectors, dims, nDocs, qv);
-    baselineRuns.set(query.id, topTen(base).map((d) => ids[d]!));
+    baselineRuns.set(
+      query.id,
+      topTen(base).map((d) => ids[d]!),
+    );
     const direction = sae.decoderDirection(found.feature);
     let queryDotDirection = 0;
     for (let i = 0; i < dims; i++) queryDotDirection += qv[i]! * direction[i]!;
@@ -184,10 +188,16 @@ export async function runAmplify(options: AmplifyOptions): Promise<AmplifyResult
         mode: 'residual',
         returnLatents: false,
       });
-      queryRuns[w]!.set(query.id, topTen(dotAll(documentVectors, dims, nDocs, vector)).map((d) => ids[d]!));
+      queryRuns[w]!.set(
+        query.id,
+        topTen(dotAll(documentVectors, dims, nDocs, vector)).map((d) => ids[d]!),
+      );
       const shifted = Float64Array.from(base);
       for (const d of activeDocs) shifted[d]! += weights[w]! * queryDotDirection;
-      docRuns[w]!.set(query.id, topTen(shifted).map((d) => ids[d]!));
+      docRuns[w]!.set(
+        query.id,
+        topTen(shifted).map((d) => ids[d]!),
+      );
     }
   }
   const score = (runs: Map<string, string[]>) => evaluateRuns(runs, scoredQrels, dataset.minRelevantGrade);
@@ -218,7 +228,11 @@ export function renderAmplifySvg(result: AmplifyResult): string {
       { name: 'document side MRR@10', points: pts(result.document.mrr10) },
       { name: 'query side P@10', points: pts(result.query.p10), dashed: true },
       { name: 'document side P@10', points: pts(result.document.p10), dashed: true },
-      { name: 'original MRR@10 (w = 0)', points: pts(result.weights.map(() => result.baseline.mrr10)), dashed: true },
+      {
+        name: 'original MRR@10 (w = 0)',
+        points: pts(result.weights.map(() => result.baseline.mrr10)),
+        dashed: true,
+      },
     ],
   });
 }
@@ -227,7 +241,8 @@ export function renderAmplifySvg(result: AmplifyResult): string {
 export function renderAmplify(result: AmplifyResult, command: string, date: Date, svgName: string): string {
   const fallbacks = result.features.filter((f) => f.fallback).length;
   const distinct = new Set(result.features.map((f) => f.feature)).size;
-  const meanActive = result.features.reduce((s, f) => s + f.activeDocuments, 0) / Math.max(1, result.features.length);
+  const meanActive =
+    result.features.reduce((s, f) => s + f.activeDocuments, 0) / Math.max(1, result.features.length);
   const lines = [
     `# Figure 4: amplifying the query-relevant feature (${result.dataset})`,
     '',
@@ -248,17 +263,17 @@ export function renderAmplify(result: AmplifyResult, command: string, date: Date
     '## Method',
     '',
     '- Query-relevant feature of a query: the latent maximising (query activation) x (mean activation over the',
-    '  query\'s relevant documents - mean activation over all documents), using the SAE\'s top-K codes (0 outside the',
+    "  query's relevant documents - mean activation over all documents), using the SAE's top-K codes (0 outside the",
     '  top K): a feature the query carries and that sets its relevant documents apart from the corpus. When no latent',
     `  scores above 0, the latent with the highest contrast over the relevant documents alone (${fallbacks} of ${result.features.length} queries).`,
     `  ${distinct} distinct features over ${result.features.length} queries; on average the feature is active in ${meanActive.toFixed(1)} documents.`,
     '- This uses the relevance judgments by design, as in the paper: the experiment measures whether amplifying a',
     '  feature controls retrieval, not retrieval quality, and its numbers are not a retrieval result.',
-    '- Query side: residual steering, q\' = q + W_dec (h\' - h) with h\'_f = h_f + w, searched against the original documents.',
-    '- Document side: d\' = d + w W_dec[:, f] for every document whose top-K latents include f, searched with the',
-    '  original query. Adding w to every document instead would shift all of a query\'s scores by the same amount and',
+    "- Query side: residual steering, q' = q + W_dec (h' - h) with h'_f = h_f + w, searched against the original documents.",
+    "- Document side: d' = d + w W_dec[:, f] for every document whose top-K latents include f, searched with the",
+    "  original query. Adding w to every document instead would shift all of a query's scores by the same amount and",
     '  change no ranking, so the documents where the feature fires are the meaningful reading.',
-    '- Scores are dot products over all documents (exact); the grid is the paper\'s, w = 0.0004 x 2^i.',
+    "- Scores are dot products over all documents (exact); the grid is the paper's, w = 0.0004 x 2^i.",
     '',
   ];
   return lines.join('\n');

@@ -57,26 +57,35 @@ export function logLogSlope(values: readonly number[]): number {
 
 const WORD = /[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu;
 const STOPWORDS = new Set(
-  ('the of and to in a is that for on with as by are be this was it or at from an which can not have has were ' +
+  (
+    'the of and to in a is that for on with as by are be this was it or at from an which can not have has were ' +
     'their its also more been but they than other these such into one two may used between about most when ' +
-    'some there only all what how who your you our we will would should could do does did each per')
-    .split(' '),
+    'some there only all what how who your you our we will would should could do does did each per'
+  ).split(' '),
 );
 
 /** Distinct lower-cased words of each text (stopwords kept): the bag-of-words vocabulary. */
 export function documentTerms(texts: readonly string[]): Array<Set<string>> {
-  return texts.map((text) => new Set(Array.from(text.toLowerCase().matchAll(WORD), (m) => m[0].replace(/['’-]+$/u, ''))));
+  return texts.map(
+    (text) => new Set(Array.from(text.toLowerCase().matchAll(WORD), (m) => m[0].replace(/['’-]+$/u, ''))),
+  );
 }
 
 /** Fraction of documents containing each term, most frequent first. */
 export function termDocumentFrequencies(terms: ReadonlyArray<ReadonlySet<string>>): Map<string, number> {
   const df = new Map<string, number>();
   for (const set of terms) for (const term of set) df.set(term, (df.get(term) ?? 0) + 1);
-  return new Map([...df].map(([t, n]) => [t, n / terms.length] as [string, number]).sort((a, b) => b[1] - a[1]));
+  return new Map(
+    [...df].map(([t, n]) => [t, n / terms.length] as [string, number]).sort((a, b) => b[1] - a[1]),
+  );
 }
 
 /** Per-feature document counts and frequencies from top-K codes, plus each feature's strongest documents. */
-export function featureStatsOf(codes: SparseLatents, nLatents: number, topN: number): { stats: FeatureStats; top: Map<number, number[]> } {
+export function featureStatsOf(
+  codes: SparseLatents,
+  nLatents: number,
+  topN: number,
+): { stats: FeatureStats; top: Map<number, number[]> } {
   const count = new Uint32Array(nLatents);
   const sum = new Float32Array(nLatents);
   const hits = new Map<number, Array<[number, number]>>();
@@ -94,7 +103,18 @@ export function featureStatsOf(codes: SparseLatents, nLatents: number, topN: num
   }
   const frequency = Float32Array.from(count, (c) => c / Math.max(1, codes.batch));
   const meanActivation = Float32Array.from(sum, (s, f) => (count[f]! > 0 ? s / count[f]! : 0));
-  const top = new Map([...hits].map(([f, list]) => [f, list.sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, topN).map(([d]) => d)] as [number, number[]]));
+  const top = new Map(
+    [...hits].map(
+      ([f, list]) =>
+        [
+          f,
+          list
+            .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+            .slice(0, topN)
+            .map(([d]) => d),
+        ] as [number, number[]],
+    ),
+  );
   return {
     stats: {
       nLatents,
@@ -111,7 +131,12 @@ export function featureStatsOf(codes: SparseLatents, nLatents: number, topN: num
 }
 
 /** Terms over-represented in `docs` against the corpus (ratio of document frequencies, in at least 2 of them). */
-function keywordsOf(terms: ReadonlyArray<ReadonlySet<string>>, df: ReadonlyMap<string, number>, docs: readonly number[], max: number): string[] {
+function keywordsOf(
+  terms: ReadonlyArray<ReadonlySet<string>>,
+  df: ReadonlyMap<string, number>,
+  docs: readonly number[],
+  max: number,
+): string[] {
   const inTop = new Map<string, number>();
   for (const d of docs) for (const t of terms[d]!) inTop.set(t, (inTop.get(t) ?? 0) + 1);
   const needed = Math.min(2, docs.length);
@@ -177,7 +202,10 @@ export async function runFrequency(options: {
 export function renderFrequencySvg(result: FrequencyResult): string {
   return rankFrequencySvg(
     [
-      { name: `SAE features (K=${result.k}, ${result.liveFeatures} live)`, values: result.featureFrequencies },
+      {
+        name: `SAE features (K=${result.k}, ${result.liveFeatures} live)`,
+        values: result.featureFrequencies,
+      },
       { name: `bag-of-words terms (${result.vocabulary})`, values: result.termFrequencies },
     ],
     {
@@ -188,9 +216,15 @@ export function renderFrequencySvg(result: FrequencyResult): string {
 }
 
 /** The frequency report in Markdown. */
-export function renderFrequency(result: FrequencyResult, command: string, date: Date, svgName: string): string {
+export function renderFrequency(
+  result: FrequencyResult,
+  command: string,
+  date: Date,
+  svgName: string,
+): string {
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-  const atRank = (values: readonly number[], rank: number) => (values[rank - 1] === undefined ? '—' : pct(values[rank - 1]!));
+  const atRank = (values: readonly number[], rank: number) =>
+    values[rank - 1] === undefined ? '—' : pct(values[rank - 1]!);
   return [
     `# Figure 3: feature activation frequency vs term frequency (${result.corpus})`,
     '',
@@ -210,16 +244,17 @@ export function renderFrequency(result: FrequencyResult, command: string, date: 
     '| bucket | feature | documents | keywords of its top documents | strongest document |',
     '|---|---|---|---|---|',
     ...result.examples.map(
-      (e) => `| ${e.bucket} | ${e.feature} | ${pct(e.frequency)} | ${e.keywords.join(', ') || '—'} | ${e.topDocument.replace(/\|/g, '\\|')} |`,
+      (e) =>
+        `| ${e.bucket} | ${e.feature} | ${pct(e.frequency)} | ${e.keywords.join(', ') || '—'} | ${e.topDocument.replace(/\|/g, '\\|')} |`,
     ),
     '',
     '## Method',
     '',
     '- Feature frequency: the fraction of documents whose top-K latents include the feature (dead features left out).',
     '- Term frequency: the fraction of documents containing the term; terms are the lower-cased words of `title. text`',
-    '  (the catalog\'s tokenizer, stopwords kept), i.e. the bag-of-words vocabulary of the same corpus.',
+    "  (the catalog's tokenizer, stopwords kept), i.e. the bag-of-words vocabulary of the same corpus.",
     '- Head / torso / tail: the most frequent features, those around the median rank, and the rarest live ones; keywords',
-    '  are the content words most over-represented (ratio of document frequencies) in each feature\'s ten strongest documents.',
+    "  are the content words most over-represented (ratio of document frequencies) in each feature's ten strongest documents.",
     '',
   ].join('\n');
 }

@@ -24,15 +24,19 @@ export async function runKlAblation(options: Table1Options): Promise<KlResult> {
   };
 }
 
-const mrr = (entry: Table1Entry, method: EvalMethod): number => entry.result.rows.find((r) => r.method === method)!.mrr10;
+const mrr = (entry: Table1Entry, method: EvalMethod): number =>
+  entry.result.rows.find((r) => r.method === method)!.mrr10;
 
-function categories(result: KlResult): Array<{ label: string; method: EvalMethod; with: Table1Entry; without: Table1Entry }> {
+function categories(
+  result: KlResult,
+): Array<{ label: string; method: EvalMethod; with: Table1Entry; without: Table1Entry }> {
   const out: Array<{ label: string; method: EvalMethod; with: Table1Entry; without: Table1Entry }> = [];
   for (const w of result.withKl) {
     const wo = result.withoutKl.find((e) => e.dataset === w.dataset && e.k === w.k);
     if (!wo) continue;
     const prefix = `${result.withKl.some((e) => e.dataset !== w.dataset) ? `${w.dataset} ` : ''}K=${w.k}`;
-    for (const method of ['sparse', 'reconstructed'] as const) out.push({ label: `${prefix} ${method}`, method, with: w, without: wo });
+    for (const method of ['sparse', 'reconstructed'] as const)
+      out.push({ label: `${prefix} ${method}`, method, with: w, without: wo });
   }
   return out;
 }

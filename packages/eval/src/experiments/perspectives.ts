@@ -36,11 +36,17 @@ export async function loadPerspectiveQueries(path: string): Promise<PerspectiveQ
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
-    throw new EvalError(`experiment: cannot read the perspective queries ${path} (${(error as Error).message}); pass --queries <file.json>`, 'experiment_input');
+    throw new EvalError(
+      `experiment: cannot read the perspective queries ${path} (${(error as Error).message}); pass --queries <file.json>`,
+      'experiment_input',
+    );
   }
   const queries = (parsed as { queries?: unknown }).queries;
   if (!Array.isArray(queries) || queries.length === 0) {
-    throw new EvalError(`experiment: ${path} has no "queries" array; see packages/eval/queries/perspectives.json`, 'experiment_input');
+    throw new EvalError(
+      `experiment: ${path} has no "queries" array; see packages/eval/queries/perspectives.json`,
+      'experiment_input',
+    );
   }
   queries.forEach((q: Partial<PerspectiveQuery>, i) => {
     const ok =
@@ -69,27 +75,46 @@ export async function loadLabelledCorpus(path: string): Promise<LabelledPassage[
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new EvalError(`experiment: cannot read the corpus ${path} (${(error as Error).message}); pass --corpus <file.jsonl>`, 'experiment_input');
+    throw new EvalError(
+      `experiment: cannot read the corpus ${path} (${(error as Error).message}); pass --corpus <file.jsonl>`,
+      'experiment_input',
+    );
   }
   return text
     .split('\n')
     .map((line, i) => [line, i + 1] as const)
     .filter(([line]) => line.trim() !== '')
     .map(([line, n]) => {
-      let value: { _id?: unknown; title?: unknown; text?: unknown; metadata?: { topic?: unknown; perspective?: unknown } };
+      let value: {
+        _id?: unknown;
+        title?: unknown;
+        text?: unknown;
+        metadata?: { topic?: unknown; perspective?: unknown };
+      };
       try {
         value = JSON.parse(line);
       } catch {
         throw new EvalError(`experiment: ${path}:${n} is not valid JSON`, 'experiment_input');
       }
       const { topic, perspective } = value.metadata ?? {};
-      if (typeof value._id !== 'string' || typeof value.text !== 'string' || typeof topic !== 'string' || typeof perspective !== 'string') {
+      if (
+        typeof value._id !== 'string' ||
+        typeof value.text !== 'string' ||
+        typeof topic !== 'string' ||
+        typeof perspective !== 'string'
+      ) {
         throw new EvalError(
           `experiment: ${path}:${n} needs "_id", "text" and metadata.topic / metadata.perspective labels`,
           'experiment_input',
         );
       }
-      return { id: value._id, title: typeof value.title === 'string' ? value.title : '', text: value.text, topic, perspective };
+      return {
+        id: value._id,
+        title: typeof value.title === 'string' ? value.title : '',
+        text: value.text,
+        topic,
+        perspective,
+      };
     });
 }
 
@@ -164,7 +189,8 @@ export function perspectiveFeature(
   let best = { feature: -1, enrichment: -Infinity };
   for (const [f, m] of a.sum) {
     const e = m - (b.sum.get(f) ?? 0);
-    if (e > best.enrichment || (e === best.enrichment && f < best.feature)) best = { feature: f, enrichment: e };
+    if (e > best.enrichment || (e === best.enrichment && f < best.feature))
+      best = { feature: f, enrichment: e };
   }
   const active: number[] = [];
   for (let i = 0; i < codes.batch * codes.k; i++) {
@@ -239,11 +265,13 @@ export async function runPerspectives(options: {
   const { passages, sae, queries } = options;
   const dims = sae.manifest.dModel;
   const depth = options.depth ?? 5;
-  const strengths = [...(options.strengths ?? [1, 2, 4])];
+  const strengths = [...(options.strengths ?? [1, 2, 4, 8])];
   const codes = await sae.encodeBatches(options.documentVectors, passages.length);
   const labelOf = new Map(passages.map((p) => [p.id, p.perspective]));
   const rank = (vector: Float32Array) =>
-    rankByDot(options.documentVectors, dims, passages.length, vector).slice(0, depth).map((d) => passages[d]!.id);
+    rankByDot(options.documentVectors, dims, passages.length, vector)
+      .slice(0, depth)
+      .map((d) => passages[d]!.id);
   const features = new Map<string, PerspectiveFeature>();
   const rows: PerspectiveRow[] = [];
   for (let q = 0; q < queries.length; q++) {
@@ -256,25 +284,42 @@ export async function runPerspectives(options: {
       const away = names[1 - t]!;
       const key = `${query.topic}\u0000${toward}`;
       let feature = features.get(key);
-      if (!feature) features.set(key, (feature = perspectiveFeature(codes, passages, query.topic, toward, away)));
+      if (!feature)
+        features.set(key, (feature = perspectiveFeature(codes, passages, query.topic, toward, away)));
       const after: Array<Record<string, number>> = [];
       let topAfter = topBefore;
       for (const s of strengths) {
-        const { vector } = await sae.steer(qv, [{ feature: feature.feature, op: 'add', value: s * feature.typicalActivation }], {
-          mode: 'residual',
-          returnLatents: false,
-        });
+        const { vector } = await sae.steer(
+          qv,
+          [{ feature: feature.feature, op: 'add', value: s * feature.typicalActivation }],
+          {
+            mode: 'residual',
+            returnLatents: false,
+          },
+        );
         topAfter = rank(vector);
         after.push(countPerspectives(topAfter, labelOf, names, depth));
       }
-      rows.push({ queryId: query.id, query: query.query, toward, away, feature, before, after, topBefore, topAfter });
+      rows.push({
+        queryId: query.id,
+        query: query.query,
+        toward,
+        away,
+        feature,
+        before,
+        after,
+        topBefore,
+        topAfter,
+      });
     }
   }
   return { saeId: sae.manifest.id, k: sae.manifest.k, depth, strengths, rows };
 }
 
 /** Mean count of the amplified (and of the other) perspective in the top `depth`, before and per strength. */
-export function perspectiveSummary(result: PerspectivesResult): { label: string; toward: number; away: number }[] {
+export function perspectiveSummary(
+  result: PerspectivesResult,
+): { label: string; toward: number; away: number }[] {
   const n = Math.max(1, result.rows.length);
   const mean = (f: (r: PerspectiveRow) => number) => result.rows.reduce((s, r) => s + f(r), 0) / n;
   return [
@@ -309,12 +354,15 @@ export function renderPerspectives(
   svgName: string,
   saeNote: string,
 ): string {
-  const counts = (c: Record<string, number>, r: PerspectiveRow) => `${c[r.toward]} / ${c[r.away]} / ${c.other}`;
+  const counts = (c: Record<string, number>, r: PerspectiveRow) =>
+    `${c[r.toward]} / ${c[r.away]} / ${c.other}`;
   const summary = perspectiveSummary(result);
   const strongest = result.strengths.length - 1;
   const raised = result.rows.filter((r) => r.after[strongest]![r.toward]! > r.before[r.toward]!).length;
   const kept = result.rows.filter((r) => r.after[strongest]![r.toward]! >= r.before[r.toward]!).length;
-  const features = [...new Map(result.rows.map((r) => [`${r.feature.topic}/${r.feature.perspective}`, r.feature])).values()];
+  const features = [
+    ...new Map(result.rows.map((r) => [`${r.feature.topic}/${r.feature.perspective}`, r.feature])).values(),
+  ];
   return [
     '# Tables 3 and 4: steering retrieval toward a perspective',
     '',
@@ -327,7 +375,8 @@ export function renderPerspectives(
     `| query | amplify | feature | before | ${result.strengths.map((s) => `x${s}`).join(' | ')} |`,
     `|---|---|---|---|${result.strengths.map(() => '---|').join('')}`,
     ...result.rows.map(
-      (r) => `| ${r.query} | ${r.toward} | ${r.feature.feature} | ${counts(r.before, r)} | ${r.after.map((c) => counts(c, r)).join(' | ')} |`,
+      (r) =>
+        `| ${r.query} | ${r.toward} | ${r.feature.feature} | ${counts(r.before, r)} | ${r.after.map((c) => counts(c, r)).join(' | ')} |`,
     ),
     '',
     '## Summary',
@@ -340,7 +389,7 @@ export function renderPerspectives(
     '',
     '## Features',
     '',
-    '| topic | perspective | feature | enrichment | fires in its passages | fires in the other\'s | typical activation |',
+    "| topic | perspective | feature | enrichment | fires in its passages | fires in the other's | typical activation |",
     '|---|---|---|---|---|---|---|',
     ...features.map(
       (f) =>
@@ -352,10 +401,10 @@ export function renderPerspectives(
     '- Queries: packages/eval/queries/perspectives.json, written for this experiment, neutral wording, two per topic.',
     '- Judge: a passage belongs to a perspective when its `metadata.perspective` label in the corpus says so. The labels',
     '  were written by hand with each passage (packages/cli/demo/README.md); no embedding judge is involved.',
-    '- Feature of a perspective: the latent whose mean top-K activation over the topic\'s passages of that perspective',
-    '  most exceeds its mean over the topic\'s passages of the other perspective (found automatically from the labels; it',
+    "- Feature of a perspective: the latent whose mean top-K activation over the topic's passages of that perspective",
+    "  most exceeds its mean over the topic's passages of the other perspective (found automatically from the labels; it",
     '  is the same feature for every query of the topic).',
-    '- Steering: residual mode, q\' = q + W_dec (h\' - h) with h\'_f = h_f + s x (median activation of f where it fires in',
+    "- Steering: residual mode, q' = q + W_dec (h' - h) with h'_f = h_f + s x (median activation of f where it fires in",
     `  the corpus), s in {${result.strengths.join(', ')}}; exact dot-product search over all passages of the corpus, top ${result.depth}.`,
     '',
   ].join('\n');

@@ -40,11 +40,19 @@ export async function embedDataset(
   onProgress?: ProgressSink,
 ): Promise<DatasetVectors> {
   const judgedQueries = dataset.queries.filter((q) => dataset.qrels.has(q.id));
-  const documents = await embedTexts(embedder, dataset.documents.map(documentText), 'document', 64, (done, total) =>
-    onProgress?.({ stage: `embed ${dataset.name} documents`, done, total }),
+  const documents = await embedTexts(
+    embedder,
+    dataset.documents.map(documentText),
+    'document',
+    64,
+    (done, total) => onProgress?.({ stage: `embed ${dataset.name} documents`, done, total }),
   );
-  const queries = await embedTexts(embedder, judgedQueries.map((q) => q.text), 'query', 64, (done, total) =>
-    onProgress?.({ stage: `embed ${dataset.name} queries`, done, total }),
+  const queries = await embedTexts(
+    embedder,
+    judgedQueries.map((q) => q.text),
+    'query',
+    64,
+    (done, total) => onProgress?.({ stage: `embed ${dataset.name} queries`, done, total }),
   );
   return { documents, queries, judgedQueries, dims: embedder.dims };
 }
@@ -139,7 +147,11 @@ export async function trainOrReuseSae(
       embedding,
       onEvent: (event) => {
         if (event.type === 'progress' && event.phase === 'train') {
-          onProgress?.({ stage: `train ${datasetName} K=${plan.k} kld=${plan.kldWeight}`, done: event.done, total: event.total });
+          onProgress?.({
+            stage: `train ${datasetName} K=${plan.k} kld=${plan.kldWeight}`,
+            done: event.done,
+            total: event.total,
+          });
         }
       },
     },
@@ -151,7 +163,9 @@ export async function trainOrReuseSae(
 /** Seconds of training recorded in the trainer's metrics.jsonl beside an SAE (0 when absent). */
 async function recordedTrainingSeconds(dir: string): Promise<number> {
   try {
-    const lines = (await readFile(`${dir}.train/metrics.jsonl`, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+    const lines = (await readFile(`${dir}.train/metrics.jsonl`, 'utf8'))
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     return lines.reduce((sum, line) => sum + ((JSON.parse(line) as { seconds?: number }).seconds ?? 0), 0);
   } catch {
     return 0;

@@ -24,7 +24,8 @@ export interface LineChart {
 }
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
-const MARGIN = { left: 72, right: 24, top: 48, bottom: 72 };
+// NOTE: the legend sits in the right margin, outside the plot, so it never hides a curve or a bar.
+const MARGIN = { left: 72, right: 230, top: 48, bottom: 72 };
 
 /** Escapes text for SVG content and attribute values. */
 export function escapeXml(text: string): string {
@@ -53,13 +54,22 @@ function frame(width: number, height: number, title: string): string[] {
   ];
 }
 
-function yAxis(parts: string[], top: number, step: number, plotW: number, plotH: number, label: string): (v: number) => number {
+function yAxis(
+  parts: string[],
+  top: number,
+  step: number,
+  plotW: number,
+  plotH: number,
+  label: string,
+): (v: number) => number {
   const sy = (value: number): number => MARGIN.top + (1 - value / top) * plotH;
   parts.push('<g class="y-ticks" font-size="11">');
   for (let v = 0; v <= top + step / 2; v += step) {
     const y = sy(v).toFixed(1);
     parts.push(`<line x1="${MARGIN.left}" y1="${y}" x2="${MARGIN.left + plotW}" y2="${y}" stroke="#eee"/>`);
-    parts.push(`<text x="${MARGIN.left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle">${Number(v.toFixed(6))}</text>`);
+    parts.push(
+      `<text x="${MARGIN.left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle">${Number(v.toFixed(6))}</text>`,
+    );
   }
   parts.push('</g>');
   parts.push(
@@ -75,7 +85,9 @@ function legend(parts: string[], names: readonly string[], x: number, dashed: re
   names.forEach((name, i) => {
     const y = MARGIN.top + 10 + i * 18;
     const dash = dashed[i] ? ' stroke-dasharray="6 4"' : '';
-    parts.push(`<line x1="${x}" y1="${y}" x2="${x + 24}" y2="${y}" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="3"${dash}/>`);
+    parts.push(
+      `<line x1="${x}" y1="${y}" x2="${x + 24}" y2="${y}" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="3"${dash}/>`,
+    );
     parts.push(`<text x="${x + 30}" y="${y}" dominant-baseline="middle">${escapeXml(name)}</text>`);
   });
   parts.push('</g>');
@@ -83,7 +95,7 @@ function legend(parts: string[], names: readonly string[], x: number, dashed: re
 
 /** Draws a grouped bar chart with value labels and returns the SVG document. */
 export function barChartSvg(chart: BarChart): string {
-  const width = chart.width ?? 720;
+  const width = chart.width ?? 900;
   const height = chart.height ?? 420;
   const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
@@ -108,7 +120,11 @@ export function barChartSvg(chart: BarChart): string {
       `<text x="${(gx + groupW * 0.35).toFixed(1)}" y="${MARGIN.top + plotH + 18}" text-anchor="middle">${escapeXml(category)}</text>`,
     );
   });
-  legend(parts, chart.series.map((s) => s.name), MARGIN.left + plotW - 180);
+  legend(
+    parts,
+    chart.series.map((s) => s.name),
+    MARGIN.left + plotW + 16,
+  );
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }
@@ -118,7 +134,7 @@ export function barChartSvg(chart: BarChart): string {
  * @throws RangeError when a log-scale x is not positive or no series has a point.
  */
 export function lineChartSvg(chart: LineChart): string {
-  const width = chart.width ?? 720;
+  const width = chart.width ?? 900;
   const height = chart.height ?? 440;
   const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
@@ -163,7 +179,12 @@ export function lineChartSvg(chart: LineChart): string {
       parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${color}"/>`);
     }
   });
-  legend(parts, chart.series.map((s) => s.name), MARGIN.left + plotW - 220, chart.series.map((s) => s.dashed === true));
+  legend(
+    parts,
+    chart.series.map((s) => s.name),
+    MARGIN.left + plotW + 16,
+    chart.series.map((s) => s.dashed === true),
+  );
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }

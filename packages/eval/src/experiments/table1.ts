@@ -78,7 +78,14 @@ export async function evaluateGrid(
         dims: options.embedder.dims,
         normalized: options.embedder.normalized,
       };
-      const cached = await trainOrReuseSae(options.cacheDir, dataset.name, vectors.documents, embedding, plan, options.onProgress);
+      const cached = await trainOrReuseSae(
+        options.cacheDir,
+        dataset.name,
+        vectors.documents,
+        embedding,
+        plan,
+        options.onProgress,
+      );
       const sae = await loadSae(cached.dir);
       try {
         const result = await evaluateSae({
@@ -88,7 +95,12 @@ export async function evaluateGrid(
           backend: options.backend,
           documentVectors: vectors.documents,
           queryVectors: vectors.queries,
-          onProgress: (p) => options.onProgress?.({ stage: `eval ${dataset.name} K=${k}: ${p.stage}`, done: p.done, total: p.total }),
+          onProgress: (p) =>
+            options.onProgress?.({
+              stage: `eval ${dataset.name} K=${k}: ${p.stage}`,
+              done: p.done,
+              total: p.total,
+            }),
         });
         const training = cached.manifest.training ?? {};
         entries.push({
@@ -112,7 +124,10 @@ export async function evaluateGrid(
 }
 
 /** Memoises dataset embeddings for the length of one experiment. */
-export function vectorCache(embedder: Embedder, onProgress?: ProgressSink): (dataset: EvalDataset) => Promise<DatasetVectors> {
+export function vectorCache(
+  embedder: Embedder,
+  onProgress?: ProgressSink,
+): (dataset: EvalDataset) => Promise<DatasetVectors> {
   const cache = new Map<string, Promise<DatasetVectors>>();
   return (dataset) => {
     let vectors = cache.get(dataset.name);
@@ -211,7 +226,10 @@ export function renderTable1(result: Table1Result, command: string, date: Date):
     missed.length === 0
       ? `All ${goals.length} goals met: residual keeps 100% of the original MRR@10, and sparse and reconstructed retention beat the paper's at every K.`
       : `${goals.length - missed.length} of ${goals.length} goals met. Missed:\n\n${missed
-          .map((g) => `- ${g.dataset} K=${g.k} ${g.method}: ${pct(g.retention)} of the original MRR@10, target ${g.method === 'residual' ? '100%' : `above ${pct(g.target)}`}`)
+          .map(
+            (g) =>
+              `- ${g.dataset} K=${g.k} ${g.method}: ${pct(g.retention)} of the original MRR@10, target ${g.method === 'residual' ? '100%' : `above ${pct(g.target)}`}`,
+          )
           .join('\n')}`,
     '',
     '## All metrics',
@@ -224,18 +242,20 @@ export function renderTable1(result: Table1Result, command: string, date: Date):
     '',
     '## Method',
     '',
-    '- One SAE per dataset and K, trained with @steer/train on the wasm backend on that dataset\'s **document** embeddings only.',
+    "- One SAE per dataset and K, trained with @steer/train on the wasm backend on that dataset's **document** embeddings only.",
     '  Documents stand in as pseudo-queries for the KL loss (each with its M = 8 nearest documents under the original',
     '  embedding). No test query and no judgment is seen in training, so nothing leaks from the evaluation.',
     '- 4,096 latents (8x the 512 dimensions of USE lite). The paper uses 196,608 latents for 768-d BGE-base trained on',
     '  8.8M MS MARCO passages; our corpora hold 1,400 and 5,000 documents, and 4,096 latents keep most of them alive',
     '  (see the dead-latent column) while training in minutes on a CPU.',
-    '- Loss, optimiser and schedule are the trainer\'s defaults (MSE + KL with temperature 1, AuxK 1/32, Adam 1e-3 with',
+    "- Loss, optimiser and schedule are the trainer's defaults (MSE + KL with temperature 1, AuxK 1/32, Adam 1e-3 with",
     '  cosine decay, batch 512, unit-norm decoder, 5% of pseudo-query groups held out for early stopping), seed 0.',
     '- Retention is MRR@10 as a fraction of the original dense MRR@10 on the same dataset; "paper" is the same ratio from',
-    '  the paper\'s Table 1 (MS MARCO dev, BGE-base, 196,608 latents). Our encoder is smaller and our corpora tiny, so the',
+    "  the paper's Table 1 (MS MARCO dev, BGE-base, 196,608 latents). Our encoder is smaller and our corpora tiny, so the",
     '  comparison is of retention, not of absolute MRR.',
-    ...datasets.map((r) => `- ${r.dataset}: ${r.documents} documents, ${r.queries} judged queries; ${r.relevanceNote}.`),
+    ...datasets.map(
+      (r) => `- ${r.dataset}: ${r.documents} documents, ${r.queries} judged queries; ${r.relevanceNote}.`,
+    ),
     '',
   ].join('\n');
 }

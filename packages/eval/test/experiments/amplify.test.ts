@@ -2,7 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvalDataset } from '../../src/datasets.js';
-import { amplificationGrid, queryRelevantFeature, renderAmplify, renderAmplifySvg, runAmplify } from '../../src/experiments/amplify.js';
+import {
+  amplificationGrid,
+  queryRelevantFeature,
+  renderAmplify,
+  renderAmplifySvg,
+  runAmplify,
+} from '../../src/experiments/amplify.js';
 import { allElements, identitySae, parseXml } from './helpers.js';
 
 test('the paper grid doubles from 0.0004', () => {
@@ -17,14 +23,37 @@ test('the query-relevant feature maximises query x mean relevant activation, wit
     [0, 1.0],
     [1, 0.2],
   ]);
-  const relevant = [new Map([[1, 0.9], [2, 0.4]]), new Map([[1, 0.5], [3, 0.1]])];
+  const relevant = [
+    new Map([
+      [1, 0.9],
+      [2, 0.4],
+    ]),
+    new Map([
+      [1, 0.5],
+      [3, 0.1],
+    ]),
+  ];
   assert.deepEqual(queryRelevantFeature(query, relevant), { feature: 1, score: 0.2 * 0.7, fallback: false });
   // Nothing shared: the latent with the highest mean over the relevant documents.
-  assert.deepEqual(queryRelevantFeature(new Map([[5, 1]]), relevant), { feature: 1, score: 0.7, fallback: true });
+  assert.deepEqual(queryRelevantFeature(new Map([[5, 1]]), relevant), {
+    feature: 1,
+    score: 0.7,
+    fallback: true,
+  });
   assert.equal(queryRelevantFeature(query, []), null);
   // Contrasted with the corpus: feature 1 is everywhere (corpus mean 0.7), feature 2 only in relevant documents.
   const withTwo = new Map([...query, [2, 0.1]]);
-  assert.deepEqual(queryRelevantFeature(withTwo, relevant, new Map([[1, 0.7], [2, 0.05]])), { feature: 2, score: 0.1 * (0.2 - 0.05), fallback: false });
+  assert.deepEqual(
+    queryRelevantFeature(
+      withTwo,
+      relevant,
+      new Map([
+        [1, 0.7],
+        [2, 0.05],
+      ]),
+    ),
+    { feature: 2, score: 0.1 * (0.2 - 0.05), fallback: false },
+  );
 });
 
 // Planted example in 4 dimensions with the identity SAE (latent i = coordinate i, top 2):
@@ -57,22 +86,48 @@ test('amplifying the planted feature lifts the relevant document to rank 1 on bo
   try {
     const { dataset, docs, query } = plantedDataset();
     const weights = [0.5, 1, 2, 4, 8];
-    const result = await runAmplify({ dataset, sae, documentVectors: docs, queryVectors: query, queries: dataset.queries, weights });
+    const result = await runAmplify({
+      dataset,
+      sae,
+      documentVectors: docs,
+      queryVectors: query,
+      queries: dataset.queries,
+      weights,
+    });
     assert.equal(result.features.length, 1);
     assert.equal(result.features[0]!.feature, 1);
     assert.equal(result.features[0]!.activeDocuments, 1);
     assert.ok(Math.abs(result.baseline.mrr10 - 1 / 6) < 1e-12);
     // Query side: the relevant document scores 0.9 (0.2 + w) against 0.9 for the distractors: first from w = 1.
-    assert.deepEqual(result.query.mrr10.map((m) => Number(m.toFixed(6))), [0.166667, 1, 1, 1, 1]);
+    assert.deepEqual(
+      result.query.mrr10.map((m) => Number(m.toFixed(6))),
+      [0.166667, 1, 1, 1, 1],
+    );
     // Document side: its score is 0.18 + w * (q . e1) = 0.18 + 0.2 w; above 0.9 from w = 4.
-    assert.deepEqual(result.document.mrr10.map((m) => Number(m.toFixed(6))), [0.166667, 0.166667, 0.166667, 1, 1]);
+    assert.deepEqual(
+      result.document.mrr10.map((m) => Number(m.toFixed(6))),
+      [0.166667, 0.166667, 0.166667, 1, 1],
+    );
     assert.deepEqual(result.query.p10, [0.1, 0.1, 0.1, 0.1, 0.1]);
 
     const svg = parseXml(renderAmplifySvg(result));
     const series = allElements(svg).filter((e) => e.attributes.class === 'series');
-    assert.ok(series.some((s) => s.attributes['data-name'] === 'query side MRR@10' && s.attributes['data-points']!.endsWith('8:1')));
-    const md = renderAmplify(result, 'steer experiment amplify --out x', new Date('2026-01-02T03:04:00Z'), 'amplify.svg');
-    assert.match(md, /\| w \| query side MRR@10 \| query side P@10 \| document side MRR@10 \| document side P@10 \|/);
+    assert.ok(
+      series.some(
+        (s) =>
+          s.attributes['data-name'] === 'query side MRR@10' && s.attributes['data-points']!.endsWith('8:1'),
+      ),
+    );
+    const md = renderAmplify(
+      result,
+      'steer experiment amplify --out x',
+      new Date('2026-01-02T03:04:00Z'),
+      'amplify.svg',
+    );
+    assert.match(
+      md,
+      /\| w \| query side MRR@10 \| query side P@10 \| document side MRR@10 \| document side P@10 \|/,
+    );
     assert.match(md, /Produced by `steer experiment amplify --out x` on 2026-01-02 03:04 UTC/);
   } finally {
     await cleanup();

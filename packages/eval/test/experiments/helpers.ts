@@ -6,13 +6,23 @@ import { join } from 'node:path';
 import { loadSae, writeSae, type SaeRuntime } from '@steer/sae';
 
 /** An SAE whose latents are the input coordinates (W_enc = W_dec = I, zero biases), top-k of them. */
-export async function identitySae(dModel: number, k: number): Promise<{ sae: SaeRuntime; cleanup: () => Promise<void> }> {
+export async function identitySae(
+  dModel: number,
+  k: number,
+): Promise<{ sae: SaeRuntime; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'steer-eval-exp-'));
   const eye = new Float32Array(dModel * dModel);
   for (let i = 0; i < dModel; i++) eye[i * dModel + i] = 1;
   await writeSae(
     join(dir, 'sae'),
-    { W_enc: eye, b_enc: new Float32Array(dModel), W_dec: eye.slice(), b_dec: new Float32Array(dModel), dModel, nLatents: dModel },
+    {
+      W_enc: eye,
+      b_enc: new Float32Array(dModel),
+      W_dec: eye.slice(),
+      b_dec: new Float32Array(dModel),
+      dModel,
+      nLatents: dModel,
+    },
     { k, embedding: { model: 'test-identity', dims: dModel, normalized: false } },
   );
   const sae = await loadSae(join(dir, 'sae'));
@@ -35,7 +45,12 @@ export interface XmlElement {
 const ENTITY = /&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/;
 
 function decode(text: string): string {
-  return text.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return text
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** Parses a well-formed XML document (no DTD, no CDATA); throws on mismatched tags, bad attributes or stray `&`/`<`. */
@@ -73,7 +88,8 @@ export function parseXml(source: string): XmlElement {
     pos = tag.lastIndex;
   }
   if (stack.length !== 1) throw new Error(`xml: <${stack[stack.length - 1]!.name}> is never closed`);
-  if (root.children.length !== 1 || root.text.trim() !== '') throw new Error('xml: a document needs exactly one root element');
+  if (root.children.length !== 1 || root.text.trim() !== '')
+    throw new Error('xml: a document needs exactly one root element');
   return root.children[0]!;
 }
 

@@ -25,16 +25,42 @@ test('counts the top 5 per perspective; unlabelled and other labels count as oth
     ['e', 'career'],
     ['f', 'growth'],
   ]);
-  assert.deepEqual(countPerspectives(['a', 'b', 'c', 'd', 'e', 'f'], labels, ['career', 'growth']), { career: 3, growth: 1, other: 1 });
-  assert.deepEqual(countPerspectives(['f', 'x'], labels, ['career', 'growth']), { career: 0, growth: 1, other: 1 });
-  assert.deepEqual(countPerspectives(['a', 'b', 'c'], labels, ['career', 'growth'], 2), { career: 1, growth: 1, other: 0 });
+  assert.deepEqual(countPerspectives(['a', 'b', 'c', 'd', 'e', 'f'], labels, ['career', 'growth']), {
+    career: 3,
+    growth: 1,
+    other: 1,
+  });
+  assert.deepEqual(countPerspectives(['f', 'x'], labels, ['career', 'growth']), {
+    career: 0,
+    growth: 1,
+    other: 1,
+  });
+  assert.deepEqual(countPerspectives(['a', 'b', 'c'], labels, ['career', 'growth'], 2), {
+    career: 1,
+    growth: 1,
+    other: 0,
+  });
 });
 
 // Toy corpus in 3 dimensions with the identity SAE (top 2): perspective A passages lean on coordinate 1,
 // B passages on coordinate 2; all share the topic coordinate 0. The query sits closer to B.
 const passages: LabelledPassage[] = [
-  ...[0.5, 0.45, 0.4, 0.35, 0.3].map((v, i) => ({ id: `a${i}`, title: '', text: '', topic: 't', perspective: 'A', v: [0.8, v, 0] })),
-  ...[0.6, 0.55, 0.5, 0.45, 0.42].map((v, i) => ({ id: `b${i}`, title: '', text: '', topic: 't', perspective: 'B', v: [0.8, 0, v] })),
+  ...[0.5, 0.45, 0.4, 0.35, 0.3].map((v, i) => ({
+    id: `a${i}`,
+    title: '',
+    text: '',
+    topic: 't',
+    perspective: 'A',
+    v: [0.8, v, 0],
+  })),
+  ...[0.6, 0.55, 0.5, 0.45, 0.42].map((v, i) => ({
+    id: `b${i}`,
+    title: '',
+    text: '',
+    topic: 't',
+    perspective: 'B',
+    v: [0.8, 0, v],
+  })),
   { id: 'x', title: '', text: '', topic: 'other', perspective: 'none', v: [0, 0.1, 0.1] },
 ];
 const vectors = Float32Array.from(passages.flatMap((p) => (p as unknown as { v: number[] }).v));
@@ -83,7 +109,13 @@ test('amplifying a perspective feature moves that perspective into the top 5', a
     assert.ok(towardA.after[0]!.A! >= towardA.before.A!);
     const towardB = result.rows.find((r) => r.toward === 'B')!;
     assert.deepEqual(towardB.after[1], { A: 0, B: 5, other: 0 });
-    const md = renderPerspectives(result, 'steer experiment perspectives --out x', new Date(), 'p.svg', 'toy');
+    const md = renderPerspectives(
+      result,
+      'steer experiment perspectives --out x',
+      new Date(),
+      'p.svg',
+      'toy',
+    );
     assert.match(md, /\| query \| amplify \| feature \| before \| x1 \| x8 \|/);
     assert.match(md, /\| toy \| A \| 1 \| 0 \/ 5 \/ 0 \| .* \| 5 \/ 0 \/ 0 \|/);
   } finally {
@@ -97,7 +129,10 @@ test('the shipped perspective queries load and name two perspectives each', asyn
   for (const q of queries) assert.equal(q.perspectives.length, 2);
   const dir = await mkdtemp(join(tmpdir(), 'steer-eval-persp-'));
   try {
-    await writeFile(join(dir, 'bad.json'), JSON.stringify({ queries: [{ id: 'x', query: 'y', topic: 't', perspectives: [] }] }));
+    await writeFile(
+      join(dir, 'bad.json'),
+      JSON.stringify({ queries: [{ id: 'x', query: 'y', topic: 't', perspectives: [] }] }),
+    );
     await assert.rejects(loadPerspectiveQueries(join(dir, 'bad.json')), /two "perspectives"/);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -11,14 +11,31 @@ test('the line chart is well-formed XML with one polyline per series and the plo
     yLabel: 'MRR@10',
     xLog: true,
     series: [
-      { name: 'query side', points: [[0.0004, 0.1], [0.0008, 0.2], [1.6384, 0.5]] },
-      { name: 'doc & side', points: [[0.0004, 0.1], [1.6384, 0.3]], dashed: true },
+      {
+        name: 'query side',
+        points: [
+          [0.0004, 0.1],
+          [0.0008, 0.2],
+          [1.6384, 0.5],
+        ],
+      },
+      {
+        name: 'doc & side',
+        points: [
+          [0.0004, 0.1],
+          [1.6384, 0.3],
+        ],
+        dashed: true,
+      },
     ],
   });
   const root = parseXml(svg);
   assert.equal(root.name, 'svg');
   const lines = allElements(root).filter((e) => e.attributes.class === 'series');
-  assert.deepEqual(lines.map((e) => e.attributes['data-name']), ['query side', 'doc & side']);
+  assert.deepEqual(
+    lines.map((e) => e.attributes['data-name']),
+    ['query side', 'doc & side'],
+  );
   assert.equal(lines[0]!.attributes['data-points'], '0.0004:0.1 0.0008:0.2 1.6384:0.5');
   assert.equal(lines[0]!.attributes.points!.split(' ').length, 3);
   assert.ok(allElements(root).some((e) => e.name === 'text' && e.text === 'a <b> & "c"'));
@@ -26,7 +43,14 @@ test('the line chart is well-formed XML with one polyline per series and the plo
 
 test('a log-scale line chart refuses x <= 0', () => {
   assert.throws(
-    () => lineChartSvg({ title: '', xLabel: '', yLabel: '', xLog: true, series: [{ name: 'a', points: [[0, 1]] }] }),
+    () =>
+      lineChartSvg({
+        title: '',
+        xLabel: '',
+        yLabel: '',
+        xLog: true,
+        series: [{ name: 'a', points: [[0, 1]] }],
+      }),
     RangeError,
   );
 });
@@ -43,11 +67,17 @@ test('the bar chart has one bar per series and category with its value', () => {
   });
   const bars = allElements(parseXml(svg)).filter((e) => e.attributes.class === 'bar');
   assert.equal(bars.length, 4);
-  const without = bars.find((b) => b.attributes['data-series'] === 'without KL' && b.attributes['data-category'] === 'K=128 reconstructed');
+  const without = bars.find(
+    (b) =>
+      b.attributes['data-series'] === 'without KL' && b.attributes['data-category'] === 'K=128 reconstructed',
+  );
   assert.equal(Number(without!.attributes['data-value']), 0.55);
   // Taller value, taller bar.
   const height = (s: string, c: string) =>
-    Number(bars.find((b) => b.attributes['data-series'] === s && b.attributes['data-category'] === c)!.attributes.height);
+    Number(
+      bars.find((b) => b.attributes['data-series'] === s && b.attributes['data-category'] === c)!.attributes
+        .height,
+    );
   assert.ok(height('with KL', 'K=128 reconstructed') > height('with KL', 'K=128 sparse'));
 });
 

@@ -54,9 +54,16 @@ test('goals: residual must keep 100%, sparse and reconstructed must beat the pap
 });
 
 test('the Table 1 report has the retention table, the misses and its provenance', () => {
-  const md = renderTable1({ entries: [good, weak] }, 'steer experiment table1 --out x', new Date('2026-01-02T03:04:00Z'));
+  const md = renderTable1(
+    { entries: [good, weak] },
+    'steer experiment table1 --out x',
+    new Date('2026-01-02T03:04:00Z'),
+  );
   assert.match(md, /Produced by `steer experiment table1 --out x` on 2026-01-02 03:04 UTC/);
-  assert.match(md, /\| toy \| 32 \| 0\.5000 \| 0\.4000 \| 80\.0% \(75\.5%\) \| 0\.4500 \| 90\.0% \(82\.8%\) \| 0\.5000 \| 100\.0% \|/);
+  assert.match(
+    md,
+    /\| toy \| 32 \| 0\.5000 \| 0\.4000 \| 80\.0% \(75\.5%\) \| 0\.4500 \| 90\.0% \(82\.8%\) \| 0\.5000 \| 100\.0% \|/,
+  );
   assert.match(md, /4 of 6 goals met/);
   assert.match(md, /- toy K=64 sparse: 60\.0% of the original MRR@10, target above 84\.9%/);
 });
@@ -67,7 +74,10 @@ test('the KL ablation renders bars for both losses and a table of differences', 
   const result = { withKl: [withKl], withoutKl: [withoutKl] };
   const bars = allElements(parseXml(renderKlSvg(result))).filter((e) => e.attributes.class === 'bar');
   const value = (series: string, category: string) =>
-    Number(bars.find((b) => b.attributes['data-series'] === series && b.attributes['data-category'] === category)!.attributes['data-value']);
+    Number(
+      bars.find((b) => b.attributes['data-series'] === series && b.attributes['data-category'] === category)!
+        .attributes['data-value'],
+    );
   assert.equal(value('MSE + KL (weight 1)', 'K=128 sparse'), 0.45);
   assert.equal(value('MSE only (weight 0)', 'K=128 sparse'), 0.35);
   assert.equal(value('original dense', 'K=128 reconstructed'), 0.5);

@@ -131,7 +131,10 @@ export async function createFixtureProject(options: FixtureOptions = {}): Promis
   const W_dec = new Float32Array(dims * n);
   const b_enc = new Float32Array(n);
   for (let j = 0; j < n; j++) {
-    const direction = j < directions.length ? directions[j]! : normalize(Float32Array.from({ length: dims }, () => random() * 2 - 1));
+    const direction =
+      j < directions.length
+        ? directions[j]!
+        : normalize(Float32Array.from({ length: dims }, () => random() * 2 - 1));
     // Planted features fire on their topic (cosine above ~0.3); random ones rarely, the last one never.
     b_enc[j] = j < directions.length ? -0.3 : j === n - 1 ? -10 : -0.15;
     for (let i = 0; i < dims; i++) {
@@ -139,7 +142,14 @@ export async function createFixtureProject(options: FixtureOptions = {}): Promis
       W_dec[i * n + j] = direction[i]!;
     }
   }
-  const weights: SaeWeights = { W_enc, b_enc, W_dec, b_dec: new Float32Array(dims), dModel: dims, nLatents: n };
+  const weights: SaeWeights = {
+    W_enc,
+    b_enc,
+    W_dec,
+    b_dec: new Float32Array(dims),
+    dModel: dims,
+    nLatents: n,
+  };
   const saeDir = join(root, 'sae');
   const manifest = await writeSae(saeDir, weights, {
     k: 3,
@@ -166,7 +176,11 @@ export async function createFixtureProject(options: FixtureOptions = {}): Promis
   const configFile = join(root, 'steer.config.json');
   await writeFile(
     configFile,
-    JSON.stringify({ sae: './sae', embedder: 'default', presets: './presets', dataDir: './.steer', index: 'default' }, null, 2),
+    JSON.stringify(
+      { sae: './sae', embedder: 'default', presets: './presets', dataDir: './.steer', index: 'default' },
+      null,
+      2,
+    ),
   );
   if (options.index) {
     const { loadConfig } = await import('@steer/engine');

@@ -17,7 +17,10 @@ export function documentWithCursor(
   uri = `file:///steer-test-${++counter}.steer`,
 ): { document: TextDocument; position: { line: number; character: number } } {
   const offset = textWithCursor.indexOf(CURSOR);
-  const text = offset < 0 ? textWithCursor : textWithCursor.slice(0, offset) + textWithCursor.slice(offset + CURSOR.length);
+  const text =
+    offset < 0
+      ? textWithCursor
+      : textWithCursor.slice(0, offset) + textWithCursor.slice(offset + CURSOR.length);
   const document = TextDocument.create(uri, 'steer', 1, text);
   return { document, position: document.positionAt(offset < 0 ? text.length : offset) };
 }
@@ -51,13 +54,20 @@ export async function expectCompletion(
   const items = sorted(await providers.completion.complete(document, position, context));
   const labels = items.map((i) => i.label);
   for (const label of expectation.includes ?? []) {
-    assert.ok(labels.includes(label), `completion of ${JSON.stringify(textWithCursor)} lacks '${label}'; got [${labels.join(', ')}]`);
+    assert.ok(
+      labels.includes(label),
+      `completion of ${JSON.stringify(textWithCursor)} lacks '${label}'; got [${labels.join(', ')}]`,
+    );
   }
   for (const label of expectation.excludes ?? []) {
     assert.ok(!labels.includes(label), `completion of ${JSON.stringify(textWithCursor)} offers '${label}'`);
   }
   if (expectation.first !== undefined) {
-    assert.equal(labels[0], expectation.first, `first completion of ${JSON.stringify(textWithCursor)}; got [${labels.join(', ')}]`);
+    assert.equal(
+      labels[0],
+      expectation.first,
+      `first completion of ${JSON.stringify(textWithCursor)}; got [${labels.join(', ')}]`,
+    );
   }
   return items;
 }
@@ -76,7 +86,10 @@ export async function expectHover(
     return hover;
   }
   assert.ok(hover, `expected a hover on ${JSON.stringify(textWithCursor)}`);
-  const value = typeof hover.contents === 'object' && 'value' in hover.contents ? hover.contents.value : JSON.stringify(hover.contents);
+  const value =
+    typeof hover.contents === 'object' && 'value' in hover.contents
+      ? hover.contents.value
+      : JSON.stringify(hover.contents);
   for (const part of expectation.contains ?? []) {
     assert.ok(value.includes(part), `hover on ${JSON.stringify(textWithCursor)} lacks '${part}':\n${value}`);
   }
@@ -93,9 +106,13 @@ export async function expectDiagnostics(
   const { document } = documentWithCursor(text);
   const diagnostics = await providers.diagnostics.diagnose(document, context);
   const codes = diagnostics.map((d) => String(d.code));
-  if (expectation.codes) assert.deepEqual(codes, expectation.codes, diagnostics.map((d) => d.message).join('\n'));
+  if (expectation.codes)
+    assert.deepEqual(codes, expectation.codes, diagnostics.map((d) => d.message).join('\n'));
   for (const code of expectation.includes ?? []) {
-    assert.ok(codes.includes(code), `diagnostics of ${JSON.stringify(text)} lack '${code}'; got [${codes.join(', ')}]`);
+    assert.ok(
+      codes.includes(code),
+      `diagnostics of ${JSON.stringify(text)} lack '${code}'; got [${codes.join(', ')}]`,
+    );
   }
   return diagnostics;
 }

@@ -33,8 +33,15 @@ type Tf = typeof TFNamespace;
 const require = createRequire(import.meta.url);
 let tfCache: Tf | undefined;
 
+// Set when another copy of TF.js created the process-wide engine before ours (see activate()).
+let foreignEngine = false;
+
 function tf(): Tf {
   if (tfCache === undefined) {
+    // Foreign: an engine exists although our copy of tfjs-core has not been loaded yet.
+    const core = require.resolve('@tensorflow/tfjs-core', { paths: [require.resolve('@tensorflow/tfjs')] });
+    foreignEngine =
+      (globalThis as { _tfengine?: unknown })._tfengine !== undefined && require.cache[core] === undefined;
     tfCache = require('@tensorflow/tfjs') as Tf;
     // Production mode silences TF.js's console banner ("looks like you are running in Node.js") and debug checks.
     tfCache.enableProdMode();
@@ -138,6 +145,16 @@ async function registerBackend(name: BackendName): Promise<string> {
 
 async function activate(name: BackendName): Promise<BackendInfo> {
   const t = tf();
+  // NOTE: TF.js keeps one engine and one kernel registry per process (on globalThis). When another copy loaded
+  // first (the default embedder's @energetic-ai/core bundles TF.js 4.5 and takes the wasm backend), backends and
+  // kernels of the two versions mix and fail in obscure ways, so say so plainly instead.
+  if (foreignEngine && (name === 'wasm' || name === 'cpu')) {
+    throw unavailable(
+      name,
+      'another copy of TensorFlow.js (e.g. the one bundled by @energetic-ai/core, the default embedder) was loaded in ' +
+        'this process first; embed in a separate process or worker thread, then train',
+    );
+  }
   const detail = await registerBackend(name);
   let ok: boolean;
   try {
