@@ -145,7 +145,7 @@ export class SteerEngine {
             ? { feature: e.feature, op: 'zero' as const }
             : { feature: e.feature, op: e.op, value: e.value },
         ),
-        { mode: plan.options.steer ?? this.config?.steerMode ?? 'residual' },
+        { mode: plan.options.steer ?? this.config?.steerMode ?? 'residual', returnLatents: false },
       );
       vector = steered.vector;
     }

@@ -33,7 +33,7 @@ export interface StepHyper {
   temperature: number;
   /** Latents in the AuxK reconstruction of the residual; 0 disables AuxK. */
   auxK: number;
-  /** Coefficient of the AuxK loss (OpenAI: 1/32). */
+  /** Coefficient of the AuxK loss (OpenAI: 1/32), relative to the MSE normalised by the batch's mean(x^2). */
   auxCoef: number;
   /** A latent is dead when it has not fired for this many training rows. */
   deadAfterRows: number;
@@ -57,7 +57,7 @@ export interface StepBatch {
 
 /** Loss parts of a step or an evaluation (means over the batch). */
 export interface LossParts {
-  /** Total optimised loss: mse + kldWeight * kl + auxCoef * auxk. */
+  /** Total optimised loss: mse + kldWeight * kl + auxCoef * mean(x^2) * auxk. */
   loss: number;
   /** Mean squared error over rows and dimensions. */
   mse: number;

@@ -95,10 +95,17 @@ function markMoves(
   };
 }
 
+/** A rank change as a fixed-width marker: `↑2`, `↓1`, `=` or `new`. */
 function moveMarker(moved: number | null | undefined): string {
-  if (moved === null) return ' new';
-  if (moved === undefined || moved === 0) return '  = ';
-  return moved > 0 ? ` ↑${moved} ` : ` ↓${-moved} `;
+  const marker =
+    moved === null
+      ? 'new'
+      : moved === undefined || moved === 0
+        ? '='
+        : moved > 0
+          ? `↑${moved}`
+          : `↓${-moved}`;
+  return ` ${marker.padEnd(3)} `;
 }
 
 export const demoCommand: Command = {

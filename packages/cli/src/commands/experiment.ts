@@ -32,6 +32,7 @@ import {
   runTable1,
   trainOrReuseSae,
   writeFileAtomic,
+  type DatasetVectors,
   type EvalDataset,
   type ExperimentProgress,
   type SaeTrainingPlan,
@@ -180,14 +181,24 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
     written.push(join(out, file));
   };
   /** The SAE for a dataset: --sae, else the cached Table 1 SAE at K (trained when missing). */
-  const saeFor = async (dataset: EvalDataset, documents: Float32Array, k: number): Promise<string> => {
+  const saeFor = async (dataset: EvalDataset, vectors: DatasetVectors, k: number): Promise<string> => {
     if (saeArg) return resolve(io.cwd, saeArg);
     const plan: SaeTrainingPlan = {
       ...DEFAULT_PLAN,
       k,
       epochs: epochs ?? defaultEpochs(dataset.documents.length),
+      leadQueries: vectors.leadQueries !== undefined,
     };
-    return (await trainOrReuseSae(cacheDir, dataset.name, documents, embedding, plan, progress.update)).dir;
+    const cached = await trainOrReuseSae(
+      cacheDir,
+      dataset.name,
+      vectors.documents,
+      embedding,
+      plan,
+      progress.update,
+      vectors.leadQueries,
+    );
+    return cached.dir;
   };
   let json: unknown;
   try {
@@ -221,7 +232,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
       const results: unknown[] = [];
       for (const dataset of datasets) {
         const vectors = await embedDataset(dataset, embedder, progress.update);
-        const sae = await loadSae(await saeFor(dataset, vectors.documents, k!));
+        const sae = await loadSae(await saeFor(dataset, vectors, k!));
         try {
           const svgName = `${name}-${dataset.name.replace(/[^\w.-]+/g, '_')}.svg`;
           if (name === 'amplify') {
@@ -286,6 +297,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
           nLatents: 2048,
           k: kList(args, [32])[0]!,
           epochs: epochs ?? 30,
+          leadQueries: false,
         };
         saeDir = (
           await trainOrReuseSae(cacheDir, 'demo-corpus', documentVectors, embedding, plan, progress.update)

@@ -17,6 +17,12 @@ export interface DatasetVectors {
   queries: Float32Array;
   judgedQueries: EvalDataset['queries'];
   dims: number;
+  /**
+   * Lead sentences (title, else first sentence) of the documents embedded as queries, for corpora under
+   * {@link LEAD_QUERY_MAX_DOCUMENTS} documents: query-like text taken from the corpus itself (no test query, no
+   * judgment), used as extra pseudo-queries in training. `docIndex[i]` is the document of row i of `vectors`.
+   */
+  leadQueries?: { vectors: Float32Array; docIndex: number[] };
 }
 
 /** Progress of a long experiment step, for a progress line on stderr. */
@@ -31,6 +37,18 @@ export type ProgressSink = (progress: ExperimentProgress) => void;
 /** Text embedded for a document: title and text, as BEIR (and evaluateSae) does. */
 export function documentText(doc: { title?: string; text: string }): string {
   return doc.title ? `${doc.title}. ${doc.text}` : doc.text;
+}
+
+/**
+ * Corpora smaller than this get lead-sentence pseudo-queries in training: with only documents, a small corpus gives
+ * the SAE too little query-like text (Cranfield's queries were reconstructed with 82% of their variance unexplained).
+ */
+export const LEAD_QUERY_MAX_DOCUMENTS = 4000;
+
+/** A document's title, else its first sentence (to the first period), at most 24 words; '' when empty. */
+export function leadText(doc: { title?: string; text: string }): string {
+  const source = doc.title?.trim() || doc.text.trim().split(/\s*\.(?:\s|$)/u)[0]!;
+  return source.split(/\s+/u).filter(Boolean).slice(0, 24).join(' ');
 }
 
 /** Embeds a dataset's documents and judged queries (cache hits when the embedder is cached). */
@@ -54,7 +72,19 @@ export async function embedDataset(
     64,
     (done, total) => onProgress?.({ stage: `embed ${dataset.name} queries`, done, total }),
   );
-  return { documents, queries, judgedQueries, dims: embedder.dims };
+  if (dataset.documents.length >= LEAD_QUERY_MAX_DOCUMENTS) {
+    return { documents, queries, judgedQueries, dims: embedder.dims };
+  }
+  const leads = dataset.documents.map(leadText);
+  const docIndex = leads.flatMap((lead, i) => (lead ? [i] : []));
+  const vectors = await embedTexts(
+    embedder,
+    docIndex.map((i) => leads[i]!),
+    'query',
+    64,
+    (done, total) => onProgress?.({ stage: `embed ${dataset.name} lead sentences`, done, total }),
+  );
+  return { documents, queries, judgedQueries, dims: embedder.dims, leadQueries: { vectors, docIndex } };
 }
 
 /** How an experiment trains its SAEs; the defaults are the ones the committed results use. */
@@ -67,10 +97,12 @@ export interface SaeTrainingPlan {
   /** Candidate documents per pseudo-query (the paper's M). */
   neighbours: number;
   seed: number;
+  /** Add the documents' lead sentences (embedded as queries) as pseudo-queries, each with its own document as relevant. */
+  leadQueries: boolean;
 }
 
 /** The default plan: 4,096 latents (see docs/results/table1.md for why), M = 8, seed 0. */
-export const DEFAULT_PLAN: Omit<SaeTrainingPlan, 'k' | 'epochs'> = {
+export const DEFAULT_PLAN: Omit<SaeTrainingPlan, 'k' | 'epochs' | 'leadQueries'> = {
   nLatents: 4096,
   kldWeight: 1,
   neighbours: 8,
@@ -88,7 +120,7 @@ export function saeCacheDir(cacheDir: string, datasetName: string, plan: SaeTrai
   return join(
     cacheDir,
     'sae',
-    `${safe}-k${plan.k}-n${plan.nLatents}-kld${plan.kldWeight}-m${plan.neighbours}-e${plan.epochs}-seed${plan.seed}`,
+    `${safe}-k${plan.k}-n${plan.nLatents}-kld${plan.kldWeight}-m${plan.neighbours}-e${plan.epochs}-seed${plan.seed}${plan.leadQueries ? '-lq' : ''}`,
   );
 }
 
@@ -102,10 +134,12 @@ export interface CachedSae {
 }
 
 /**
- * Trains an SAE on the DOCUMENT vectors only (documents stand in as pseudo-queries for the KL loss: no test
- * query or judgment is seen), or reuses the one cached for the same dataset and plan. Training runs on the
- * wasm backend and resumes an interrupted run from its checkpoint.
- * @throws TrainError from the trainer; EvalError `experiment_cache` when the cache folder cannot be written.
+ * Trains an SAE on the corpus only: the DOCUMENT vectors (documents stand in as pseudo-queries for the KL loss)
+ * plus, when `plan.leadQueries`, the documents' lead sentences as extra pseudo-queries. No test query or judgment is
+ * seen. Reuses the SAE cached for the same dataset and plan. Training runs on the wasm backend and resumes an
+ * interrupted run from its checkpoint.
+ * @throws TrainError from the trainer; EvalError `experiment_cache` when the cache folder cannot be written, or
+ * `experiment_input` when the plan wants lead-sentence queries and none are given.
  */
 export async function trainOrReuseSae(
   cacheDir: string,
@@ -114,7 +148,14 @@ export async function trainOrReuseSae(
   embedding: { model: string; dims: number; normalized: boolean },
   plan: SaeTrainingPlan,
   onProgress?: ProgressSink,
+  leadQueries?: DatasetVectors['leadQueries'],
 ): Promise<CachedSae> {
+  if (plan.leadQueries && !leadQueries) {
+    throw new EvalError(
+      `experiment: the SAE plan for ${datasetName} uses lead-sentence pseudo-queries but none were given; pass the vectors embedDataset returns`,
+      'experiment_input',
+    );
+  }
   const dir = saeCacheDir(cacheDir, datasetName, plan);
   const manifestPath = join(dir, 'manifest.json');
   if (existsSync(manifestPath)) {
@@ -132,7 +173,13 @@ export async function trainOrReuseSae(
   // NOTE: @steer/train loads TensorFlow.js; importing it lazily keeps `steer` start-up fast for everything else.
   const { train } = await import('@steer/train');
   await train(
-    { dModel: embedding.dims, docs: documents },
+    {
+      dModel: embedding.dims,
+      docs: documents,
+      ...(plan.leadQueries && leadQueries
+        ? { queries: leadQueries.vectors, relevant: leadQueries.docIndex.map((d) => [d]) }
+        : {}),
+    },
     {
       nLatents: plan.nLatents,
       k: plan.k,

@@ -72,6 +72,7 @@ export async function evaluateGrid(
         k,
         kldWeight,
         epochs: options.epochs ?? defaultEpochs(dataset.documents.length),
+        leadQueries: vectors.leadQueries !== undefined,
       };
       const embedding = {
         model: options.embedder.id,
@@ -85,6 +86,7 @@ export async function evaluateGrid(
         embedding,
         plan,
         options.onProgress,
+        vectors.leadQueries,
       );
       const sae = await loadSae(cached.dir);
       try {

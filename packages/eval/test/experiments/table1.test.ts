@@ -29,7 +29,7 @@ function entry(k: number, kldWeight: number, mrr: Record<EvalMethod, number>): T
     k,
     kldWeight,
     saeDir: '/tmp/x',
-    plan: { nLatents: 64, k, epochs: 2, kldWeight, neighbours: 8, seed: 0 },
+    plan: { nLatents: 64, k, epochs: 2, kldWeight, neighbours: 8, seed: 0, leadQueries: false },
     trainSeconds: 0,
     trained: false,
     trainingMse: 0.002,

@@ -159,6 +159,7 @@ export function referenceLoss(
   }
 
   let auxk = 0;
+  let auxScale = 0;
   if (h.auxK > 0 && dead.length > 0) {
     const kAux = Math.min(h.auxK, dead.length);
     let denom = 1e-12;
@@ -174,11 +175,15 @@ export function referenceLoss(
         eh[r * d + c] = s;
       }
     }
+    let energy = 0;
+    for (let j = 0; j < R * d; j++) energy += x[j]! * x[j]!;
+    energy /= R * d;
+    auxScale = energy;
     const gA = new Float64Array(R * d);
     for (let j = 0; j < R * d; j++) {
       const diff = eh[j]! - target[j]!;
       auxk += diff * diff;
-      gA[j] = (2 * h.auxCoef * diff) / denom;
+      gA[j] = (2 * h.auxCoef * energy * diff) / denom;
     }
     auxk /= denom;
     for (let r = 0; r < R; r++) {
@@ -206,7 +211,7 @@ export function referenceLoss(
       }
     }
   }
-  const loss = mse + h.kldWeight * kl + h.auxCoef * auxk;
+  const loss = mse + h.kldWeight * kl + h.auxCoef * auxScale * auxk;
   return { loss, mse, kl, auxk, grads, residual };
 }
 
