@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { EvalResult, EvalMethod } from '../../src/run-eval.js';
 import { renderKl, renderKlSvg } from '../../src/experiments/kl.js';
 import { checkGoals, renderTable1, type Table1Entry } from '../../src/experiments/table1.js';
+import { leadText, saeCacheDir } from '../../src/experiments/shared.js';
 import { allElements, parseXml } from './helpers.js';
 
 function entry(k: number, kldWeight: number, mrr: Record<EvalMethod, number>): Table1Entry {
@@ -84,4 +85,22 @@ test('the KL ablation renders bars for both losses and a table of differences', 
   const md = renderKl(result, 'steer experiment kl', new Date(), 'kl.svg');
   assert.match(md, /\| toy \| 128 \| sparse \| 0\.4500 \| 0\.3500 \| \+0\.1000 \|/);
   assert.match(md, /!\[KL ablation\]\(kl\.svg\)/);
+});
+
+test('lead sentences are the title, else the text to the first period, at most 24 words', () => {
+  assert.equal(leadText({ title: 'A title', text: 'Body. More.' }), 'A title');
+  assert.equal(
+    leadText({ text: 'experimental investigation of a wing .\n more text' }),
+    'experimental investigation of a wing',
+  );
+  assert.equal(leadText({ text: 'Pi is 3.14 here. Next' }), 'Pi is 3.14 here');
+  assert.equal(
+    leadText({ text: Array.from({ length: 30 }, (_, i) => `w${i}`).join(' ') }).split(' ').length,
+    24,
+  );
+});
+
+test('the SAE cache folder names every training choice', () => {
+  const plan = { nLatents: 4096, k: 32, epochs: 6, kldWeight: 0, neighbours: 8, seed: 0, leadQueries: true };
+  assert.equal(saeCacheDir('/c', 'ms marco', plan), '/c/sae/ms_marco-k32-n4096-kld0-m8-e6-seed0-lq');
 });

@@ -1,0 +1,121 @@
+// The steering pipeline on a tiny SAE, precomputed query vectors and a real LanceDB store.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadPrecomputedEmbeddings } from '@steer/embed';
+import { loadSae, writeSae } from '@steer/sae';
+import { openLanceBackend } from '@steer/search';
+import { contributions, SteerEngine } from '../src/engine.js';
+import { SteerQueryError } from '../src/types.js';
+
+const d = 4;
+const n = 6;
+let engine: SteerEngine;
+
+/** Unit vector along axis `i` of a d-dimensional space. */
+function axis(i: number): number[] {
+  return Array.from({ length: d }, (_, j) => (j === i ? 1 : 0));
+}
+
+before(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'steer-engine-'));
+  // An SAE whose latent i (i < 4) reads and writes axis i; latents 4 and 5 mix axes.
+  const W_enc = new Float32Array(n * d);
+  const W_dec = new Float32Array(d * n);
+  for (let i = 0; i < d; i++) {
+    W_enc[i * d + i] = 1;
+    W_dec[i * n + i] = 1;
+  }
+  for (const [latent, axes] of [
+    [4, [0, 1]],
+    [5, [2, 3]],
+  ] as const) {
+    for (const a of axes) {
+      W_enc[latent * d + a] = Math.SQRT1_2;
+      W_dec[a * n + latent] = Math.SQRT1_2;
+    }
+  }
+  const sae = join(dir, 'sae');
+  await writeSae(
+    sae,
+    { W_enc, b_enc: new Float32Array(n), W_dec, b_dec: new Float32Array(d), dModel: d, nLatents: n },
+    { k: 2, embedding: { model: 'tiny-4', dims: d, normalized: true } },
+  );
+  const vectors = join(dir, 'vectors.jsonl');
+  const rows = [
+    { id: 'q1', text: 'first axis', vector: axis(0) },
+    { id: 'q2', text: 'second axis', vector: axis(1) },
+  ];
+  await writeFile(vectors, rows.map((r) => JSON.stringify(r)).join('\n'));
+  const embedder = (await loadPrecomputedEmbeddings(vectors)).embedderFor('tiny-4');
+  const backend = await openLanceBackend(join(dir, 'data'));
+  await backend.createIndex('docs', { dims: d, similarity: 'dot_product', embeddingModel: 'tiny-4' });
+  await backend.addDocuments(
+    'docs',
+    [0, 1, 2, 3].map((i) => ({
+      id: `d${i}`,
+      text: `axis ${i}`,
+      metadata: { axis: i },
+      vector: Float32Array.from(axis(i)),
+    })),
+  );
+  engine = new SteerEngine({ embedder, backend, sae: await loadSae(sae) });
+});
+
+after(() => engine.close());
+
+test('a query without edits searches with the embedding itself, bit for bit', async () => {
+  const resolved = await engine.resolve('"first axis" k=2');
+  assert.deepEqual(Array.from(resolved.vector), axis(0));
+  assert.equal(resolved.vector, resolved.baseVector);
+  const { hits } = await engine.search('"first axis" k=2', { index: 'docs' });
+  assert.equal(hits[0]!.id, 'd0');
+});
+
+test('an amplify edit adds the decoder direction (residual mode) and normalises for a unit-vector index', async () => {
+  const resolved = await engine.resolve('"first axis" +f2*1');
+  // q + 1 * W_dec[:, 2] = (1, 0, 1, 0), normalised.
+  assert.deepEqual(
+    Array.from(resolved.vector).map((x) => Number(x.toFixed(6))),
+    [Math.SQRT1_2, 0, Math.SQRT1_2, 0].map((x) => Number(x.toFixed(6))),
+  );
+  const { hits, baseline } = await engine.search('"first axis" +f2*3 k=2', { index: 'docs', compare: true });
+  assert.equal(hits[0]!.id, 'd2');
+  assert.equal(baseline![0]!.id, 'd0');
+});
+
+test('weighted texts are mixed and normalised', async () => {
+  const resolved = await engine.resolve('"first axis" "second axis"^1');
+  assert.deepEqual(
+    Array.from(resolved.vector).map((x) => Number(x.toFixed(6))),
+    [Math.SQRT1_2, Math.SQRT1_2, 0, 0].map((x) => Number(x.toFixed(6))),
+  );
+});
+
+test('bad queries are SteerQueryErrors with diagnostics; sparse mode needs an index with latents', async () => {
+  await assert.rejects(
+    engine.resolve('"first axis" +f99*1'),
+    (e: unknown) => e instanceof SteerQueryError && e.diagnostics.length > 0,
+  );
+  await assert.rejects(engine.resolve('"first axis" +f2*'), SteerQueryError);
+  await assert.rejects(
+    engine.search('"first axis" mode=sparse', { index: 'docs' }),
+    /mode=sparse needs SAE latents/,
+  );
+});
+
+test('contributions rank features shared by query and document by the product of activations', () => {
+  const ranked = contributions(
+    { indices: Int32Array.from([1, 4, 2]), values: Float32Array.from([0.9, 0.5, 0.1]) },
+    { indices: Int32Array.from([2, 4]), values: Float32Array.from([0.8, 0.4]) },
+  );
+  assert.deepEqual(
+    ranked.map((c) => [c.feature, Number(c.contribution.toFixed(4))]),
+    [
+      [4, 0.2],
+      [2, 0.08],
+    ],
+  );
+});
