@@ -10,6 +10,7 @@
 //   dz[r, j] = dA[r, j] [vals > 0]               dW_enc[idx[r, j]]  += dz[r, j] xc[r] (scatter-add)
 //   db_enc[idx[r, j]] += dz[r, j]                db_dec = sum_r g[r] - db_enc W_enc  (both paths)
 // Only the encoder forward touches all n latents; everything else costs O(R k d).
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import type * as TFNamespace from '@tensorflow/tfjs';
@@ -90,6 +91,13 @@ async function registerBackend(name: BackendName): Promise<string> {
     case 'webgpu': {
       let adapterName = 'GPU';
       if ((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu === undefined) {
+        // NOTE: Dawn prints a native warning to stderr when it cannot load the Vulkan loader; look first.
+        if (process.platform === 'linux' && !vulkanLoaderPresent()) {
+          throw unavailable(
+            'webgpu',
+            'no Vulkan loader (libvulkan.so.1) on this machine; install libvulkan1 and the GPU vendor Vulkan driver',
+          );
+        }
         let dawn: typeof Dawn;
         try {
           dawn = await import('webgpu');
@@ -697,4 +705,19 @@ export function createTrainerCore(hyper: StepHyper, state: CoreState): TrainerCo
       sinceFired.dispose();
     },
   };
+}
+
+/** Whether the Vulkan loader that Dawn needs on Linux is installed (standard library folders, LD_LIBRARY_PATH). */
+function vulkanLoaderPresent(): boolean {
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu',
+    '/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+  ];
+  return dirs.some((dir) => existsSync(`${dir}/libvulkan.so.1`));
 }
