@@ -4,6 +4,7 @@ import { bridgeCommand } from './bridge.js';
 import { demoCommand } from './demo.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
+import { experimentCommand } from './experiment.js';
 import { featuresCommand } from './features.js';
 import { indexCommand } from './index-corpus.js';
 import { labelCommand } from './label.js';
@@ -22,6 +23,7 @@ export const commands: Command[] = [
   labelCommand,
   featuresCommand,
   evalCommand,
+  experimentCommand,
   bridgeCommand,
   lspCommand,
 ];

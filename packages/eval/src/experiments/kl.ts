@@ -34,7 +34,7 @@ function categories(
   for (const w of result.withKl) {
     const wo = result.withoutKl.find((e) => e.dataset === w.dataset && e.k === w.k);
     if (!wo) continue;
-    const prefix = `${result.withKl.some((e) => e.dataset !== w.dataset) ? `${w.dataset} ` : ''}K=${w.k}`;
+    const prefix = `${result.withKl.some((e) => e.dataset !== w.dataset) ? `${w.dataset}\n` : ''}K=${w.k}`;
     for (const method of ['sparse', 'reconstructed'] as const)
       out.push({ label: `${prefix} ${method}`, method, with: w, without: wo });
   }
@@ -78,7 +78,8 @@ export function renderKl(result: KlResult, command: string, date: Date, svgName:
   lines.push(
     '',
     '- Both SAEs of a pair share everything (data, latents, K, epochs, seed, pseudo-query groups with M = 8) except the KL weight.',
-    '- Trained on the documents only (documents as pseudo-queries); evaluated on the judged test queries.',
+    '- Trained on the corpus only (documents, and for corpora under 4,000 documents their lead sentences, as pseudo-queries;',
+    '  see table1.md); evaluated on the judged test queries.',
     '',
   );
   return lines.join('\n');

@@ -6,7 +6,7 @@ export interface BarChart {
   title: string;
   yLabel: string;
   categories: readonly string[];
-  /** values[i] belongs to categories[i]. */
+  /** values[i] belongs to categories[i]; a category may hold '\\n' to break its label in two lines. */
   series: ReadonlyArray<{ name: string; values: readonly number[] }>;
   width?: number;
   height?: number;
@@ -112,12 +112,16 @@ export function barChartSvg(chart: BarChart): string {
       const x = gx + s * barW;
       const y = sy(value);
       parts.push(
-        `<rect class="bar" data-series="${escapeXml(series.name)}" data-category="${escapeXml(category)}" data-value="${value}" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(MARGIN.top + plotH - y).toFixed(1)}" fill="${PALETTE[s % PALETTE.length]}"/>`,
+        `<rect class="bar" data-series="${escapeXml(series.name)}" data-category="${escapeXml(category.replace(/\n/g, ' '))}" data-value="${value}" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(MARGIN.top + plotH - y).toFixed(1)}" fill="${PALETTE[s % PALETTE.length]}"/>`,
         `<text x="${(x + barW / 2).toFixed(1)}" y="${(y - 4).toFixed(1)}" text-anchor="middle" font-size="10">${value.toFixed(3)}</text>`,
       );
     });
-    parts.push(
-      `<text x="${(gx + groupW * 0.35).toFixed(1)}" y="${MARGIN.top + plotH + 18}" text-anchor="middle">${escapeXml(category)}</text>`,
+    // A category label may hold '\n' for a second line.
+    const labelLines = category.split('\n');
+    labelLines.forEach((line, l) =>
+      parts.push(
+        `<text x="${(gx + groupW * 0.35).toFixed(1)}" y="${MARGIN.top + plotH + 18 + l * 14}" text-anchor="middle">${escapeXml(line)}</text>`,
+      ),
     );
   });
   legend(

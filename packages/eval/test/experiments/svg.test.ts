@@ -81,6 +81,24 @@ test('the bar chart has one bar per series and category with its value', () => {
   assert.ok(height('with KL', 'K=128 reconstructed') > height('with KL', 'K=128 sparse'));
 });
 
+test('a bar category with a line break gets two label lines and a one-line data attribute', () => {
+  const svg = barChartSvg({
+    title: 't',
+    yLabel: 'y',
+    categories: ['msmarco\nK=128 sparse'],
+    series: [{ name: 's', values: [0.5] }],
+  });
+  const root = parseXml(svg);
+  assert.equal(
+    allElements(root).find((e) => e.attributes.class === 'bar')!.attributes['data-category'],
+    'msmarco K=128 sparse',
+  );
+  const texts = allElements(root)
+    .filter((e) => e.name === 'text')
+    .map((e) => e.text);
+  assert.ok(texts.includes('msmarco') && texts.includes('K=128 sparse'));
+});
+
 test('the XML checker itself rejects malformed documents', () => {
   assert.throws(() => parseXml('<svg><g></svg>'));
   assert.throws(() => parseXml('<svg a="1" a="2"/>'));
