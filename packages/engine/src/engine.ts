@@ -56,11 +56,11 @@ function l2Normalize(vector: Float32Array): Float32Array {
   return vector;
 }
 
-function formatDiagnostics(query: string, diagnostics: Diagnostic[]): string {
+/** Diagnostics as `line:character code: message` (1-based), joined for one error message. */
+function formatDiagnostics(diagnostics: Diagnostic[]): string {
   return diagnostics
     .map((d) => `${d.range.start.line + 1}:${d.range.start.character + 1} ${d.code}: ${d.message}`)
-    .join('; ')
-    .concat(diagnostics.length ? '' : `cannot compile '${query}'`);
+    .join('; ');
 }
 
 /** Steered retrieval over one embedder, one SAE (optional) and one search backend. */
@@ -104,7 +104,7 @@ export class SteerEngine {
     const { plans, diagnostics } = await compileText(query, { catalog: this.featureCatalog(), presets });
     const errors = diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0)
-      throw new SteerQueryError(`invalid steer query: ${formatDiagnostics(query, errors)}`, errors);
+      throw new SteerQueryError(`invalid steer query: ${formatDiagnostics(errors)}`, errors);
     if (plans.length !== 1) {
       throw new SteerQueryError(`a search takes exactly one query, found ${plans.length}`, diagnostics);
     }
