@@ -11,10 +11,9 @@ export interface CorpusDocument {
   metadata: Record<string, string | number | boolean | null>;
 }
 
-/** Text that is embedded for a document: its title and text, as BEIR evaluations do. */
-export function documentText(doc: CorpusDocument): string {
-  return doc.title ? `${doc.title}. ${doc.text}` : doc.text;
-}
+/** Text that is embedded for a document (`title. text`, as BEIR evaluations do): the catalog's definition. */
+import { documentText } from '@steer/catalog';
+export { documentText };
 
 /**
  * Reads a JSONL corpus. Every line must be an object with `_id` (or `id`) and `text`.

@@ -1,6 +1,7 @@
 // `steer eval`: original dense, sparse latent, reconstructed dense and residual (no-edit) retrieval of a
 // dataset through an SAE, scored with MRR@10, P@10, R@10 and nDCG@10.
 import { createHash } from 'node:crypto';
+import { documentText } from '@steer/catalog';
 import type { Embedder } from '@steer/embed';
 import type { SaeRuntime, SparseLatents } from '@steer/sae';
 import type { SearchBackend, Similarity } from '@steer/search';
@@ -47,11 +48,6 @@ export interface EvalOptions {
 }
 
 const CUTOFF = 10;
-
-/** Text embedded for a document: title and text, as BEIR does. */
-function documentText(doc: { title?: string; text: string }): string {
-  return doc.title ? `${doc.title}. ${doc.text}` : doc.text;
-}
 
 /** Embeds `texts` in batches, returning [texts.length, dims]. */
 export async function embedTexts(

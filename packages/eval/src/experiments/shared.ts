@@ -34,10 +34,9 @@ export interface ExperimentProgress {
 
 export type ProgressSink = (progress: ExperimentProgress) => void;
 
-/** Text embedded for a document: title and text, as BEIR (and evaluateSae) does. */
-export function documentText(doc: { title?: string; text: string }): string {
-  return doc.title ? `${doc.title}. ${doc.text}` : doc.text;
-}
+/** Text embedded for a document (`title. text`, as BEIR does): the catalog's definition. */
+import { documentText } from '@steer/catalog';
+export { documentText };
 
 /**
  * Corpora smaller than this get lead-sentence pseudo-queries in training: with only documents, a small corpus gives
