@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadDefaultEmbedder, type Embedder } from '@steer/embed';
 import { loadSae, readSaeManifest, writeSae, type SaeWeights } from '@steer/sae';
 import { buildCatalog, emptyCatalog, type CorpusDocument } from '../src/index.js';
+import { seeded } from '../test/helpers/planted.js';
 
 /** One benchmark figure, as `npm run bench` prints it. */
 export interface Figure {
@@ -13,16 +14,6 @@ export interface Figure {
   value: number;
   unit: string;
   vs?: { figure: string; value: number; ratio: number };
-}
-
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
 }
 
 function randomWeights(dModel: number, nLatents: number, seed: number): SaeWeights {

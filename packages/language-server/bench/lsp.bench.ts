@@ -7,6 +7,7 @@ import { Catalog, type FeatureStats, type LabelRecord } from '@steer/catalog';
 import type { SaeManifest } from '@steer/sae';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { createSteerProviders, type DocumentContext, type LspCatalog } from '../src/index.js';
+import { seeded } from '../src/testing/fixture.js';
 
 export interface BenchFigure {
   figure: string;
@@ -48,16 +49,6 @@ const WORDS = [
   'chess',
   'poetry',
 ];
-
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SYLLABLES = [
   'ka',

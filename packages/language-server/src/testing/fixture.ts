@@ -83,7 +83,8 @@ export interface FixtureOptions {
   embedder?: Embedder;
 }
 
-function seeded(seed: number): () => number {
+/** A small seeded PRNG (mulberry32), so fixtures and benchmarks are reproducible. */
+export function seeded(seed: number): () => number {
   let state = seed;
   return () => {
     state = (state + 0x6d2b79f5) | 0;
