@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { embedInBatches } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
 import type { SaeRuntime } from '@steer/sae';
 import { CatalogError } from './errors.js';
@@ -142,12 +143,10 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
   const texts = documents.map(documentText);
 
   let started = performance.now();
-  const vectors = new Float32Array(documents.length * manifest.dModel);
-  for (let start = 0; start < texts.length; start += batchSize) {
-    const batch = texts.slice(start, start + batchSize);
-    vectors.set(await embedder.embed(batch, { kind: 'document' }), start * manifest.dModel);
-    progress('embed', start + batch.length, texts.length);
-  }
+  const vectors = await embedInBatches(embedder, texts, {
+    batchSize,
+    onProgress: (done, total) => progress('embed', done, total),
+  });
   timings.embed = performance.now() - started;
 
   started = performance.now();

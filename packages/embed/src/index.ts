@@ -9,3 +9,4 @@ export { loadPrecomputedEmbeddings, type PrecomputedVectors } from './precompute
 export { readNpy, writeNpy } from './npy.js';
 export { withCache, type CachedEmbedder, type CacheStats } from './cache.js';
 export { createEmbedder } from './create.js';
+export { embedInBatches } from './batches.js';

@@ -2,6 +2,7 @@
 // dataset through an SAE, scored with MRR@10, P@10, R@10 and nDCG@10.
 import { createHash } from 'node:crypto';
 import { documentText } from '@steer/catalog';
+import { embedInBatches } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
 import type { SaeRuntime, SparseLatents } from '@steer/sae';
 import type { SearchBackend, Similarity } from '@steer/search';
@@ -50,20 +51,14 @@ export interface EvalOptions {
 const CUTOFF = 10;
 
 /** Embeds `texts` in batches, returning [texts.length, dims]. */
-export async function embedTexts(
+export function embedTexts(
   embedder: Embedder,
   texts: readonly string[],
   kind: 'query' | 'document',
   batchSize = 64,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Float32Array> {
-  const out = new Float32Array(texts.length * embedder.dims);
-  for (let start = 0; start < texts.length; start += batchSize) {
-    const batch = texts.slice(start, start + batchSize);
-    out.set(await embedder.embed(batch, { kind }), start * embedder.dims);
-    onProgress?.(start + batch.length, texts.length);
-  }
-  return out;
+  return embedInBatches(embedder, texts, { kind, batchSize, onProgress });
 }
 
 function meanSquaredError(a: Float32Array, b: Float32Array): number {
