@@ -1,10 +1,10 @@
-// Tests of readNpy / writeNpy: round trip, numpy-compatible header, bad files.
+// Tests of readNpy / writeNpy / createNpyWriter: round trip, numpy-compatible header, streaming, bad files.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { readNpy, writeNpy } from '@steer/embed';
+import { createNpyWriter, readNpy, readNpyHeader, writeNpy } from '@steer/embed';
 
 let dir: string;
 before(async () => {
@@ -65,4 +65,38 @@ test('bad files and shapes are EmbedErrors', async () => {
   await assert.rejects(writeNpy(join(dir, 'no', 'such', 'dir.npy'), new Float32Array(1), [1]), {
     code: 'write_failed',
   });
+});
+
+test('createNpyWriter streams rows into a file numpy reads; nothing appears under the name before finish', async () => {
+  const path = join(dir, 'stream.npy');
+  const writer = await createNpyWriter(path, 3);
+  await writer.append(Float32Array.from([1, 2, 3, 4, 5, 6]));
+  await writer.append(Float32Array.from([7, 8, 9]));
+  assert.equal(writer.rows, 3);
+  await assert.rejects(readFile(path), { code: 'ENOENT' });
+  await writer.finish();
+  const read = await readNpy(path);
+  assert.deepEqual(read.shape, [3, 3]);
+  assert.deepEqual([...read.data], [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const header = await readNpyHeader(path);
+  assert.deepEqual(header, { shape: [3, 3], bytesPerValue: 4, dataStart: 128 });
+
+  const aborted = await createNpyWriter(join(dir, 'aborted.npy'), 2);
+  await aborted.append(new Float32Array(4));
+  await assert.rejects(aborted.append(new Float32Array(3)), { code: 'dims_mismatch' });
+  await aborted.abort();
+  assert.deepEqual(
+    (await readdir(dir)).filter((name) => name.includes('aborted')),
+    [],
+    'no temporary file is left',
+  );
+});
+
+test('readNpyHeader checks the data length without reading the data', async () => {
+  await writeNpy(join(dir, 'h.npy'), new Float32Array(8), [4, 2]);
+  assert.deepEqual((await readNpyHeader(join(dir, 'h.npy'))).shape, [4, 2]);
+  const bytes = await readFile(join(dir, 'h.npy'));
+  await writeFile(join(dir, 'h-short.npy'), bytes.subarray(0, bytes.length - 4));
+  await assert.rejects(readNpyHeader(join(dir, 'h-short.npy')), /truncated/);
+  await assert.rejects(readNpyHeader(join(dir, 'nothing.npy')), { code: 'file_unreadable' });
 });

@@ -1,5 +1,6 @@
 // Initial SAE weights: unit-norm random decoder rows, the encoder as the decoder's transpose, and b_dec at the
 // geometric median (or mean) of the data, as in OpenAI's TopK SAE recipe.
+import { memorySource, scanSource, type VectorSource } from './data/source.js';
 import type { CoreState, SaeParams } from './model.js';
 import type { Rng } from './rng.js';
 
@@ -14,6 +15,8 @@ export interface InitOptions {
   encoderFromDecoder: boolean;
   biasInit: BiasInit;
   rng: Rng;
+  /** The mean row when the caller already has it (from its pass over the data); else it is computed. */
+  mean?: Float64Array;
 }
 
 /** The mean of `rows` vectors of `data` [rows, d]. */
@@ -74,9 +77,17 @@ function zerosLike(p: SaeParams): SaeParams {
   };
 }
 
-/** A fresh training state (Adam moments zero, no latent dead yet) from `data` [rows, dModel]. */
-export function initialState(data: Float32Array, rows: number, options: InitOptions): CoreState {
+/**
+ * A fresh training state (Adam moments zero, no latent dead yet) from the training rows: `data` // [rows, dModel] in
+ * memory, or a source read by offset (the geometric median reads only its sample of rows).
+ */
+export function initialState(
+  data: Float32Array | VectorSource,
+  rows: number,
+  options: InitOptions,
+): CoreState {
   const { dModel: d, nLatents: n, rng } = options;
+  const source = data instanceof Float32Array ? memorySource(data.subarray(0, rows * d), d) : data;
   const wDecT = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
     let norm = 0;
@@ -95,12 +106,11 @@ export function initialState(data: Float32Array, rows: number, options: InitOpti
     const bound = 1 / Math.sqrt(d);
     wEnc = Float32Array.from({ length: n * d }, () => (2 * rng.next() - 1) * bound);
   }
-  const bDec =
-    options.biasInit === 'zero'
-      ? new Float32Array(d)
-      : Float32Array.from(
-          options.biasInit === 'mean' ? meanOf(data, rows, d) : geometricMedian(data, rows, d, rng),
-        );
+  let bDec: Float32Array;
+  if (options.biasInit === 'zero') bDec = new Float32Array(d);
+  else if (options.biasInit === 'mean')
+    bDec = Float32Array.from(options.mean ?? scanSource(source, 'training vectors').mean);
+  else bDec = Float32Array.from(medianOfSource(source, rng));
   const params: SaeParams = { wEnc, bEnc: new Float32Array(n), wDecT, bDec };
   return {
     params,
@@ -109,4 +119,14 @@ export function initialState(data: Float32Array, rows: number, options: InitOpti
     adamStep: 0,
     sinceFired: new Int32Array(n),
   };
+}
+
+/** The geometric median of up to 4,096 rows of `source`, sampled as {@link geometricMedian} samples them. */
+function medianOfSource(source: VectorSource, rng: Rng, maxRows = 4096): Float64Array {
+  const { rows, dims } = source;
+  if (rows <= maxRows) return geometricMedian(source.readRange(0, rows), rows, dims, rng, maxRows);
+  const picked = rng.shuffle(Int32Array.from({ length: rows }, (_, r) => r)).subarray(0, maxRows);
+  const sample = new Float32Array(maxRows * dims);
+  source.readRows(picked, sample);
+  return geometricMedian(sample, maxRows, dims, rng, maxRows);
 }

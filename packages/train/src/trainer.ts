@@ -11,18 +11,24 @@ import {
   type TrainerCore,
 } from './backend/tf.js';
 import { readCheckpoint, writeCheckpoint, writeFileAtomic, writeWeights } from './checkpoint.js';
-import { assembleBatch, buildGroups, type Groups, type TrainingRows } from './data/groups.js';
-import { checkVectors } from './data/load.js';
+import { assembleBatch, usesPseudoQueries, type Groups, type TrainingRows } from './data/groups.js';
+import type { NeighbourMethod } from './data/neighbours.js';
+import { epochOrder } from './data/order.js';
+import { loadOrBuildGroups } from './data/saved-groups.js';
+import { concatSources, memorySource, scanSource, type VectorSource } from './data/source.js';
 import { TrainError, describeError } from './errors.js';
 import { initialState, type BiasInit } from './init.js';
 import type { CoreState, LossParts, StepHyper } from './model.js';
 import { Rng, deriveSeed } from './rng.js';
 
-/** Vectors to train on. Documents are required; queries and their judged documents are optional. */
+/**
+ * Vectors to train on, in memory or read by offset from files (see openVectorFiles). Documents are required; queries
+ * and their judged documents are optional.
+ */
 export interface TrainData {
   dModel: number;
-  docs: Float32Array; // [nDocs, dModel]
-  queries?: Float32Array; // [nQueries, dModel]
+  docs: Float32Array | VectorSource; // [nDocs, dModel]
+  queries?: Float32Array | VectorSource; // [nQueries, dModel]
   /** relevant[q]: indices into `docs` judged relevant to query q. */
   relevant?: readonly (readonly number[])[];
 }
@@ -57,6 +63,14 @@ export interface TrainOptions {
   /** Epochs without validation improvement before stopping (default 3; 0 never stops early). */
   patience?: number;
   pseudoQueries?: 'auto' | 'on' | 'off';
+  /** How the nearest documents of the KL groups are found: exact, IVF, or auto by corpus size (default). */
+  neighbourSearch?: NeighbourMethod;
+  /** IVF's recall@M target on sampled queries (default 0.9). */
+  neighbourRecall?: number;
+  /** Also write a checkpoint every this many steps within an epoch (default: every 10 minutes of training). */
+  checkpointEvery?: number;
+  /** Measure the final MSE and dead fraction on at most this many vectors (evenly spaced blocks); default all. */
+  evaluationRows?: number;
   seed?: number;
   backend?: BackendName | 'auto';
   /** Folder for checkpoints and metrics (default `<out>.train`). */
@@ -95,6 +109,18 @@ export type TrainEvent =
       neighbours: number;
     }
   | {
+      type: 'neighbour-search';
+      method: 'exact' | 'ivf';
+      seconds: number;
+      lists?: number;
+      probes?: number;
+      /** IVF: recall@M against exact neighbours on `sample` random queries. */
+      recall?: number;
+      sample?: number;
+      /** True when the groups were read back from the state folder instead of searched again. */
+      reused: boolean;
+    }
+  | {
       type: 'progress';
       phase: 'neighbours' | 'train' | 'evaluate';
       done: number;
@@ -104,7 +130,7 @@ export type TrainEvent =
     }
   | { type: 'resumed'; epoch: number; step: number }
   | { type: 'epoch'; record: EpochRecord }
-  | { type: 'checkpoint'; epoch: number; path: string }
+  | { type: 'checkpoint'; epoch: number; step: number; midEpoch: boolean; path: string }
   | { type: 'early-stop'; epoch: number; bestEpoch: number }
   | { type: 'exported'; dir: string };
 
@@ -125,11 +151,46 @@ export interface TrainResult {
   stateDir: string;
 }
 
-type Resolved = Required<Omit<TrainOptions, 'onEvent' | 'maxSteps' | 'deadAfterRows' | 'stateDir'>> & {
+type Resolved = Required<
+  Omit<
+    TrainOptions,
+    | 'onEvent'
+    | 'maxSteps'
+    | 'deadAfterRows'
+    | 'stateDir'
+    | 'neighbourSearch'
+    | 'neighbourRecall'
+    | 'checkpointEvery'
+    | 'evaluationRows'
+  >
+> & {
   maxSteps: number;
   deadAfterRows: number | undefined;
   stateDir: string;
+  neighbourSearch: NeighbourMethod;
+  neighbourRecall: number;
+  checkpointEvery: number | undefined;
+  evaluationRows: number;
 };
+
+/** Sums of an epoch's loss parts, weighted by rows. */
+interface EpochSums {
+  loss: number;
+  mse: number;
+  kl: number;
+  auxk: number;
+  rows: number;
+}
+
+/** How far into an epoch a mid-epoch checkpoint was written. */
+interface InEpoch {
+  steps: number;
+  sums: EpochSums;
+  seconds: number;
+}
+
+/** Without --checkpoint-every, a checkpoint is also written after this much training time within an epoch. */
+const MID_EPOCH_CHECKPOINT_MS = 10 * 60 * 1000;
 
 function positiveInt(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 1) {
@@ -158,6 +219,10 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
     resume: false,
     ...stripUndefined(options),
     maxSteps: options.maxSteps ?? Number.POSITIVE_INFINITY,
+    neighbourSearch: options.neighbourSearch ?? 'auto',
+    neighbourRecall: options.neighbourRecall ?? 0.9,
+    checkpointEvery: options.checkpointEvery,
+    evaluationRows: options.evaluationRows ?? Number.POSITIVE_INFINITY,
     deadAfterRows: options.deadAfterRows,
     stateDir: resolve(options.stateDir ?? `${resolve(options.out)}.train`),
   } as Resolved;
@@ -202,20 +267,19 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
     );
   }
   if (r.deadAfterRows !== undefined) positiveInt('deadAfterRows', r.deadAfterRows);
+  if (r.checkpointEvery !== undefined) positiveInt('--checkpoint-every', r.checkpointEvery);
+  if (Number.isFinite(r.evaluationRows)) positiveInt('--eval-rows', r.evaluationRows);
+  if (!(r.neighbourRecall > 0 && r.neighbourRecall <= 1)) {
+    throw new TrainError(
+      'bad_config',
+      `train: --neighbour-recall must be in (0, 1], got ${r.neighbourRecall}`,
+    );
+  }
   return r;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** FNV-1a over a strided sample of the data, to tell a resumed run that its data changed. */
-function fingerprintData(a: Float32Array): string {
-  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  let h = 0x811c9dc5;
-  const stride = Math.max(1, Math.floor(bytes.length / 65536));
-  for (let i = 0; i < bytes.length; i += stride) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0;
-  return `${bytes.length}:${h.toString(16)}`;
 }
 
 function lrAt(r: Resolved, step: number, totalSteps: number): number {
@@ -233,72 +297,36 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
   const emit = options.onEvent ?? ((): void => {});
   const d = data.dModel;
   positiveInt('dModel', d);
-  const nDocs = data.docs.length / d;
-  const nQueries = data.queries ? data.queries.length / d : 0;
-  if (!Number.isInteger(nDocs) || !Number.isInteger(nQueries)) {
-    throw new TrainError(
-      'bad_input',
-      `train: the vectors' length is not a multiple of dModel ${d}; check the dims`,
-    );
-  }
-  checkVectors('documents', data.docs, nDocs, d);
-  if (data.queries && nQueries > 0) checkVectors('queries', data.queries, nQueries, d);
+  const docs = asSource(data.docs, d, 'documents');
+  const queries = data.queries ? asSource(data.queries, d, 'queries') : null;
+  const nDocs = docs.rows;
+  const nQueries = queries?.rows ?? 0;
   if (data.relevant && data.relevant.length !== nQueries) {
     throw new TrainError(
       'bad_input',
       `train: relevance lists for ${data.relevant.length} queries but there are ${nQueries} queries`,
     );
   }
-  const rows: TrainingRows = { data: concatRows(data.docs, data.queries), dModel: d, nDocs, nQueries };
+  const all = nQueries > 0 ? concatSources([docs, queries!]) : docs;
+  const rows: TrainingRows = {
+    all,
+    docs,
+    queries: nQueries > 0 ? queries : null,
+    dModel: d,
+    nDocs,
+    nQueries,
+  };
   const totalRows = nDocs + nQueries;
+  // One pass over every vector: finite values, the mean (for --bias-init mean) and the data fingerprint.
+  const scan = scanSource(all, 'training vectors', (row) =>
+    row < nDocs ? `documents row ${row}` : `queries row ${row - nDocs}`,
+  );
 
   const backend = await useBackend(r.backend);
   emit({ type: 'backend', info: backend });
 
-  const rng = new Rng(r.seed);
-  const groups = await buildGroups(rows, {
-    neighbours: r.neighbours,
-    pseudoQueries: r.pseudoQueries,
-    ...(data.relevant ? { relevant: data.relevant } : {}),
-    rng,
-    onProgress: (done, total) => emit({ type: 'progress', phase: 'neighbours', done, total }),
-  });
-  const nGroups = groups.queryRow.length;
-  const split = new Rng(deriveSeed(r.seed, 1)).shuffle(Int32Array.from({ length: nGroups }, (_, g) => g));
-  const nVal =
-    r.validationFraction === 0 || nGroups < 20
-      ? 0
-      : Math.min(10_000, Math.max(1, Math.round(nGroups * r.validationFraction)));
-  const valGroups = split.slice(0, nVal);
-  const trainGroups = split.slice(nVal);
-  emit({
-    type: 'groups',
-    groups: nGroups,
-    train: trainGroups.length,
-    validation: nVal,
-    pseudoQueries: groups.pseudoQueries,
-    neighbours: groups.neighbours,
-  });
-
-  const M = groups.neighbours;
-  const groupsPerStep = M > 0 ? Math.max(1, Math.floor(r.batch / (1 + M))) : r.batch;
-  const stepsPerEpoch = Math.ceil(trainGroups.length / groupsPerStep);
-  const totalSteps = stepsPerEpoch * r.epochs;
-  const deadAfterRows = r.deadAfterRows ?? Math.min(1_000_000, trainGroups.length * (1 + M));
-  const hyper: StepHyper = {
-    dModel: d,
-    nLatents: r.nLatents,
-    k: r.k,
-    kldWeight: M > 0 ? r.kldWeight : 0,
-    temperature: r.temperature,
-    auxK: r.auxK,
-    auxCoef: r.auxCoef,
-    deadAfterRows,
-    unitNormDecoder: r.unitNormDecoder,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-  };
+  const M = r.neighbours;
+  const pseudo = usesPseudoQueries(M, r.pseudoQueries, nQueries);
   const fingerprint = {
     dModel: d,
     nLatents: r.nLatents,
@@ -311,31 +339,24 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     temperature: r.temperature,
     auxK: r.auxK,
     auxCoef: r.auxCoef,
-    deadAfterRows,
+    deadAfterRows: r.deadAfterRows ?? null,
     unitNormDecoder: r.unitNormDecoder,
     encoderFromDecoder: r.encoderFromDecoder,
     biasInit: r.biasInit,
     validationFraction: r.validationFraction,
-    pseudoQueries: groups.pseudoQueries,
+    pseudoQueries: pseudo,
     seed: r.seed,
     nDocs,
     nQueries,
-    data: fingerprintData(rows.data),
+    data: scan.fingerprint,
   };
 
   await mkdir(r.stateDir, { recursive: true });
   const checkpointPath = join(r.stateDir, 'checkpoint.bin');
   const bestPath = join(r.stateDir, 'best.bin');
   const metricsPath = join(r.stateDir, 'metrics.jsonl');
+  // Checked before the neighbour search, which takes minutes on large corpora.
   const existing = await readCheckpoint(checkpointPath);
-  let state: CoreState;
-  let startEpoch = 0;
-  let step = 0;
-  let bestVal = Number.POSITIVE_INFINITY;
-  let bestEpoch: number | null = null;
-  let badEpochs = 0;
-  let trainSeconds = 0;
-  let stoppedEarly = false;
   if (existing && !r.resume) {
     throw new TrainError(
       'checkpoint_mismatch',
@@ -354,6 +375,70 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
           'resume with the same data and options, or delete that folder to start over',
       );
     }
+  }
+
+  const rng = new Rng(r.seed);
+  const { groups, reused } = await loadOrBuildGroups(
+    join(r.stateDir, 'groups.bin'),
+    { data: scan.fingerprint, nDocs, nQueries, neighbours: M, pseudoQueries: pseudo, seed: r.seed },
+    rows,
+    {
+      neighbours: M,
+      pseudoQueries: r.pseudoQueries,
+      ...(data.relevant ? { relevant: data.relevant } : {}),
+      rng,
+      search: { method: r.neighbourSearch, recallTarget: r.neighbourRecall, seed: r.seed },
+      onProgress: (done, total) => emit({ type: 'progress', phase: 'neighbours', done, total }),
+    },
+  );
+  for (const how of groups.search ?? []) emit({ type: 'neighbour-search', ...how, reused });
+  const nGroups = groups.queryRow.length;
+  const split = new Rng(deriveSeed(r.seed, 1)).shuffle(Int32Array.from({ length: nGroups }, (_, g) => g));
+  const nVal =
+    r.validationFraction === 0 || nGroups < 20
+      ? 0
+      : Math.min(10_000, Math.max(1, Math.round(nGroups * r.validationFraction)));
+  const valGroups = split.slice(0, nVal);
+  const trainGroups = split.slice(nVal);
+  emit({
+    type: 'groups',
+    groups: nGroups,
+    train: trainGroups.length,
+    validation: nVal,
+    pseudoQueries: groups.pseudoQueries,
+    neighbours: groups.neighbours,
+  });
+
+  const groupsPerStep = M > 0 ? Math.max(1, Math.floor(r.batch / (1 + M))) : r.batch;
+  const stepsPerEpoch = Math.ceil(trainGroups.length / groupsPerStep);
+  const totalSteps = stepsPerEpoch * r.epochs;
+  const deadAfterRows = r.deadAfterRows ?? Math.min(1_000_000, trainGroups.length * (1 + M));
+  const hyper: StepHyper = {
+    dModel: d,
+    nLatents: r.nLatents,
+    k: r.k,
+    kldWeight: M > 0 ? r.kldWeight : 0,
+    temperature: r.temperature,
+    auxK: r.auxK,
+    auxCoef: r.auxCoef,
+    deadAfterRows,
+    unitNormDecoder: r.unitNormDecoder,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+  };
+
+  let state: CoreState;
+  let startEpoch = 0;
+  let step = 0;
+  let bestVal = Number.POSITIVE_INFINITY;
+  let bestEpoch: number | null = null;
+  let badEpochs = 0;
+  let trainSeconds = 0;
+  let stoppedEarly = false;
+  // Progress into the epoch after `startEpoch` when the checkpoint was written mid-epoch.
+  let resumeInEpoch: InEpoch | null = null;
+  if (existing && r.resume) {
     state = existing.state;
     startEpoch = existing.meta.epoch as number;
     step = existing.meta.step as number;
@@ -362,15 +447,17 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     badEpochs = existing.meta.badEpochs as number;
     trainSeconds = existing.meta.trainSeconds as number;
     stoppedEarly = existing.meta.stoppedEarly === true;
+    resumeInEpoch = (existing.meta.inEpoch as InEpoch | undefined) ?? null;
     await truncateMetrics(metricsPath, startEpoch);
     emit({ type: 'resumed', epoch: startEpoch, step });
   } else {
-    state = initialState(rows.data, totalRows, {
+    state = initialState(all, totalRows, {
       dModel: d,
       nLatents: r.nLatents,
       encoderFromDecoder: r.encoderFromDecoder,
       biasInit: r.biasInit,
       rng: new Rng(deriveSeed(r.seed, 2)),
+      mean: scan.mean,
     });
     await writeFileAtomic(metricsPath, []);
   }
@@ -379,15 +466,30 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
   let lastVal: LossParts | null = null;
   let stepsThisRun = 0;
   let secondsThisRun = 0;
+  const checkpointMeta = (epochsDone: number, inEpoch: InEpoch | null): Record<string, unknown> => ({
+    fingerprint,
+    epoch: epochsDone,
+    step,
+    bestVal: Number.isFinite(bestVal) ? bestVal : null,
+    bestEpoch,
+    badEpochs,
+    trainSeconds,
+    stoppedEarly,
+    ...(inEpoch ? { inEpoch } : {}),
+  });
   try {
     for (let epoch = startEpoch; epoch < r.epochs && !stoppedEarly && step < r.maxSteps; epoch++) {
-      const order = new Rng(deriveSeed(r.seed, 1000 + epoch)).shuffle(Int32Array.from(trainGroups));
-      const sums = { loss: 0, mse: 0, kl: 0, auxk: 0, rows: 0 };
+      const order = epochOrder(trainGroups, r.seed, epoch);
+      const resumed = epoch === startEpoch ? resumeInEpoch : null;
+      const sums: EpochSums = resumed ? { ...resumed.sums } : { loss: 0, mse: 0, kl: 0, auxk: 0, rows: 0 };
       let deadFraction = 0;
-      const started = performance.now();
-      let epochSteps = 0;
+      let started = performance.now();
+      let epochSeconds = resumed?.seconds ?? 0;
+      let epochSteps = resumed?.steps ?? 0;
+      let stepsSinceCheckpoint = 0;
+      let lastCheckpoint = performance.now();
       let lr = lrAt(r, step, totalSteps);
-      for (let s = 0; s < stepsPerEpoch && step < r.maxSteps; s++) {
+      for (let s = epochSteps; s < stepsPerEpoch && step < r.maxSteps; s++) {
         const start = s * groupsPerStep;
         const count = Math.min(groupsPerStep, order.length - start);
         const x = assembleBatch(rows, groups, order, start, count);
@@ -408,6 +510,8 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
         deadFraction = result.deadFraction;
         step++;
         epochSteps++;
+        stepsThisRun++;
+        stepsSinceCheckpoint++;
         emit({
           type: 'progress',
           phase: 'train',
@@ -416,11 +520,28 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
           epoch: epoch + 1,
           loss: result.loss,
         });
+        const due =
+          r.checkpointEvery !== undefined
+            ? stepsSinceCheckpoint >= r.checkpointEvery
+            : performance.now() - lastCheckpoint >= MID_EPOCH_CHECKPOINT_MS;
+        if (due && epochSteps < stepsPerEpoch && step < r.maxSteps) {
+          const now = performance.now();
+          epochSeconds += (now - started) / 1000;
+          trainSeconds += (now - started) / 1000;
+          secondsThisRun += (now - started) / 1000;
+          started = now;
+          const inEpoch = { steps: epochSteps, sums: { ...sums }, seconds: epochSeconds };
+          await writeCheckpoint(checkpointPath, checkpointMeta(epoch, inEpoch), await core.readState());
+          emit({ type: 'checkpoint', epoch, step, midEpoch: true, path: checkpointPath });
+          stepsSinceCheckpoint = 0;
+          lastCheckpoint = performance.now();
+          started = lastCheckpoint;
+        }
       }
       const seconds = (performance.now() - started) / 1000;
+      epochSeconds += seconds;
       trainSeconds += seconds;
       secondsThisRun += seconds;
-      stepsThisRun += epochSteps;
       if (epochSteps < stepsPerEpoch) break; // maxSteps reached mid-epoch: no checkpoint for a partial epoch
       lastVal = nVal > 0 ? await evaluateGroups(core, rows, groups, valGroups, groupsPerStep, emit) : null;
       if (lastVal !== null) {
@@ -446,28 +567,15 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
         },
         validation: lastVal,
         deadFraction,
-        stepsPerSecond: epochSteps / seconds,
-        rowsPerSecond: sums.rows / seconds,
-        seconds,
+        stepsPerSecond: epochSteps / epochSeconds,
+        rowsPerSecond: sums.rows / epochSeconds,
+        seconds: epochSeconds,
         backend: backend.name,
       };
       await appendFile(metricsPath, `${JSON.stringify(record)}\n`);
       emit({ type: 'epoch', record });
-      await writeCheckpoint(
-        checkpointPath,
-        {
-          fingerprint,
-          epoch: epoch + 1,
-          step,
-          bestVal: Number.isFinite(bestVal) ? bestVal : null,
-          bestEpoch,
-          badEpochs,
-          trainSeconds,
-          stoppedEarly,
-        },
-        await core.readState(),
-      );
-      emit({ type: 'checkpoint', epoch: epoch + 1, path: checkpointPath });
+      await writeCheckpoint(checkpointPath, checkpointMeta(epoch + 1, null), await core.readState());
+      emit({ type: 'checkpoint', epoch: epoch + 1, step, midEpoch: false, path: checkpointPath });
       if (stoppedEarly) emit({ type: 'early-stop', epoch: epoch + 1, bestEpoch: bestEpoch ?? epoch + 1 });
     }
 
@@ -482,7 +590,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
         core = createTrainerCore(hyper, exportState);
       }
     }
-    const final = await evaluateAllRows(core, rows, r.batch, emit);
+    const final = await evaluateAllRows(core, rows, r.batch, r.evaluationRows, emit);
     const { params } = exportState;
     const W_dec = transpose(params.wDecT, r.nLatents, d);
     const stepsPerSecond =
@@ -515,7 +623,9 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
           seed: r.seed,
           pseudoQueries: groups.pseudoQueries,
           vectors: totalRows,
+          neighbourSearch: groups.search ?? [],
           mse: final.mse,
+          ...(final.rows < totalRows ? { mseVectors: final.rows } : {}),
           deadFraction: final.deadFraction,
           validation: lastVal,
         },
@@ -540,12 +650,24 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
   }
 }
 
-function concatRows(docs: Float32Array, queries: Float32Array | undefined): Float32Array {
-  if (!queries || queries.length === 0) return docs;
-  const all = new Float32Array(docs.length + queries.length);
-  all.set(docs);
-  all.set(queries, docs.length);
-  return all;
+/** Wraps in-memory vectors as a source, checking that they are whole rows of `d`. */
+function asSource(vectors: Float32Array | VectorSource, d: number, what: string): VectorSource {
+  if (!(vectors instanceof Float32Array)) {
+    if (vectors.dims !== d) {
+      throw new TrainError(
+        'bad_input',
+        `train: ${what} (${vectors.description}) have ${vectors.dims} dims but dModel is ${d}; check the dims`,
+      );
+    }
+    return vectors;
+  }
+  if (vectors.length % d !== 0) {
+    throw new TrainError(
+      'bad_input',
+      `train: the ${what}' length ${vectors.length} is not a multiple of dModel ${d}; check the dims`,
+    );
+  }
+  return memorySource(vectors, d, what);
 }
 
 /** W [rows, cols] -> W^T [cols, rows]. */
@@ -579,31 +701,42 @@ async function evaluateGroups(
   return { loss: sums.loss / sums.rows, mse: sums.mse / sums.rows, kl: sums.kl / sums.rows, auxk: 0 };
 }
 
+/**
+ * MSE and dead fraction of the current weights over every training vector, or over `limit` of them in evenly spaced
+ * blocks of `batch` rows when there are more.
+ */
 async function evaluateAllRows(
   core: TrainerCore,
   rows: TrainingRows,
   batch: number,
+  limit: number,
   emit: (event: TrainEvent) => void,
-): Promise<{ mse: number; deadFraction: number }> {
+): Promise<{ mse: number; deadFraction: number; rows: number }> {
   const total = rows.nDocs + rows.nQueries;
   const d = rows.dModel;
+  const blocks = Math.ceil(Math.min(total, limit) / batch);
+  const spaced = Math.min(total, limit) < total;
+  const buffer = new Float32Array(batch * d);
   let fired: Uint8Array | null = null;
   let sum = 0;
-  for (let start = 0; start < total; start += batch) {
+  let seen = 0;
+  for (let b = 0; b < blocks; b++) {
+    const start = spaced ? Math.floor((b * total) / blocks) : b * batch;
     const count = Math.min(batch, total - start);
     const result = await core.evaluate({
-      x: rows.data.subarray(start * d, (start + count) * d),
+      x: rows.all.readRange(start, count, buffer.subarray(0, count * d)),
       groups: count,
       neighbours: 0,
     });
     sum += result.mse * count;
+    seen += count;
     if (fired === null) fired = result.fired;
     else for (let i = 0; i < fired.length; i++) fired[i] = fired[i]! | result.fired[i]!;
-    emit({ type: 'progress', phase: 'evaluate', done: start + count, total });
+    emit({ type: 'progress', phase: 'evaluate', done: seen, total: Math.min(total, blocks * batch) });
   }
   let dead = 0;
   for (const f of fired!) if (f === 0) dead++;
-  return { mse: sum / total, deadFraction: dead / fired!.length };
+  return { mse: sum / seen, deadFraction: dead / fired!.length, rows: seen };
 }
 
 /** Drops metrics lines of epochs after `epoch` (written before a crash that lost their checkpoint). */

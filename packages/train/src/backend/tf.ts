@@ -221,52 +221,6 @@ function timesTransposed(t: Tf, a: Tensor2D, b: Tensor2D, native: boolean): Tens
   return t.transpose(t.matMul(b, t.transpose(a))) as Tensor2D;
 }
 
-/**
- * The M nearest documents of each query by dot product, computed on the active backend.
- * @returns Int32Array // [nQueries, m] document indices, nearest first. With `excludeSelf`, query i is document i
- * and never its own neighbour.
- */
-export async function nearestNeighbours(
-  queries: Float32Array, // [nQueries, dModel]
-  docs: Float32Array, // [nDocs, dModel]
-  dModel: number,
-  m: number,
-  options: { excludeSelf: boolean; onProgress?: (done: number, total: number) => void },
-): Promise<Int32Array> {
-  const t = tf();
-  const nQueries = queries.length / dModel;
-  const nDocs = docs.length / dModel;
-  const take = Math.min(nDocs, m + (options.excludeSelf ? 1 : 0));
-  const out = new Int32Array(nQueries * m);
-  const native = activeBackend() === 'cuda' || activeBackend() === 'webgpu';
-  const docsT = t.tensor2d(docs, [nDocs, dModel]);
-  const chunk = Math.max(1, Math.min(1024, Math.floor(16_000_000 / Math.max(1, nDocs))));
-  try {
-    for (let start = 0; start < nQueries; start += chunk) {
-      const rows = Math.min(chunk, nQueries - start);
-      const indices = t.tidy(() => {
-        const q = t.tensor2d(queries.subarray(start * dModel, (start + rows) * dModel), [rows, dModel]);
-        return t.topk(timesTransposed(t, q, docsT, native), take, true).indices;
-      });
-      const data = (await indices.data()) as Int32Array;
-      indices.dispose();
-      for (let r = 0; r < rows; r++) {
-        const query = start + r;
-        let filled = 0;
-        for (let j = 0; j < take && filled < m; j++) {
-          const doc = data[r * take + j]!;
-          if (options.excludeSelf && doc === query) continue;
-          out[query * m + filled++] = doc;
-        }
-      }
-      options.onProgress?.(start + rows, nQueries);
-    }
-  } finally {
-    docsT.dispose();
-  }
-  return out;
-}
-
 /** Losses of an evaluation, plus which latents fired on the batch. */
 export interface EvalResult extends LossParts {
   /** fired: Uint8Array // [nLatents], 1 where the latent was active on some row of the batch. */

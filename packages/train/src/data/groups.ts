@@ -1,16 +1,20 @@
 // Builds the training groups of the KL loss (Eq. 2): each query with its M candidate documents, which are its
 // judged relevant documents when qrels are given (topped up with nearest neighbours) or else its M nearest
 // documents under the original embedding. Documents can stand in as pseudo-queries when queries are few.
-import { nearestNeighbours } from '../backend/tf.js';
 import { TrainError } from '../errors.js';
 import type { Rng } from '../rng.js';
+import { mineNeighbours, type NeighbourMethod, type NeighbourResult } from './neighbours.js';
+import type { VectorSource } from './source.js';
 
 /** Fewer real queries than this and `pseudoQueries: 'auto'` adds every document as a pseudo-query. */
 export const PSEUDO_QUERY_THRESHOLD = 10_000;
 
-/** Training rows: documents first, then queries, in one [rows, dModel] matrix. */
+/** Training rows: documents first, then queries, read as one [nDocs + nQueries, dModel] source. */
 export interface TrainingRows {
-  data: Float32Array; // [nDocs + nQueries, dModel]
+  /** all: rows 0..nDocs-1 are `docs`, then the queries. */
+  all: VectorSource;
+  docs: VectorSource;
+  queries: VectorSource | null;
   dModel: number;
   nDocs: number;
   nQueries: number;
@@ -23,6 +27,8 @@ export interface Groups {
   neighbours: number;
   /** True when documents were added as pseudo-queries. */
   pseudoQueries: boolean;
+  /** How the nearest documents were found (absent when no neighbour search ran). */
+  search?: Omit<NeighbourResult, 'neighbours'>[];
 }
 
 /** Options of {@link buildGroups}. */
@@ -32,7 +38,19 @@ export interface GroupOptions {
   /** relevant[q]: document indices judged relevant to query q (grade > 0). */
   relevant?: readonly (readonly number[])[];
   rng: Rng;
+  /** Nearest-neighbour search: exact, IVF, or auto by corpus size; IVF's recall target and seed. */
+  search?: { method?: NeighbourMethod; recallTarget?: number; seed?: number; threads?: number };
   onProgress?: (done: number, total: number) => void;
+}
+
+/** Whether documents serve as pseudo-queries under `pseudoQueries` with `nQueries` real queries and M neighbours. */
+export function usesPseudoQueries(
+  neighbours: number,
+  pseudoQueries: 'auto' | 'on' | 'off',
+  nQueries: number,
+): boolean {
+  if (neighbours === 0) return false;
+  return pseudoQueries === 'on' || (pseudoQueries === 'auto' && nQueries < PSEUDO_QUERY_THRESHOLD);
 }
 
 /**
@@ -41,14 +59,13 @@ export interface GroupOptions {
  * to train on.
  */
 export async function buildGroups(rows: TrainingRows, options: GroupOptions): Promise<Groups> {
-  const { nDocs, nQueries, dModel } = rows;
+  const { nDocs, nQueries } = rows;
   const M = options.neighbours;
   if (M === 0) {
     const all = Int32Array.from({ length: nDocs + nQueries }, (_, r) => r);
     return { queryRow: all, docRows: new Int32Array(0), neighbours: 0, pseudoQueries: false };
   }
-  const pseudo =
-    options.pseudoQueries === 'on' || (options.pseudoQueries === 'auto' && nQueries < PSEUDO_QUERY_THRESHOLD);
+  const pseudo = usesPseudoQueries(M, options.pseudoQueries, nQueries);
   if (!pseudo && nQueries === 0) {
     throw new TrainError(
       'bad_input',
@@ -61,21 +78,28 @@ export async function buildGroups(rows: TrainingRows, options: GroupOptions): Pr
       `train: --neighbours ${M} needs at least ${M + (pseudo ? 1 : 0)} documents but there are ${nDocs}; lower --neighbours`,
     );
   }
-  const docs = rows.data.subarray(0, nDocs * dModel);
   const total = nQueries + (pseudo ? nDocs : 0);
-  const queryRow = new Int32Array(total);
-  const docRows = new Int32Array(total * M);
   let done = 0;
   const progress = (n: number): void => options.onProgress?.(done + n, total);
-  if (nQueries > 0) {
-    const queries = rows.data.subarray(nDocs * dModel);
+  const search: Omit<NeighbourResult, 'neighbours'>[] = [];
+  const mine = async (queries: VectorSource, m: number, excludeSelf: boolean): Promise<Int32Array> => {
+    const found = await mineNeighbours(queries, rows.docs, {
+      m,
+      excludeSelf,
+      ...options.search,
+      onProgress: (d, t) => progress(Math.floor((d / t) * queries.rows)),
+    });
+    const { neighbours, ...how } = found;
+    search.push(how);
+    return neighbours;
+  };
+  const queryRow = new Int32Array(total);
+  const docRows = new Int32Array(total * M);
+  if (nQueries > 0 && rows.queries) {
     // Extra candidates so that judged documents can be skipped without running short.
     const extra = options.relevant ? M : 0;
     const width = Math.min(nDocs, M + extra);
-    const near = await nearestNeighbours(queries, docs, dModel, width, {
-      excludeSelf: false,
-      onProgress: progress,
-    });
+    const near = await mine(rows.queries, width, false);
     for (let q = 0; q < nQueries; q++) {
       queryRow[q] = nDocs + q;
       const chosen: number[] = [];
@@ -90,17 +114,20 @@ export async function buildGroups(rows: TrainingRows, options: GroupOptions): Pr
     done = nQueries;
   }
   if (pseudo) {
-    const near = await nearestNeighbours(docs, docs, dModel, M, { excludeSelf: true, onProgress: progress });
+    const near = await mine(rows.docs, M, true);
     queryRow.set(
       Int32Array.from({ length: nDocs }, (_, r) => r),
       nQueries,
     );
     docRows.set(near, nQueries * M);
   }
-  return { queryRow, docRows, neighbours: M, pseudoQueries: pseudo };
+  return { queryRow, docRows, neighbours: M, pseudoQueries: pseudo, search };
 }
 
-/** Copies the rows of groups `order[start .. start+count-1]` into a batch laid out queries first, then documents. */
+/**
+ * Reads the rows of groups `order[start .. start+count-1]` into a batch laid out queries first, then documents.
+ * @returns x // [count * (1 + M), dModel]
+ */
 export function assembleBatch(
   rows: TrainingRows,
   groups: Groups,
@@ -108,17 +135,14 @@ export function assembleBatch(
   start: number,
   count: number,
 ): Float32Array {
-  const { dModel: d } = rows;
   const M = groups.neighbours;
-  const x = new Float32Array(count * (1 + M) * d);
+  const which = new Int32Array(count * (1 + M));
   for (let b = 0; b < count; b++) {
     const g = order[start + b]!;
-    const q = groups.queryRow[g]!;
-    x.set(rows.data.subarray(q * d, q * d + d), b * d);
-    for (let j = 0; j < M; j++) {
-      const doc = groups.docRows[g * M + j]!;
-      x.set(rows.data.subarray(doc * d, doc * d + d), (count + b * M + j) * d);
-    }
+    which[b] = groups.queryRow[g]!;
+    which.set(groups.docRows.subarray(g * M, g * M + M), count + b * M);
   }
+  const x = new Float32Array(which.length * rows.dModel);
+  rows.all.readRows(which, x);
   return x;
 }

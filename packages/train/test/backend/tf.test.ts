@@ -2,7 +2,7 @@
 // every gradient (main path, KL, AuxK), and the Adam update with the unit-norm decoder.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTrainerCore, useBackend, nearestNeighbours, type BackendName } from '../../src/backend/tf.js';
+import { createTrainerCore, useBackend, type BackendName } from '../../src/backend/tf.js';
 import type { CoreState, SaeParams, StepHyper } from '../../src/model.js';
 import { Rng } from '../../src/rng.js';
 import {
@@ -176,13 +176,6 @@ for (const backend of ['cpu', 'wasm'] as BackendName[]) {
       } finally {
         core.dispose();
       }
-    });
-
-    it('finds nearest neighbours by dot product, excluding the query itself', async () => {
-      const docs = Float32Array.from([1, 0, 0.9, 0.1, 0, 1, 0.1, 0.9, 0.7, 0.7]);
-      const result = await nearestNeighbours(docs, docs, 2, 2, { excludeSelf: true });
-      assert.deepEqual(Array.from(result.subarray(0, 2)), [1, 4]);
-      assert.deepEqual(Array.from(result.subarray(4, 6)), [3, 4]);
     });
   });
 }

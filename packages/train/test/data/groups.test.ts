@@ -1,8 +1,8 @@
 // Query groups of the KL loss: nearest documents, judged documents first, pseudo-queries, batch layout.
-import { describe, it, before } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { useBackend } from '../../src/backend/tf.js';
 import { assembleBatch, buildGroups, type TrainingRows } from '../../src/data/groups.js';
+import { memorySource } from '../../src/data/source.js';
 import { Rng } from '../../src/rng.js';
 
 // Documents on a circle: neighbours by dot product are the adjacent angles.
@@ -12,13 +12,24 @@ function circle(count: number): Float32Array {
   );
 }
 
-describe('buildGroups', () => {
-  before(async () => {
-    await useBackend('cpu');
-  });
+/** Training rows over documents and queries in memory. */
+function rowsOf(docs: Float32Array, queries: Float32Array | null, dModel: number): TrainingRows {
+  const docSource = memorySource(docs, dModel);
+  const querySource = queries ? memorySource(queries, dModel) : null;
+  const all = memorySource(Float32Array.from([...docs, ...(queries ?? [])]), dModel);
+  return {
+    all,
+    docs: docSource,
+    queries: querySource,
+    dModel,
+    nDocs: docSource.rows,
+    nQueries: querySource?.rows ?? 0,
+  };
+}
 
+describe('buildGroups', () => {
   it('uses documents as pseudo-queries with their nearest other documents', async () => {
-    const rows: TrainingRows = { data: circle(12), dModel: 2, nDocs: 12, nQueries: 0 };
+    const rows = rowsOf(circle(12), null, 2);
     const groups = await buildGroups(rows, { neighbours: 2, pseudoQueries: 'auto', rng: new Rng(1) });
     assert.equal(groups.pseudoQueries, true);
     assert.equal(groups.queryRow.length, 12);
@@ -28,12 +39,7 @@ describe('buildGroups', () => {
   it('puts judged documents first, then fills with nearest neighbours', async () => {
     const docs = circle(12);
     const query = Float32Array.from([1, 0]); // nearest: documents 0, 1, 11
-    const rows: TrainingRows = {
-      data: Float32Array.from([...docs, ...query]),
-      dModel: 2,
-      nDocs: 12,
-      nQueries: 1,
-    };
+    const rows = rowsOf(docs, query, 2);
     const groups = await buildGroups(rows, {
       neighbours: 3,
       pseudoQueries: 'off',
@@ -48,7 +54,7 @@ describe('buildGroups', () => {
   });
 
   it('refuses more neighbours than documents, and off without queries', async () => {
-    const rows: TrainingRows = { data: circle(3), dModel: 2, nDocs: 3, nQueries: 0 };
+    const rows = rowsOf(circle(3), null, 2);
     await assert.rejects(buildGroups(rows, { neighbours: 3, pseudoQueries: 'auto', rng: new Rng(1) }), {
       code: 'bad_config',
     });
@@ -58,7 +64,7 @@ describe('buildGroups', () => {
   });
 
   it('lays a batch out as queries first, then each query’s documents', () => {
-    const rows: TrainingRows = { data: Float32Array.from([0, 1, 2, 3, 4]), dModel: 1, nDocs: 5, nQueries: 0 };
+    const rows = rowsOf(Float32Array.from([0, 1, 2, 3, 4]), null, 1);
     const groups = {
       queryRow: Int32Array.from([0, 1]),
       docRows: Int32Array.from([2, 3, 4, 2]),

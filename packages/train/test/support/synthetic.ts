@@ -8,6 +8,14 @@ export interface Planted {
 
 export function plantedData(d: number, atoms: number, active: number, rows: number, seed = 11): Planted {
   const rng = new Rng(seed);
+  const dict = plantedDictionary(rng, d, atoms);
+  const docs = new Float32Array(rows * d);
+  plantedRows(rng, dict, d, atoms, active, docs);
+  return { dict, docs };
+}
+
+/** `atoms` random unit vectors: dict // [atoms, d]. */
+export function plantedDictionary(rng: Rng, d: number, atoms: number): Float32Array {
   const dict = new Float32Array(atoms * d);
   for (let a = 0; a < atoms; a++) {
     let norm = 0;
@@ -19,16 +27,31 @@ export function plantedData(d: number, atoms: number, active: number, rows: numb
     norm = Math.sqrt(norm);
     for (let c = 0; c < d; c++) dict[a * d + c]! /= norm;
   }
-  const docs = new Float32Array(rows * d);
+  return dict;
+}
+
+/**
+ * Fills `out` // [rows, d] with rows that each mix `active` distinct atoms with weights in [0.5, 1.5); `pickAtom`
+ * draws an atom (default uniform).
+ */
+export function plantedRows(
+  rng: Rng,
+  dict: Float32Array,
+  d: number,
+  atoms: number,
+  active: number,
+  out: Float32Array,
+  pickAtom: () => number = () => rng.int(atoms),
+): void {
+  const rows = out.length / d;
   for (let r = 0; r < rows; r++) {
     const chosen = new Set<number>();
-    while (chosen.size < active) chosen.add(rng.int(atoms));
+    while (chosen.size < active) chosen.add(pickAtom());
     for (const a of chosen) {
       const w = 0.5 + rng.next();
-      for (let c = 0; c < d; c++) docs[r * d + c]! += w * dict[a * d + c]!;
+      for (let c = 0; c < d; c++) out[r * d + c]! += w * dict[a * d + c]!;
     }
   }
-  return { dict, docs };
 }
 
 /** For each atom, the best cosine with a decoder column of W_dec [d, n]. */
