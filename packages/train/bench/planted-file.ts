@@ -16,9 +16,11 @@ export interface PlantedSpec {
   atoms: number;
   /** Atoms per row. */
   active: number;
-  /** Topics, each with `topicAtoms` atoms; `active - 2` of a row's atoms come from its topic (0: no topics). */
+  /** Topics, each with `topicAtoms` atoms (0: no topics). */
   topics: number;
   topicAtoms: number;
+  /** Atoms of a row drawn from its topic's atoms; the others come from the whole dictionary. */
+  fromTopic: number;
   seed: number;
 }
 
@@ -29,7 +31,7 @@ export interface PlantedSpec {
 export async function plantedNpy(dir: string, spec: PlantedSpec): Promise<string> {
   const path = join(
     dir,
-    `planted-d${spec.dims}-n${spec.rows}-a${spec.atoms}-k${spec.active}-t${spec.topics}x${spec.topicAtoms}-s${spec.seed}.npy`,
+    `planted-d${spec.dims}-n${spec.rows}-a${spec.atoms}-k${spec.active}-t${spec.topics}x${spec.topicAtoms}f${spec.fromTopic}-s${spec.seed}.npy`,
   );
   if (existsSync(path)) {
     const header = await readNpyHeader(path).catch(() => undefined);
@@ -59,12 +61,11 @@ export async function plantedNpy(dir: string, spec: PlantedSpec): Promise<string
   const globalAtom = zipf(atoms);
   const topicOf = spec.topics > 0 ? zipf(spec.topics) : () => -1;
   const topicAtoms = Int32Array.from({ length: spec.topics * spec.topicAtoms }, () => rng.int(atoms));
-  const fromTopic = Math.max(0, spec.active - 2);
   let topic = -1;
   let drawn = 0;
   // A row's first `fromTopic` draws come from its topic's atoms, the others from the whole dictionary.
   const pickAtom = (): number => {
-    const own = topic >= 0 && drawn++ < fromTopic;
+    const own = topic >= 0 && drawn++ < spec.fromTopic;
     return own ? topicAtoms[topic * spec.topicAtoms + rng.int(spec.topicAtoms)]! : globalAtom();
   };
   const writer = await createNpyWriter(path, d);

@@ -10,7 +10,29 @@ export {
   type TrainEvent,
   type EpochRecord,
 } from './trainer.js';
-export { loadVectors, loadQrels, parseVectorJsonl, type VectorSet, type Qrel } from './data/load.js';
+export {
+  openVectors,
+  loadQrels,
+  parseVectorJsonl,
+  type OpenedVectors,
+  type VectorSet,
+  type Qrel,
+} from './data/load.js';
+export {
+  openVectorFiles,
+  memorySource,
+  concatSources,
+  scanSource,
+  chunkRows,
+  type VectorSource,
+} from './data/source.js';
+export {
+  mineNeighbours,
+  EXACT_PAIR_LIMIT,
+  type NeighbourMethod,
+  type NeighbourOptions,
+  type NeighbourResult,
+} from './data/neighbours.js';
 export { PSEUDO_QUERY_THRESHOLD } from './data/groups.js';
 export { createProgressReporter, formatDuration } from './progress.js';
 export type { BiasInit } from './init.js';

@@ -49,6 +49,18 @@ export function createProgressReporter(
           `train: ${event.groups} ${event.neighbours > 0 ? `query groups (1 + ${event.neighbours} documents${event.pseudoQueries ? ', documents as pseudo-queries' : ''})` : 'vectors'}: ${event.train} train, ${event.validation} validation\n`,
         );
         break;
+      case 'neighbour-search': {
+        clear();
+        phase = '';
+        const how =
+          event.method === 'ivf'
+            ? `IVF (${event.lists} lists, ${event.probes} probed): recall@${event.m} ${event.recall?.toFixed(3)} against exact neighbours on ${event.sample} sampled queries`
+            : 'exact search';
+        stream.write(
+          `train: nearest documents by ${how}${event.reused ? ' (read back from the state folder)' : `, ${formatDuration(event.seconds)}`}\n`,
+        );
+        break;
+      }
       case 'resumed':
         stream.write(`train: resumed after epoch ${event.epoch} (step ${event.step})\n`);
         break;

@@ -111,6 +111,8 @@ export type TrainEvent =
   | {
       type: 'neighbour-search';
       method: 'exact' | 'ivf';
+      /** Neighbours searched per query. */
+      m: number;
       seconds: number;
       lists?: number;
       probes?: number;
@@ -319,7 +321,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
   const totalRows = nDocs + nQueries;
   // One pass over every vector: finite values, the mean (for --bias-init mean) and the data fingerprint.
   const scan = scanSource(all, 'training vectors', (row) =>
-    row < nDocs ? `documents row ${row}` : `queries row ${row - nDocs}`,
+    row < nDocs ? `${docs.description} row ${row}` : `${queries!.description} row ${row - nDocs}`,
   );
 
   const backend = await useBackend(r.backend);

@@ -93,48 +93,67 @@ describe('train', () => {
     }
   });
 
+  /** Runs test/support/train-child.js; SIGKILLs it once it says HANGING. */
+  function runChild(args: string[]): Promise<{ code: number | null; signal: string | null; stdout: string }> {
+    const child = fileURLToPath(new URL('./support/train-child.js', import.meta.url));
+    return new Promise((resolve, reject) => {
+      const proc = spawn(process.execPath, [child, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      proc.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('HANGING')) proc.kill('SIGKILL');
+      });
+      proc.on('error', reject);
+      proc.on('exit', (code, signal) => resolve({ code, signal, stdout }));
+    });
+  }
+
+  async function assertSameWeights(a: string, b: string): Promise<void> {
+    const wa = await readSaeWeights(a);
+    const wb = await readSaeWeights(b);
+    for (const key of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) {
+      assert.deepEqual(wb[key], wa[key], `${key} differs after resume`);
+    }
+  }
+
   it('resumes after kill -9 to exactly the weights of an uninterrupted run', async () => {
     const dir = await tempDir();
     try {
-      const child = fileURLToPath(new URL('./support/train-child.js', import.meta.url));
-      const run = (
-        out: string,
-        hangAfterEpoch: number,
-        resume: boolean,
-      ): Promise<{ code: number | null; signal: string | null; stdout: string }> =>
-        new Promise((resolve, reject) => {
-          const proc = spawn(
-            process.execPath,
-            [child, out, String(hangAfterEpoch), resume ? 'resume' : 'fresh'],
-            {
-              stdio: ['ignore', 'pipe', 'inherit'],
-            },
-          );
-          let stdout = '';
-          proc.stdout.on('data', (chunk: Buffer) => {
-            stdout += chunk.toString();
-            if (stdout.includes('HANGING')) proc.kill('SIGKILL');
-          });
-          proc.on('error', reject);
-          proc.on('exit', (code, signal) => resolve({ code, signal, stdout }));
-        });
-      const straight = await run(join(dir, 'a'), 0, false);
+      const straight = await runChild([join(dir, 'a'), 'never', 'fresh']);
       assert.equal(straight.code, 0, straight.stdout);
-      const killed = await run(join(dir, 'b'), 2, false);
+      const killed = await runChild([join(dir, 'b'), 'epoch:2', 'fresh']);
       assert.equal(killed.signal, 'SIGKILL');
-      const resumed = await run(join(dir, 'b'), 0, true);
+      const resumed = await runChild([join(dir, 'b'), 'never', 'resume']);
       assert.equal(resumed.code, 0, resumed.stdout);
       assert.match(resumed.stdout, /resumed at epoch 2/);
-      const a = await readSaeWeights(join(dir, 'a'));
-      const b = await readSaeWeights(join(dir, 'b'));
-      for (const key of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) {
-        assert.deepEqual(b[key], a[key], `${key} differs after resume`);
-      }
+      await assertSameWeights(join(dir, 'a'), join(dir, 'b'));
       const metrics = (await readFile(join(dir, 'b.train', 'metrics.jsonl'), 'utf8'))
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l).epoch);
       assert.deepEqual(metrics, [1, 2, 3, 4]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('streams a .npy file and resumes a kill -9 from a mid-epoch checkpoint to the same weights', async () => {
+    const dir = await tempDir();
+    try {
+      const npy = join(dir, 'vectors.npy');
+      const straight = await runChild([join(dir, 'a'), 'never', 'fresh', npy]);
+      assert.equal(straight.code, 0, straight.stdout);
+      const killed = await runChild([join(dir, 'b'), 'step:75', 'fresh', npy]);
+      assert.equal(killed.signal, 'SIGKILL');
+      const resumed = await runChild([join(dir, 'b'), 'never', 'resume', npy]);
+      assert.equal(resumed.code, 0, resumed.stdout);
+      // 64 steps an epoch, a checkpoint every 5 steps within it: the first at or past step 75 is step 64 + 15.
+      assert.match(resumed.stdout, /resumed at epoch 1 step 79/);
+      await assertSameWeights(join(dir, 'a'), join(dir, 'b'));
+      // The streamed run trains exactly as the in-memory one.
+      const memory = await runChild([join(dir, 'c'), 'never', 'fresh']);
+      assert.equal(memory.code, 0, memory.stdout);
+      await assertSameWeights(join(dir, 'a'), join(dir, 'c'));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -9,12 +9,14 @@ import {
   TrainError,
   createProgressReporter,
   loadQrels,
-  loadVectors,
+  openVectors,
   train,
   type BackendName,
   type BiasInit,
+  type NeighbourMethod,
+  type OpenedVectors,
   type TrainOptions,
-  type VectorSet,
+  type VectorSource,
 } from '@steer/train';
 import type { Command, CommandArgs, CommandIO } from '../command.js';
 import { UsageError } from '../command.js';
@@ -24,9 +26,10 @@ import { configFromArgs, printJson } from '../options.js';
 import { createProgress } from '../progress.js';
 
 const USAGE =
-  'steer train (--embeddings <file.npy|file.jsonl|dir> | --corpus <corpus.jsonl> [--embedder default|onnx:<dir>]) ' +
+  'steer train (--embeddings <file.npy|file.jsonl|dir of .npy shards> | --corpus <corpus.jsonl> [--embedder default|onnx:<dir>]) ' +
   '--latents N --k K --epochs E --out <dir> [--batch 512] [--kld-weight 1] [--neighbours 8] [--queries <file>] ' +
-  '[--qrels <qrels.tsv>] [--lr 0.001] [--aux-k d/2] [--seed 0] [--backend auto|cuda|webgpu|wasm|cpu] [--resume] [--json]';
+  '[--qrels <qrels.tsv>] [--neighbour-search auto|exact|ivf] [--neighbour-recall 0.9] [--checkpoint-every <steps>] ' +
+  '[--eval-rows N] [--lr 0.001] [--aux-k d/2] [--seed 0] [--backend auto|cuda|webgpu|wasm|cpu] [--resume] [--json]';
 
 /** Codes of TrainError caused by the user's input or environment (exit 2); the rest are failures (exit 1). */
 const USAGE_CODES = new Set([
@@ -82,30 +85,37 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Row ids of a vector file: `<file>.ids.json` written by `steer embed` when present, else the file's own ids. */
-async function vectorIds(path: string, set: VectorSet): Promise<string[]> {
+/**
+ * Row ids of vectors: the JSONL file's own ids, else `<file>.ids.json` (written by `steer embed`) when present, else
+ * the row numbers.
+ */
+async function vectorIds(path: string, opened: OpenedVectors): Promise<string[]> {
+  if (opened.ids) return opened.ids;
+  const rows = opened.source.rows;
   const sidecar = `${path}.ids.json`;
-  if (!(await exists(sidecar))) return set.ids;
+  if (!(await exists(sidecar))) return Array.from({ length: rows }, (_, r) => String(r));
   const ids = JSON.parse(await readFile(sidecar, 'utf8')) as unknown;
-  if (!Array.isArray(ids) || ids.length !== set.rows) {
-    throw new UsageError(`train: ${sidecar} must be a JSON array of ${set.rows} ids (one per vector)`);
+  if (!Array.isArray(ids) || ids.length !== rows) {
+    throw new UsageError(`train: ${sidecar} must be a JSON array of ${rows} ids (one per vector)`);
   }
   return ids.map(String);
 }
 
-function isUnitNorm(data: Float32Array, dims: number): boolean {
-  const rows = Math.min(data.length / dims, 1000);
+/** Whether the first 1,000 rows have unit length (recorded in the SAE manifest). */
+function isUnitNorm(source: VectorSource): boolean {
+  const rows = Math.min(source.rows, 1000);
+  const data = source.readRange(0, rows);
   for (let r = 0; r < rows; r++) {
     let norm = 0;
-    for (let c = 0; c < dims; c++) norm += data[r * dims + c]! ** 2;
+    for (let c = 0; c < source.dims; c++) norm += data[r * source.dims + c]! ** 2;
     if (Math.abs(Math.sqrt(norm) - 1) > 1e-3) return false;
   }
   return true;
 }
 
 interface Inputs {
-  docs: Float32Array;
-  queries?: Float32Array;
+  docs: Float32Array | VectorSource;
+  queries?: Float32Array | VectorSource;
   relevant?: number[][];
   dims: number;
   embedding: TrainOptions['embedding'];
@@ -114,30 +124,37 @@ interface Inputs {
 
 async function inputsFromEmbeddings(args: CommandArgs, io: CommandIO, path: string): Promise<Inputs> {
   const file = resolve(io.cwd, path);
-  const docs = await loadVectors(file, 'embeddings');
-  const docIds = await vectorIds(file, docs);
-  let queries: VectorSet | undefined;
-  let queryIds: string[] = [];
+  const docs = await openVectors(file, 'embeddings');
+  const dims = docs.source.dims;
+  let queries: OpenedVectors | undefined;
   const queriesPath = str(args, 'queries');
-  if (queriesPath !== undefined) {
-    const qFile = resolve(io.cwd, queriesPath);
-    queries = await loadVectors(qFile, 'query embeddings');
-    if (queries.dims !== docs.dims) {
+  const qFile = queriesPath !== undefined ? resolve(io.cwd, queriesPath) : undefined;
+  if (qFile !== undefined) {
+    queries = await openVectors(qFile, 'query embeddings');
+    if (queries.source.dims !== dims) {
       throw new UsageError(
-        `train: query embeddings have ${queries.dims} dims but the document embeddings have ${docs.dims}; embed both with one model`,
+        `train: query embeddings have ${queries.source.dims} dims but the document embeddings have ${dims}; embed both with one model`,
       );
     }
-    queryIds = await vectorIds(qFile, queries);
   }
-  const relevant = await relevanceLists(args, io, docIds, queryIds);
+  // Ids are only needed to match judgments; a million of them are not read otherwise.
+  const relevant =
+    str(args, 'qrels') !== undefined
+      ? await relevanceLists(
+          args,
+          io,
+          await vectorIds(file, docs),
+          queries && qFile ? await vectorIds(qFile, queries) : [],
+        )
+      : undefined;
   const model = str(args, 'embedding-model') ?? 'unknown';
   return {
-    docs: docs.data,
-    ...(queries ? { queries: queries.data } : {}),
+    docs: docs.source,
+    ...(queries ? { queries: queries.source } : {}),
     ...(relevant ? { relevant } : {}),
-    dims: docs.dims,
-    embedding: { model, dims: docs.dims, normalized: isUnitNorm(docs.data, docs.dims) },
-    note: `${docs.rows} document vectors${queries ? `, ${queries.rows} query vectors` : ''} of ${docs.dims} dims`,
+    dims,
+    embedding: { model, dims, normalized: isUnitNorm(docs.source) },
+    note: `${docs.source.rows} document vectors${queries ? `, ${queries.source.rows} query vectors` : ''} of ${dims} dims (${docs.source.description})`,
   };
 }
 
@@ -314,6 +331,10 @@ export const trainCommand: Command = {
     'encoder-init': { type: 'string' },
     'bias-init': { type: 'string' },
     'pseudo-queries': { type: 'string' },
+    'neighbour-search': { type: 'string' },
+    'neighbour-recall': { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    'eval-rows': { type: 'string' },
     validation: { type: 'string' },
     patience: { type: 'string' },
     'max-steps': { type: 'string' },
@@ -352,6 +373,10 @@ export const trainCommand: Command = {
       encoderFromDecoder: encoderInit === undefined ? undefined : encoderInit === 'decoder',
       biasInit: choice<BiasInit>(args, 'bias-init', ['geometric-median', 'mean', 'zero']),
       pseudoQueries: choice(args, 'pseudo-queries', ['auto', 'on', 'off'] as const),
+      neighbourSearch: choice<NeighbourMethod>(args, 'neighbour-search', ['auto', 'exact', 'ivf']),
+      neighbourRecall: real(args, 'neighbour-recall', Number.MIN_VALUE),
+      checkpointEvery: integer(args, 'checkpoint-every', 1),
+      evaluationRows: integer(args, 'eval-rows', 1),
       validationFraction: real(args, 'validation', 0),
       patience: integer(args, 'patience', 0),
       maxSteps: integer(args, 'max-steps', 1),
@@ -361,8 +386,9 @@ export const trainCommand: Command = {
       resume: args.values.resume === true,
       ...(json ? {} : { onEvent: createProgressReporter(io.stderr, io.interactive) }),
     };
+    let inputs: Inputs | undefined;
     try {
-      const inputs =
+      inputs =
         embeddingsPath !== undefined
           ? await inputsFromEmbeddings(args, io, embeddingsPath)
           : await inputsFromCorpus(args, io, corpusPath!);
@@ -395,6 +421,10 @@ export const trainCommand: Command = {
       if (error instanceof TrainError && USAGE_CODES.has(error.code))
         throw new UsageError(error.message, { cause: error });
       throw error;
+    } finally {
+      for (const vectors of [inputs?.docs, inputs?.queries]) {
+        if (vectors !== undefined && !(vectors instanceof Float32Array)) vectors.close();
+      }
     }
   },
 };

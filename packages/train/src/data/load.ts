@@ -1,11 +1,11 @@
-// Reads training vectors (float32 .npy [N, d] or JSONL with a `vector` field) and relevance judgments,
-// and checks them: finite values, one dimension, at least one row.
+// Opens training vectors (.npy files and shard folders read by offset, or JSONL with a `vector` field) and reads
+// relevance judgments, checking them: finite values, one dimension, at least one row.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { readNpy } from '@steer/embed';
 import { TrainError, describeError } from '../errors.js';
+import { memorySource, openVectorFiles, type VectorSource } from './source.js';
 
-/** A matrix of vectors with optional row ids (from JSONL `id`/`_id`). */
+/** A matrix of vectors in memory with row ids (from JSONL `id`/`_id`). */
 export interface VectorSet {
   data: Float32Array; // [rows, dims]
   rows: number;
@@ -49,7 +49,18 @@ export function checkVectors(what: string, data: Float32Array, rows: number, dim
   }
 }
 
-async function resolveFile(path: string): Promise<string> {
+/** Vectors opened for training: rows read on demand, and the row ids when the file carries them (JSONL). */
+export interface OpenedVectors {
+  source: VectorSource;
+  /** ids[r] of row r from JSONL `id`/`_id`; absent for .npy files (their ids live in a `.ids.json` sidecar). */
+  ids?: string[];
+}
+
+/**
+ * What a path names: a `.npy` or `.jsonl` file; or a folder holding embeddings.npy / vectors.npy /
+ * embeddings.jsonl / vectors.jsonl, exactly one such file, or several `.npy` shards (read in name order as one).
+ */
+async function resolvePath(path: string): Promise<{ file: string } | { shards: string }> {
   let info;
   try {
     info = await stat(path);
@@ -62,46 +73,34 @@ async function resolveFile(path: string): Promise<string> {
       },
     );
   }
-  if (!info.isDirectory()) return path;
-  const names = await readdir(path);
+  if (!info.isDirectory()) return { file: path };
+  const names = (await readdir(path)).filter((name) => !name.startsWith('.'));
   for (const preferred of ['embeddings.npy', 'vectors.npy', 'embeddings.jsonl', 'vectors.jsonl']) {
-    if (names.includes(preferred)) return join(path, preferred);
+    if (names.includes(preferred)) return { file: join(path, preferred) };
   }
-  const candidates = names.filter((name) => ['.npy', '.jsonl'].includes(extname(name)));
-  if (candidates.length === 1) return join(path, candidates[0]!);
+  const npy = names.filter((name) => extname(name) === '.npy');
+  const jsonl = names.filter((name) => extname(name) === '.jsonl');
+  if (npy.length + jsonl.length === 1) return { file: join(path, [...npy, ...jsonl][0]!) };
+  if (npy.length > 1 && jsonl.length === 0) return { shards: path };
+  const candidates = [...npy, ...jsonl];
   throw new TrainError(
     'bad_input',
     `train: folder ${path} holds ${candidates.length === 0 ? 'no' : 'several'} .npy/.jsonl files (${candidates.slice(0, 3).join(', ')}); ` +
-      'name the file, or call it embeddings.npy',
+      'name the file, call it embeddings.npy, or keep only .npy shards in the folder',
   );
 }
 
 /**
- * Loads vectors from a float32 .npy [N, d] file, a JSONL file whose lines carry a numeric `vector` array, or a
- * folder holding embeddings.npy / embeddings.jsonl (or exactly one such file).
- * @throws TrainError `file_unreadable`, `bad_input` (NaN, ragged dims, empty, not 2-D).
+ * Opens vectors for training from a float32/float64 .npy [N, d] file or a folder of .npy shards (read by offset,
+ * never whole), or a JSONL file whose lines carry a numeric `vector` array (parsed into memory); see resolvePath for
+ * folders. Values are checked for finiteness when the trainer reads them.
+ * @throws TrainError `file_unreadable`, `bad_input` (not 2-D, ragged dims, empty, shards of different widths).
  */
-export async function loadVectors(path: string, what = 'embeddings'): Promise<VectorSet> {
-  const file = await resolveFile(path);
-  if (extname(file) === '.npy') {
-    let array: { data: Float32Array; shape: number[] };
-    try {
-      array = await readNpy(file);
-    } catch (error) {
-      throw new TrainError('bad_input', `train: ${what} file ${file}: ${describeError(error)}`, {
-        cause: error,
-      });
-    }
-    if (array.shape.length !== 2) {
-      throw new TrainError(
-        'bad_input',
-        `train: ${what} file ${file} has shape (${array.shape.join(', ')}); it must be a 2-D [vectors, dims] array`,
-      );
-    }
-    const [rows, dims] = array.shape as [number, number];
-    checkVectors(`${what} ${file}`, array.data, rows, dims);
-    return { data: array.data, rows, dims, ids: Array.from({ length: rows }, (_, r) => String(r)) };
-  }
+export async function openVectors(path: string, what = 'embeddings'): Promise<OpenedVectors> {
+  const resolved = await resolvePath(path);
+  if ('shards' in resolved) return { source: await openVectorFiles(resolved.shards, what) };
+  const file = resolved.file;
+  if (extname(file) !== '.jsonl') return { source: await openVectorFiles(file, what) };
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -110,7 +109,8 @@ export async function loadVectors(path: string, what = 'embeddings'): Promise<Ve
       cause: error,
     });
   }
-  return parseVectorJsonl(text, `${what} ${file}`);
+  const set = parseVectorJsonl(text, `${what} ${file}`);
+  return { source: memorySource(set.data, set.dims, file), ids: set.ids };
 }
 
 /** Parses JSONL lines `{"vector": [...], "id"?: ...}`. @throws TrainError `bad_input` naming the line. */

@@ -25,7 +25,7 @@ export interface NeighbourOptions {
   recallTarget?: number;
   /** IVF: sampled queries for tuning and measuring recall (default 1,000). */
   sampleQueries?: number;
-  /** IVF: number of lists (default round(sqrt(documents))). */
+  /** IVF: number of lists (default round(4 sqrt(documents)), at most documents / 8). */
   lists?: number;
   seed?: number;
   /** CPU threads of the dense kernel (default all). */
@@ -38,6 +38,8 @@ export interface NeighbourResult {
   /** neighbours: Int32Array // [queries, m] document rows, nearest first. */
   neighbours: Int32Array;
   method: 'exact' | 'ivf';
+  /** Neighbours per query. */
+  m: number;
   lists?: number;
   probes?: number;
   /** IVF: recall@m of the answer against exact neighbours on `sample` random queries. */
@@ -128,6 +130,7 @@ export async function mineNeighbours(
       return {
         neighbours: table.rows,
         method,
+        m: options.m,
         seconds: (performance.now() - started) / 1000,
       };
     }
@@ -208,8 +211,14 @@ async function ivfSearch(
   const target = options.recallTarget ?? 0.9;
 
   // 1. k-means lists on a sample of documents.
-  const lists = Math.max(1, Math.min(docs.rows, options.lists ?? Math.round(Math.sqrt(docs.rows))));
-  const sampleSize = Math.min(docs.rows, Math.max(10_000, 40 * lists));
+  const lists = Math.max(
+    1,
+    Math.min(
+      docs.rows,
+      options.lists ?? Math.min(Math.round(4 * Math.sqrt(docs.rows)), Math.floor(docs.rows / 8)),
+    ),
+  );
+  const sampleSize = Math.min(docs.rows, Math.max(10_000, 24 * lists));
   const sampleRows = rng.shuffle(allRows(docs.rows)).subarray(0, sampleSize).sort();
   const sample = new Float32Array(sampleSize * d);
   docs.readRows(sampleRows, sample);
@@ -319,6 +328,7 @@ async function ivfSearch(
   return {
     neighbours: table.rows,
     method: 'ivf',
+    m,
     lists: centroids.lists,
     probes,
     recall: hits / (sampled.length * m),

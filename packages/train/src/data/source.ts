@@ -259,12 +259,13 @@ export interface SourceScan {
 
 /**
  * Reads every row once in chunks: checks that all values are finite, and computes the mean and fingerprint.
+ * `what` names the data in messages; `rowName` names a row (default `<what> row <r>`).
  * @throws TrainError `bad_input` naming the first bad row.
  */
 export function scanSource(
   source: VectorSource,
   what: string,
-  onProgress?: (done: number, total: number) => void,
+  rowName: (row: number) => string = (row) => `${what} row ${row}`,
 ): SourceScan {
   const { rows, dims } = source;
   if (rows < 1 || dims < 1) {
@@ -288,7 +289,7 @@ export function scanSource(
       if (!Number.isFinite(v)) {
         throw new TrainError(
           'bad_input',
-          `train: ${what} row ${start + Math.floor(j / dims)} has a non-finite value (${v}) at dimension ${j % dims}; remove or re-embed that row`,
+          `train: ${rowName(start + Math.floor(j / dims))} has a non-finite value (${v}) at dimension ${j % dims}; remove or re-embed that row`,
         );
       }
     }
@@ -300,7 +301,6 @@ export function scanSource(
     for (; nextSample < offset + bytes.length; nextSample += stride) {
       hash = Math.imul(hash ^ bytes[nextSample - offset]!, 0x01000193) >>> 0;
     }
-    onProgress?.(start + count, rows);
   }
   for (let c = 0; c < dims; c++) mean[c] /= rows;
   return { mean, fingerprint: `${totalBytes}:${hash.toString(16)}` };

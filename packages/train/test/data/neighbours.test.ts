@@ -88,7 +88,7 @@ describe('mineNeighbours', () => {
       seed: 1,
     });
     assert.equal(ivf.method, 'ivf');
-    assert.equal(ivf.lists, 63);
+    assert.equal(ivf.lists, 253); // 4 sqrt(4000)
     assert.ok(ivf.probes! >= 1 && ivf.probes! < ivf.lists!, `probes ${ivf.probes} of ${ivf.lists}`);
     // Every 4th query against a float64 reference.
     const checked = Array.from({ length: 1000 }, (_, i) => 4 * i + 3);
