@@ -86,3 +86,40 @@ export interface SearchBackend {
   deleteIndex(name: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** One page of stored documents read by an {@link IndexReader}: ids, vectors and, when asked for, texts. */
+export interface ReadPage {
+  ids: string[];
+  vectors: Float32Array; // [ids.length, dims]
+  /** texts[i] of document ids[i]; present when the reader was opened with a text field. */
+  texts?: string[];
+}
+
+/** Where a slice of an {@link IndexReader} stopped; plain JSON, so that a killed run can save it and resume. */
+export type ReadCursor = string | number | boolean | null | ReadCursor[] | { [key: string]: ReadCursor };
+
+/**
+ * Reads what an index already stores (dense vectors, optionally texts) without re-embedding anything, page by page,
+ * from one consistent snapshot, in `slices` independent parts that each resume from a saved cursor.
+ */
+export interface IndexReader {
+  readonly index: string;
+  readonly vectorField: string;
+  readonly textField?: string;
+  readonly dims: number;
+  /** Documents in the snapshot. */
+  readonly total: number;
+  /** Identifies the snapshot (a table version, a cluster's index and document count); a resume checks it. */
+  readonly snapshot: string;
+  readonly slices: number;
+  /**
+   * The next page of slice `slice` after `cursor` (null: its start), at most `size` documents; null when the slice
+   * is done.
+   */
+  read(
+    slice: number,
+    cursor: ReadCursor,
+    size: number,
+  ): Promise<{ page: ReadPage; cursor: ReadCursor } | null>;
+  close(): Promise<void>;
+}

@@ -6,7 +6,10 @@ export type {
   Filter,
   IndexedDocument,
   IndexInfo,
+  IndexReader,
   KnnQuery,
+  ReadCursor,
+  ReadPage,
   SearchBackend,
   SearchHit,
   Similarity,
@@ -16,3 +19,4 @@ export { scoreVectors, lanceDistanceToScore } from './scoring.js';
 export { compileFilterToSql } from './lance/filter-sql.js';
 export { metadataColumnName, type MetadataFieldType } from './lance/columns.js';
 export { openLanceBackend, type LanceBackendOptions } from './lance/lance-backend.js';
+export { openLanceIndexReader, type LanceReaderOptions } from './lance/index-reader.js';

@@ -74,7 +74,7 @@ const DISTANCE_TYPE: Record<Similarity, 'cosine' | 'dot' | 'l2'> = {
 const SIMILARITIES: readonly Similarity[] = ['cosine', 'dot_product', 'l2_norm'];
 
 /** What the backend keeps about an open index. */
-interface OpenIndex {
+export interface OpenIndex {
   name: string;
   table: Table;
   dims: number;
@@ -425,7 +425,7 @@ function vectorType(dims: number) {
 }
 
 /** Reads an index's settings back from its table schema. */
-async function describeTable(name: string, table: Table): Promise<OpenIndex> {
+export async function describeTable(name: string, table: Table): Promise<OpenIndex> {
   const schema = await lance(`read schema of '${name}'`, () => table.schema());
   const similarity = schema.metadata.get(SCHEMA_KEY.similarity) as Similarity | undefined;
   const vectorField = schema.fields.find((f) => f.name === 'vector');
@@ -717,7 +717,7 @@ function assertIndexName(name: string): void {
   }
 }
 
-function notFound(name: string, root: string): SearchError {
+export function notFound(name: string, root: string): SearchError {
   return new SearchError(
     'index_not_found',
     `lancedb: no index '${name}' in ${root}; create it first (steer index) or check the index name and --data-dir`,
@@ -733,7 +733,7 @@ function message(error: unknown): string {
 }
 
 /** Runs a LanceDB call, turning its errors into SearchError `backend_error` that says what was being done. */
-async function lance<T>(what: string, call: () => Promise<T>): Promise<T> {
+export async function lance<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
