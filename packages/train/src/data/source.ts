@@ -253,6 +253,8 @@ export async function openVectorFiles(path: string, what = 'embeddings'): Promis
 export interface SourceScan {
   /** mean: Float64Array // [dims], summed row by row in order. */
   mean: Float64Array;
+  /** mean(x^2) over every value. */
+  meanSquare: number;
   /** `bytes:fnv1a` over a strided sample of the float32 bytes, to tell a resumed run its data changed. */
   fingerprint: string;
 }
@@ -275,6 +277,7 @@ export function scanSource(
     );
   }
   const mean = new Float64Array(dims);
+  let sumSquares = 0;
   const totalBytes = rows * dims * 4;
   const stride = Math.max(1, Math.floor(totalBytes / 65536));
   let hash = 0x811c9dc5;
@@ -286,6 +289,7 @@ export function scanSource(
     const chunk = source.readRange(start, count, buffer.subarray(0, count * dims));
     for (let j = 0; j < chunk.length; j++) {
       const v = chunk[j]!;
+      sumSquares += v * v;
       if (!Number.isFinite(v)) {
         throw new TrainError(
           'bad_input',
@@ -303,5 +307,5 @@ export function scanSource(
     }
   }
   for (let c = 0; c < dims; c++) mean[c] /= rows;
-  return { mean, fingerprint: `${totalBytes}:${hash.toString(16)}` };
+  return { mean, meanSquare: sumSquares / (rows * dims), fingerprint: `${totalBytes}:${hash.toString(16)}` };
 }
