@@ -42,9 +42,14 @@ export interface BuildOptions {
   saeDir: string;
   /** The loaded SAE of `saeDir`. */
   sae: SaeRuntime;
-  /** Embedder of the SAE's embedding model (wrap it with withCache to reuse embeddings). */
-  embedder: Embedder;
+  /**
+   * Embedder of the SAE's embedding model (wrap it with withCache to reuse embeddings); optional when `vectors` are
+   * given and evidence is off.
+   */
+  embedder?: Embedder;
   documents: readonly CorpusDocument[];
+  /** The documents' vectors when they are already stored (an index read with --from-index): [documents, dModel]. */
+  vectors?: Float32Array;
   /** Where the corpus came from, recorded in the header; `sha256` defaults to a hash of ids and texts. */
   corpus?: { path?: string; sha256?: string };
   /** Top documents kept per feature (default 10). */
@@ -122,7 +127,19 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
   const timings: BuildSummary['timings'] = {};
   const progress = options.onProgress ?? (() => {});
   checkDocuments(documents);
-  if (embedder.id !== manifest.embedding.model || embedder.dims !== manifest.dModel) {
+  if (options.vectors !== undefined && options.vectors.length !== documents.length * manifest.dModel) {
+    throw new CatalogError(
+      'corpus_invalid',
+      `catalog: ${options.vectors.length} vector values given for ${documents.length} documents of ${manifest.dModel} dims; give one ${manifest.dModel}-dim vector per document`,
+    );
+  }
+  if (embedder === undefined && (options.vectors === undefined || options.evidence !== false)) {
+    throw new CatalogError(
+      'embedder_mismatch',
+      `catalog: ${options.vectors === undefined ? 'embedding the corpus' : 'token evidence'} needs an embedder of ${manifest.embedding.model}; give one (--embedder) or turn evidence off (--no-evidence)`,
+    );
+  }
+  if (embedder && (embedder.id !== manifest.embedding.model || embedder.dims !== manifest.dModel)) {
     throw new CatalogError(
       'embedder_mismatch',
       `catalog: embedder ${embedder.id} (${embedder.dims} dims) is not the model SAE ${manifest.id} was trained on (${manifest.embedding.model}, ${manifest.dModel} dims); use --embedder for that model`,
@@ -143,10 +160,12 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
   const texts = documents.map(documentText);
 
   let started = performance.now();
-  const vectors = await embedInBatches(embedder, texts, {
-    batchSize,
-    onProgress: (done, total) => progress('embed', done, total),
-  });
+  const vectors =
+    options.vectors ??
+    (await embedInBatches(embedder!, texts, {
+      batchSize,
+      onProgress: (done, total) => progress('embed', done, total),
+    }));
   timings.embed = performance.now() - started;
 
   started = performance.now();
@@ -195,7 +214,7 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
     for (const id of chosen) {
       const list: DocumentEvidence[] = [];
       for (const top of topDocuments.get(id)!.slice(0, perFeature)) {
-        list.push(await documentEvidence(embedder, sae, id, texts[top.doc]!, top.doc, evidenceOptions));
+        list.push(await documentEvidence(embedder!, sae, id, texts[top.doc]!, top.doc, evidenceOptions));
         progress('evidence', ++evidenceDocuments, total);
       }
       evidence.set(id, list);

@@ -31,6 +31,8 @@ export {
 } from './sparse.js';
 export type { LatentContribution, LatentsLike } from './sparse.js';
 export { ensureLatentField, writeLatents } from './latents.js';
+export { openElasticsearchIndexReader } from './index-reader.js';
+export type { ElasticsearchIndexReader, ElasticsearchReaderOptions } from './index-reader.js';
 export type {
   DocumentLatents,
   LatentResume,

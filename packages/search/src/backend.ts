@@ -107,6 +107,8 @@ export interface IndexReader {
   readonly vectorField: string;
   readonly textField?: string;
   readonly dims: number;
+  /** The embedding model the index records for its vectors, when it records one. */
+  readonly embeddingModel?: string;
   /** Documents in the snapshot. */
   readonly total: number;
   /** Identifies the snapshot (a table version, a cluster's index and document count); a resume checks it. */

@@ -9,6 +9,8 @@ import {
   TrainError,
   createProgressReporter,
   loadQrels,
+  concatSources,
+  openVectorFiles,
   openVectors,
   train,
   type BackendName,
@@ -22,11 +24,13 @@ import type { Command, CommandArgs, CommandIO } from '../command.js';
 import { UsageError } from '../command.js';
 import { documentText, readCorpus } from '../corpus.js';
 import { embedAll } from '../embedding.js';
+import { copyFromIndex } from '../index-source.js';
 import { configFromArgs, printJson } from '../options.js';
 import { createProgress } from '../progress.js';
 
 const USAGE =
-  'steer train (--embeddings <file.npy|file.jsonl|dir of .npy shards> | --corpus <corpus.jsonl> [--embedder default|onnx:<dir>]) ' +
+  'steer train (--embeddings <file.npy|file.jsonl|dir of .npy shards> | --corpus <corpus.jsonl> [--embedder default|onnx:<dir>] | ' +
+  '--from-index <name> [--vector-field f] [--index-backend embedded|elasticsearch] [--page-size 1000]) ' +
   '--latents N --k K --epochs E --out <dir> [--batch 512] [--kld-weight 1] [--neighbours 8] [--queries <file>] ' +
   '[--qrels <qrels.tsv>] [--neighbour-search auto|exact|ivf] [--neighbour-recall 0.9] [--checkpoint-every <steps>] ' +
   '[--eval-rows N] [--lr 0.001] [--aux-k d/2] [--seed 0] [--backend auto|cuda|webgpu|wasm|cpu] [--resume] [--json]';
@@ -242,6 +246,48 @@ function embedTexts(
   });
 }
 
+/**
+ * The stored vectors of an index, copied (resumably) into `<state dir>/index-copy/` and streamed from there: nothing
+ * is re-embedded.
+ */
+async function inputsFromIndex(
+  args: CommandArgs,
+  io: CommandIO,
+  index: string,
+  stateDir: string,
+  resume: boolean,
+): Promise<Inputs> {
+  // NOTE: --backend here is the compute backend; --index-backend picks the store (else the configuration's).
+  const config = configFromArgs(
+    { positionals: [], values: { ...args.values, backend: str(args, 'index-backend') } },
+    io,
+  );
+  const vectorField = str(args, 'vector-field');
+  const copy = await copyFromIndex(io, config, {
+    index,
+    ...(vectorField !== undefined ? { vectorField } : {}),
+    dir: join(stateDir, 'index-copy'),
+    pageSize: integer(args, 'page-size', 1),
+    resume,
+    quiet: args.values.json === true,
+  });
+  const parts = [];
+  for (const part of copy.parts) parts.push(await openVectorFiles(part, `index '${index}'`));
+  const docs = concatSources(parts, `index '${index}' (${copy.dir})`);
+  if (str(args, 'queries') !== undefined || str(args, 'qrels') !== undefined) {
+    throw new UsageError(
+      'train: --from-index trains on the documents of the index; --queries and --qrels go with --embeddings',
+    );
+  }
+  const model = str(args, 'embedding-model') ?? copy.embeddingModel ?? 'unknown';
+  return {
+    docs,
+    dims: copy.dims,
+    embedding: { model, dims: copy.dims, normalized: isUnitNorm(docs) },
+    note: `${copy.rows} stored vectors of ${copy.dims} dims from ${config.backend === 'elasticsearch' ? 'Elasticsearch' : 'the embedded store'} index '${index}'`,
+  };
+}
+
 async function inputsFromCorpus(args: CommandArgs, io: CommandIO, path: string): Promise<Inputs> {
   // NOTE: --backend here is the compute backend, not the search backend that configFromArgs validates.
   const config = configFromArgs({ positionals: [], values: { ...args.values, backend: undefined } }, io);
@@ -311,6 +357,10 @@ export const trainCommand: Command = {
   options: {
     embeddings: { type: 'string' },
     corpus: { type: 'string' },
+    'from-index': { type: 'string' },
+    'vector-field': { type: 'string' },
+    'index-backend': { type: 'string' },
+    'page-size': { type: 'string' },
     queries: { type: 'string' },
     qrels: { type: 'string' },
     embedder: { type: 'string' },
@@ -348,8 +398,11 @@ export const trainCommand: Command = {
   async run(args, io) {
     const embeddingsPath = str(args, 'embeddings');
     const corpusPath = str(args, 'corpus');
-    if ((embeddingsPath === undefined) === (corpusPath === undefined)) {
-      throw new UsageError(`train: give exactly one of --embeddings or --corpus; usage: ${USAGE}`);
+    const fromIndex = str(args, 'from-index');
+    if ([embeddingsPath, corpusPath, fromIndex].filter((v) => v !== undefined).length !== 1) {
+      throw new UsageError(
+        `train: give exactly one of --embeddings, --corpus or --from-index; usage: ${USAGE}`,
+      );
     }
     const out = str(args, 'out');
     if (out === undefined) throw new UsageError(`train: --out <dir> is required; usage: ${USAGE}`);
@@ -391,7 +444,15 @@ export const trainCommand: Command = {
       inputs =
         embeddingsPath !== undefined
           ? await inputsFromEmbeddings(args, io, embeddingsPath)
-          : await inputsFromCorpus(args, io, corpusPath!);
+          : fromIndex !== undefined
+            ? await inputsFromIndex(
+                args,
+                io,
+                fromIndex,
+                options.stateDir ?? `${options.out}.train`,
+                options.resume === true,
+              )
+            : await inputsFromCorpus(args, io, corpusPath!);
       if (!json) io.stderr.write(`train: ${inputs.note}\n`);
       const result = await train(
         {

@@ -213,7 +213,7 @@ test('bad input is a UsageError (exit 2) naming the problem', async () => {
   );
   await assert.rejects(
     run(['--embeddings', 'vectors.npy', '--corpus', 'c.jsonl', ...base]),
-    /exactly one of --embeddings or --corpus/,
+    /exactly one of --embeddings, --corpus or --from-index/,
   );
   await assert.rejects(
     run(['--embeddings', 'vectors.npy', ...base, '--backend', 'tpu']),

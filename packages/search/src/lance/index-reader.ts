@@ -94,6 +94,7 @@ export async function openLanceIndexReader(
       vectorField,
       ...(options.textField !== undefined ? { textField: options.textField } : {}),
       dims: info.dims,
+      ...(info.embeddingModel !== undefined ? { embeddingModel: info.embeddingModel } : {}),
       total,
       snapshot: `lancedb:${name}@${snapshotVersion}`,
       slices,

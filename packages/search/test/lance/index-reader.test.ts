@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { openLanceBackend, openLanceIndexReader, SearchError, type IndexReader } from '../../src/index.js';
+import type { SearchError } from '../../src/index.js';
+import { openLanceBackend, openLanceIndexReader, type IndexReader } from '../../src/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'steer-search-reader-'));
 after(() => rmSync(root, { recursive: true, force: true }));
