@@ -65,13 +65,18 @@ export function createProgressReporter(
         stream.write(`train: resumed after epoch ${event.epoch} (step ${event.step})\n`);
         break;
       case 'progress': {
-        const key = `${event.phase}`;
+        const key = `${event.phase}:${event.stage ?? ''}`;
         if (key !== phase) {
           phase = key;
           phaseStart = now();
           firstDone = event.done - 1;
         }
-        const label = event.phase === 'train' ? `epoch ${event.epoch}` : event.phase;
+        const label =
+          event.phase === 'train'
+            ? `epoch ${event.epoch}`
+            : event.stage
+              ? `${event.phase} (${event.stage})`
+              : event.phase;
         bar(
           label,
           event.done,

@@ -125,6 +125,8 @@ export type TrainEvent =
   | {
       type: 'progress';
       phase: 'neighbours' | 'train' | 'evaluate';
+      /** The neighbour search's stage: exact, k-means, lists, search. */
+      stage?: string;
       done: number;
       total: number;
       epoch?: number;
@@ -390,7 +392,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
       ...(data.relevant ? { relevant: data.relevant } : {}),
       rng,
       search: { method: r.neighbourSearch, recallTarget: r.neighbourRecall, seed: r.seed },
-      onProgress: (done, total) => emit({ type: 'progress', phase: 'neighbours', done, total }),
+      onProgress: (done, total, stage) => emit({ type: 'progress', phase: 'neighbours', stage, done, total }),
     },
   );
   for (const how of groups.search ?? []) emit({ type: 'neighbour-search', ...how, reused });

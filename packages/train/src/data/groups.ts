@@ -3,7 +3,12 @@
 // documents under the original embedding. Documents can stand in as pseudo-queries when queries are few.
 import { TrainError } from '../errors.js';
 import type { Rng } from '../rng.js';
-import { mineNeighbours, type NeighbourMethod, type NeighbourResult } from './neighbours.js';
+import {
+  mineNeighbours,
+  type NeighbourMethod,
+  type NeighbourResult,
+  type NeighbourStage,
+} from './neighbours.js';
 import type { VectorSource } from './source.js';
 
 /** Fewer real queries than this and `pseudoQueries: 'auto'` adds every document as a pseudo-query. */
@@ -40,7 +45,8 @@ export interface GroupOptions {
   rng: Rng;
   /** Nearest-neighbour search: exact, IVF, or auto by corpus size; IVF's recall target and seed. */
   search?: { method?: NeighbourMethod; recallTarget?: number; seed?: number; threads?: number };
-  onProgress?: (done: number, total: number) => void;
+  /** Progress of the neighbour search, by stage (see NeighbourStage). */
+  onProgress?: (done: number, total: number, stage: NeighbourStage) => void;
 }
 
 /** Whether documents serve as pseudo-queries under `pseudoQueries` with `nQueries` real queries and M neighbours. */
@@ -79,15 +85,13 @@ export async function buildGroups(rows: TrainingRows, options: GroupOptions): Pr
     );
   }
   const total = nQueries + (pseudo ? nDocs : 0);
-  let done = 0;
-  const progress = (n: number): void => options.onProgress?.(done + n, total);
   const search: Omit<NeighbourResult, 'neighbours'>[] = [];
   const mine = async (queries: VectorSource, m: number, excludeSelf: boolean): Promise<Int32Array> => {
     const found = await mineNeighbours(queries, rows.docs, {
       m,
       excludeSelf,
       ...options.search,
-      onProgress: (d, t) => progress(Math.floor((d / t) * queries.rows)),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     const { neighbours, ...how } = found;
     search.push(how);
@@ -111,7 +115,6 @@ export async function buildGroups(rows: TrainingRows, options: GroupOptions): Pr
       }
       docRows.set(chosen, q * M);
     }
-    done = nQueries;
   }
   if (pseudo) {
     const near = await mine(rows.docs, M, true);

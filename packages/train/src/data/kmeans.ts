@@ -55,6 +55,7 @@ export async function kMeans(
   lists: number,
   rng: Rng,
   iterations = 12,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<Centroids> {
   const n = sample.length / dims;
   const k = Math.min(lists, n);
@@ -84,6 +85,7 @@ export async function kMeans(
       for (let j = 0; j < dims; j++) data[c * dims + j] = sums[c * dims + j]! / counts[c]!;
     }
     centroids.bias = centroidBias(data, k, dims);
+    onProgress?.(iteration + 1, iterations);
   }
   return centroids;
 }

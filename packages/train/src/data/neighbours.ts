@@ -30,8 +30,15 @@ export interface NeighbourOptions {
   seed?: number;
   /** CPU threads of the dense kernel (default all). */
   threads?: number;
-  onProgress?: (done: number, total: number) => void;
+  /**
+   * Progress of each stage: `exact` (query x document pairs), IVF's `k-means` (iterations), `lists` (rows placed in
+   * lists or given their probes) and `search` (query x probed-list pairs).
+   */
+  onProgress?: (done: number, total: number, stage: NeighbourStage) => void;
 }
+
+/** The stages of a neighbour search, as reported to `onProgress`. */
+export type NeighbourStage = 'exact' | 'k-means' | 'lists' | 'search';
 
 /** What mining found and how. */
 export interface NeighbourResult {
@@ -177,7 +184,7 @@ async function exactSearch(
         (j) => ds + j,
         options.excludeSelf ? (i) => which[qs + i]! : undefined,
       );
-      options.onProgress?.(qs * docs.rows + nq * (ds + nd), total);
+      options.onProgress?.(qs * docs.rows + nq * (ds + nd), total, 'exact');
     }
   }
 }
@@ -222,9 +229,11 @@ async function ivfSearch(
   const sampleRows = rng.shuffle(allRows(docs.rows)).subarray(0, sampleSize).sort();
   const sample = new Float32Array(sampleSize * d);
   docs.readRows(sampleRows, sample);
-  const centroids = await kMeans(kernel, sample, d, lists, rng);
+  const centroids = await kMeans(kernel, sample, d, lists, rng, 12, (done, total) =>
+    options.onProgress?.(done, total, 'k-means'),
+  );
 
-  // 2. One pass over the documents: each one's list, and the exact neighbours of the sampled queries.
+  // 2. One pass over the documents: the exact neighbours of the sampled queries.
   const sampled = rng
     .shuffle(allRows(queries.rows))
     .subarray(0, Math.min(queries.rows, options.sampleQueries ?? 1000))
@@ -232,21 +241,12 @@ async function ivfSearch(
   const sampleVectors = new Float32Array(sampled.length * d);
   queries.readRows(sampled, sampleVectors);
   const exact = new TopTable(sampled.length, m);
-  const listOf = new Int32Array(docs.rows);
   const step = chunkRows(d);
   const buffer = new Float32Array(step * d);
   const take = m + (options.excludeSelf ? 1 : 0);
-  // Progress counts rows read: the document pass, the query pass, then every (query, probed list) row.
-  let progressTotal = 2 * docs.rows + queries.rows;
-  let progressDone = 0;
-  const progress = (n: number): void => {
-    progressDone += n;
-    options.onProgress?.(progressDone, progressTotal);
-  };
   for (let start = 0; start < docs.rows; start += step) {
     const count = Math.min(step, docs.rows - start);
     const chunk = docs.readRange(start, count, buffer.subarray(0, count * d));
-    await nearestCentroid(kernel, chunk, d, centroids, listOf.subarray(start, start + count));
     const block = await kernel.run(sampleVectors, chunk, take);
     exact.merge(
       block,
@@ -254,28 +254,52 @@ async function ivfSearch(
       (j) => start + j,
       options.excludeSelf ? (i) => sampled[i]! : undefined,
     );
-    progress(count);
+    options.onProgress?.(start + count, docs.rows, 'exact');
   }
 
-  // 3. The fewest probes that reach the recall target on the sample.
+  // 3. The fewest probes that put the recall target of those exact neighbours in the probed lists.
+  const truth = Int32Array.from(new Set(exact.rows.filter((row) => row >= 0))).sort();
+  const truthVectors = new Float32Array(truth.length * d);
+  docs.readRows(truth, truthVectors);
+  const truthLists = await nearestCentroid(kernel, truthVectors, d, centroids);
+  const listOfTruth = new Map(Array.from(truth, (row, i) => [row, truthLists[i]!]));
   const ranking = await kernel.run(sampleVectors, centroids.data, centroids.lists, centroids.bias);
   const candidates: number[] = [];
   for (let p = 1; p < centroids.lists; p *= 2) candidates.push(p);
   candidates.push(centroids.lists);
-  const probes = candidates.find((p) => sampleRecall(exact, ranking, listOf, p) >= target) ?? centroids.lists;
+  const probes =
+    candidates.find((p) => sampleRecall(exact, ranking, listOfTruth, p) >= target) ?? centroids.lists;
 
-  // 4. Each query's probed lists, then the queries of each list.
+  // 4. Each document's list and each query's probed lists: one pass when the queries are the documents, whose
+  // nearest list is their first probe.
+  const same = queries === docs;
+  const listOf = new Int32Array(docs.rows);
   const probeOf = new Int32Array(queries.rows * probes);
+  const placing = docs.rows + (same ? 0 : queries.rows);
+  let placed = 0;
   for (let start = 0; start < queries.rows; start += step) {
     const count = Math.min(step, queries.rows - start);
     const chunk = queries.readRange(start, count, buffer.subarray(0, count * d));
     const top = await kernel.run(chunk, centroids.data, probes, centroids.bias);
     probeOf.set(top.indices, start * probes);
-    progress(count);
+    if (same) for (let r = 0; r < count; r++) listOf[start + r] = top.indices[r * probes]!;
+    options.onProgress?.((placed += count), placing, 'lists');
+  }
+  if (!same) {
+    for (let start = 0; start < docs.rows; start += step) {
+      const count = Math.min(step, docs.rows - start);
+      const chunk = docs.readRange(start, count, buffer.subarray(0, count * d));
+      await nearestCentroid(kernel, chunk, d, centroids, listOf.subarray(start, start + count));
+      options.onProgress?.((placed += count), placing, 'lists');
+    }
   }
   const probing = groupByList(probeOf, centroids.lists, probes);
   const members = groupByList(listOf, centroids.lists);
-  progressTotal = progressDone + probeOf.length;
+  let searched = 0;
+  const progress = (n: number): void => {
+    searched += n;
+    options.onProgress?.(searched, probeOf.length, 'search');
+  };
 
   // 5. Every list against the queries that probe it, with exact dot products.
   const table = new TopTable(queries.rows, m);
@@ -337,7 +361,12 @@ async function ivfSearch(
 }
 
 /** Fraction of the sample's exact neighbours that lie in the query's first `probes` lists. */
-function sampleRecall(exact: TopTable, ranking: TopKBlock, listOf: Int32Array, probes: number): number {
+function sampleRecall(
+  exact: TopTable,
+  ranking: TopKBlock,
+  listOf: ReadonlyMap<number, number>,
+  probes: number,
+): number {
   let found = 0;
   let total = 0;
   const probed = new Set<number>();
@@ -348,7 +377,7 @@ function sampleRecall(exact: TopTable, ranking: TopKBlock, listOf: Int32Array, p
       const row = exact.rows[i * exact.m + j]!;
       if (row < 0) continue;
       total++;
-      if (probed.has(listOf[row]!)) found++;
+      if (probed.has(listOf.get(row)!)) found++;
     }
   }
   return total === 0 ? 1 : found / total;
