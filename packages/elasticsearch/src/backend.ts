@@ -13,7 +13,7 @@ import type {
 } from '@steer/search';
 import { createElasticsearchClient, esConnectionFromEnv } from './connection.js';
 import type { ElasticsearchConnectionConfig } from './connection.js';
-import { ElasticsearchBackendError } from './errors.js';
+import { ElasticsearchBackendError, unreachableOr } from './errors.js';
 import { compileFilter } from './filter.js';
 import {
   chooseVectorField,
@@ -138,14 +138,7 @@ export class ElasticsearchBackend implements SearchBackend {
           { cause: error },
         );
       }
-      if (error instanceof errors.ConnectionError || error instanceof errors.NoLivingConnectionsError) {
-        throw new ElasticsearchBackendError(
-          'es_unreachable',
-          `elasticsearch: cannot reach the cluster (${error.message}); start it or fix STEER_ES_URL / "elasticsearch.url"`,
-          { cause: error },
-        );
-      }
-      throw error;
+      throw unreachableOr(error);
     }
   }
 

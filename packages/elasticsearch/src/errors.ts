@@ -1,5 +1,6 @@
 // The typed error of the Elasticsearch backend: a SearchError with a finer Elasticsearch-specific code.
 // Errors the cluster itself answers stay `errors.ResponseError` of @elastic/elasticsearch.
+import { errors } from '@elastic/elasticsearch';
 import { SearchError } from '@steer/search';
 import type { SearchErrorCode } from '@steer/search';
 
@@ -51,4 +52,16 @@ export class ElasticsearchBackendError extends SearchError {
   ) {
     super(SEARCH_CODES[esCode], message, options);
   }
+}
+
+/** `error` as `es_unreachable` when the client could not reach the cluster; any other error unchanged. */
+export function unreachableOr(error: unknown): unknown {
+  if (error instanceof errors.ConnectionError || error instanceof errors.NoLivingConnectionsError) {
+    return new ElasticsearchBackendError(
+      'es_unreachable',
+      `elasticsearch: cannot reach the cluster (${error.message}); start it or fix STEER_ES_URL / "elasticsearch.url"`,
+      { cause: error },
+    );
+  }
+  return error;
 }

@@ -6,7 +6,7 @@ import type { Client, estypes } from '@elastic/elasticsearch';
 import type { IndexReader, ReadCursor, ReadPage } from '@steer/search';
 import type { ElasticsearchConfig } from './backend.js';
 import { createElasticsearchClient, esConnectionFromEnv } from './connection.js';
-import { ElasticsearchBackendError } from './errors.js';
+import { ElasticsearchBackendError, unreachableOr } from './errors.js';
 import { denseVectorFields, fieldMapping, steerIndexMeta } from './mapping.js';
 
 /** Options of {@link openElasticsearchIndexReader}. */
@@ -29,14 +29,7 @@ export interface ElasticsearchIndexReader extends IndexReader {
 }
 
 function unreachable(error: unknown): never {
-  if (error instanceof errors.ConnectionError || error instanceof errors.NoLivingConnectionsError) {
-    throw new ElasticsearchBackendError(
-      'es_unreachable',
-      `elasticsearch: cannot reach the cluster (${error.message}); start it or fix STEER_ES_URL / "elasticsearch.url"`,
-      { cause: error },
-    );
-  }
-  throw error;
+  throw unreachableOr(error);
 }
 
 function isMissingContext(error: unknown): boolean {

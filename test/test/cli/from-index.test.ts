@@ -32,6 +32,18 @@ function documentOf(i: number): { id: string; vector: Float32Array; text: string
   return { id: `d${i}`, vector, text: `${WORDS[a]} and ${WORDS[b]} notes number ${i}` };
 }
 
+/** `steer label` of index `docs` with the SAE in folder `sae`, from `textField`, without token evidence. */
+const labelArgs = (sae: string, textField: string): string[] => [
+  'label',
+  '--sae',
+  sae,
+  '--from-index',
+  'docs',
+  '--text-field',
+  textField,
+  '--no-evidence',
+];
+
 const TRAIN = ['--latents', '32', '--k', '4', '--epochs', '3', '--batch', '45', '--neighbours', '4'];
 const TRAIN_COMPUTE = ['--backend', 'wasm', '--seed', '3'];
 
@@ -134,20 +146,7 @@ describe('the embedded store', () => {
 
   test('steer label --from-index reads ids, texts and vectors from the store and writes the catalog', async () => {
     await smallSae(join(cwd, 'sae-label'), DIMS, 'toy-16');
-    const result = await runSteer(
-      [
-        'label',
-        '--sae',
-        'sae-label',
-        '--from-index',
-        'docs',
-        '--text-field',
-        'text',
-        '--no-evidence',
-        '--json',
-      ],
-      { cwd, env },
-    );
+    const result = await runSteer([...labelArgs('sae-label', 'text'), '--json'], { cwd, env });
     assert.equal(result.code, 0, result.stderr);
     const out = parseJsonOutput<{ documents: number; catalog: string }>(result);
     assert.equal(out.documents, DOCS);
@@ -158,19 +157,13 @@ describe('the embedded store', () => {
 
   test('label refuses a text field missing on some documents and an SAE of other dims, writing nothing', async () => {
     await smallSae(join(cwd, 'sae-8'), 8, 'toy-8');
-    const missing = await runSteer(
-      ['label', '--sae', 'sae-label', '--from-index', 'docs', '--text-field', 'body', '--no-evidence'],
-      { cwd, env },
-    );
+    const missing = await runSteer(labelArgs('sae-label', 'body'), { cwd, env });
     assert.equal(missing.code, 2);
     assert.match(
       missing.stderr,
       /text field 'body' is missing on 5 documents of index 'docs' \(e\.g\. 'd\d+', /,
     );
-    const dims = await runSteer(
-      ['label', '--sae', 'sae-8', '--from-index', 'docs', '--text-field', 'text', '--no-evidence'],
-      { cwd, env },
-    );
+    const dims = await runSteer(labelArgs('sae-8', 'text'), { cwd, env });
     assert.equal(dims.code, 2);
     assert.match(dims.stderr, /index 'docs' field 'vector' holds 16-dim vectors but SAE sae-\w+ expects 8/);
     assert.equal(existsSync(join(cwd, 'sae-8', 'catalog')), false);
@@ -257,35 +250,13 @@ describe('Elasticsearch (test double)', () => {
 
   test('steer label --from-index --text-field labels from the stored texts and vectors', async () => {
     await smallSae(join(cwd, 'sae-es'), DIMS, 'toy-16');
-    const result = await runSteer(
-      [
-        'label',
-        '--sae',
-        'sae-es',
-        '--from-index',
-        'docs',
-        '--text-field',
-        'title',
-        '--no-evidence',
-        '--json',
-      ],
-      { cwd, env },
-    );
+    const result = await runSteer([...labelArgs('sae-es', 'title'), '--json'], { cwd, env });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(parseJsonOutput<{ documents: number }>(result).documents, DOCS);
   });
 
   test('a killed steer label --from-index continues its copy on the saved point in time', async () => {
-    const args = [
-      'label',
-      '--sae',
-      'sae-es',
-      '--from-index',
-      'docs',
-      '--text-field',
-      'title',
-      '--no-evidence',
-    ];
+    const args = labelArgs('sae-es', 'title');
     const copyDir = join(cwd, 'es-data', 'index-copies', 'elasticsearch-docs-vector-title');
     const killed = await runUntil(
       [...args, '--page-size', '5'],
@@ -316,19 +287,13 @@ describe('Elasticsearch (test double)', () => {
       notVector.stderr,
       /field 'title' of index 'docs' is text, not dense_vector; name a dense_vector field \(embedding\)/,
     );
-    const missing = await runSteer(
-      ['label', '--sae', 'sae-es', '--from-index', 'docs', '--text-field', 'body', '--no-evidence'],
-      { cwd, env },
-    );
+    const missing = await runSteer(labelArgs('sae-es', 'body'), { cwd, env });
     assert.equal(missing.code, 2);
     assert.match(
       missing.stderr,
       /text field 'body' is missing on 4 documents of index 'docs' \(e\.g\. 'd\d+'/,
     );
-    const dims = await runSteer(
-      ['label', '--sae', 'sae-es-8', '--from-index', 'docs', '--text-field', 'title', '--no-evidence'],
-      { cwd, env },
-    );
+    const dims = await runSteer(labelArgs('sae-es-8', 'title'), { cwd, env });
     assert.equal(dims.code, 2);
     assert.match(
       dims.stderr,

@@ -1,9 +1,9 @@
 // Opens training vectors (.npy files and shard folders read by offset, or JSONL with a `vector` field) and reads
 // relevance judgments, checking them: finite values, one dimension, at least one row.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { TrainError, describeError } from '../errors.js';
-import { memorySource, openVectorFiles, type VectorSource } from './source.js';
+import { memorySource, openVectorFiles, statPath, type VectorSource } from './source.js';
 
 /** A matrix of vectors in memory with row ids (from JSONL `id`/`_id`). */
 export interface VectorSet {
@@ -61,18 +61,7 @@ export interface OpenedVectors {
  * embeddings.jsonl / vectors.jsonl, exactly one such file, or several `.npy` shards (read in name order as one).
  */
 async function resolvePath(path: string): Promise<{ file: string } | { shards: string }> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch (error) {
-    throw new TrainError(
-      'file_unreadable',
-      `train: cannot read ${path} (${describeError(error)}); check the path`,
-      {
-        cause: error,
-      },
-    );
-  }
+  const info = await statPath(path);
   if (!info.isDirectory()) return { file: path };
   const names = (await readdir(path)).filter((name) => !name.startsWith('.'));
   for (const preferred of ['embeddings.npy', 'vectors.npy', 'embeddings.jsonl', 'vectors.jsonl']) {

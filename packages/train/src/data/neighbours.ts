@@ -241,21 +241,10 @@ async function ivfSearch(
   const sampleVectors = new Float32Array(sampled.length * d);
   queries.readRows(sampled, sampleVectors);
   const exact = new TopTable(sampled.length, m);
+  await exactSearch(kernel, queries, docs, sampled, exact, options);
   const step = chunkRows(d);
   const buffer = new Float32Array(step * d);
   const take = m + (options.excludeSelf ? 1 : 0);
-  for (let start = 0; start < docs.rows; start += step) {
-    const count = Math.min(step, docs.rows - start);
-    const chunk = docs.readRange(start, count, buffer.subarray(0, count * d));
-    const block = await kernel.run(sampleVectors, chunk, take);
-    exact.merge(
-      block,
-      (i) => i,
-      (j) => start + j,
-      options.excludeSelf ? (i) => sampled[i]! : undefined,
-    );
-    options.onProgress?.(start + count, docs.rows, 'exact');
-  }
 
   // 3. The fewest probes that put the recall target of those exact neighbours in the probed lists.
   const truth = Int32Array.from(new Set(exact.rows.filter((row) => row >= 0))).sort();

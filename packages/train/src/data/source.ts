@@ -1,7 +1,7 @@
 // Training vectors as random-access rows that stay on disk: a float32/float64 .npy file or a folder of .npy
 // shards read by offset (positional reads; the OS page cache, not this process, holds what was read), or a
 // matrix already in memory. Readers copy rows into caller-owned buffers, so memory does not grow with the rows.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { readNpyHeader, type NpyHeader } from '@steer/embed';
@@ -186,6 +186,19 @@ export function concatSources(parts: readonly VectorSource[], description?: stri
   return source;
 }
 
+/** `stat` of a path the user named. @throws TrainError `file_unreadable` naming it. */
+export async function statPath(path: string): Promise<Stats> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    throw new TrainError(
+      'file_unreadable',
+      `train: cannot read ${path} (${describeError(error)}); check the path`,
+      { cause: error },
+    );
+  }
+}
+
 async function openNpy(path: string, what: string): Promise<NpyFileSource> {
   let header: NpyHeader;
   try {
@@ -210,17 +223,7 @@ async function openNpy(path: string, what: string): Promise<NpyFileSource> {
  * @throws TrainError `file_unreadable`, `bad_input` (not 2-D, shards of different widths, no shards).
  */
 export async function openVectorFiles(path: string, what = 'embeddings'): Promise<VectorSource> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch (error) {
-    throw new TrainError(
-      'file_unreadable',
-      `train: cannot read ${path} (${describeError(error)}); check the path`,
-      { cause: error },
-    );
-  }
-  if (!info.isDirectory()) return openNpy(path, what);
+  if (!(await statPath(path)).isDirectory()) return openNpy(path, what);
   const names = (await readdir(path)).filter((name) => extname(name) === '.npy' && !name.startsWith('.'));
   names.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   if (names.length === 0) {
