@@ -53,6 +53,42 @@ describe('buildGroups', () => {
     assert.ok(Array.from(groups.docRows.subarray(1)).every((doc) => [0, 1, 11].includes(doc)));
   });
 
+  it('gives real queries their nearest documents by IVF at scale and reports the measured recall', async () => {
+    // 3,000 documents in 30 tight clusters on the unit sphere, 300 queries near them.
+    const rng = new Rng(9);
+    const d = 12;
+    const centres = Array.from({ length: 30 }, () => Float32Array.from({ length: d }, () => rng.normal()));
+    const around = (count: number): Float32Array => {
+      const out = new Float32Array(count * d);
+      for (let r = 0; r < count; r++) {
+        const centre = centres[rng.int(30)]!;
+        let norm = 0;
+        for (let c = 0; c < d; c++) norm += (out[r * d + c] = centre[c]! + 0.3 * rng.normal()) ** 2;
+        for (let c = 0; c < d; c++) out[r * d + c]! /= Math.sqrt(norm);
+      }
+      return out;
+    };
+    const docs = around(3000);
+    const queries = around(300);
+    const groups = await buildGroups(rowsOf(docs, queries, d), {
+      neighbours: 8,
+      pseudoQueries: 'off',
+      rng: new Rng(1),
+      search: { method: 'ivf', recallTarget: 0.95, seed: 2 },
+    });
+    const [how] = groups.search!;
+    assert.equal(how!.method, 'ivf');
+    assert.ok(how!.recall! >= 0.9, `recall@8 ${how!.recall}`);
+    assert.equal(how!.sample, 300);
+    assert.deepEqual(Array.from(groups.queryRow.subarray(0, 3)), [3000, 3001, 3002]);
+    // Every query's documents are distinct documents.
+    for (let q = 0; q < 300; q++) {
+      const chosen = groups.docRows.subarray(q * 8, q * 8 + 8);
+      assert.equal(new Set(chosen).size, 8);
+      assert.ok(chosen.every((doc) => doc >= 0 && doc < 3000));
+    }
+  });
+
   it('refuses more neighbours than documents, and off without queries', async () => {
     const rows = rowsOf(circle(3), null, 2);
     await assert.rejects(buildGroups(rows, { neighbours: 3, pseudoQueries: 'auto', rng: new Rng(1) }), {
