@@ -1,13 +1,13 @@
 // `steer train` end to end on embeddings written by the test: --json output, a loadable SAE, exit codes and
 // the usage errors of bad input.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { parseArgs } from 'node:util';
-import { writeNpy } from '@steer/embed';
+import { readNpy, writeNpy } from '@steer/embed';
 import { readSaeManifest } from '@steer/sae';
 import type { CommandIO } from '../../src/command.js';
 import { UsageError } from '../../src/command.js';
@@ -160,6 +160,43 @@ test('steer train reports progress on stderr, refuses to clobber a run, and resu
   const resumed = await run([...args, '--resume']);
   assert.equal(resumed.code, 0);
   assert.match(resumed.stderr, /resumed after epoch 1/);
+});
+
+test('steer train streams a folder of .npy shards and prints how the neighbours were found, with IVF recall', async () => {
+  const { data } = await readNpy(join(root, 'vectors.npy'));
+  await mkdir(join(root, 'shards'));
+  await writeNpy(join(root, 'shards', 'part-1.npy'), data.subarray(0, 100 * 16), [100, 16]);
+  await writeNpy(join(root, 'shards', 'part-2.npy'), data.subarray(100 * 16), [200, 16]);
+  const result = await run([
+    '--embeddings',
+    'shards',
+    '--latents',
+    '16',
+    '--k',
+    '2',
+    '--epochs',
+    '1',
+    '--neighbours',
+    '4',
+    '--batch',
+    '45',
+    '--neighbour-search',
+    'ivf',
+    '--out',
+    'sae-shards',
+    '--backend',
+    'wasm',
+  ]);
+  assert.equal(result.code, 0);
+  assert.match(result.stderr, /300 document vectors of 16 dims \(.*shards \(2 shards\)\)/);
+  assert.match(
+    result.stderr,
+    /train: nearest documents by IVF \(\d+ lists, \d+ probed\): recall@4 [01]\.\d{3} against exact neighbours on 300 sampled queries/,
+  );
+  const manifest = await readSaeManifest(join(root, 'sae-shards'));
+  const [search] = manifest.training?.neighbourSearch as Array<{ method: string; recall: number }>;
+  assert.equal(search!.method, 'ivf');
+  assert.ok(search!.recall >= 0.9, `recall ${search!.recall}`);
 });
 
 test('steer train --corpus embeds documents and judged queries with the embedder and records it in the SAE', async () => {
