@@ -331,6 +331,13 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
 
   const M = r.neighbours;
   const pseudo = usesPseudoQueries(M, r.pseudoQueries, nQueries);
+  // The group count is known before the neighbour search: every row with M = 0, else the queries (and documents).
+  const nGroups = M === 0 ? totalRows : nQueries + (pseudo ? nDocs : 0);
+  const nVal =
+    r.validationFraction === 0 || nGroups < 20
+      ? 0
+      : Math.min(10_000, Math.max(1, Math.round(nGroups * r.validationFraction)));
+  const deadAfterRows = r.deadAfterRows ?? Math.min(1_000_000, (nGroups - nVal) * (1 + M));
   const fingerprint = {
     dModel: d,
     nLatents: r.nLatents,
@@ -343,7 +350,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     temperature: r.temperature,
     auxK: r.auxK,
     auxCoef: r.auxCoef,
-    deadAfterRows: r.deadAfterRows ?? null,
+    deadAfterRows,
     unitNormDecoder: r.unitNormDecoder,
     encoderFromDecoder: r.encoderFromDecoder,
     biasInit: r.biasInit,
@@ -396,12 +403,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     },
   );
   for (const how of groups.search ?? []) emit({ type: 'neighbour-search', ...how, reused });
-  const nGroups = groups.queryRow.length;
   const split = new Rng(deriveSeed(r.seed, 1)).shuffle(Int32Array.from({ length: nGroups }, (_, g) => g));
-  const nVal =
-    r.validationFraction === 0 || nGroups < 20
-      ? 0
-      : Math.min(10_000, Math.max(1, Math.round(nGroups * r.validationFraction)));
   const valGroups = split.slice(0, nVal);
   const trainGroups = split.slice(nVal);
   emit({
@@ -416,7 +418,6 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
   const groupsPerStep = M > 0 ? Math.max(1, Math.floor(r.batch / (1 + M))) : r.batch;
   const stepsPerEpoch = Math.ceil(trainGroups.length / groupsPerStep);
   const totalSteps = stepsPerEpoch * r.epochs;
-  const deadAfterRows = r.deadAfterRows ?? Math.min(1_000_000, trainGroups.length * (1 + M));
   const hyper: StepHyper = {
     dModel: d,
     nLatents: r.nLatents,

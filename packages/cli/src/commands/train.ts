@@ -77,6 +77,17 @@ function choice<T extends string>(args: CommandArgs, name: string, allowed: read
   return raw as T;
 }
 
+/** --page-size: documents per request to the index, at most Elasticsearch's 10,000 hits a search. */
+function pageSize(args: CommandArgs): number | undefined {
+  const size = integer(args, 'page-size', 1);
+  if (size !== undefined && size > 10_000) {
+    throw new UsageError(
+      `train: --page-size must be at most 10000 (Elasticsearch's hits a search), not ${size}`,
+    );
+  }
+  return size;
+}
+
 function required(value: number | undefined, name: string): number {
   if (value === undefined) throw new UsageError(`train: --${name} is required; usage: ${USAGE}`);
   return value;
@@ -267,7 +278,7 @@ async function inputsFromIndex(
     index,
     ...(vectorField !== undefined ? { vectorField } : {}),
     dir: join(stateDir, 'index-copy'),
-    pageSize: integer(args, 'page-size', 1),
+    pageSize: pageSize(args),
     resume,
     quiet: args.values.json === true,
   });
