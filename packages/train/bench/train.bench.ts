@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BACKEND_ORDER, createTrainerCore, useBackend, type BackendName } from '../src/backend/tf.js';
+import { BACKEND_ORDER, createTrainerCore, useBackend, type BackendName } from '../src/backend/index.js';
 import { initialState } from '../src/init.js';
 import type { StepHyper } from '../src/model.js';
 import { Rng } from '../src/rng.js';
@@ -94,7 +94,7 @@ async function ourStep(d: number, n: number, warmup: number, steps: number): Pro
     beta2: 0.999,
     eps: 1e-8,
   };
-  const core = createTrainerCore(hyper, state);
+  const core = await createTrainerCore(hyper, state);
   try {
     const batch = { x, groups: GROUPS, neighbours: NEIGHBOURS };
     for (let i = 0; i < warmup; i++) await core.step(batch, 1e-3);

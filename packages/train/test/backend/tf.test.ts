@@ -1,8 +1,13 @@
-// Checks one training step on the TF.js backends (cpu, wasm) against the float64 reference: every loss part,
-// every gradient (main path, KL, AuxK), and the Adam update with the unit-norm decoder.
+// Checks one training step on the CPU cores (TF.js cpu and wasm, onnxruntime + worker threads) against the float64
+// reference: every loss part, every gradient (main path, KL, AuxK), and the Adam update with the unit-norm decoder.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTrainerCore, useBackend, nearestNeighbours, type BackendName } from '../../src/backend/tf.js';
+import {
+  createTrainerCore,
+  useBackend,
+  nearestNeighbours,
+  type BackendName,
+} from '../../src/backend/index.js';
 import type { CoreState, SaeParams, StepHyper } from '../../src/model.js';
 import { Rng } from '../../src/rng.js';
 import {
@@ -102,15 +107,15 @@ describe('reference gradients agree with finite differences (float64)', () => {
   });
 });
 
-for (const backend of ['cpu', 'wasm'] as BackendName[]) {
-  describe(`TF.js step on ${backend}`, () => {
+for (const backend of ['cpu', 'wasm', 'onnx'] as BackendName[]) {
+  describe(`training step on ${backend}`, () => {
     before(async () => {
       await useBackend(backend);
     });
 
     it(`loss parts and all gradients match the float64 reference within rel ${TOLERANCE}`, async () => {
       const { state, x } = fixture();
-      const core = createTrainerCore(hyper, state);
+      const core = await createTrainerCore(hyper, state);
       try {
         const batch = { x, groups, neighbours };
         const { parts, grads } = await core.gradients(batch);
@@ -133,7 +138,7 @@ for (const backend of ['cpu', 'wasm'] as BackendName[]) {
 
     it('one Adam step (unit-norm decoder) matches the reference update', async () => {
       const { state, x } = fixture();
-      const core = createTrainerCore(hyper, state);
+      const core = await createTrainerCore(hyper, state);
       const lr = 1e-3;
       try {
         const batch = { x, groups, neighbours };

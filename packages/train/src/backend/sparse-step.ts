@@ -1,0 +1,428 @@
+// The sparse half of the onnxruntime core's training step, as plain loops over shared memory, run by the main
+// thread and the worker threads side by side (see onnx.ts for the whole step and tf.ts for the same math in TF.js).
+//
+// Phase 1 (split by query groups, or rows when there are none): decode from the k active decoder rows, the loss
+// parts per row and group, dL/dx_hat, and dL/dz of every active latent (main path and AuxK).
+// Phase 2 (split by latent blocks): each latent gathers the batch entries that selected it, in batch order, sums
+// its gradient rows from them and takes its Adam step (or writes dense gradients for checks).
+// Every sum runs in a fixed order that does not depend on how the work is split, so the result is the same bit
+// for bit on any number of threads.
+import type { StepHyper } from '../model.js';
+
+/** Latents per reduction chunk (default): partial sums of dL/db_dec are taken per chunk and added in chunk order. */
+export const CHUNK_LATENTS = 1024;
+
+/** Per-row loss sums kept in `rowStats`: squared error, squared input, squared AuxK error, KL of the group. */
+export const ROW_STATS = 4;
+const STAT_DIFF = 0;
+const STAT_X = 1;
+const STAT_AUX = 2;
+const STAT_KL = 3;
+
+/**
+ * The step's memory, shared between threads (SharedArrayBuffer views), except W_enc, whose blocks are plain
+ * ArrayBuffers that onnxruntime can read and that move between threads for phase 2.
+ * Shapes: n latents, d dims, `rows` the batch capacity, k active and kAux AuxK latents per row.
+ */
+export interface StepMemory {
+  /** Latents per chunk of `chunkDbDec` and `chunkDead`; thread blocks are whole chunks. */
+  chunkLatents: number;
+  wDecT: Float32Array; // [n, d]
+  mDec: Float32Array; // [n, d]
+  vDec: Float32Array; // [n, d]
+  mEnc: Float32Array; // [n, d]
+  vEnc: Float32Array; // [n, d]
+  bEnc: Float32Array; // [n]
+  mbEnc: Float32Array; // [n]
+  vbEnc: Float32Array; // [n]
+  bDec: Float32Array; // [d]
+  sinceFired: Int32Array; // [n]
+  x: Float32Array; // [rows, d]
+  xc: Float32Array; // [rows, d], x - b_dec
+  idx: Int32Array; // [rows, k]
+  vals: Float32Array; // [rows, k], pre-activations of the selected latents
+  auxIdx: Int32Array; // [rows, kAux]
+  auxVals: Float32Array; // [rows, kAux]
+  xhat: Float32Array; // [rows, d]
+  g: Float32Array; // [rows, d], dL/dx_hat
+  dz: Float32Array; // [rows, k], dL/dz of the selected latents
+  auxDiff: Float32Array; // [rows, d], e_hat - e of AuxK
+  auxU: Float32Array; // [rows, kAux], W_decT[auxIdx] . auxDiff (dL/dz of AuxK before its scale)
+  rowStats: Float64Array; // [rows, ROW_STATS]
+  chunkDbDec: Float64Array; // [nChunks, d], per chunk: sum of dL/db_enc[i] W_enc[i]
+  chunkDead: Int32Array; // [nChunks], dead latents after the step
+  /** Dense gradients, allocated only for `gradients()`. */
+  dense?: { wEnc: Float32Array; wDecT: Float32Array; bEnc: Float32Array };
+}
+
+/** The shape of one batch as the phases see it. */
+export interface BatchShape {
+  rows: number;
+  /** Query groups with a KL term (0 when the batch has no neighbours). */
+  groups: number;
+  neighbours: number;
+  /** AuxK latents per row in this step (0: no AuxK). */
+  kAux: number;
+  wantGrads: boolean;
+}
+
+/** Number of work units of phase 1: query groups (with their documents), or rows. */
+export function unitCount(shape: BatchShape): number {
+  return shape.groups > 0 ? shape.groups : shape.rows;
+}
+
+/** Decodes row r from its active latents into xhat and g = dL/dx_hat of the MSE; records the row's sums. */
+function decodeRow(mem: StepMemory, hyper: StepHyper, shape: BatchShape, r: number, acc: Float64Array): void {
+  const { dModel: d, k } = hyper;
+  const { wDecT, bDec, x, xhat, g, idx, vals, rowStats } = mem;
+  acc.fill(0);
+  for (let j = r * k; j < (r + 1) * k; j++) {
+    const a = vals[j]!;
+    if (!(a > 0)) continue;
+    const row = idx[j]! * d;
+    for (let c = 0; c < d; c++) acc[c]! += a * wDecT[row + c]!;
+  }
+  const gScale = 2 / (shape.rows * d);
+  const base = r * d;
+  let diffSq = 0;
+  let xSq = 0;
+  for (let c = 0; c < d; c++) {
+    const xh = Math.fround(acc[c]! + bDec[c]!);
+    xhat[base + c] = xh;
+    const xv = x[base + c]!;
+    const diff = Math.fround(xh - xv);
+    diffSq += diff * diff;
+    xSq += xv * xv;
+    g[base + c] = diff * gScale;
+  }
+  rowStats[r * ROW_STATS + STAT_DIFF] = diffSq;
+  rowStats[r * ROW_STATS + STAT_X] = xSq;
+  rowStats[r * ROW_STATS + STAT_AUX] = 0;
+  rowStats[r * ROW_STATS + STAT_KL] = 0;
+}
+
+function dot(a: Float32Array, aBase: number, b: Float32Array, bBase: number, d: number): number {
+  // NOTE: four accumulators let V8 pipeline the loop.
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let c = 0;
+  for (; c + 3 < d; c += 4) {
+    s0 += a[aBase + c]! * b[bBase + c]!;
+    s1 += a[aBase + c + 1]! * b[bBase + c + 1]!;
+    s2 += a[aBase + c + 2]! * b[bBase + c + 2]!;
+    s3 += a[aBase + c + 3]! * b[bBase + c + 3]!;
+  }
+  for (; c < d; c++) s0 += a[aBase + c]! * b[bBase + c]!;
+  return s0 + s1 + s2 + s3;
+}
+
+/**
+ * KL(p || p_hat) of query group q (softmax over its documents of q . doc / T, original vs reconstructed), stored on
+ * the query's row, and its gradient added to g of the query and its documents.
+ */
+function groupKl(
+  mem: StepMemory,
+  hyper: StepHyper,
+  shape: BatchShape,
+  q: number,
+  scratch: Float64Array,
+): void {
+  const { dModel: d, temperature: T, kldWeight } = hyper;
+  const { x, xhat, g, rowStats } = mem;
+  const G = shape.groups;
+  const M = shape.neighbours;
+  const s = scratch.subarray(0, M);
+  const sh = scratch.subarray(M, 2 * M);
+  for (let j = 0; j < M; j++) {
+    const doc = G + q * M + j;
+    s[j] = Math.fround(Math.fround(dot(x, doc * d, x, q * d, d)) / T);
+    sh[j] = Math.fround(Math.fround(dot(xhat, doc * d, xhat, q * d, d)) / T);
+  }
+  const logSumExp = (v: Float64Array): number => {
+    let max = -Infinity;
+    for (const u of v) max = Math.max(max, u);
+    let sum = 0;
+    for (const u of v) sum += Math.exp(u - max);
+    return max + Math.log(sum);
+  };
+  const lseP = logSumExp(s);
+  const lsePh = logSumExp(sh);
+  let kl = 0;
+  for (let j = 0; j < M; j++) {
+    const logP = s[j]! - lseP;
+    const logPh = sh[j]! - lsePh;
+    const p = Math.exp(logP);
+    kl += p * (logP - logPh);
+    // dL/d(q_hat . d_hat_j), reusing s for it once p is known.
+    s[j] = shape.wantGrads && kldWeight > 0 ? ((Math.exp(logPh) - p) * kldWeight) / (T * G) : 0;
+  }
+  rowStats[q * ROW_STATS + STAT_KL] = kl;
+  if (!shape.wantGrads || kldWeight <= 0) return;
+  for (let j = 0; j < M; j++) {
+    const gs = s[j]!;
+    const doc = G + q * M + j;
+    for (let c = 0; c < d; c++) {
+      g[q * d + c] = Math.fround(g[q * d + c]! + gs * xhat[doc * d + c]!);
+      g[doc * d + c] = Math.fround(g[doc * d + c]! + gs * xhat[q * d + c]!);
+    }
+  }
+}
+
+/** dL/dz of row r's active latents, and its AuxK reconstruction error with that error's dL/dz (before scaling). */
+function backwardRow(
+  mem: StepMemory,
+  hyper: StepHyper,
+  shape: BatchShape,
+  r: number,
+  acc: Float64Array,
+): void {
+  const { dModel: d, k } = hyper;
+  const { wDecT, g, idx, vals, dz, auxIdx, auxVals, auxDiff, auxU, xhat, x, rowStats } = mem;
+  if (shape.wantGrads) {
+    for (let j = r * k; j < (r + 1) * k; j++) dz[j] = vals[j]! > 0 ? dot(wDecT, idx[j]! * d, g, r * d, d) : 0;
+  }
+  const kAux = shape.kAux;
+  if (kAux === 0) return;
+  acc.fill(0);
+  for (let j = r * kAux; j < (r + 1) * kAux; j++) {
+    const a = auxVals[j]!;
+    if (!(a > 0)) continue;
+    const row = auxIdx[j]! * d;
+    for (let c = 0; c < d; c++) acc[c]! += a * wDecT[row + c]!;
+  }
+  let auxSq = 0;
+  for (let c = 0; c < d; c++) {
+    // e = x - x_hat is the target; auxDiff = e_hat - e.
+    const e = Math.fround(x[r * d + c]! - xhat[r * d + c]!);
+    const diff = Math.fround(Math.fround(acc[c]!) - e);
+    auxDiff[r * d + c] = diff;
+    auxSq += diff * diff;
+  }
+  rowStats[r * ROW_STATS + STAT_AUX] = auxSq;
+  if (shape.wantGrads) {
+    for (let j = r * kAux; j < (r + 1) * kAux; j++)
+      auxU[j] = auxVals[j]! > 0 ? dot(wDecT, auxIdx[j]! * d, auxDiff, r * d, d) : 0;
+  }
+}
+
+/** Phase 1 over work units [start, end): query groups with their documents, or single rows. */
+export function forwardUnits(
+  mem: StepMemory,
+  hyper: StepHyper,
+  shape: BatchShape,
+  start: number,
+  end: number,
+): void {
+  const acc = new Float64Array(hyper.dModel);
+  const G = shape.groups;
+  const M = shape.neighbours;
+  const scratch = new Float64Array(2 * Math.max(1, M));
+  for (let u = start; u < end; u++) {
+    const rows = G > 0 ? [u, ...Array.from({ length: M }, (_, j) => G + u * M + j)] : [u];
+    for (const r of rows) decodeRow(mem, hyper, shape, r, acc);
+    if (G > 0) groupKl(mem, hyper, shape, u, scratch);
+    for (const r of rows) backwardRow(mem, hyper, shape, r, acc);
+  }
+}
+
+/** The batch's loss parts from the per-row sums, summed in row order. */
+export function lossParts(
+  mem: StepMemory,
+  hyper: StepHyper,
+  shape: BatchShape,
+): { loss: number; mse: number; kl: number; auxk: number; energy: number; auxDenominator: number } {
+  let diffSq = 0;
+  let xSq = 0;
+  let auxSq = 0;
+  let kl = 0;
+  for (let r = 0; r < shape.rows; r++) {
+    diffSq += mem.rowStats[r * ROW_STATS + STAT_DIFF]!;
+    xSq += mem.rowStats[r * ROW_STATS + STAT_X]!;
+    auxSq += mem.rowStats[r * ROW_STATS + STAT_AUX]!;
+    kl += mem.rowStats[r * ROW_STATS + STAT_KL]!;
+  }
+  const size = shape.rows * hyper.dModel;
+  const mse = diffSq / size;
+  const energy = xSq / size;
+  const auxDenominator = diffSq + 1e-12;
+  const auxk = shape.kAux > 0 ? auxSq / auxDenominator : 0;
+  kl = shape.groups > 0 ? kl / shape.groups : 0;
+  const loss = mse + hyper.kldWeight * kl + hyper.auxCoef * energy * auxk;
+  return { loss, mse, kl, auxk, energy, auxDenominator };
+}
+
+/** What phase 2 does with each latent's gradient. */
+export interface UpdateOptions {
+  mode: 'adam' | 'gradients';
+  /** dL/dz of AuxK = auxU * auxScale, dL/d(W_decT row) += a * auxScale * auxDiff. */
+  auxScale: number;
+  /** Adam after bias correction: p -= stepSize * m / (sqrt(v) + epsHat). */
+  stepSize: number;
+  epsHat: number;
+}
+
+/**
+ * Phase 2 over latents [first, first + wEnc.length / d), whose encoder rows are `wEnc`: per latent, the sum of its
+ * entries' gradients (in batch order), the partial dL/db_dec of its chunk, then Adam (unit-norm decoder rows,
+ * dead-latent counters) or the dense gradients.
+ */
+export function updateLatents(
+  mem: StepMemory,
+  hyper: StepHyper,
+  shape: BatchShape,
+  wEnc: Float32Array,
+  first: number,
+  options: UpdateOptions,
+): void {
+  const { dModel: d, k, beta1: b1, beta2: b2, deadAfterRows, unitNormDecoder } = hyper;
+  const count = wEnc.length / d;
+  const end = first + count;
+  const { idx, vals, auxIdx, auxVals, dz, auxU, g, auxDiff, xc, wDecT, mDec, vDec, mEnc, vEnc } = mem;
+  const { bEnc, mbEnc, vbEnc, sinceFired, chunkDbDec, chunkDead } = mem;
+  const kAux = shape.kAux;
+  const mainEntries = shape.rows * k;
+  const auxEntries = shape.rows * kAux;
+  // Counting sort of the active entries by latent; main entries first, then AuxK's, each in batch order.
+  const offsets = new Int32Array(count + 1);
+  for (let e = 0; e < mainEntries; e++) {
+    const i = idx[e]!;
+    if (vals[e]! > 0 && i >= first && i < end) offsets[i - first + 1]!++;
+  }
+  for (let e = 0; e < auxEntries; e++) {
+    const i = auxIdx[e]!;
+    if (auxVals[e]! > 0 && i >= first && i < end) offsets[i - first + 1]!++;
+  }
+  for (let i = 0; i < count; i++) offsets[i + 1]! += offsets[i]!;
+  const entries = new Int32Array(offsets[count]!);
+  const fill = offsets.slice(0, count);
+  for (let e = 0; e < mainEntries; e++) {
+    const i = idx[e]!;
+    if (vals[e]! > 0 && i >= first && i < end) entries[fill[i - first]!++] = e;
+  }
+  for (let e = 0; e < auxEntries; e++) {
+    const i = auxIdx[e]!;
+    if (auxVals[e]! > 0 && i >= first && i < end) entries[fill[i - first]!++] = mainEntries + e;
+  }
+
+  const gEnc = new Float64Array(d);
+  const gDec = new Float64Array(d);
+  const { stepSize, epsHat, auxScale } = options;
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  // One Adam step of a row, PyTorch's update with the bias corrections folded into stepSize and epsHat; rows
+  // without entries (grad undefined) decay in a tighter loop: m and v shrink, the weight follows its momentum.
+  const adamRow = (
+    p: Float32Array,
+    pBase: number,
+    m: Float32Array,
+    v: Float32Array,
+    base: number,
+    grad: Float64Array | undefined,
+  ): void => {
+    if (grad === undefined) {
+      for (let c = 0; c < d; c++) {
+        const mt = Math.fround(m[base + c]! * b1);
+        const vt = Math.fround(v[base + c]! * b2);
+        m[base + c] = mt;
+        v[base + c] = vt;
+        p[pBase + c] = p[pBase + c]! - Math.fround(mt / Math.fround(Math.sqrt(vt) + epsHat)) * stepSize;
+      }
+      return;
+    }
+    for (let c = 0; c < d; c++) {
+      const gr = Math.fround(grad[c]!);
+      const mt = Math.fround(m[base + c]! * b1 + gr * c1);
+      const vt = Math.fround(v[base + c]! * b2 + gr * gr * c2);
+      m[base + c] = mt;
+      v[base + c] = vt;
+      p[pBase + c] = p[pBase + c]! - Math.fround(mt / Math.fround(Math.sqrt(vt) + epsHat)) * stepSize;
+    }
+  };
+  const adamScalar = (p: Float32Array, m: Float32Array, v: Float32Array, at: number, grad: number): void => {
+    const mt = Math.fround(m[at]! * b1 + grad * c1);
+    const vt = Math.fround(v[at]! * b2 + grad * grad * c2);
+    m[at] = mt;
+    v[at] = vt;
+    p[at] = p[at]! - Math.fround(mt / Math.fround(Math.sqrt(vt) + epsHat)) * stepSize;
+  };
+  const renormalise = (base: number): void => {
+    let norm = 0;
+    for (let c = 0; c < d; c++) norm += wDecT[base + c]! * wDecT[base + c]!;
+    const scale = Math.max(Math.sqrt(norm), 1e-12);
+    for (let c = 0; c < d; c++) wDecT[base + c] = wDecT[base + c]! / scale;
+  };
+
+  let chunk = -1;
+  let chunkBase = 0;
+  for (let i = first; i < end; i++) {
+    if (Math.floor(i / mem.chunkLatents) !== chunk) {
+      chunk = Math.floor(i / mem.chunkLatents);
+      chunkBase = chunk * d;
+      chunkDbDec.fill(0, chunkBase, chunkBase + d);
+      chunkDead[chunk] = 0;
+    }
+    const local = i - first;
+    const base = i * d;
+    const encBase = local * d;
+    const from = offsets[local]!;
+    const to = offsets[local + 1]!;
+    let fired = false;
+    let gB = 0;
+    if (to > from) {
+      gEnc.fill(0);
+      gDec.fill(0);
+      for (let t = from; t < to; t++) {
+        let e = entries[t]!;
+        let a: number;
+        let dzv: number;
+        let r: number;
+        let gRows: Float32Array;
+        if (e < mainEntries) {
+          a = vals[e]!;
+          dzv = dz[e]!;
+          r = Math.floor(e / k);
+          gRows = g;
+          fired = true;
+        } else {
+          e -= mainEntries;
+          a = auxVals[e]! * auxScale;
+          dzv = auxU[e]! * auxScale;
+          r = Math.floor(e / kAux);
+          gRows = auxDiff;
+        }
+        gB += dzv;
+        const rowBase = r * d;
+        for (let c = 0; c < d; c++) {
+          gDec[c]! += a * gRows[rowBase + c]!;
+          gEnc[c]! += dzv * xc[rowBase + c]!;
+        }
+      }
+      for (let c = 0; c < d; c++) chunkDbDec[chunkBase + c]! += gB * wEnc[encBase + c]!;
+    }
+    if (options.mode === 'gradients') {
+      const dense = mem.dense!;
+      for (let c = 0; c < d; c++) {
+        dense.wEnc[base + c] = to > from ? gEnc[c]! : 0;
+        dense.wDecT[base + c] = to > from ? gDec[c]! : 0;
+      }
+      dense.bEnc[i] = gB;
+      continue;
+    }
+    const touched = to > from;
+    if (touched && unitNormDecoder) {
+      // Remove the component of the decoder row's gradient along the row (it would only change its norm).
+      let along = 0;
+      for (let c = 0; c < d; c++) along += Math.fround(gDec[c]!) * wDecT[base + c]!;
+      for (let c = 0; c < d; c++) gDec[c] = Math.fround(gDec[c]!) - along * wDecT[base + c]!;
+    }
+    adamRow(wEnc, encBase, mEnc, vEnc, base, touched ? gEnc : undefined);
+    adamRow(wDecT, base, mDec, vDec, base, touched ? gDec : undefined);
+    if (unitNormDecoder) renormalise(base);
+    adamScalar(bEnc, mbEnc, vbEnc, i, Math.fround(gB));
+    const since = fired ? 0 : sinceFired[i]! + shape.rows;
+    sinceFired[i] = since;
+    if (since >= deadAfterRows) chunkDead[chunk]!++;
+  }
+}

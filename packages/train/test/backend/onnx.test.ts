@@ -1,0 +1,130 @@
+// The onnxruntime core beyond the reference checks of tf.test.ts: the same bits on one thread or several, exact
+// resume from its state, AuxK on dead latents across blocks, and exact nearest neighbours.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createOnnxCore, onnxNearestNeighbours } from '../../src/backend/onnx.js';
+import type { CoreState, SaeParams, StepHyper } from '../../src/model.js';
+import { Rng } from '../../src/rng.js';
+
+const d = 12;
+const n = 40;
+const groups = 3;
+const neighbours = 4;
+const rows = groups * (1 + neighbours);
+
+const hyper: StepHyper = {
+  dModel: d,
+  nLatents: n,
+  k: 4,
+  kldWeight: 0.5,
+  temperature: 0.7,
+  auxK: 6,
+  auxCoef: 1 / 32,
+  // Latents that miss two batches are dead, so AuxK runs from the third step on.
+  deadAfterRows: 2 * rows,
+  unitNormDecoder: true,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+};
+
+function fixture(): { state: CoreState; batches: Float32Array[] } {
+  const rng = new Rng(21);
+  const randn = (len: number, scale: number): Float32Array =>
+    Float32Array.from({ length: len }, () => rng.normal() * scale);
+  const wDecT = randn(n * d, 1);
+  for (let i = 0; i < n; i++) {
+    const norm = Math.hypot(...wDecT.subarray(i * d, i * d + d));
+    for (let c = 0; c < d; c++) wDecT[i * d + c]! /= norm;
+  }
+  const zeros = (): SaeParams => ({
+    wEnc: new Float32Array(n * d),
+    bEnc: new Float32Array(n),
+    wDecT: new Float32Array(n * d),
+    bDec: new Float32Array(d),
+  });
+  const params: SaeParams = { wEnc: randn(n * d, 0.5), bEnc: randn(n, 0.05), wDecT, bDec: randn(d, 0.1) };
+  return {
+    state: { params, adamM: zeros(), adamV: zeros(), adamStep: 0, sinceFired: new Int32Array(n) },
+    batches: Array.from({ length: 6 }, () => randn(rows * d, 1)),
+  };
+}
+
+async function train(
+  state: CoreState,
+  batches: Float32Array[],
+  options: { threads: number; chunkLatents: number },
+): Promise<{ state: CoreState; losses: number[] }> {
+  const core = await createOnnxCore(hyper, state, options);
+  try {
+    const losses: number[] = [];
+    for (const x of batches) losses.push((await core.step({ x, groups, neighbours }, 1e-2)).auxk);
+    return { state: await core.readState(), losses };
+  } finally {
+    core.dispose();
+  }
+}
+
+function assertSameState(actual: CoreState, expected: CoreState, what: string): void {
+  for (const part of ['params', 'adamM', 'adamV'] as const) {
+    for (const key of ['wEnc', 'bEnc', 'wDecT', 'bDec'] as const) {
+      assert.deepEqual(actual[part][key], expected[part][key], `${what}: ${part}.${key} differs`);
+    }
+  }
+  assert.equal(actual.adamStep, expected.adamStep);
+  assert.deepEqual(actual.sinceFired, expected.sinceFired, `${what}: sinceFired differs`);
+}
+
+describe('onnx core', () => {
+  it('gives the same bits on one thread and on three threads over latent blocks', async () => {
+    const { state, batches } = fixture();
+    const one = await train(state, batches, { threads: 1, chunkLatents: 8 });
+    const three = await train(state, batches, { threads: 3, chunkLatents: 8 });
+    assert.ok(
+      one.losses.some((auxk) => auxk > 0),
+      'some steps run AuxK on dead latents',
+    );
+    assertSameState(three.state, one.state, 'three threads vs one');
+  });
+
+  it('resumes from its state to exactly the weights of an uninterrupted run', async () => {
+    const { state, batches } = fixture();
+    const straight = await train(state, batches, { threads: 2, chunkLatents: 8 });
+    const first = await train(state, batches.slice(0, 3), { threads: 2, chunkLatents: 8 });
+    const resumed = await train(first.state, batches.slice(3), { threads: 2, chunkLatents: 8 });
+    assertSameState(resumed.state, straight.state, 'resumed vs straight');
+  });
+
+  it('refuses a disposed core and mis-sized state', async () => {
+    const { state } = fixture();
+    const core = await createOnnxCore(hyper, state, { threads: 2, chunkLatents: 8 });
+    core.dispose();
+    await assert.rejects(core.readState(), /disposed/);
+    await assert.rejects(
+      createOnnxCore({ ...hyper, nLatents: n + 1 }, state),
+      /state array wEnc has 480 values, expected 492/,
+    );
+  });
+
+  it('finds the exact nearest neighbours by dot product', async () => {
+    const rng = new Rng(4);
+    const dims = 5;
+    const count = 300;
+    const docs = Float32Array.from({ length: count * dims }, () => rng.normal());
+    const m = 3;
+    const found = await onnxNearestNeighbours(docs, docs, dims, m, { excludeSelf: true });
+    for (let q = 0; q < count; q += 37) {
+      const scores = Array.from({ length: count }, (_, j) => {
+        let s = 0;
+        for (let c = 0; c < dims; c++) s += docs[q * dims + c]! * docs[j * dims + c]!;
+        return [s, j] as const;
+      })
+        .filter(([, j]) => j !== q)
+        .sort((a, b) => b[0] - a[0]);
+      assert.deepEqual(
+        Array.from(found.subarray(q * m, q * m + m)),
+        scores.slice(0, m).map(([, j]) => j),
+      );
+    }
+  });
+});
