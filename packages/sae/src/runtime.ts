@@ -8,6 +8,7 @@ import {
   ENCODER_VALUES,
   writeEncoderBeside,
 } from './encoder-graph.js';
+import { EditIndex } from './edit-index.js';
 import { SaeError } from './errors.js';
 import {
   addColumn,
@@ -33,6 +34,12 @@ export interface SteerOptions {
    * skips the encoder entirely (h' - h is nonzero only at the edited features) and `latents` is empty (k = 0).
    */
   returnLatents?: boolean;
+  /**
+   * Always run the full encoder for `set`/`zero` edits (default false). Otherwise, residual steering with
+   * `returnLatents: false` reads the edited features' activations from the edit sketch (see FORMAT.md) and runs the
+   * encoder only when the sketch cannot decide.
+   */
+  exactEdits?: boolean;
 }
 
 /** A loaded SAE. */
@@ -78,6 +85,11 @@ export interface LoadSaeOptions {
    * file; slower load, faster batch encoding. See FORMAT.md.
    */
   prepackEncoder?: boolean;
+  /**
+   * Use the edit sketch for residual `set`/`zero` edits (default true): built on the first such edit and cached beside
+   * the SAE as `.steer-encoder-<id>-k<k>-edits-*.onnx`; unavailable (full encoder) when the folder is read-only.
+   */
+  editIndex?: boolean;
 }
 
 const EMPTY_LATENTS: Readonly<SparseLatents> = Object.freeze({
@@ -140,19 +152,56 @@ export async function loadSae(dir: string, options: LoadSaeOptions = {}): Promis
     );
     session = await createSession(model, { ...sessionOptions, provider: 'cpu' });
   }
-  return new OnnxSaeRuntime(manifest, session.provider, session, decoder);
+  const openEditIndex =
+    options.editIndex === false || session.provider !== 'cpu'
+      ? undefined
+      : (): Promise<EditIndex | undefined> =>
+          EditIndex.open(dir, manifest, header, {
+            ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+          });
+  return new OnnxSaeRuntime(manifest, session.provider, session, decoder, openEditIndex);
 }
 
 class OnnxSaeRuntime implements SaeRuntime {
   #session: Session | undefined;
+  #editIndex: Promise<EditIndex | undefined> | undefined;
 
   constructor(
     readonly manifest: SaeManifest,
     readonly provider: 'cpu' | 'webgpu',
     session: Session,
     private readonly decoder: Decoder,
+    private readonly openEditIndex: (() => Promise<EditIndex | undefined>) | undefined,
   ) {
     this.#session = session;
+  }
+
+  /** The edit sketch, opened (and built if needed) on first use; undefined when it cannot be had. */
+  #edits(): Promise<EditIndex | undefined> {
+    this.#editIndex ??= (this.openEditIndex?.() ?? Promise.resolve(undefined)).catch((error: unknown) => {
+      process.emitWarning(
+        `sae: the edit sketch of ${this.manifest.id} is unavailable (${error instanceof Error ? error.message : String(error)}); set and zero edits run the full encoder`,
+        { code: 'STEER_SAE_EDIT_SKETCH_UNAVAILABLE' },
+      );
+      return undefined;
+    });
+    return this.#editIndex;
+  }
+
+  /**
+   * Activations of the features that `set`/`zero` edits touch, from the edit sketch; undefined when the sketch is
+   * unavailable or cannot decide one of them (the caller runs the full encoder).
+   */
+  async #editedActivations(
+    query: Float32Array,
+    edits: FeatureEdit[],
+  ): Promise<Map<number, number> | undefined> {
+    const index = await this.#edits();
+    if (index === undefined) return undefined;
+    const features = [...new Set(edits.filter((e) => e.op !== 'add').map((e) => e.feature))];
+    const found = await index.activations(query, features);
+    if (!found.decided.every(Boolean)) return undefined;
+    return new Map(features.map((feature, j) => [feature, found.values[j]!]));
   }
 
   #live(): Session {
@@ -276,8 +325,13 @@ class OnnxSaeRuntime implements SaeRuntime {
     }
     const normalize = options.normalize ?? this.manifest.embedding.normalized;
     const needsLatents = mode === 'reconstructed' || edits.some((edit) => edit.op !== 'add');
+    // Residual set/zero edits need only the edited features' activations: the edit sketch answers them cheaply.
+    const sketched =
+      mode === 'residual' && needsLatents && options.returnLatents === false && options.exactEdits !== true
+        ? await this.#editedActivations(query, edits)
+        : undefined;
     const latents =
-      needsLatents || options.returnLatents !== false
+      sketched === undefined && (needsLatents || options.returnLatents !== false)
         ? await this.#encodeChecked(query, 1)
         : { ...EMPTY_LATENTS };
     if (mode === 'residual' && edits.length === 0) return { vector: Float32Array.from(query), latents };
@@ -287,9 +341,12 @@ class OnnxSaeRuntime implements SaeRuntime {
       vector = Float32Array.from(query);
       const deltas = new Map<number, number>();
       if (needsLatents) {
-        const before = latentRow(latents, 0);
+        const before = sketched ?? latentRow(latents, 0);
+        // Only set/zero need the current activation; a feature that is only added to moves by exactly its adds.
+        const replaced = new Set(edits.filter((e) => e.op !== 'add').map((e) => e.feature));
         const touched = new Map<number, number>();
-        for (const edit of edits) touched.set(edit.feature, before.get(edit.feature) ?? 0);
+        for (const edit of edits)
+          touched.set(edit.feature, replaced.has(edit.feature) ? (before.get(edit.feature) ?? 0) : 0);
         for (const [feature, after] of applyEdits(touched, edits))
           deltas.set(feature, after - touched.get(feature)!);
       } else {
@@ -324,5 +381,8 @@ class OnnxSaeRuntime implements SaeRuntime {
     const session = this.#session;
     this.#session = undefined;
     if (session !== undefined) await session.dispose();
+    const edits = await this.#editIndex;
+    this.#editIndex = undefined;
+    await edits?.dispose();
   }
 }
