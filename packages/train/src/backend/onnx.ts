@@ -487,7 +487,7 @@ export async function createOnnxCore(
       const bc2 = 1 - Math.pow(hyper.beta2, adamStep);
       const updateOptions: UpdateOptions = {
         mode: 'adam',
-        auxScale: shape.kAux > 0 ? (2 * hyper.auxCoef * parts.energy) / parts.auxDenominator : 0,
+        auxGradScale: shape.kAux > 0 ? (2 * hyper.auxCoef * hyper.auxScale) / parts.auxDenominator : 0,
         stepSize: (lr * Math.sqrt(bc2)) / bc1,
         epsHat: hyper.eps * Math.sqrt(bc2),
       };
@@ -530,7 +530,7 @@ export async function createOnnxCore(
       const parts = lossParts(mem, hyper, shape);
       await update(shape, {
         mode: 'gradients',
-        auxScale: shape.kAux > 0 ? (2 * hyper.auxCoef * parts.energy) / parts.auxDenominator : 0,
+        auxGradScale: shape.kAux > 0 ? (2 * hyper.auxCoef * hyper.auxScale) / parts.auxDenominator : 0,
         stepSize: 0,
         epsHat: 0,
       });

@@ -12,12 +12,11 @@ import type { StepHyper } from '../model.js';
 /** Latents per reduction chunk (default): partial sums of dL/db_dec are taken per chunk and added in chunk order. */
 export const CHUNK_LATENTS = 1024;
 
-/** Per-row loss sums kept in `rowStats`: squared error, squared input, squared AuxK error, KL of the group. */
-export const ROW_STATS = 4;
+/** Per-row loss sums kept in `rowStats`: squared error, squared AuxK error, KL of the group (on its query's row). */
+export const ROW_STATS = 3;
 const STAT_DIFF = 0;
-const STAT_X = 1;
-const STAT_AUX = 2;
-const STAT_KL = 3;
+const STAT_AUX = 1;
+const STAT_KL = 2;
 
 /**
  * The step's memory, shared between threads (SharedArrayBuffer views), except W_enc, whose blocks are plain
@@ -82,21 +81,17 @@ function decodeRow(mem: StepMemory, hyper: StepHyper, shape: BatchShape, r: numb
     const row = idx[j]! * d;
     for (let c = 0; c < d; c++) acc[c]! += a * wDecT[row + c]!;
   }
-  const gScale = 2 / (shape.rows * d);
+  const gScale = (2 * hyper.mseScale) / (shape.rows * d);
   const base = r * d;
   let diffSq = 0;
-  let xSq = 0;
   for (let c = 0; c < d; c++) {
     const xh = Math.fround(acc[c]! + bDec[c]!);
     xhat[base + c] = xh;
-    const xv = x[base + c]!;
-    const diff = Math.fround(xh - xv);
+    const diff = Math.fround(xh - x[base + c]!);
     diffSq += diff * diff;
-    xSq += xv * xv;
     g[base + c] = diff * gScale;
   }
   rowStats[r * ROW_STATS + STAT_DIFF] = diffSq;
-  rowStats[r * ROW_STATS + STAT_X] = xSq;
   rowStats[r * ROW_STATS + STAT_AUX] = 0;
   rowStats[r * ROW_STATS + STAT_KL] = 0;
 }
@@ -232,32 +227,29 @@ export function lossParts(
   mem: StepMemory,
   hyper: StepHyper,
   shape: BatchShape,
-): { loss: number; mse: number; kl: number; auxk: number; energy: number; auxDenominator: number } {
+): { loss: number; mse: number; kl: number; auxk: number; auxDenominator: number } {
   let diffSq = 0;
-  let xSq = 0;
   let auxSq = 0;
   let kl = 0;
   for (let r = 0; r < shape.rows; r++) {
     diffSq += mem.rowStats[r * ROW_STATS + STAT_DIFF]!;
-    xSq += mem.rowStats[r * ROW_STATS + STAT_X]!;
     auxSq += mem.rowStats[r * ROW_STATS + STAT_AUX]!;
     kl += mem.rowStats[r * ROW_STATS + STAT_KL]!;
   }
   const size = shape.rows * hyper.dModel;
   const mse = diffSq / size;
-  const energy = xSq / size;
   const auxDenominator = diffSq + 1e-12;
   const auxk = shape.kAux > 0 ? auxSq / auxDenominator : 0;
   kl = shape.groups > 0 ? kl / shape.groups : 0;
-  const loss = mse + hyper.kldWeight * kl + hyper.auxCoef * energy * auxk;
-  return { loss, mse, kl, auxk, energy, auxDenominator };
+  const loss = hyper.mseScale * mse + hyper.kldWeight * kl + hyper.auxCoef * hyper.auxScale * auxk;
+  return { loss, mse, kl, auxk, auxDenominator };
 }
 
 /** What phase 2 does with each latent's gradient. */
 export interface UpdateOptions {
   mode: 'adam' | 'gradients';
-  /** dL/dz of AuxK = auxU * auxScale, dL/d(W_decT row) += a * auxScale * auxDiff. */
-  auxScale: number;
+  /** dL/dz of AuxK = auxU * auxGradScale, dL/d(W_decT row) += a * auxGradScale * auxDiff. */
+  auxGradScale: number;
   /** Adam after bias correction: p -= stepSize * m / (sqrt(v) + epsHat). */
   stepSize: number;
   epsHat: number;
@@ -308,7 +300,7 @@ export function updateLatents(
 
   const gEnc = new Float64Array(d);
   const gDec = new Float64Array(d);
-  const { stepSize, epsHat, auxScale } = options;
+  const { stepSize, epsHat, auxGradScale } = options;
   const c1 = 1 - b1;
   const c2 = 1 - b2;
   // One Adam step of a row, PyTorch's update with the bias corrections folded into stepSize and epsHat; rows
@@ -390,8 +382,8 @@ export function updateLatents(
           fired = true;
         } else {
           e -= mainEntries;
-          a = auxVals[e]! * auxScale;
-          dzv = auxU[e]! * auxScale;
+          a = auxVals[e]! * auxGradScale;
+          dzv = auxU[e]! * auxGradScale;
           r = Math.floor(e / kAux);
           gRows = auxDiff;
         }

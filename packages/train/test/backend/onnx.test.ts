@@ -16,10 +16,12 @@ const hyper: StepHyper = {
   dModel: d,
   nLatents: n,
   k: 4,
+  mseScale: 2.5,
   kldWeight: 0.5,
   temperature: 0.7,
   auxK: 6,
   auxCoef: 1 / 32,
+  auxScale: 0.8,
   // Latents that miss two batches are dead, so AuxK runs from the third step on.
   deadAfterRows: 2 * rows,
   unitNormDecoder: true,
