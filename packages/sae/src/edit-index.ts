@@ -4,10 +4,11 @@
 // encoder), and h_f is decided from those exact values, or left undecided so that the caller runs the full encoder.
 // The sketch lives in a generated ONNX model beside the SAE, built once per SAE (see FORMAT.md).
 import { randomBytes } from 'node:crypto';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildModel, createSession, type Initializer, type NodeSpec, type Session } from '@steer/onnx';
 import { ENCODER_CACHE_PREFIX, WEIGHTS_FILE, type SaeManifest } from './artifact.js';
+import { writeBeside } from './encoder-graph.js';
 import type { SafetensorsHeader } from './safetensors.js';
 
 /** Dimensions of the sketch (principal directions of W_enc's rows). */
@@ -79,19 +80,6 @@ function weightRef(header: SafetensorsHeader, name: string, dims: number[]): Ini
   };
 }
 
-/** Writes `model` to `path` through a temporary name; false when the folder is not writable. */
-async function writeAtomic(path: string, model: Uint8Array): Promise<boolean> {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(temp, model, { flag: 'wx' });
-    await rename(temp, path);
-    return true;
-  } catch {
-    await rm(temp, { force: true });
-    return false;
-  }
-}
-
 /** Runs a one-off graph over the SAE's external weights (its model file must sit in the SAE folder). */
 async function runBesideWeights(
   dir: string,
@@ -102,7 +90,7 @@ async function runBesideWeights(
     dir,
     `${ENCODER_CACHE_PREFIX}build-${process.pid}-${randomBytes(4).toString('hex')}.onnx`,
   );
-  if (!(await writeAtomic(path, model))) return undefined;
+  if (!(await writeBeside(path, model))) return undefined;
   try {
     const session = await createSession(path, { disablePrepacking: true });
     try {
@@ -405,8 +393,8 @@ export class EditIndex {
       const sketch = await computeSketch(dir, manifest, header, m, probes);
       return (
         sketch !== undefined &&
-        (await writeAtomic(paths.probe, probeModel(manifest, header, sketch))) &&
-        writeAtomic(paths.sketch, sketchModel(manifest, header, sketch, m, candidates))
+        (await writeBeside(paths.probe, probeModel(manifest, header, sketch))) &&
+        writeBeside(paths.sketch, sketchModel(manifest, header, sketch, m, candidates))
       );
     };
     const isFile = (path: string): Promise<boolean> =>

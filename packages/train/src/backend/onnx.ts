@@ -8,6 +8,7 @@ import { buildModel, createSession, type NodeSpec, type Session, type ValueInfo 
 import { TrainError, describeError } from '../errors.js';
 import { batchRows, type CoreState, type SaeParams, type StepBatch, type StepHyper } from '../model.js';
 import type { BackendInfo, TrainerCore } from './core.js';
+import { collectNeighbours } from './neighbours.js';
 import {
   CHUNK_LATENTS,
   ROW_STATS,
@@ -626,15 +627,7 @@ export async function onnxNearestNeighbours(
         docs: { type: 'float32', data: docsInput, dims: [nDocs, dModel] },
       });
       const data = result.idx!.data as Int32Array;
-      for (let r = 0; r < rows; r++) {
-        const query = start + r;
-        let filled = 0;
-        for (let j = 0; j < take && filled < m; j++) {
-          const doc = data[r * take + j]!;
-          if (options.excludeSelf && doc === query) continue;
-          out[query * m + filled++] = doc;
-        }
-      }
+      collectNeighbours(data, start, rows, take, m, options.excludeSelf, out);
       options.onProgress?.(start + rows, nQueries);
     }
   } finally {

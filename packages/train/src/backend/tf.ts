@@ -19,6 +19,7 @@ import type * as TFWasm from '@tensorflow/tfjs-backend-wasm';
 import type * as Dawn from 'webgpu';
 import { TrainError, describeError } from '../errors.js';
 import type { BackendInfo, BackendName, TrainerCore } from './core.js';
+import { collectNeighbours } from './neighbours.js';
 import {
   batchRows,
   type CoreState,
@@ -224,15 +225,7 @@ export async function nearestNeighbours(
       });
       const data = (await indices.data()) as Int32Array;
       indices.dispose();
-      for (let r = 0; r < rows; r++) {
-        const query = start + r;
-        let filled = 0;
-        for (let j = 0; j < take && filled < m; j++) {
-          const doc = data[r * take + j]!;
-          if (options.excludeSelf && doc === query) continue;
-          out[query * m + filled++] = doc;
-        }
-      }
+      collectNeighbours(data, start, rows, take, m, options.excludeSelf, out);
       options.onProgress?.(start + rows, nQueries);
     }
   } finally {

@@ -3,8 +3,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createOnnxCore, onnxNearestNeighbours } from '../../src/backend/onnx.js';
-import type { CoreState, SaeParams, StepHyper } from '../../src/model.js';
+import type { CoreState, StepHyper } from '../../src/model.js';
 import { Rng } from '../../src/rng.js';
+import { randomCoreState } from '../support/synthetic.js';
 
 const d = 12;
 const n = 40;
@@ -32,24 +33,11 @@ const hyper: StepHyper = {
 
 function fixture(): { state: CoreState; batches: Float32Array[] } {
   const rng = new Rng(21);
-  const randn = (len: number, scale: number): Float32Array =>
-    Float32Array.from({ length: len }, () => rng.normal() * scale);
-  const wDecT = randn(n * d, 1);
-  for (let i = 0; i < n; i++) {
-    const norm = Math.hypot(...wDecT.subarray(i * d, i * d + d));
-    for (let c = 0; c < d; c++) wDecT[i * d + c]! /= norm;
-  }
-  const zeros = (): SaeParams => ({
-    wEnc: new Float32Array(n * d),
-    bEnc: new Float32Array(n),
-    wDecT: new Float32Array(n * d),
-    bDec: new Float32Array(d),
-  });
-  const params: SaeParams = { wEnc: randn(n * d, 0.5), bEnc: randn(n, 0.05), wDecT, bDec: randn(d, 0.1) };
-  return {
-    state: { params, adamM: zeros(), adamV: zeros(), adamStep: 0, sinceFired: new Int32Array(n) },
-    batches: Array.from({ length: 6 }, () => randn(rows * d, 1)),
-  };
+  const state = randomCoreState(rng, d, n, { wEnc: 0.5, bEnc: 0.05, bDec: 0.1 });
+  const batches = Array.from({ length: 6 }, () =>
+    Float32Array.from({ length: rows * d }, () => rng.normal()),
+  );
+  return { state, batches };
 }
 
 async function train(
