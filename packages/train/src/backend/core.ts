@@ -45,3 +45,15 @@ export interface TrainerCore {
   readState(): Promise<CoreState>;
   dispose(): void;
 }
+
+/**
+ * An exact neighbour search: the `m` nearest documents of each query by dot product, as Int32Array // [nQueries, m]
+ * document indices, nearest first. With `excludeSelf`, query i is document i and never its own neighbour.
+ */
+export type NeighbourSearch = (
+  queries: Float32Array, // [nQueries, dModel]
+  docs: Float32Array, // [nDocs, dModel]
+  dModel: number,
+  m: number,
+  options: { excludeSelf: boolean; onProgress?: (done: number, total: number) => void },
+) => Promise<Int32Array>;

@@ -2,7 +2,13 @@
 // onnxruntime CPU core on every core (onnx.ts); `auto` takes the fastest that starts.
 import { TrainError, describeError } from '../errors.js';
 import type { CoreState, StepHyper } from '../model.js';
-import { BACKEND_ORDER, type BackendInfo, type BackendName, type TrainerCore } from './core.js';
+import {
+  BACKEND_ORDER,
+  type BackendInfo,
+  type BackendName,
+  type NeighbourSearch,
+  type TrainerCore,
+} from './core.js';
 import { createOnnxCore, onnxBackendInfo, onnxNearestNeighbours, type OnnxCoreOptions } from './onnx.js';
 import {
   activeBackend as activeTfBackend,
@@ -12,7 +18,7 @@ import {
 } from './tf.js';
 
 export { BACKEND_ORDER, type BackendInfo, type BackendName, type TrainerCore } from './core.js';
-export type { EvalResult, StepResult } from './core.js';
+export type { EvalResult, NeighbourSearch, StepResult } from './core.js';
 
 let active: BackendName | undefined;
 
@@ -62,20 +68,8 @@ export async function createTrainerCore(
   return activeBackend() === 'onnx' ? createOnnxCore(hyper, state, options) : createTfCore(hyper, state);
 }
 
-/**
- * The M nearest documents of each query by dot product, on the active backend (onnxruntime on the CPU backends).
- * @returns Int32Array // [nQueries, m] document indices, nearest first. With `excludeSelf`, query i is document i
- * and never its own neighbour.
- */
-export async function nearestNeighbours(
-  queries: Float32Array, // [nQueries, dModel]
-  docs: Float32Array, // [nDocs, dModel]
-  dModel: number,
-  m: number,
-  options: { excludeSelf: boolean; onProgress?: (done: number, total: number) => void },
-): Promise<Int32Array> {
+/** Exact nearest neighbours on the active backend: onnxruntime on the CPU backends, TF.js on the GPU ones. */
+export const nearestNeighbours: NeighbourSearch = (...args) => {
   const backend = activeBackend();
-  return backend === 'cuda' || backend === 'webgpu'
-    ? tfNearestNeighbours(queries, docs, dModel, m, options)
-    : onnxNearestNeighbours(queries, docs, dModel, m, options);
-}
+  return (backend === 'cuda' || backend === 'webgpu' ? tfNearestNeighbours : onnxNearestNeighbours)(...args);
+};

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { buildModel, createSession, type NodeSpec, type Session, type ValueInfo } from '@steer/onnx';
 import { TrainError, describeError } from '../errors.js';
 import { batchRows, type CoreState, type SaeParams, type StepBatch, type StepHyper } from '../model.js';
-import type { BackendInfo, TrainerCore } from './core.js';
+import type { BackendInfo, NeighbourSearch, TrainerCore } from './core.js';
 import { collectNeighbours } from './neighbours.js';
 import {
   CHUNK_LATENTS,
@@ -575,18 +575,8 @@ export async function createOnnxCore(
   };
 }
 
-/**
- * Exact nearest neighbours by dot product on onnxruntime's thread pool: one Gemm and TopK per chunk of queries.
- * @returns Int32Array // [nQueries, m] document indices, nearest first; with `excludeSelf`, query i is document i and
- * never its own neighbour.
- */
-export async function onnxNearestNeighbours(
-  queries: Float32Array, // [nQueries, dModel]
-  docs: Float32Array, // [nDocs, dModel]
-  dModel: number,
-  m: number,
-  options: { excludeSelf: boolean; onProgress?: (done: number, total: number) => void },
-): Promise<Int32Array> {
+/** Exact nearest neighbours (see NeighbourSearch) on onnxruntime's thread pool: a Gemm and TopK per chunk of queries. */
+export const onnxNearestNeighbours: NeighbourSearch = async (queries, docs, dModel, m, options) => {
   const nQueries = queries.length / dModel;
   const nDocs = docs.length / dModel;
   const take = Math.min(nDocs, m + (options.excludeSelf ? 1 : 0));
@@ -634,4 +624,4 @@ export async function onnxNearestNeighbours(
     await session.dispose();
   }
   return out;
-}
+};
