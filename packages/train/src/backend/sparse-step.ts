@@ -305,6 +305,7 @@ export function updateLatents(
   const c2 = 1 - b2;
   // One Adam step of a row, PyTorch's update with the bias corrections folded into stepSize and epsHat; rows
   // without entries (grad undefined) decay in a tighter loop: m and v shrink, the weight follows its momentum.
+  // Returns the updated row's squared norm (for the unit-norm decoder, without another pass over the row).
   // NOTE: intermediate values stay in float64 (only the stored m, v and weights are float32): Math.fround on every
   // term made this loop, the largest of the step, a third slower.
   const adamRow = (
@@ -314,17 +315,20 @@ export function updateLatents(
     v: Float32Array,
     base: number,
     grad: Float64Array | undefined,
-  ): void => {
+  ): number => {
     const end = base + d;
+    let squares = 0;
     if (grad === undefined) {
       for (let i = base, j = pBase; i < end; i++, j++) {
         const mt = m[i]! * b1;
         const vt = v[i]! * b2;
         m[i] = mt;
         v[i] = vt;
-        p[j] = p[j]! - (mt / (Math.sqrt(vt) + epsHat)) * stepSize;
+        const value = p[j]! - (mt / (Math.sqrt(vt) + epsHat)) * stepSize;
+        p[j] = value;
+        squares += value * value;
       }
-      return;
+      return squares;
     }
     for (let i = base, j = pBase, c = 0; i < end; i++, j++, c++) {
       const gr = grad[c]!;
@@ -332,8 +336,11 @@ export function updateLatents(
       const vt = v[i]! * b2 + gr * gr * c2;
       m[i] = mt;
       v[i] = vt;
-      p[j] = p[j]! - (mt / (Math.sqrt(vt) + epsHat)) * stepSize;
+      const value = p[j]! - (mt / (Math.sqrt(vt) + epsHat)) * stepSize;
+      p[j] = value;
+      squares += value * value;
     }
+    return squares;
   };
   const adamScalar = (p: Float32Array, m: Float32Array, v: Float32Array, at: number, grad: number): void => {
     const mt = m[at]! * b1 + grad * c1;
@@ -342,13 +349,6 @@ export function updateLatents(
     v[at] = vt;
     p[at] = p[at]! - (mt / (Math.sqrt(vt) + epsHat)) * stepSize;
   };
-  const renormalise = (base: number): void => {
-    let norm = 0;
-    for (let c = 0; c < d; c++) norm += wDecT[base + c]! * wDecT[base + c]!;
-    const scale = Math.max(Math.sqrt(norm), 1e-12);
-    for (let c = 0; c < d; c++) wDecT[base + c] = wDecT[base + c]! / scale;
-  };
-
   let chunk = -1;
   let chunkBase = 0;
   for (let i = first; i < end; i++) {
@@ -413,8 +413,11 @@ export function updateLatents(
       for (let c = 0; c < d; c++) gDec[c] = gDec[c]! - along * wDecT[base + c]!;
     }
     adamRow(wEnc, encBase, mEnc, vEnc, base, touched ? gEnc : undefined);
-    adamRow(wDecT, base, mDec, vDec, base, touched ? gDec : undefined);
-    if (unitNormDecoder) renormalise(base);
+    const squares = adamRow(wDecT, base, mDec, vDec, base, touched ? gDec : undefined);
+    if (unitNormDecoder) {
+      const inverse = 1 / Math.max(Math.sqrt(squares), 1e-12);
+      for (let c = base; c < base + d; c++) wDecT[c] = wDecT[c]! * inverse;
+    }
     adamScalar(bEnc, mbEnc, vbEnc, i, gB);
     const since = fired ? 0 : sinceFired[i]! + shape.rows;
     sinceFired[i] = since;
