@@ -10,7 +10,7 @@ Xeons newer than Sapphire Rapids): the script then restarts itself with OPENBLAS
 family the CPU's flags support, and reports both names.
 
 Usage: python3 torch_reference.py <d> <n> <k> <groups> <neighbours> <warmup> <steps>
-Prints one JSON object: {"msPerStep": ..., "torch": version, "threads": ..., "blas": {"kind", "library", "detail",
+Prints one JSON object: {"msPerStep": (the median step) ..., "torch": version, "threads": ..., "blas": {"kind", "library", "detail",
 "core", "threads", "forcedCore"}}; kind is "openblas", "mkl", "reference" (netlib, unoptimised) or "unknown".
 """
 
@@ -146,15 +146,18 @@ def main() -> None:
 
     for _ in range(warmup):
         step()
-    start = time.perf_counter()
+    times = []
     for _ in range(steps):
+        start = time.perf_counter()
         step()
-    elapsed = time.perf_counter() - start
+        times.append(time.perf_counter() - start)
+    times.sort()
     blas = loaded_blas()
     print(
         json.dumps(
             {
-                "msPerStep": 1000 * elapsed / steps,
+                # The median step: robust to a step slowed by other work on a shared machine.
+                "msPerStep": 1000 * times[len(times) // 2],
                 "torch": torch.__version__,
                 "threads": torch.get_num_threads(),
                 "blas": blas,
