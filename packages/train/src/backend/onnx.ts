@@ -10,8 +10,16 @@ import { batchRows, type CoreState, type SaeParams, type StepBatch, type StepHyp
 import type { BackendInfo, NeighbourSearch, TrainerCore } from './core.js';
 import { collectNeighbours } from './neighbours.js';
 import {
+  MAX_KERNEL_BYTES,
+  growKernelMemory,
+  instantiateKernels,
+  kernelMemory,
+  kernelModule,
+} from './wasm-kernels.js';
+import {
   CHUNK_LATENTS,
   ROW_STATS,
+  SCRATCH_ROWS,
   forwardUnits,
   lossParts,
   unitCount,
@@ -27,26 +35,22 @@ export interface OnnxCoreOptions {
   threads?: number;
   /** Latents per work chunk (default 1024); tests lower it to split tiny SAEs over threads. */
   chunkLatents?: number;
+  /** Run the row loops as WebAssembly SIMD where the state fits in 4 GiB (default true); false: plain loops. */
+  kernels?: boolean;
 }
 
 /** A message to a worker thread of the core, and its answer. */
 export type WorkerRequest =
   | { type: 'memory'; mem: StepMemory; hyper: StepHyper }
-  | { type: 'forward'; shape: BatchShape; start: number; end: number }
-  | {
-      type: 'update';
-      shape: BatchShape;
-      first: number;
-      wEnc: ArrayBuffer;
-      options: UpdateOptions;
-    };
-export type WorkerReply = { ok: true; wEnc?: ArrayBuffer } | { ok: false; error: string };
+  | { type: 'forward'; shape: BatchShape; start: number; end: number; slot: number }
+  | { type: 'update'; shape: BatchShape; first: number; end: number; slot: number; options: UpdateOptions };
+export type WorkerReply = { ok: true } | { ok: false; error: string };
 
 /** Describes the onnx backend for `useBackend`. */
 export function onnxBackendInfo(threads = availableParallelism()): BackendInfo {
   return {
     name: 'onnx',
-    detail: `onnxruntime CPU (MLAS) for the encoder product and worker threads for the sparse step and Adam, ${threads} thread${threads === 1 ? '' : 's'}`,
+    detail: `onnxruntime CPU (MLAS) for the encoder product, worker threads with WebAssembly SIMD for the sparse step and Adam, ${threads} thread${threads === 1 ? '' : 's'}`,
     threads,
   };
 }
@@ -112,120 +116,57 @@ function blockBounds(n: number, chunkLatents: number, threads: number): number[]
 const INT32 = 6; // ONNX TensorProto data type of int32
 
 /**
- * The selection graph: for each latent block b, z_b = x W_b^T + b_b and its top k (and with AuxK, the top kAux of
- * z_b + penalty_b, where penalty is 0 on dead latents and -1e30 elsewhere); the blocks' candidates are merged by one
- * more TopK. Outputs `vals` [rows, k] (descending) and `idx` [rows, k] int32, plus `aux_vals`/`aux_idx`.
+ * The selection graph: z = x W_enc^T + b_enc and its top k, and with AuxK the top kAux of z + penalty (0 on dead
+ * latents, -1e30 elsewhere). Outputs `vals` [rows, k] (descending) and `idx` [rows, k] int32, plus `aux_vals` and
+ * `aux_idx` [rows, kAux].
  */
-function selectionModel(bounds: number[], d: number, k: number, withAux: boolean): Uint8Array {
-  const blocks = bounds.length - 1;
-  const inputs: ValueInfo[] = [{ name: 'x', type: 'float32', shape: ['rows', d] }];
-  const nodes: NodeSpec[] = [];
-  const initializers = [];
+function selectionModel(n: number, d: number, k: number, withAux: boolean): Uint8Array {
+  const inputs: ValueInfo[] = [
+    { name: 'x', type: 'float32', shape: ['rows', d] },
+    { name: 'w', type: 'float32', shape: [n, d] },
+    { name: 'b', type: 'float32', shape: [n] },
+  ];
   const outputs: ValueInfo[] = [
     { name: 'vals', type: 'float32', shape: ['rows', k] },
     { name: 'idx', type: 'int32', shape: ['rows', k] },
   ];
+  const nodes: NodeSpec[] = [
+    { op: 'Gemm', inputs: ['x', 'w', 'b'], outputs: ['z'], attributes: { transB: 1 } },
+    {
+      op: 'TopK',
+      inputs: ['z', 'k'],
+      outputs: ['vals', 'idx64'],
+      attributes: { axis: -1, largest: 1, sorted: 1 },
+    },
+    { op: 'Cast', inputs: ['idx64'], outputs: ['idx'], attributes: { to: INT32 } },
+  ];
   if (withAux) {
-    if (blocks > 1) inputs.push({ name: 'kaux', type: 'int64', shape: [1] });
+    inputs.push(
+      { name: 'penalty', type: 'float32', shape: [n] },
+      { name: 'kaux', type: 'int64', shape: [1] },
+    );
     outputs.push(
       { name: 'aux_vals', type: 'float32', shape: ['rows', 'kaux'] },
       { name: 'aux_idx', type: 'int32', shape: ['rows', 'kaux'] },
     );
-  }
-  const merged = (prefix: string, parts: { values: string; indices: string }[], kName: string): void => {
-    if (parts.length === 1) {
-      nodes.push({ op: 'Identity', inputs: [parts[0]!.values], outputs: [`${prefix}vals`] });
-      nodes.push({
-        op: 'Cast',
-        inputs: [parts[0]!.indices],
-        outputs: [`${prefix}idx`],
-        attributes: { to: INT32 },
-      });
-      return;
-    }
-    nodes.push({
-      op: 'Concat',
-      inputs: parts.map((p) => p.values),
-      outputs: [`${prefix}all_v`],
-      attributes: { axis: 1 },
-    });
-    nodes.push({
-      op: 'Concat',
-      inputs: parts.map((p) => p.indices),
-      outputs: [`${prefix}all_i`],
-      attributes: { axis: 1 },
-    });
-    nodes.push({
-      op: 'TopK',
-      inputs: [`${prefix}all_v`, kName],
-      outputs: [`${prefix}vals`, `${prefix}pos`],
-      attributes: { axis: -1, largest: 1, sorted: 1 },
-    });
-    nodes.push({
-      op: 'GatherElements',
-      inputs: [`${prefix}all_i`, `${prefix}pos`],
-      outputs: [`${prefix}idx64`],
-      attributes: { axis: 1 },
-    });
-    nodes.push({
-      op: 'Cast',
-      inputs: [`${prefix}idx64`],
-      outputs: [`${prefix}idx`],
-      attributes: { to: INT32 },
-    });
-  };
-  if (blocks > 1)
-    initializers.push({ name: 'k', type: 'int64' as const, dims: [1], data: new BigInt64Array([BigInt(k)]) });
-  const main: { values: string; indices: string }[] = [];
-  const aux: { values: string; indices: string }[] = [];
-  for (let b = 0; b < blocks; b++) {
-    const rows = bounds[b + 1]! - bounds[b]!;
-    inputs.push(
-      { name: `w${b}`, type: 'float32', shape: [rows, d] },
-      { name: `b${b}`, type: 'float32', shape: [rows] },
-    );
-    initializers.push(
+    nodes.push(
+      { op: 'Add', inputs: ['z', 'penalty'], outputs: ['z_dead'] },
       {
-        name: `k${b}`,
-        type: 'int64' as const,
-        dims: [1],
-        data: new BigInt64Array([BigInt(Math.min(k, rows))]),
-      },
-      { name: `off${b}`, type: 'int64' as const, dims: [1], data: new BigInt64Array([BigInt(bounds[b]!)]) },
-    );
-    nodes.push({
-      op: 'Gemm',
-      inputs: ['x', `w${b}`, `b${b}`],
-      outputs: [`z${b}`],
-      attributes: { transB: 1 },
-    });
-    nodes.push({
-      op: 'TopK',
-      inputs: [`z${b}`, `k${b}`],
-      outputs: [`v${b}`, `li${b}`],
-      attributes: { axis: -1, largest: 1, sorted: 1 },
-    });
-    nodes.push({ op: 'Add', inputs: [`li${b}`, `off${b}`], outputs: [`i${b}`] });
-    main.push({ values: `v${b}`, indices: `i${b}` });
-    if (withAux) {
-      inputs.push(
-        { name: `p${b}`, type: 'float32', shape: [rows] },
-        { name: `kaux${b}`, type: 'int64', shape: [1] },
-      );
-      nodes.push({ op: 'Add', inputs: [`z${b}`, `p${b}`], outputs: [`za${b}`] });
-      nodes.push({
         op: 'TopK',
-        inputs: [`za${b}`, `kaux${b}`],
-        outputs: [`av${b}`, `ali${b}`],
+        inputs: ['z_dead', 'kaux'],
+        outputs: ['aux_vals', 'aux_idx64'],
         attributes: { axis: -1, largest: 1, sorted: 1 },
-      });
-      nodes.push({ op: 'Add', inputs: [`ali${b}`, `off${b}`], outputs: [`ai${b}`] });
-      aux.push({ values: `av${b}`, indices: `ai${b}` });
-    }
+      },
+      { op: 'Cast', inputs: ['aux_idx64'], outputs: ['aux_idx'], attributes: { to: INT32 } },
+    );
   }
-  merged('', main, 'k');
-  if (withAux) merged('aux_', aux, 'kaux');
-  return buildModel({ name: 'steer_train_select', inputs, outputs, nodes, initializers });
+  return buildModel({
+    name: 'steer_train_select',
+    inputs,
+    outputs,
+    nodes,
+    initializers: [{ name: 'k', type: 'int64', dims: [1], data: new BigInt64Array([BigInt(k)]) }],
+  });
 }
 
 /**
@@ -260,26 +201,62 @@ export async function createOnnxCore(
   const kAuxMax = Math.min(hyper.auxK, n);
   const nChunks = Math.ceil(n / chunkLatents);
 
-  // W_enc lives in one plain ArrayBuffer per block (onnxruntime refuses SharedArrayBuffers); the rest is shared.
-  const wEncBlocks = Array.from({ length: blocks }, (_, b) =>
-    state.params.wEnc.slice(bounds[b]! * d, bounds[b + 1]! * d),
-  );
+  // The weights and Adam moments live in one shared WebAssembly memory for the SIMD kernels when they fit in its
+  // 4 GiB, else in SharedArrayBuffers for the plain loops. onnxruntime refuses shared memory, so the selection reads
+  // W_enc from a plain copy, refreshed after every update.
+  // Room for the batch rows the kernels read (x, x - b_dec, x_hat, dL/dx_hat, AuxK's error) of 1,024 rows; more
+  // grows the memory.
+  const batchFloats = (rows: number): number => 5 * rows * d;
+  const stateBytes = (6 * n * d + 4 * n + d + SCRATCH_ROWS * blocks * d + batchFloats(1024)) * 4 + 64 * 16;
+  const module = options.kernels === false ? undefined : kernelModule();
+  const kernelMem =
+    module !== undefined && stateBytes <= MAX_KERNEL_BYTES ? kernelMemory(stateBytes) : undefined;
+  const kernels = kernelMem !== undefined ? instantiateKernels(module!, kernelMem) : undefined;
+  let offset = 0;
+  /** A [length] view in the kernels' memory (16-byte aligned, for the v128 loads), or a SharedArrayBuffer. */
+  const state32 = <T extends Float32Array | Int32Array>(
+    Type: {
+      new (buffer: SharedArrayBuffer, byteOffset: number, length: number): T;
+      new (buffer: SharedArrayBuffer): T;
+      BYTES_PER_ELEMENT: number;
+    },
+    length: number,
+    from?: ArrayLike<number>,
+  ): T => {
+    if (kernelMem === undefined) return shared(Type, length, from);
+    const bytes = Math.ceil((length * 4) / 16) * 16;
+    if (!growKernelMemory(kernelMem, offset + bytes)) {
+      throw new TrainError(
+        'bad_config',
+        `train: the onnx core's state and a batch of this size need more than 4 GiB of WebAssembly memory; use a smaller --batch`,
+      );
+    }
+    const view = new Type(kernelMem.buffer, offset, length);
+    offset += bytes;
+    if (from !== undefined) (view as unknown as { set(a: ArrayLike<number>): void }).set(from);
+    return view;
+  };
+  const wEncInput = new Float32Array(n * d);
+  let wEncInputStale = true;
   const mbDec = Float32Array.from(state.adamM.bDec);
   const vbDec = Float32Array.from(state.adamV.bDec);
   let adamStep = state.adamStep;
   let capacity = 0;
   const mem: StepMemory = {
     chunkLatents,
-    wDecT: shared(Float32Array, n * d, state.params.wDecT),
-    mDec: shared(Float32Array, n * d, state.adamM.wDecT),
-    vDec: shared(Float32Array, n * d, state.adamV.wDecT),
-    mEnc: shared(Float32Array, n * d, state.adamM.wEnc),
-    vEnc: shared(Float32Array, n * d, state.adamV.wEnc),
-    bEnc: shared(Float32Array, n, state.params.bEnc),
-    mbEnc: shared(Float32Array, n, state.adamM.bEnc),
-    vbEnc: shared(Float32Array, n, state.adamV.bEnc),
-    bDec: shared(Float32Array, d, state.params.bDec),
-    sinceFired: shared(Int32Array, n, state.sinceFired),
+    ...(kernelMem !== undefined ? { kernelMemory: kernelMem } : {}),
+    scratch: state32(Float32Array, SCRATCH_ROWS * blocks * d),
+    wEnc: state32(Float32Array, n * d, state.params.wEnc),
+    wDecT: state32(Float32Array, n * d, state.params.wDecT),
+    mDec: state32(Float32Array, n * d, state.adamM.wDecT),
+    vDec: state32(Float32Array, n * d, state.adamV.wDecT),
+    mEnc: state32(Float32Array, n * d, state.adamM.wEnc),
+    vEnc: state32(Float32Array, n * d, state.adamV.wEnc),
+    bEnc: state32(Float32Array, n, state.params.bEnc),
+    mbEnc: state32(Float32Array, n, state.adamM.bEnc),
+    vbEnc: state32(Float32Array, n, state.adamV.bEnc),
+    bDec: state32(Float32Array, d, state.params.bDec),
+    sinceFired: state32(Int32Array, n, state.sinceFired),
     x: shared(Float32Array, 0),
     xc: shared(Float32Array, 0),
     idx: shared(Int32Array, 0),
@@ -301,8 +278,8 @@ export async function createOnnxCore(
   try {
     const sessionOptions = { intraOpThreads: threads, allowSpinning: false };
     sessions = {
-      main: await createSession(selectionModel(bounds, d, k, false), sessionOptions),
-      aux: kAuxMax > 0 ? await createSession(selectionModel(bounds, d, k, true), sessionOptions) : undefined,
+      main: await createSession(selectionModel(n, d, k, false), sessionOptions),
+      aux: kAuxMax > 0 ? await createSession(selectionModel(n, d, k, true), sessionOptions) : undefined,
     };
     for (let t = 1; t < blocks; t++) workers.push(new StepWorker());
   } catch (error) {
@@ -317,16 +294,16 @@ export async function createOnnxCore(
   const ensureCapacity = async (rows: number): Promise<void> => {
     if (rows <= capacity) return;
     capacity = rows;
-    mem.x = shared(Float32Array, rows * d);
-    mem.xc = shared(Float32Array, rows * d);
+    mem.x = state32(Float32Array, rows * d);
+    mem.xc = state32(Float32Array, rows * d);
     mem.idx = shared(Int32Array, rows * k);
     mem.vals = shared(Float32Array, rows * k);
     mem.auxIdx = shared(Int32Array, rows * kAuxMax);
     mem.auxVals = shared(Float32Array, rows * kAuxMax);
-    mem.xhat = shared(Float32Array, rows * d);
-    mem.g = shared(Float32Array, rows * d);
+    mem.xhat = state32(Float32Array, rows * d);
+    mem.g = state32(Float32Array, rows * d);
     mem.dz = shared(Float32Array, rows * k);
-    mem.auxDiff = shared(Float32Array, rows * d);
+    mem.auxDiff = state32(Float32Array, rows * d);
     mem.auxU = shared(Float32Array, rows * kAuxMax);
     mem.rowStats = shared(Float64Array, rows * ROW_STATS);
     await Promise.all(workers.map((w) => w.call({ type: 'memory', mem, hyper })));
@@ -357,23 +334,18 @@ export async function createOnnxCore(
     > = {
       x: { type: 'float32', data: xc, dims: [rows, d] },
     };
-    for (let b = 0; b < blocks; b++) {
-      const size = bounds[b + 1]! - bounds[b]!;
-      feeds[`w${b}`] = { type: 'float32', data: wEncBlocks[b]!, dims: [size, d] };
-      feeds[`b${b}`] = { type: 'float32', data: mem.bEnc.slice(bounds[b]!, bounds[b + 1]!), dims: [size] };
-      if (kAux > 0) {
-        const penalty = new Float32Array(size);
-        for (let i = 0; i < size; i++) penalty[i] = dead![bounds[b]! + i] ? 0 : -1e30;
-        feeds[`p${b}`] = { type: 'float32', data: penalty, dims: [size] };
-        feeds[`kaux${b}`] = {
-          type: 'int64',
-          data: new BigInt64Array([BigInt(Math.min(kAux, size))]),
-          dims: [1],
-        };
-      }
+    if (wEncInputStale) {
+      wEncInput.set(mem.wEnc);
+      wEncInputStale = false;
     }
-    if (kAux > 0 && blocks > 1)
+    feeds.w = { type: 'float32', data: wEncInput, dims: [n, d] };
+    feeds.b = { type: 'float32', data: mem.bEnc.slice(), dims: [n] };
+    if (kAux > 0) {
+      const penalty = new Float32Array(n);
+      for (let i = 0; i < n; i++) penalty[i] = dead![i] ? 0 : -1e30;
+      feeds.penalty = { type: 'float32', data: penalty, dims: [n] };
       feeds.kaux = { type: 'int64', data: new BigInt64Array([BigInt(kAux)]), dims: [1] };
+    }
     const session = kAux > 0 ? sessions.aux! : sessions.main;
     const out = await session.run(feeds);
     mem.vals.set(out.vals!.data as Float32Array);
@@ -394,26 +366,30 @@ export async function createOnnxCore(
     ];
     const pending = workers.slice(0, parts - 1).map((w, i) => {
       const [start, end] = range(i + 1);
-      return w.call({ type: 'forward', shape, start, end });
+      return w.call({ type: 'forward', shape, start, end, slot: i + 1 });
     });
     const [start, end] = range(0);
-    forwardUnits(mem, hyper, shape, start, end);
+    forwardUnits(mem, hyper, shape, start, end, 0, kernels);
     (await Promise.all(pending)).forEach(checkReply);
   };
 
-  /** Phase 2 on all threads, each on its latent block (its W_enc block travels with it). */
+  /** Phase 2 on all threads, each on its block of latents. */
   const update = async (shape: BatchShape, updateOptions: UpdateOptions): Promise<void> => {
-    const pending = workers.map((w, i) => {
-      const b = i + 1;
-      const buffer = wEncBlocks[b]!.buffer as ArrayBuffer;
-      return w
-        .call({ type: 'update', shape, first: bounds[b]!, wEnc: buffer, options: updateOptions }, [buffer])
-        .then((reply) => {
-          wEncBlocks[b] = new Float32Array(checkReply(reply).wEnc!);
-        });
-    });
-    updateLatents(mem, hyper, shape, wEncBlocks[0]!, bounds[0]!, updateOptions);
+    const pending = workers.map((w, i) =>
+      w
+        .call({
+          type: 'update',
+          shape,
+          first: bounds[i + 1]!,
+          end: bounds[i + 2]!,
+          slot: i + 1,
+          options: updateOptions,
+        })
+        .then(checkReply),
+    );
+    updateLatents(mem, hyper, shape, bounds[0]!, bounds[1]!, 0, updateOptions, kernels);
     await Promise.all(pending);
+    wEncInputStale = true;
   };
 
   /** dL/db_dec = sum over rows of g - sum over latents of dL/db_enc[i] W_enc[i]. */
@@ -465,11 +441,12 @@ export async function createOnnxCore(
     return shape;
   };
 
-  const copyParams = (): SaeParams => {
-    const wEnc = new Float32Array(n * d);
-    wEncBlocks.forEach((block, b) => wEnc.set(block, bounds[b]! * d));
-    return { wEnc, bEnc: mem.bEnc.slice(), wDecT: mem.wDecT.slice(), bDec: mem.bDec.slice() };
-  };
+  const copyParams = (): SaeParams => ({
+    wEnc: mem.wEnc.slice(),
+    bEnc: mem.bEnc.slice(),
+    wDecT: mem.wDecT.slice(),
+    bDec: mem.bDec.slice(),
+  });
 
   let disposed = false;
   const live = (): void => {

@@ -8,6 +8,7 @@
 // Every sum runs in a fixed order that does not depend on how the work is split, so the result is the same bit
 // for bit on any number of threads.
 import type { StepHyper } from '../model.js';
+import type { KernelMemory, WasmKernels } from './wasm-kernels.js';
 
 /** Latents per reduction chunk (default): partial sums of dL/db_dec are taken per chunk and added in chunk order. */
 export const CHUNK_LATENTS = 1024;
@@ -19,13 +20,20 @@ const STAT_AUX = 1;
 const STAT_KL = 2;
 
 /**
- * The step's memory, shared between threads (SharedArrayBuffer views), except W_enc, whose blocks are plain
- * ArrayBuffers that onnxruntime can read and that move between threads for phase 2.
+ * The step's memory, shared between threads (views into a shared WebAssembly memory or SharedArrayBuffers).
  * Shapes: n latents, d dims, `rows` the batch capacity, k active and kAux AuxK latents per row.
  */
 export interface StepMemory {
   /** Latents per chunk of `chunkDbDec` and `chunkDead`; thread blocks are whole chunks. */
   chunkLatents: number;
+  /**
+   * The shared WebAssembly memory that holds the weights, Adam moments and `scratch` when the SIMD kernels run
+   * (wasm-kernels.ts); absent when the state is too large for it (4 GiB) and plain loops run instead.
+   */
+  kernelMemory?: KernelMemory;
+  /** Per-thread scratch rows (SCRATCH_ROWS of [d] per `slot`), used with the kernels. */
+  scratch: Float32Array; // [threads, SCRATCH_ROWS, d]
+  wEnc: Float32Array; // [n, d]
   wDecT: Float32Array; // [n, d]
   mDec: Float32Array; // [n, d]
   vDec: Float32Array; // [n, d]
@@ -71,15 +79,20 @@ export function unitCount(shape: BatchShape): number {
 }
 
 /** Decodes row r from its active latents into xhat and g = dL/dx_hat of the MSE; records the row's sums. */
-function decodeRow(mem: StepMemory, hyper: StepHyper, shape: BatchShape, r: number, acc: Float64Array): void {
+function decodeRow(
+  mem: StepMemory,
+  hyper: StepHyper,
+  shape: BatchShape,
+  r: number,
+  acc: Float32Array | Float64Array,
+  math: RowMath,
+): void {
   const { dModel: d, k } = hyper;
   const { wDecT, bDec, x, xhat, g, idx, vals, rowStats } = mem;
   acc.fill(0);
   for (let j = r * k; j < (r + 1) * k; j++) {
     const a = vals[j]!;
-    if (!(a > 0)) continue;
-    const row = idx[j]! * d;
-    for (let c = 0; c < d; c++) acc[c]! += a * wDecT[row + c]!;
+    if (a > 0) math.axpy(acc, 0, wDecT, idx[j]! * d, a);
   }
   const gScale = (2 * hyper.mseScale) / (shape.rows * d);
   const base = r * d;
@@ -114,6 +127,48 @@ function dot(a: Float32Array, aBase: number, b: Float32Array, bBase: number, d: 
 }
 
 /**
+ * The row operations of the step: SIMD kernels on the shared WebAssembly memory (every operand a Float32Array view
+ * into it, which onnx.ts arranges whenever it passes kernels), or plain loops.
+ */
+interface RowMath {
+  /** y[yAt .. yAt + d) += a x[xAt .. xAt + d) */
+  axpy(y: Float32Array | Float64Array, yAt: number, x: Float32Array, xAt: number, a: number): void;
+  /** sum of x[xAt + c] y[yAt + c] over c < d */
+  dot(x: Float32Array, xAt: number, y: Float32Array, yAt: number): number;
+}
+
+function rowMath(d: number, kernels: WasmKernels | undefined): RowMath {
+  if (kernels !== undefined) {
+    return {
+      axpy: (y, yAt, x, xAt, a) => kernels.axpy(y.byteOffset + 4 * yAt, x.byteOffset + 4 * xAt, a, d),
+      dot: (x, xAt, y, yAt) => kernels.dot(x.byteOffset + 4 * xAt, y.byteOffset + 4 * yAt, d),
+    };
+  }
+  return {
+    axpy: (y, yAt, x, xAt, a) => {
+      for (let c = 0; c < d; c++) y[yAt + c]! += a * x[xAt + c]!;
+    },
+    dot: (x, xAt, y, yAt) => dot(x, xAt, y, yAt, d),
+  };
+}
+
+/** Per-thread scratch rows: [0] decode accumulator, [1] encoder gradient, [2] decoder gradient of one latent. */
+export const SCRATCH_ROWS = 3;
+
+/** Thread `slot`'s scratch row `row` ([d]): a view into the kernels' memory, or a fresh float64 row. */
+function scratchRow(
+  mem: StepMemory,
+  d: number,
+  slot: number,
+  row: number,
+  kernels: WasmKernels | undefined,
+): Float32Array | Float64Array {
+  if (kernels === undefined) return new Float64Array(d);
+  const at = (slot * SCRATCH_ROWS + row) * d;
+  return mem.scratch.subarray(at, at + d);
+}
+
+/**
  * KL(p || p_hat) of query group q (softmax over its documents of q . doc / T, original vs reconstructed), stored on
  * the query's row, and its gradient added to g of the query and its documents.
  */
@@ -123,6 +178,7 @@ function groupKl(
   shape: BatchShape,
   q: number,
   scratch: Float64Array,
+  math: RowMath,
 ): void {
   const { dModel: d, temperature: T, kldWeight } = hyper;
   const { x, xhat, g, rowStats } = mem;
@@ -132,8 +188,8 @@ function groupKl(
   const sh = scratch.subarray(M, 2 * M);
   for (let j = 0; j < M; j++) {
     const doc = G + q * M + j;
-    s[j] = Math.fround(Math.fround(dot(x, doc * d, x, q * d, d)) / T);
-    sh[j] = Math.fround(Math.fround(dot(xhat, doc * d, xhat, q * d, d)) / T);
+    s[j] = Math.fround(Math.fround(math.dot(x, doc * d, x, q * d)) / T);
+    sh[j] = Math.fround(Math.fround(math.dot(xhat, doc * d, xhat, q * d)) / T);
   }
   const logSumExp = (v: Float64Array): number => {
     let max = -Infinity;
@@ -158,10 +214,8 @@ function groupKl(
   for (let j = 0; j < M; j++) {
     const gs = s[j]!;
     const doc = G + q * M + j;
-    for (let c = 0; c < d; c++) {
-      g[q * d + c] = g[q * d + c]! + gs * xhat[doc * d + c]!;
-      g[doc * d + c] = g[doc * d + c]! + gs * xhat[q * d + c]!;
-    }
+    math.axpy(g, q * d, xhat, doc * d, gs);
+    math.axpy(g, doc * d, xhat, q * d, gs);
   }
 }
 
@@ -171,21 +225,21 @@ function backwardRow(
   hyper: StepHyper,
   shape: BatchShape,
   r: number,
-  acc: Float64Array,
+  acc: Float32Array | Float64Array,
+  math: RowMath,
 ): void {
   const { dModel: d, k } = hyper;
   const { wDecT, g, idx, vals, dz, auxIdx, auxVals, auxDiff, auxU, xhat, x, rowStats } = mem;
   if (shape.wantGrads) {
-    for (let j = r * k; j < (r + 1) * k; j++) dz[j] = vals[j]! > 0 ? dot(wDecT, idx[j]! * d, g, r * d, d) : 0;
+    for (let j = r * k; j < (r + 1) * k; j++)
+      dz[j] = vals[j]! > 0 ? math.dot(wDecT, idx[j]! * d, g, r * d) : 0;
   }
   const kAux = shape.kAux;
   if (kAux === 0) return;
   acc.fill(0);
   for (let j = r * kAux; j < (r + 1) * kAux; j++) {
     const a = auxVals[j]!;
-    if (!(a > 0)) continue;
-    const row = auxIdx[j]! * d;
-    for (let c = 0; c < d; c++) acc[c]! += a * wDecT[row + c]!;
+    if (a > 0) math.axpy(acc, 0, wDecT, auxIdx[j]! * d, a);
   }
   let auxSq = 0;
   for (let c = 0; c < d; c++) {
@@ -198,27 +252,30 @@ function backwardRow(
   rowStats[r * ROW_STATS + STAT_AUX] = auxSq;
   if (shape.wantGrads) {
     for (let j = r * kAux; j < (r + 1) * kAux; j++)
-      auxU[j] = auxVals[j]! > 0 ? dot(wDecT, auxIdx[j]! * d, auxDiff, r * d, d) : 0;
+      auxU[j] = auxVals[j]! > 0 ? math.dot(wDecT, auxIdx[j]! * d, auxDiff, r * d) : 0;
   }
 }
 
-/** Phase 1 over work units [start, end): query groups with their documents, or single rows. */
+/** Phase 1 over work units [start, end) by thread `slot`: query groups with their documents, or single rows. */
 export function forwardUnits(
   mem: StepMemory,
   hyper: StepHyper,
   shape: BatchShape,
   start: number,
   end: number,
+  slot: number,
+  kernels?: WasmKernels,
 ): void {
-  const acc = new Float64Array(hyper.dModel);
+  const math = rowMath(hyper.dModel, kernels);
+  const acc = scratchRow(mem, hyper.dModel, slot, 0, kernels);
   const G = shape.groups;
   const M = shape.neighbours;
   const scratch = new Float64Array(2 * Math.max(1, M));
   for (let u = start; u < end; u++) {
     const rows = G > 0 ? [u, ...Array.from({ length: M }, (_, j) => G + u * M + j)] : [u];
-    for (const r of rows) decodeRow(mem, hyper, shape, r, acc);
-    if (G > 0) groupKl(mem, hyper, shape, u, scratch);
-    for (const r of rows) backwardRow(mem, hyper, shape, r, acc);
+    for (const r of rows) decodeRow(mem, hyper, shape, r, acc, math);
+    if (G > 0) groupKl(mem, hyper, shape, u, scratch, math);
+    for (const r of rows) backwardRow(mem, hyper, shape, r, acc, math);
   }
 }
 
@@ -256,22 +313,23 @@ export interface UpdateOptions {
 }
 
 /**
- * Phase 2 over latents [first, first + wEnc.length / d), whose encoder rows are `wEnc`: per latent, the sum of its
- * entries' gradients (in batch order), the partial dL/db_dec of its chunk, then Adam (unit-norm decoder rows,
- * dead-latent counters) or the dense gradients.
+ * Phase 2 over latents [first, end), by thread `slot`: per latent, the sum of its entries' gradients (in batch
+ * order), the partial dL/db_dec of its chunk, then Adam (unit-norm decoder rows, dead-latent counters) or the dense
+ * gradients. `kernels`, when given, run the row loops (they need `mem` in their memory).
  */
 export function updateLatents(
   mem: StepMemory,
   hyper: StepHyper,
   shape: BatchShape,
-  wEnc: Float32Array,
   first: number,
+  end: number,
+  slot: number,
   options: UpdateOptions,
+  kernels?: WasmKernels,
 ): void {
   const { dModel: d, k, beta1: b1, beta2: b2, deadAfterRows, unitNormDecoder } = hyper;
-  const count = wEnc.length / d;
-  const end = first + count;
-  const { idx, vals, auxIdx, auxVals, dz, auxU, g, auxDiff, xc, wDecT, mDec, vDec, mEnc, vEnc } = mem;
+  const count = end - first;
+  const { idx, vals, auxIdx, auxVals, dz, auxU, g, auxDiff, xc, wEnc, wDecT, mDec, vDec, mEnc, vEnc } = mem;
   const { bEnc, mbEnc, vbEnc, sinceFired, chunkDbDec, chunkDead } = mem;
   const kAux = shape.kAux;
   const mainEntries = shape.rows * k;
@@ -298,8 +356,9 @@ export function updateLatents(
     if (auxVals[e]! > 0 && i >= first && i < end) entries[fill[i - first]!++] = mainEntries + e;
   }
 
-  const gEnc = new Float64Array(d);
-  const gDec = new Float64Array(d);
+  const math = rowMath(d, kernels);
+  const gEnc = scratchRow(mem, d, slot, 1, kernels);
+  const gDec = scratchRow(mem, d, slot, 2, kernels);
   const { stepSize, epsHat, auxGradScale } = options;
   const c1 = 1 - b1;
   const c2 = 1 - b2;
@@ -314,8 +373,24 @@ export function updateLatents(
     m: Float32Array,
     v: Float32Array,
     base: number,
-    grad: Float64Array | undefined,
+    grad: Float64Array | Float32Array | undefined,
   ): number => {
+    if (kernels) {
+      const run = grad === undefined ? kernels.adamDecay : kernels.adam;
+      return run(
+        p.byteOffset + 4 * pBase,
+        m.byteOffset + 4 * base,
+        v.byteOffset + 4 * base,
+        grad === undefined ? 0 : grad.byteOffset,
+        d,
+        b1,
+        b2,
+        c1,
+        c2,
+        epsHat,
+        stepSize,
+      );
+    }
     const end = base + d;
     let squares = 0;
     if (grad === undefined) {
@@ -360,7 +435,6 @@ export function updateLatents(
     }
     const local = i - first;
     const base = i * d;
-    const encBase = local * d;
     const from = offsets[local]!;
     const to = offsets[local + 1]!;
     let fired = false;
@@ -388,13 +462,10 @@ export function updateLatents(
           gRows = auxDiff;
         }
         gB += dzv;
-        const rowBase = r * d;
-        for (let c = 0; c < d; c++) {
-          gDec[c]! += a * gRows[rowBase + c]!;
-          gEnc[c]! += dzv * xc[rowBase + c]!;
-        }
+        math.axpy(gDec, 0, gRows, r * d, a);
+        math.axpy(gEnc, 0, xc, r * d, dzv);
       }
-      for (let c = 0; c < d; c++) chunkDbDec[chunkBase + c]! += gB * wEnc[encBase + c]!;
+      for (let c = 0; c < d; c++) chunkDbDec[chunkBase + c]! += gB * wEnc[base + c]!;
     }
     if (options.mode === 'gradients') {
       const dense = mem.dense!;
@@ -410,9 +481,9 @@ export function updateLatents(
       // Remove the component of the decoder row's gradient along the row (it would only change its norm).
       let along = 0;
       for (let c = 0; c < d; c++) along += gDec[c]! * wDecT[base + c]!;
-      for (let c = 0; c < d; c++) gDec[c] = gDec[c]! - along * wDecT[base + c]!;
+      math.axpy(gDec, 0, wDecT, base, -along);
     }
-    adamRow(wEnc, encBase, mEnc, vEnc, base, touched ? gEnc : undefined);
+    adamRow(wEnc, base, mEnc, vEnc, base, touched ? gEnc : undefined);
     const squares = adamRow(wDecT, base, mDec, vDec, base, touched ? gDec : undefined);
     if (unitNormDecoder) {
       const inverse = 1 / Math.max(Math.sqrt(squares), 1e-12);

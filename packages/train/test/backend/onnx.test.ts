@@ -43,7 +43,7 @@ function fixture(): { state: CoreState; batches: Float32Array[] } {
 async function train(
   state: CoreState,
   batches: Float32Array[],
-  options: { threads: number; chunkLatents: number },
+  options: { threads: number; chunkLatents: number; kernels?: boolean },
 ): Promise<{ state: CoreState; losses: number[] }> {
   const core = await createOnnxCore(hyper, state, options);
   try {
@@ -75,6 +75,19 @@ describe('onnx core', () => {
       'some steps run AuxK on dead latents',
     );
     assertSameState(three.state, one.state, 'three threads vs one');
+  });
+
+  it('runs its rows as WebAssembly SIMD kernels or plain loops to the same weights within float32 rounding', async () => {
+    const { state, batches } = fixture();
+    const simd = await train(state, batches.slice(0, 2), { threads: 2, chunkLatents: 8 });
+    const plain = await train(state, batches.slice(0, 2), { threads: 2, chunkLatents: 8, kernels: false });
+    for (const key of ['wEnc', 'bEnc', 'wDecT', 'bDec'] as const) {
+      const a = simd.state.params[key];
+      const b = plain.state.params[key];
+      let worst = 0;
+      for (let j = 0; j < a.length; j++) worst = Math.max(worst, Math.abs(a[j]! - b[j]!));
+      assert.ok(worst < 1e-5, `${key}: kernels and loops differ by ${worst}`);
+    }
   });
 
   it('resumes from its state to exactly the weights of an uninterrupted run', async () => {
