@@ -1,6 +1,7 @@
 // The trainer's CPU core on the whole machine: the one dense product of the step (every latent's pre-activation,
 // with its TopK selections) runs on onnxruntime's thread pool (MLAS), and the sparse rest of the step (decode,
-// losses, hand-written backward, Adam) runs in this thread and worker threads over shared memory (sparse-step.ts).
+// losses, hand-written backward, Adam) runs in this thread and worker threads over shared memory (sparse-step.ts),
+// its row loops as WebAssembly SIMD kernels (wasm-kernels.ts).
 // Same step as the TF.js core (tf.ts), checked against the same float64 reference.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
