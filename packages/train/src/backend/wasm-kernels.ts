@@ -90,26 +90,13 @@ const op = {
 
 /** `for (i = 0; i < limit; i += step) body` with i in local `index` (bytes), limit in local `limit`. */
 function loop(index: number, limit: number, step: number, body: number[]): number[] {
+  // prettier-ignore
   return [
-    0x02,
-    0x40,
-    0x03,
-    0x40, // block, loop
-    ...get(index),
-    ...get(limit),
-    ...op.i32LtS,
-    ...op.i32Eqz,
-    0x0d,
-    0x01, // exit when !(i < limit)
+    0x02, 0x40, 0x03, 0x40, // block, loop
+    ...get(index), ...get(limit), ...op.i32LtS, ...op.i32Eqz, 0x0d, 0x01, // exit when !(i < limit)
     ...body,
-    ...get(index),
-    ...i32(step),
-    ...op.i32Add,
-    ...set(index),
-    0x0c,
-    0x00,
-    0x0b,
-    0x0b, // continue; end loop, end block
+    ...get(index), ...i32(step), ...op.i32Add, ...set(index),
+    0x0c, 0x00, 0x0b, 0x0b, // continue; end loop, end block
   ];
 }
 
@@ -117,228 +104,108 @@ function loop(index: number, limit: number, step: number, body: number[]): numbe
 const at = (base: number, index: number): number[] => [...get(base), ...get(index), ...op.i32Add];
 
 /** Sum of the four lanes of local `acc`. */
+// prettier-ignore
 const lanes = (acc: number): number[] => [
-  ...get(acc),
-  ...op.lane(0),
-  ...get(acc),
-  ...op.lane(1),
-  ...op.f32Add,
-  ...get(acc),
-  ...op.lane(2),
-  ...op.f32Add,
-  ...get(acc),
-  ...op.lane(3),
-  ...op.f32Add,
+  ...get(acc), ...op.lane(0), ...get(acc), ...op.lane(1), ...op.f32Add,
+  ...get(acc), ...op.lane(2), ...op.f32Add, ...get(acc), ...op.lane(3), ...op.f32Add,
 ];
 
-// adam: params p0 m1 v2 g3 count4 b1:5 b2:6 c1:7 c2:8 eps:9 step:10; locals i32: bytes11 vec12 i13;
-// v128: B1 14 B2 15 C1 16 C2 17 EPS 18 STEP 19 G 20 M 21 V 22 SQ 23; f32: g 24 mt 25 vt 26 sq 27 np 28
-function adamBody(withGradient: boolean): number[] {
-  const vecBody = [
-    ...(withGradient ? [...at(3, 13), ...op.v128Load, ...set(20)] : []),
-    ...at(1, 13),
-    ...at(1, 13),
-    ...op.v128Load,
-    ...get(14),
-    ...op.mul,
-    ...(withGradient ? [...get(20), ...get(16), ...op.mul, ...op.add] : []),
-    0x22,
-    ...leb(21),
-    ...op.v128Store, // m = ..., keep in 21
-    ...at(2, 13),
-    ...at(2, 13),
-    ...op.v128Load,
-    ...get(15),
-    ...op.mul,
-    ...(withGradient ? [...get(20), ...get(20), ...op.mul, ...get(17), ...op.mul, ...op.add] : []),
-    0x22,
-    ...leb(22),
-    ...op.v128Store, // v = ..., keep in 22
-    ...at(0, 13),
-    ...at(0, 13),
-    ...op.v128Load,
-    ...get(21),
-    ...get(22),
-    ...op.sqrt,
-    ...get(18),
-    ...op.add,
-    ...op.div,
-    ...get(19),
-    ...op.mul,
-    ...op.sub,
-    0x22,
-    ...leb(20),
-    ...op.v128Store, // p, keep in 20
-    ...get(23),
-    ...get(20),
-    ...get(20),
-    ...op.mul,
-    ...op.add,
-    ...set(23),
-  ];
-  const scalarBody = [
-    ...(withGradient ? [...at(3, 13), ...op.f32Load, ...set(24)] : []),
-    ...at(1, 13),
-    ...at(1, 13),
-    ...op.f32Load,
-    ...get(5),
-    ...op.f32Mul,
-    ...(withGradient ? [...get(24), ...get(7), ...op.f32Mul, ...op.f32Add] : []),
-    0x22,
-    ...leb(25),
-    ...op.f32Store,
-    ...at(2, 13),
-    ...at(2, 13),
-    ...op.f32Load,
-    ...get(6),
-    ...op.f32Mul,
-    ...(withGradient ? [...get(24), ...get(24), ...op.f32Mul, ...get(8), ...op.f32Mul, ...op.f32Add] : []),
-    0x22,
-    ...leb(26),
-    ...op.f32Store,
-    ...at(0, 13),
-    ...at(0, 13),
-    ...op.f32Load,
-    ...get(25),
-    ...get(26),
-    ...op.f32Sqrt,
-    ...get(9),
-    ...op.f32Add,
-    ...op.f32Div,
-    ...get(10),
-    ...op.f32Mul,
-    ...op.f32Sub,
-    0x22,
-    ...leb(28),
-    ...op.f32Store,
-    ...get(27),
-    ...get(28),
-    ...get(28),
-    ...op.f32Mul,
-    ...op.f32Add,
-    ...set(27),
-  ];
+/** The instructions of one width: four lanes (v128) or one float32. */
+interface Lanes {
+  load: number[];
+  store: number[];
+  add: number[];
+  sub: number[];
+  mul: number[];
+  div: number[];
+  sqrt: number[];
+}
+const VECTOR: Lanes = {
+  load: op.v128Load,
+  store: op.v128Store,
+  add: op.add,
+  sub: op.sub,
+  mul: op.mul,
+  div: op.div,
+  sqrt: op.sqrt,
+};
+const SCALAR: Lanes = {
+  load: op.f32Load,
+  store: op.f32Store,
+  add: op.f32Add,
+  sub: op.f32Sub,
+  mul: op.f32Mul,
+  div: op.f32Div,
+  sqrt: op.f32Sqrt,
+};
+const tee = (i: number): number[] => [0x22, ...leb(i)];
+
+/**
+ * One Adam update at byte offset local `i` of the arrays whose bases are params 0 (p), 1 (m), 2 (v), 3 (g), with the
+ * constants and temporaries in the given locals: m = b1 m + c1 g; v = b2 v + c2 g^2;
+ * p -= step * m / (sqrt(v) + eps); sq += p^2.
+ */
+function adamUpdate(
+  L: Lanes,
+  i: number,
+  x: { b1: number; b2: number; c1: number; c2: number; eps: number; step: number },
+  t: { g: number; m: number; v: number; p: number; sq: number },
+  withGradient: boolean,
+): number[] {
+  // prettier-ignore
   return [
-    ...vector([
-      [3, I32],
-      [10, V128],
-      [5, F32],
-    ]),
-    ...get(5),
-    ...op.splat,
-    ...set(14),
-    ...get(6),
-    ...op.splat,
-    ...set(15),
-    ...get(7),
-    ...op.splat,
-    ...set(16),
-    ...get(8),
-    ...op.splat,
-    ...set(17),
-    ...get(9),
-    ...op.splat,
-    ...set(18),
-    ...get(10),
-    ...op.splat,
-    ...set(19),
-    ...get(4),
-    ...i32(2),
-    0x74,
-    ...set(11), // bytes = count << 2
-    ...get(11),
-    ...i32(~15),
-    ...op.i32And,
-    ...set(12), // whole vectors
-    ...loop(13, 12, 16, vecBody),
-    ...loop(13, 11, 4, scalarBody),
-    ...lanes(23),
-    ...get(27),
-    ...op.f32Add,
+    ...(withGradient ? [...at(3, i), ...L.load, ...set(t.g)] : []),
+    ...at(1, i), ...at(1, i), ...L.load, ...get(x.b1), ...L.mul,
+    ...(withGradient ? [...get(t.g), ...get(x.c1), ...L.mul, ...L.add] : []),
+    ...tee(t.m), ...L.store,
+    ...at(2, i), ...at(2, i), ...L.load, ...get(x.b2), ...L.mul,
+    ...(withGradient ? [...get(t.g), ...get(t.g), ...L.mul, ...get(x.c2), ...L.mul, ...L.add] : []),
+    ...tee(t.v), ...L.store,
+    ...at(0, i), ...at(0, i), ...L.load,
+    ...get(t.m), ...get(t.v), ...L.sqrt, ...get(x.eps), ...L.add, ...L.div, ...get(x.step), ...L.mul, ...L.sub,
+    ...tee(t.p), ...L.store,
+    ...get(t.sq), ...get(t.p), ...get(t.p), ...L.mul, ...L.add, ...set(t.sq),
+  ];
+}
+
+// adam: params p0 m1 v2 g3 count4 b1:5 b2:6 c1:7 c2:8 eps:9 step:10; locals i32: bytes 11, whole vectors 12, i 13;
+// v128: splatted b1..step 14-19, g 20, m 21, v 22, sum of squares 23; f32: g 24, m 25, v 26, sum 27, p 28.
+function adamBody(withGradient: boolean): number[] {
+  const splat = (param: number, local: number): number[] => [...get(param), ...op.splat, ...set(local)];
+  // prettier-ignore
+  return [
+    ...vector([[3, I32], [10, V128], [5, F32]]),
+    ...splat(5, 14), ...splat(6, 15), ...splat(7, 16), ...splat(8, 17), ...splat(9, 18), ...splat(10, 19),
+    ...get(4), ...i32(2), 0x74, ...set(11), // bytes = count << 2
+    ...get(11), ...i32(~15), ...op.i32And, ...set(12), // bytes in whole vectors
+    ...loop(13, 12, 16, adamUpdate(VECTOR, 13, { b1: 14, b2: 15, c1: 16, c2: 17, eps: 18, step: 19 }, { g: 20, m: 21, v: 22, p: 20, sq: 23 }, withGradient)),
+    ...loop(13, 11, 4, adamUpdate(SCALAR, 13, { b1: 5, b2: 6, c1: 7, c2: 8, eps: 9, step: 10 }, { g: 24, m: 25, v: 26, p: 28, sq: 27 }, withGradient)),
+    ...lanes(23), ...get(27), ...op.f32Add,
     0x0b,
   ];
 }
 
-// axpy: params y0 x1 a2 count3; locals bytes4 vec5 i6 (i32), A 7 (v128)
+// axpy: params y0 x1 a2 count3; locals i32: bytes 4, whole vectors 5, i 6; v128: splatted a 7
+// prettier-ignore
 const axpyBody = [
-  ...vector([
-    [3, I32],
-    [1, V128],
-  ]),
-  ...get(2),
-  ...op.splat,
-  ...set(7),
-  ...get(3),
-  ...i32(2),
-  0x74,
-  ...set(4),
-  ...get(4),
-  ...i32(~15),
-  ...op.i32And,
-  ...set(5),
-  ...loop(6, 5, 16, [
-    ...at(0, 6),
-    ...at(0, 6),
-    ...op.v128Load,
-    ...at(1, 6),
-    ...op.v128Load,
-    ...get(7),
-    ...op.mul,
-    ...op.add,
-    ...op.v128Store,
-  ]),
-  ...loop(6, 4, 4, [
-    ...at(0, 6),
-    ...at(0, 6),
-    ...op.f32Load,
-    ...at(1, 6),
-    ...op.f32Load,
-    ...get(2),
-    ...op.f32Mul,
-    ...op.f32Add,
-    ...op.f32Store,
-  ]),
+  ...vector([[3, I32], [1, V128]]),
+  ...get(2), ...op.splat, ...set(7),
+  ...get(3), ...i32(2), 0x74, ...set(4),
+  ...get(4), ...i32(~15), ...op.i32And, ...set(5),
+  ...loop(6, 5, 16, [...at(0, 6), ...at(0, 6), ...op.v128Load, ...at(1, 6), ...op.v128Load, ...get(7), ...op.mul, ...op.add, ...op.v128Store]),
+  ...loop(6, 4, 4, [...at(0, 6), ...at(0, 6), ...op.f32Load, ...at(1, 6), ...op.f32Load, ...get(2), ...op.f32Mul, ...op.f32Add, ...op.f32Store]),
   0x0b,
 ];
 
-// dot: params x0 y1 count2; locals bytes3 vec4 i5 (i32), ACC 6 (v128), s 7 (f32)
+// dot: params x0 y1 count2; locals i32: bytes 3, whole vectors 4, i 5; v128: lane sums 6; f32: tail sum 7
+// prettier-ignore
 const dotBody = [
-  ...vector([
-    [3, I32],
-    [1, V128],
-    [1, F32],
-  ]),
-  ...get(2),
-  ...i32(2),
-  0x74,
-  ...set(3),
-  ...get(3),
-  ...i32(~15),
-  ...op.i32And,
-  ...set(4),
-  ...loop(5, 4, 16, [
-    ...get(6),
-    ...at(0, 5),
-    ...op.v128Load,
-    ...at(1, 5),
-    ...op.v128Load,
-    ...op.mul,
-    ...op.add,
-    ...set(6),
-  ]),
-  ...loop(5, 3, 4, [
-    ...get(7),
-    ...at(0, 5),
-    ...op.f32Load,
-    ...at(1, 5),
-    ...op.f32Load,
-    ...op.f32Mul,
-    ...op.f32Add,
-    ...set(7),
-  ]),
-  ...lanes(6),
-  ...get(7),
-  ...op.f32Add,
+  ...vector([[3, I32], [1, V128], [1, F32]]),
+  ...get(2), ...i32(2), 0x74, ...set(3),
+  ...get(3), ...i32(~15), ...op.i32And, ...set(4),
+  ...loop(5, 4, 16, [...get(6), ...at(0, 5), ...op.v128Load, ...at(1, 5), ...op.v128Load, ...op.mul, ...op.add, ...set(6)]),
+  ...loop(5, 3, 4, [...get(7), ...at(0, 5), ...op.f32Load, ...at(1, 5), ...op.f32Load, ...op.f32Mul, ...op.f32Add, ...set(7)]),
+  ...lanes(6), ...get(7), ...op.f32Add,
   0x0b,
 ];
 
@@ -353,15 +220,9 @@ function moduleBytes(): Uint8Array {
     [0x60, ...vector([[I32], [I32], [I32]]), ...vector([[F32]])],
   ];
   const bodies = [adamBody(true), adamBody(false), axpyBody, dotBody];
+  const magicAndVersion = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
+    ...magicAndVersion,
     ...section(1, vector(types)),
     // The memory is imported shared with a maximum of 65536 pages (4 GiB): flags 0x03 = has maximum + shared.
     ...section(2, vector([[...name('env'), ...name('memory'), 0x02, 0x03, ...leb(1), ...leb(65536)]])),
