@@ -240,35 +240,21 @@ function moduleBytes(): Uint8Array {
   ]);
 }
 
+/** adam/adamDecay(p, m, v, g, count, b1, b2, c1, c2, eps, step): byte offsets, count, constants; -> sum of p^2. */
+type AdamKernel = (
+  p: number,
+  m: number,
+  v: number,
+  g: number,
+  count: number,
+  ...constants: number[]
+) => number;
+
 /** The kernels bound to one shared memory. */
 export interface WasmKernels {
   memory: KernelMemory;
-  adam(
-    p: number,
-    m: number,
-    v: number,
-    g: number,
-    count: number,
-    b1: number,
-    b2: number,
-    c1: number,
-    c2: number,
-    eps: number,
-    step: number,
-  ): number;
-  adamDecay(
-    p: number,
-    m: number,
-    v: number,
-    g: number,
-    count: number,
-    b1: number,
-    b2: number,
-    c1: number,
-    c2: number,
-    eps: number,
-    step: number,
-  ): number;
+  adam: AdamKernel;
+  adamDecay: AdamKernel;
   axpy(y: number, x: number, a: number, count: number): void;
   dot(x: number, y: number, count: number): number;
 }
