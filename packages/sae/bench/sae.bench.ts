@@ -151,31 +151,43 @@ export async function measureSteeringOverhead(
 > {
   if (queries.length === 0)
     throw new Error('sae bench: measureSteeringOverhead needs at least one query vector');
-  const runtime = await loadSae(dir, { provider: options.provider ?? 'cpu', verifyHash: false });
-  try {
-    const n = runtime.manifest.nLatents;
-    const strongest = await Promise.all(queries.map(async (q) => (await runtime.encode(q, 1)).indices[0]!));
-    // Builds the sketch on first use; timing starts after it.
-    await runtime.steer(queries[0]!, fullEdits(runtime, 0), { returnLatents: false });
-    const full = await timeQueries(queries, (query, i) =>
-      runtime.steer(query, fullEdits(runtime, i), { returnLatents: false }),
-    );
-    const zeroActive = await timeQueries(queries, (query, i) =>
-      runtime.steer(query, [{ feature: strongest[i]!, op: 'zero' }], { returnLatents: false }),
-    );
-    const exactEncoder = await timeQueries(queries, (query, i) =>
-      runtime.steer(query, fullEdits(runtime, i), { returnLatents: false, exactEdits: true }),
-    );
-    const reconstructed = await timeQueries(queries, (query, i) =>
-      runtime.steer(query, fullEdits(runtime, i), { mode: 'reconstructed', returnLatents: false }),
-    );
-    const addOnly = await timeQueries(queries, (query, i) =>
-      runtime.steer(query, [{ feature: (i * 7919) % n, op: 'add', value: 2 }], { returnLatents: false }),
-    );
-    return { ...full, zeroActive, exactEncoder, reconstructed, addOnly };
-  } finally {
-    await runtime.dispose();
-  }
+  // NOTE: each pass gets its own runtime: a runtime remembers the latents of the queries it encoded last, which
+  // would let a later pass over the same queries skip the encoder.
+  const pass = async (
+    step: (runtime: SaeRuntime, query: Float32Array, i: number) => Promise<unknown>,
+  ): Promise<LatencySummary> => {
+    const runtime = await loadSae(dir, { provider: options.provider ?? 'cpu', verifyHash: false });
+    try {
+      return await timeQueries(queries, (query, i) => step(runtime, query, i));
+    } finally {
+      await runtime.dispose();
+    }
+  };
+  const exact = await loadSae(dir, {
+    provider: options.provider ?? 'cpu',
+    verifyHash: false,
+    editIndex: false,
+  });
+  const strongest = await Promise.all(queries.map(async (q) => (await exact.encode(q, 1)).indices[0]!));
+  const n = exact.manifest.nLatents;
+  await exact.dispose();
+  // The first pass builds the edit sketch (or loads it from beside the SAE) in its warm-up queries.
+  const full = await pass((runtime, query, i) =>
+    runtime.steer(query, fullEdits(runtime, i), { returnLatents: false }),
+  );
+  const zeroActive = await pass((runtime, query, i) =>
+    runtime.steer(query, [{ feature: strongest[i]!, op: 'zero' }], { returnLatents: false }),
+  );
+  const exactEncoder = await pass((runtime, query, i) =>
+    runtime.steer(query, fullEdits(runtime, i), { returnLatents: false, exactEdits: true }),
+  );
+  const reconstructed = await pass((runtime, query, i) =>
+    runtime.steer(query, fullEdits(runtime, i), { mode: 'reconstructed', returnLatents: false }),
+  );
+  const addOnly = await pass((runtime, query, i) =>
+    runtime.steer(query, [{ feature: (i * 7919) % n, op: 'add', value: 2 }], { returnLatents: false }),
+  );
+  return { ...full, zeroActive, exactEncoder, reconstructed, addOnly };
 }
 
 /**

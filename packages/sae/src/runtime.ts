@@ -35,9 +35,9 @@ export interface SteerOptions {
    */
   returnLatents?: boolean;
   /**
-   * Always run the full encoder for `set`/`zero` edits (default false). Otherwise, residual steering with
-   * `returnLatents: false` reads the edited features' activations from the edit sketch (see FORMAT.md) and runs the
-   * encoder only when the sketch cannot decide.
+   * Always run the full encoder for `set`/`zero` edits (default false). Otherwise a query encoded in the last 32
+   * single-vector encodes reuses its latents, and residual steering with `returnLatents: false` reads the edited
+   * features' activations from the edit sketch (see FORMAT.md), running the encoder only when the sketch cannot decide.
    */
   exactEdits?: boolean;
 }
@@ -91,6 +91,9 @@ export interface LoadSaeOptions {
    */
   editIndex?: boolean;
 }
+
+/** Single vectors whose latents the runtime keeps (a few hundred KiB at most). */
+const RECENT_QUERIES = 32;
 
 const EMPTY_LATENTS: Readonly<SparseLatents> = Object.freeze({
   indices: new Int32Array(0),
@@ -251,9 +254,28 @@ class OnnxSaeRuntime implements SaeRuntime {
     }
   }
 
-  async #encodeChecked(x: Float32Array, batch: number): Promise<SparseLatents> {
+  /** The latents of the last few single vectors encoded, by their bytes (steering a query again skips the encoder). */
+  readonly #recent = new Map<string, SparseLatents>();
+
+  #recentKey(x: Float32Array): string {
+    return Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('base64');
+  }
+
+  /** The latents of one vector from the recent ones, or undefined. */
+  #recalled(x: Float32Array): SparseLatents | undefined {
+    const found = this.#recent.get(this.#recentKey(x));
+    return found === undefined
+      ? undefined
+      : { ...found, indices: found.indices.slice(), values: found.values.slice() };
+  }
+
+  async #encodeChecked(x: Float32Array, batch: number, recall = true): Promise<SparseLatents> {
     const { dModel, k } = this.manifest;
     if (batch === 0) return { indices: new Int32Array(0), values: new Float32Array(0), batch: 0, k };
+    if (batch === 1 && recall) {
+      const recalled = this.#recalled(x);
+      if (recalled !== undefined) return recalled;
+    }
     const outputs = await this.#live().run({
       [ENCODER_INPUT]: { type: 'float32', data: x, dims: [batch, dModel] },
     });
@@ -261,6 +283,12 @@ class OnnxSaeRuntime implements SaeRuntime {
     const rawIndices = outputs[ENCODER_INDICES]!.data as BigInt64Array;
     const indices = new Int32Array(rawIndices.length);
     for (let i = 0; i < rawIndices.length; i++) indices[i] = Number(rawIndices[i]!);
+    if (batch === 1) {
+      const key = this.#recentKey(x);
+      this.#recent.delete(key);
+      this.#recent.set(key, { indices: indices.slice(), values: values.slice(), batch, k });
+      if (this.#recent.size > RECENT_QUERIES) this.#recent.delete(this.#recent.keys().next().value!);
+    }
     return { indices, values, batch, k };
   }
 
@@ -326,14 +354,21 @@ class OnnxSaeRuntime implements SaeRuntime {
     const normalize = options.normalize ?? this.manifest.embedding.normalized;
     const needsLatents = mode === 'reconstructed' || edits.some((edit) => edit.op !== 'add');
     // Residual set/zero edits need only the edited features' activations: the edit sketch answers them cheaply.
+    // A query encoded a moment ago (hover, explain, the previous search) has its latents at hand already.
+    const recalled = needsLatents && options.exactEdits !== true ? this.#recalled(query) : undefined;
     const sketched =
-      mode === 'residual' && needsLatents && options.returnLatents === false && options.exactEdits !== true
+      recalled === undefined &&
+      mode === 'residual' &&
+      needsLatents &&
+      options.returnLatents === false &&
+      options.exactEdits !== true
         ? await this.#editedActivations(query, edits)
         : undefined;
     const latents =
-      sketched === undefined && (needsLatents || options.returnLatents !== false)
-        ? await this.#encodeChecked(query, 1)
-        : { ...EMPTY_LATENTS };
+      recalled ??
+      (sketched === undefined && (needsLatents || options.returnLatents !== false)
+        ? await this.#encodeChecked(query, 1, options.exactEdits !== true)
+        : { ...EMPTY_LATENTS });
     if (mode === 'residual' && edits.length === 0) return { vector: Float32Array.from(query), latents };
 
     let vector: Float32Array;

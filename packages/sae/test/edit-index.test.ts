@@ -185,6 +185,24 @@ describe('edit sketch', () => {
     );
   });
 
+  it('steers a query it encoded a moment ago from the remembered latents, exactly as the encoder would', async () => {
+    const sae = await loadSae(dir, { editIndex: false });
+    try {
+      const x = testQueries[5]!;
+      const encoded = await sae.encode(x, 1);
+      const edits: FeatureEdit[] = [{ feature: encoded.indices[0]!, op: 'zero' }];
+      const recalled = await sae.steer(x, edits, { returnLatents: false });
+      const exact = await sae.steer(x, edits, { returnLatents: false, exactEdits: true });
+      assert.deepEqual(recalled.vector, exact.vector);
+      assert.deepEqual(recalled.latents.indices, encoded.indices);
+      // The remembered latents are copies: changing a result does not change the next one.
+      recalled.latents.values.fill(0);
+      assert.deepEqual((await sae.encode(x, 1)).values, encoded.values);
+    } finally {
+      await sae.dispose();
+    }
+  });
+
   it('rebuilds a damaged sketch file', async () => {
     const files = (await readdir(dir)).filter((f) => f.includes('-edits-probe-'));
     await writeFile(join(dir, files[0]!), 'not an onnx model');
