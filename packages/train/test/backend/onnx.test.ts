@@ -90,6 +90,31 @@ describe('onnx core', () => {
     }
   });
 
+  it('grows its memory for a batch larger than it first made room for', async () => {
+    const { state } = fixture();
+    const rng = new Rng(5);
+    const rowsBig = 1500; // beyond the 1,024 rows allocated up front
+    const x = Float32Array.from({ length: rowsBig * d }, () => rng.normal());
+    const results: number[] = [];
+    for (const kernels of [true, false]) {
+      const core = await createOnnxCore(hyper, state, { threads: 2, chunkLatents: 8, kernels });
+      try {
+        results.push((await core.step({ x, groups: rowsBig, neighbours: 0 }, 1e-2)).mse);
+        results.push((await core.evaluate({ x, groups: rowsBig, neighbours: 0 })).mse);
+      } finally {
+        core.dispose();
+      }
+    }
+    assert.ok(
+      Math.abs(results[0]! - results[2]!) <= 1e-6 * results[2]!,
+      `step mse ${results[0]} vs ${results[2]}`,
+    );
+    assert.ok(
+      Math.abs(results[1]! - results[3]!) <= 1e-5 * results[3]!,
+      `evaluate mse ${results[1]} vs ${results[3]}`,
+    );
+  });
+
   it('resumes from its state to exactly the weights of an uninterrupted run', async () => {
     const { state, batches } = fixture();
     const straight = await train(state, batches, { threads: 2, chunkLatents: 8 });
