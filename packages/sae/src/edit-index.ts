@@ -34,10 +34,10 @@ export const EDIT_CANDIDATES = 1024;
 export const EDIT_MARGIN_SIGMAS = 6;
 /**
  * The sketch stage stops running (the caller goes straight to the full encoder) once it has decided fewer than a
- * quarter of the features it was asked about in its first 32 runs: on an SAE whose rows have no dominant directions
+ * quarter of the features it was asked about in its first 8 runs: on an SAE whose rows have no dominant directions
  * (random weights) it never can, and would only add its cost.
  */
-const SKETCH_TRIAL_RUNS = 32;
+const SKETCH_TRIAL_RUNS = 8;
 const SKETCH_MIN_SUCCESS = 0.25;
 
 /** Latents whose exact scores every query computes first (a fixed spread sample): often enough to show that an
