@@ -42,8 +42,8 @@ export async function run(report: (figure: Figure) => void): Promise<void> {
       const steer = await measureSteeringOverhead(dir, queryVectors);
       const label = `d=${size.dModel} n=${size.nLatents} k=${size.k}`;
       for (const [name, latency] of [
-        ['zero/add of a random feature, edit sketch', steer],
-        ["zero of the query's strongest feature, edit sketch", steer.zeroActive],
+        ['zero/add of a random feature, edit index', steer],
+        ["zero of the query's strongest feature, edit index", steer.zeroActive],
         ['zero/add through the full encoder', steer.exactEncoder],
         ['add-only edits', steer.addOnly],
       ] as const) {

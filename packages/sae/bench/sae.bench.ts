@@ -1,6 +1,6 @@
 // Benchmarks of the SAE runtime on random weights in a temp dir: batch-encode throughput (vs a naive JS
-// encoder), per-query steering overhead (set/zero edits through the edit sketch or the encoder, reconstructed mode,
-// the encoder-free add-only path) with the sketch's agreement with the full encoder, load time and resident memory,
+// encoder), per-query steering overhead (set/zero edits through the edit index or the encoder, reconstructed mode,
+// the encoder-free add-only path) with the index's agreement with the full encoder, load time and resident memory,
 // at d=512/n=32768/k=32 and the paper's d=768/n=196608/k=128.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { readSaeHeader } from '../src/artifact.js';
+import { readSaeHeader, readSaeTensors } from '../src/artifact.js';
 import { EditIndex } from '../src/edit-index.js';
 import {
   loadSae,
@@ -117,25 +117,25 @@ function fullEdits(runtime: SaeRuntime, i: number): FeatureEdit[] {
   ];
 }
 
-/** How the edit sketch's answers compare with the full encoder's over a set of queries. */
+/** How the edit index's answers compare with the full encoder's over a set of queries. */
 export interface EditAgreement {
   /** Edits asked about. */
   edits: number;
-  /** Decided without the encoder (by the probes, or by the sketch). */
+  /** Decided without the encoder (by the probes, or by the int8 scan). */
   decided: number;
   byProbes: number;
   /** Decided answers equal to the encoder's activation (within float32 rounding, 1e-6 relative). */
   exact: number;
-  /** Mean share of the encoder's top k among the top k of the sketch's rescored candidates, where the sketch ran. */
+  /** Mean share of the encoder's top k among the int8 scan's top k (by its approximate scores), where it ran. */
   latentSetRecall: number | undefined;
 }
 
 /**
  * Measures per-query steering overhead on an SAE folder (milliseconds): `p50`/`p99` of a residual `zero` of a
- * random feature plus an `add` (the edit sketch decides most without the encoder), `zeroActive`: a `zero` of the
+ * random feature plus an `add` (the edit index decides most without the encoder), `zeroActive`: a `zero` of the
  * query's strongest feature (the usual "suppress what this query is about"), `exactEncoder`: the first edits through
  * the full encoder (`exactEdits`), `reconstructed`: the same edits decoded in full (W_dec h' + b_dec), and `addOnly`,
- * the encoder-free path of residual `add` edits. The sketch is built (or loaded from its cache) before timing.
+ * the encoder-free path of residual `add` edits. The index is built (or loaded from its cache) in the first pass's warm-up.
  */
 export async function measureSteeringOverhead(
   dir: string,
@@ -171,7 +171,7 @@ export async function measureSteeringOverhead(
   const strongest = await Promise.all(queries.map(async (q) => (await exact.encode(q, 1)).indices[0]!));
   const n = exact.manifest.nLatents;
   await exact.dispose();
-  // The first pass builds the edit sketch (or loads it from beside the SAE) in its warm-up queries.
+  // The first pass builds the edit index (or loads it from beside the SAE) in its warm-up queries.
   const full = await pass((runtime, query, i) =>
     runtime.steer(query, fullEdits(runtime, i), { returnLatents: false }),
   );
@@ -191,7 +191,7 @@ export async function measureSteeringOverhead(
 }
 
 /**
- * Compares the edit sketch's answers with the full encoder on `queries`, for the two kinds of edits of
+ * Compares the edit index's answers with the full encoder on `queries`, for the two kinds of edits of
  * {@link measureSteeringOverhead}: a random feature, and the query's strongest one.
  */
 export async function measureEditAgreement(
@@ -199,8 +199,10 @@ export async function measureEditAgreement(
   queries: readonly Float32Array[],
 ): Promise<{ random: EditAgreement; strongest: EditAgreement }> {
   const manifest = await readSaeManifest(dir);
-  const index = await EditIndex.open(dir, manifest, await readSaeHeader(dir, manifest));
-  if (index === undefined) throw new Error(`sae bench: no edit sketch for ${dir} (read-only or too small)`);
+  const header = await readSaeHeader(dir, manifest);
+  const bDec = (await readSaeTensors(dir, manifest, header, ['b_dec'], false)).get('b_dec')!;
+  const index = await EditIndex.open(dir, manifest, header, bDec);
+  if (index === undefined) throw new Error(`sae bench: no edit index for ${dir} (read-only or too small)`);
   const runtime = await loadSae(dir, { verifyHash: false, editIndex: false });
   const empty = (): EditAgreement & { recallSum: number; recallRuns: number } => ({
     edits: 0,
@@ -230,11 +232,11 @@ export async function measureEditAgreement(
           if (Math.abs(found.values[0]! - want) <= 1e-6 * Math.abs(want)) tally.exact++;
         }
         if (found.stage === 2) {
-          const order = [...found.candidateScores.keys()].sort(
-            (a, b) => found.candidateScores[b]! - found.candidateScores[a]!,
+          // The scan's own top k (by its approximate scores) against the encoder's.
+          const order = [...found.approximate.keys()].sort(
+            (a, b) => found.approximate[b]! - found.approximate[a]!,
           );
-          const top = order.slice(0, k).map((c) => found.candidates[c]!);
-          tally.recallSum += top.filter((latent) => h.has(latent)).length / k;
+          tally.recallSum += order.slice(0, k).filter((latent) => h.has(latent)).length / k;
           tally.recallRuns++;
         }
       }
@@ -345,7 +347,7 @@ async function benchSize(report: Report, size: SaeSize): Promise<void> {
     );
     const overhead = await measureSteeringOverhead(saeDir, queries);
     report({
-      figure: `sae steering overhead p50, zero/add of a random feature + residual update, edit sketch (${label})`,
+      figure: `sae steering overhead p50, zero/add of a random feature + residual update, edit index (${label})`,
       value: overhead.p50,
       unit: 'ms',
       vs: {
@@ -355,7 +357,7 @@ async function benchSize(report: Report, size: SaeSize): Promise<void> {
       },
     });
     report({
-      figure: `sae steering overhead p99, zero/add of a random feature + residual update, edit sketch (${label})`,
+      figure: `sae steering overhead p99, zero/add of a random feature + residual update, edit index (${label})`,
       value: overhead.p99,
       unit: 'ms',
       vs: {
@@ -365,7 +367,7 @@ async function benchSize(report: Report, size: SaeSize): Promise<void> {
       },
     });
     report({
-      figure: `sae steering overhead p50, zero of the query's strongest feature, edit sketch (${label})`,
+      figure: `sae steering overhead p50, zero of the query's strongest feature, edit index (${label})`,
       value: overhead.zeroActive.p50,
       unit: 'ms',
       vs: {
@@ -408,23 +410,23 @@ async function benchSize(report: Report, size: SaeSize): Promise<void> {
     for (const [kind, tally] of Object.entries(agreement)) {
       const what = kind === 'random' ? 'a random feature' : "the query's strongest feature";
       report({
-        figure: `sae edit sketch, ${what}: edits decided without the encoder (${label})`,
+        figure: `sae edit index, ${what}: edits decided without the encoder (${label})`,
         value: (100 * tally.decided) / tally.edits,
         unit: '%',
       });
       report({
-        figure: `sae edit sketch, ${what}: edits decided by the probes alone (${label})`,
+        figure: `sae edit index, ${what}: edits decided by the probes alone (${label})`,
         value: (100 * tally.byProbes) / tally.edits,
         unit: '%',
       });
       report({
-        figure: `sae edit sketch, ${what}: decided activations equal to the full encoder's (${label})`,
+        figure: `sae edit index, ${what}: decided activations equal to the full encoder's (${label})`,
         value: (100 * tally.exact) / Math.max(1, tally.decided),
         unit: '%',
       });
       if (tally.latentSetRecall !== undefined) {
         report({
-          figure: `sae edit sketch, ${what}: latent-set recall of the rescored candidates' top k vs the encoder's (${label})`,
+          figure: `sae edit index, ${what}: latent-set recall of the int8 scan's top k vs the encoder's (${label})`,
           value: tally.latentSetRecall,
           unit: 'recall',
         });

@@ -1,73 +1,41 @@
 // Fast `set`/`zero` edits: a residual edit of feature f needs only the query's activation h_f, not its whole top k.
-// An int8 sketch of W_enc in its top principal directions scores every latent cheaply; the best candidates and the
-// edited features are rescored exactly (fp32 rows gathered from the memory-mapped W_enc, the same Gemm as the
-// encoder), and h_f is decided from those exact values, or left undecided so that the caller runs the full encoder.
-// The sketch lives in a generated ONNX model beside the SAE, built once per SAE (see FORMAT.md).
-import { randomBytes } from 'node:crypto';
+// Stage 1 computes f's exact pre-activation z_f with those of a spread sample of probe latents; when z_f <= 0 or k
+// probes beat it, f is certainly not in the top k. Stage 2 scores every latent from an int8 copy of W_enc whose
+// error has a proven bound per latent: latents certainly above z_f are counted, the few within the bound are
+// rescored exactly, and the count decides f's rank. Both stages are exact; only ties within float32 rounding (or a
+// bound found broken) are left to the full encoder. The two models live beside the SAE, built once (FORMAT.md).
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildModel, createSession, type Initializer, type NodeSpec, type Session } from '@steer/onnx';
-import { ENCODER_CACHE_PREFIX, WEIGHTS_FILE, type SaeManifest } from './artifact.js';
+import { buildModel, createSession, type Initializer, type Session } from '@steer/onnx';
+import { ENCODER_CACHE_PREFIX, WEIGHTS_FILE, readSaeTensors, type SaeManifest } from './artifact.js';
 import { writeBeside } from './encoder-graph.js';
 import type { SafetensorsHeader } from './safetensors.js';
 
-/** Dimensions of the sketch (principal directions of W_enc's rows). */
-export const EDIT_SKETCH_DIMS = 64;
-/**
- * Latents that certainly rank before a feature with pre-activation zf: scores clearly above it (by more than float32
- * rounding, so that a last-bit difference from the encoder's own product cannot change the count), the feature
- * itself excluded.
- */
-function countAbove(zf: number, feature: number, scores: Float32Array, ids: Int32Array): number {
-  const margin = 1e-5 * Math.abs(zf) + 1e-30;
-  let above = 0;
-  for (let c = 0; c < scores.length; c++) if (ids[c] !== feature && scores[c]! > zf + margin) above++;
-  return above;
-}
-
-/** Latents rescored exactly per query (the sketch's best). */
-export const EDIT_CANDIDATES = 1024;
-/**
- * How far (in standard deviations of the sketch's error on this query's candidates) an edited feature must stand
- * above the best latent left out of the candidates before it is taken as active without the full encoder.
- */
-export const EDIT_MARGIN_SIGMAS = 6;
-/**
- * The sketch stage stops running (the caller goes straight to the full encoder) once it has decided fewer than a
- * quarter of the features it was asked about in its first 8 runs: on an SAE whose rows have no dominant directions
- * (random weights) it never can, and would only add its cost.
- */
-const SKETCH_TRIAL_RUNS = 8;
-const SKETCH_MIN_SUCCESS = 0.25;
-
-/** Latents whose exact scores every query computes first (a fixed spread sample): often enough to show that an
- * edited feature is not among the top k without the sketch. */
+/** Probe latents whose exact pre-activations every query computes (every n/1024-th). */
 export const EDIT_PROBES = 1024;
+/**
+ * Levels of the int8 copy of W_enc: +-64, not +-127, so that the products of onnxruntime's u8 x s8 kernels cannot
+ * saturate their 16-bit pair sums on CPUs without VNNI (2 x 255 x 64 < 32768), which would break the error bound.
+ */
+const SCAN_LEVELS = 64;
+/** Most latents rescored exactly in stage 2 before the full encoder is cheaper. */
+const MAX_RESCORED = 4096;
 
-/** Rows of W_enc used to estimate its principal directions. */
-const COVARIANCE_ROWS = 65536;
-const INT32 = 6;
+/** Relative margin under which two pre-activations count as tied (float32 rounding of different products). */
+const TIE = 1e-5;
 
-/** The activation of each edited feature, or undefined where the sketch cannot be sure (run the full encoder). */
+/** The activation of each edited feature, where the stages could decide it. */
 export interface EditActivations {
-  /** values[j]: h of features[j] (0 when not among the top k), exactly as the encoder computes it. */
+  /** values[j]: h of features[j] (0 when not among the top k), as the encoder computes it. */
   values: Float32Array;
-  /** decided[j]: whether values[j] is certain (z <= 0, or k exact scores above it) or passed the margin test. */
+  /** decided[j]: false where only the full encoder can tell (a tie within float32 rounding, a broken bound). */
   decided: boolean[];
-  /** 1 when the probes decided every feature, 2 when the sketch ran. */
+  /** 1 when the probes decided every feature, 2 when the int8 scan ran. */
   stage: 1 | 2;
-  /** The candidates' exact pre-activations [candidates] and ids (empty after stage 1), for agreement checks. */
-  candidateScores: Float32Array;
-  candidates: Int32Array;
-}
-
-/** What the edit model holds besides references to the SAE's weights. */
-interface Sketch {
-  P: Float32Array; // [d, m]
-  Q: Int8Array; // [m, n]
-  scale: Float32Array; // [n]
-  probes: Int32Array; // [probes]
-  probeRows: Float32Array; // [probes, d], W_enc rows of the probes
+  /** The scan's approximate pre-activations of every latent [n] (empty after stage 1), for agreement checks. */
+  approximate: Float32Array;
+  /** Latents rescored exactly in stage 2. */
+  rescored: number;
 }
 
 function weightRef(header: SafetensorsHeader, name: string, dims: number[]): Initializer {
@@ -80,169 +48,60 @@ function weightRef(header: SafetensorsHeader, name: string, dims: number[]): Ini
   };
 }
 
-/** Runs a one-off graph over the SAE's external weights (its model file must sit in the SAE folder). */
-async function runBesideWeights(
-  dir: string,
-  model: Uint8Array,
-  feeds: Parameters<Session['run']>[0],
-): Promise<Awaited<ReturnType<Session['run']>> | undefined> {
-  const path = join(
-    dir,
-    `${ENCODER_CACHE_PREFIX}build-${process.pid}-${randomBytes(4).toString('hex')}.onnx`,
-  );
-  if (!(await writeBeside(path, model))) return undefined;
-  try {
-    const session = await createSession(path, { disablePrepacking: true });
-    try {
-      return await session.run(feeds);
-    } finally {
-      await session.dispose();
-    }
-  } finally {
-    await rm(path, { force: true });
-  }
+/** A spread sample of `count` latents out of n (every n/count-th). */
+function probeLatents(n: number, count: number): Int32Array {
+  const taken = Math.min(n, count);
+  return Int32Array.from({ length: taken }, (_, j) => Math.floor((j * n) / taken));
 }
 
-/** The top `m` eigenvectors of a symmetric [d, d] matrix by subspace iteration; returns P [d, m] row-major. */
-export function topEigenvectors(matrix: Float64Array, d: number, m: number, iterations = 40): Float64Array {
-  // Deterministic start: a fixed pseudo-random basis.
-  let state = 0x9e3779b9;
-  const next = (): number => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296 - 0.5;
-  };
-  let basis = Float64Array.from({ length: d * m }, next); // [m, d]: one vector per row
-  const orthonormalise = (vectors: Float64Array): void => {
-    for (let a = 0; a < m; a++) {
-      const va = a * d;
-      for (let b = 0; b < a; b++) {
-        const vb = b * d;
-        let dot = 0;
-        for (let c = 0; c < d; c++) dot += vectors[va + c]! * vectors[vb + c]!;
-        for (let c = 0; c < d; c++) vectors[va + c]! -= dot * vectors[vb + c]!;
-      }
-      let norm = 0;
-      for (let c = 0; c < d; c++) norm += vectors[va + c]! ** 2;
-      norm = Math.sqrt(norm) || 1;
-      for (let c = 0; c < d; c++) vectors[va + c]! /= norm;
-    }
-  };
-  orthonormalise(basis);
-  for (let it = 0; it < iterations; it++) {
-    const product = new Float64Array(d * m);
-    for (let a = 0; a < m; a++) {
-      for (let r = 0; r < d; r++) {
-        let sum = 0;
-        const row = r * d;
-        for (let c = 0; c < d; c++) sum += matrix[row + c]! * basis[a * d + c]!;
-        product[a * d + r] = sum;
-      }
-    }
-    orthonormalise(product);
-    basis = product;
-  }
-  const out = new Float64Array(d * m);
-  for (let a = 0; a < m; a++) for (let c = 0; c < d; c++) out[c * m + a] = basis[a * d + c]!;
-  return out;
+/** What the two models hold besides references to the SAE's weights. */
+interface ScanData {
+  probes: Int32Array; // [probes]
+  probeRows: Float32Array; // [probes, d], W_enc rows of the probes
+  Q: Int8Array; // [d, n]: W_enc^T in +-SCAN_LEVELS steps, one scale per latent
+  scale: Float32Array; // [n]
+  l1: Float32Array; // [n]: L1 norm of each latent's dequantised row
 }
 
-/**
- * Computes the sketch of W_enc: P [d, m] (its top principal directions) and, per latent, int8 coordinates of its
- * row in that basis with one scale. Reads W_enc through onnxruntime from the memory-mapped weights file.
- * @returns undefined when the SAE folder is not writable (the one-off graphs must sit beside the weights).
- */
-async function computeSketch(
+/** Quantises W_enc (read once from the weights file) and copies the probes' rows. */
+async function computeScan(
   dir: string,
   manifest: SaeManifest,
   header: SafetensorsHeader,
-  m: number,
   probes: Int32Array,
-): Promise<Sketch | undefined> {
+): Promise<ScanData> {
   const { dModel: d, nLatents: n } = manifest;
-  const rows = Math.min(n, COVARIANCE_ROWS);
-  const sampled = BigInt64Array.from({ length: rows }, (_, i) => BigInt(Math.floor((i * n) / rows)));
-  const covariance = await runBesideWeights(
-    dir,
-    buildModel({
-      name: 'steer_edit_sketch_covariance',
-      inputs: [{ name: 'rows', type: 'int64', shape: [rows] }],
-      outputs: [{ name: 'cov', type: 'float32', shape: [d, d] }],
-      initializers: [weightRef(header, 'W_enc', [n, d])],
-      nodes: [
-        { op: 'Gather', inputs: ['W_enc', 'rows'], outputs: ['sample'], attributes: { axis: 0 } },
-        { op: 'Gemm', inputs: ['sample', 'sample'], outputs: ['cov'], attributes: { transA: 1 } },
-      ],
-    }),
-    { rows: { type: 'int64', data: sampled, dims: [rows] } },
-  );
-  if (covariance === undefined) return undefined;
-  const basis = topEigenvectors(Float64Array.from(covariance.cov!.data as Float32Array), d, m);
-  const P = Float32Array.from(basis);
-  const projected = await runBesideWeights(
-    dir,
-    buildModel({
-      name: 'steer_edit_sketch_projection',
-      inputs: [
-        { name: 'P', type: 'float32', shape: [d, m] },
-        { name: 'probe_ids', type: 'int64', shape: [probes.length] },
-      ],
-      outputs: [
-        { name: 'coords', type: 'float32', shape: [n, m] },
-        { name: 'probe_rows', type: 'float32', shape: [probes.length, d] },
-      ],
-      initializers: [weightRef(header, 'W_enc', [n, d])],
-      nodes: [
-        { op: 'MatMul', inputs: ['W_enc', 'P'], outputs: ['coords'] },
-        { op: 'Gather', inputs: ['W_enc', 'probe_ids'], outputs: ['probe_rows'], attributes: { axis: 0 } },
-      ],
-    }),
-    {
-      P: { type: 'float32', data: P, dims: [d, m] },
-      probe_ids: { type: 'int64', data: BigInt64Array.from(probes, (i) => BigInt(i)), dims: [probes.length] },
-    },
-  );
-  if (projected === undefined) return undefined;
-  const coords = projected.coords!.data as Float32Array;
-  const Q = new Int8Array(m * n); // [m, n], the layout of MatMul's right operand
+  const W_enc = (await readSaeTensors(dir, manifest, header, ['W_enc'], false)).get('W_enc')!;
+  const probeRows = new Float32Array(probes.length * d);
+  probes.forEach((latent, j) => probeRows.set(W_enc.subarray(latent * d, latent * d + d), j * d));
+  const Q = new Int8Array(d * n);
   const scale = new Float32Array(n);
+  const l1 = new Float32Array(n);
   for (let i = 0; i < n; i++) {
+    const row = i * d;
     let maxAbs = 0;
-    for (let a = 0; a < m; a++) maxAbs = Math.max(maxAbs, Math.abs(coords[i * m + a]!));
-    const s = maxAbs > 0 ? maxAbs / 127 : 1;
+    for (let c = 0; c < d; c++) maxAbs = Math.max(maxAbs, Math.abs(W_enc[row + c]!));
+    const s = maxAbs > 0 ? Math.fround(maxAbs / SCAN_LEVELS) : 1;
     scale[i] = s;
-    for (let a = 0; a < m; a++) Q[a * n + i] = Math.round(coords[i * m + a]! / s);
+    let levels = 0;
+    for (let c = 0; c < d; c++) {
+      const q = Math.max(-SCAN_LEVELS, Math.min(SCAN_LEVELS, Math.round(W_enc[row + c]! / s)));
+      Q[c * n + i] = q;
+      levels += Math.abs(q);
+    }
+    l1[i] = levels * s;
   }
-  return { P, Q, scale, probes, probeRows: projected.probe_rows!.data as Float32Array };
-}
-
-/** A spread sample of `count` latents out of n (every n/count-th). */
-function probeLatents(n: number, count: number): Int32Array {
-  return Int32Array.from({ length: Math.min(n, count) }, (_, j) => Math.floor((j * n) / Math.min(n, count)));
-}
-
-/** Exact pre-activations of the edited features, [1, edits], as the encoder computes them (bias as Gemm's C). */
-function featureNodes(): NodeSpec[] {
-  return [
-    { op: 'Gather', inputs: ['W_enc', 'features'], outputs: ['feature_rows'], attributes: { axis: 0 } },
-    { op: 'Gather', inputs: ['b_enc', 'features'], outputs: ['feature_bias'], attributes: { axis: 0 } },
-    {
-      op: 'Gemm',
-      inputs: ['xc', 'feature_rows', 'feature_bias'],
-      outputs: ['feature_z'],
-      attributes: { transB: 1 },
-    },
-  ];
+  return { probes, probeRows, Q, scale, l1 };
 }
 
 /**
- * Stage 1, run for every query: exact pre-activations of the edited features (`feature_z`) and of the probes
- * (`probe_z` [1, probes], their W_enc rows copied into the model).
+ * Stage 1: exact pre-activations of the edited features (`feature_z`, their fp32 rows gathered from W_enc, the bias
+ * as Gemm's C input like the encoder) and of the probes (`probe_z`, rows copied into the model). Also rescores any
+ * latents passed as features.
  */
-function probeModel(manifest: SaeManifest, header: SafetensorsHeader, sketch: Sketch): Uint8Array {
+function probeModel(manifest: SaeManifest, header: SafetensorsHeader, scan: ScanData): Uint8Array {
   const { dModel: d, nLatents: n } = manifest;
-  const probes = sketch.probes.length;
+  const probes = scan.probes.length;
   return buildModel({
     name: `steer_edit_probe_${manifest.id}`,
     inputs: [
@@ -257,17 +116,24 @@ function probeModel(manifest: SaeManifest, header: SafetensorsHeader, sketch: Sk
       weightRef(header, 'W_enc', [n, d]),
       weightRef(header, 'b_enc', [n]),
       weightRef(header, 'b_dec', [d]),
-      { name: 'probe_rows', type: 'float32', dims: [probes, d], data: sketch.probeRows },
+      { name: 'probe_rows', type: 'float32', dims: [probes, d], data: scan.probeRows },
       {
         name: 'probe_ids',
         type: 'int64',
         dims: [probes],
-        data: BigInt64Array.from(sketch.probes, (i) => BigInt(i)),
+        data: BigInt64Array.from(scan.probes, (i) => BigInt(i)),
       },
     ],
     nodes: [
       { op: 'Sub', inputs: ['x', 'b_dec'], outputs: ['xc'] },
-      ...featureNodes(),
+      { op: 'Gather', inputs: ['W_enc', 'features'], outputs: ['feature_rows'], attributes: { axis: 0 } },
+      { op: 'Gather', inputs: ['b_enc', 'features'], outputs: ['feature_bias'], attributes: { axis: 0 } },
+      {
+        op: 'Gemm',
+        inputs: ['xc', 'feature_rows', 'feature_bias'],
+        outputs: ['feature_z'],
+        attributes: { transB: 1 },
+      },
       { op: 'Gather', inputs: ['b_enc', 'probe_ids'], outputs: ['probe_bias'], attributes: { axis: 0 } },
       {
         op: 'Gemm',
@@ -280,121 +146,88 @@ function probeModel(manifest: SaeManifest, header: SafetensorsHeader, sketch: Sk
 }
 
 /**
- * Stage 2, run when the probes cannot decide: sketch scores of all latents, their top `candidates`, and exact
- * pre-activations (fp32 rows gathered from W_enc) of the candidates followed by the edited features. Outputs `z`
- * [1, candidates + edits], `sketch` [1, candidates] (descending) and `ids` [candidates].
+ * Stage 2: every latent's approximate pre-activation from the int8 copy (`approx` [1, n]; onnxruntime quantises
+ * x - b_dec to uint8 per call) and its error bound (`bound` [1, n]): |approx_i - z_i| <= scale_i |xc|_1 / 2 +
+ * l1_i s_x / 2, with `half_l1x` = |xc|_1 / 2 and `half_sx` = s_x / 2 (s_x the input's quantisation step) as inputs.
  */
-function sketchModel(
-  manifest: SaeManifest,
-  header: SafetensorsHeader,
-  sketch: Sketch,
-  m: number,
-  candidates: number,
-): Uint8Array {
+function scanModel(manifest: SaeManifest, header: SafetensorsHeader, scan: ScanData): Uint8Array {
   const { dModel: d, nLatents: n } = manifest;
   return buildModel({
-    name: `steer_edit_sketch_${manifest.id}`,
+    name: `steer_edit_scan_${manifest.id}`,
     inputs: [
       { name: 'x', type: 'float32', shape: [1, d] },
-      { name: 'features', type: 'int64', shape: ['edits'] },
+      { name: 'half_l1x', type: 'float32', shape: [1] },
+      { name: 'half_sx', type: 'float32', shape: [1] },
     ],
     outputs: [
-      { name: 'z', type: 'float32', shape: [1, 'scored'] },
-      { name: 'sketch', type: 'float32', shape: [1, candidates] },
-      { name: 'ids', type: 'int32', shape: [candidates] },
+      { name: 'approx', type: 'float32', shape: [1, n] },
+      { name: 'bound', type: 'float32', shape: [n] },
     ],
     initializers: [
-      weightRef(header, 'W_enc', [n, d]),
       weightRef(header, 'b_enc', [n]),
       weightRef(header, 'b_dec', [d]),
-      { name: 'P', type: 'float32', dims: [d, m], data: sketch.P },
-      { name: 'Q', type: 'int8', dims: [m, n], data: sketch.Q },
-      { name: 'scale', type: 'float32', dims: [n], data: sketch.scale },
-      { name: 'C', type: 'int64', dims: [1], data: new BigInt64Array([BigInt(candidates)]) },
-      { name: 'flat', type: 'int64', dims: [1], data: new BigInt64Array([-1n]) },
+      { name: 'Q', type: 'int8', dims: [d, n], data: scan.Q },
+      { name: 'scale', type: 'float32', dims: [n], data: scan.scale },
+      { name: 'l1', type: 'float32', dims: [n], data: scan.l1 },
     ],
     nodes: [
       { op: 'Sub', inputs: ['x', 'b_dec'], outputs: ['xc'] },
-      { op: 'MatMul', inputs: ['xc', 'P'], outputs: ['coords'] },
       {
         op: 'DynamicQuantizeMatMul',
         domain: 'com.microsoft',
-        inputs: ['coords', 'Q', 'scale', '', 'b_enc'],
+        inputs: ['xc', 'Q', 'scale', '', 'b_enc'],
         outputs: ['approx'],
       },
-      {
-        op: 'TopK',
-        inputs: ['approx', 'C'],
-        outputs: ['sketch', 'top'],
-        attributes: { axis: -1, largest: 1, sorted: 1 },
-      },
-      { op: 'Reshape', inputs: ['top', 'flat'], outputs: ['top_flat'] },
-      { op: 'Cast', inputs: ['top_flat'], outputs: ['ids'], attributes: { to: INT32 } },
-      { op: 'Concat', inputs: ['top_flat', 'features'], outputs: ['scored_ids'], attributes: { axis: 0 } },
-      { op: 'Gather', inputs: ['W_enc', 'scored_ids'], outputs: ['rows'], attributes: { axis: 0 } },
-      { op: 'Gather', inputs: ['b_enc', 'scored_ids'], outputs: ['bias'], attributes: { axis: 0 } },
-      { op: 'Gemm', inputs: ['xc', 'rows', 'bias'], outputs: ['z'], attributes: { transB: 1 } },
+      { op: 'Mul', inputs: ['scale', 'half_l1x'], outputs: ['weight_error'] },
+      { op: 'Mul', inputs: ['l1', 'half_sx'], outputs: ['input_error'] },
+      { op: 'Add', inputs: ['weight_error', 'input_error'], outputs: ['bound'] },
     ],
   });
 }
 
-/** Options of {@link openEditIndex}. */
+/** Options of {@link EditIndex.open}. */
 export interface EditIndexOptions {
-  sketchDims?: number;
-  candidates?: number;
   probes?: number;
-  marginSigmas?: number;
   intraOpThreads?: number;
 }
 
-/** A loaded sketch: answers the activations of edited features for one query. */
+/** A loaded edit index: answers the activations of edited features for one query. */
 export class EditIndex {
   private constructor(
-    private readonly sessions: { probe: Session; sketch: Session },
+    private readonly sessions: { probe: Session; scan: Session },
     readonly k: number,
-    readonly dModel: number,
-    readonly candidates: number,
+    private readonly bDec: Float32Array,
     private readonly probes: Int32Array,
-    readonly marginSigmas: number,
   ) {}
 
-  #sketchAsked = 0;
-  #sketchDecided = 0;
-
-  /** Whether stage 2 still runs (see SKETCH_MIN_SUCCESS). */
-  get sketchEnabled(): boolean {
-    return (
-      this.#sketchAsked < SKETCH_TRIAL_RUNS || this.#sketchDecided >= SKETCH_MIN_SUCCESS * this.#sketchAsked
-    );
-  }
+  /** Set when a rescored latent fell outside its bound (a kernel that does not compute what it should). */
+  #boundBroken = false;
 
   /**
-   * Loads the edit model beside the SAE, building it first when it is missing (a few seconds at the paper's size).
-   * @returns undefined when the folder is not writable or the SAE has too few latents for a sketch to pay off.
+   * Loads the two models beside the SAE, building them first when they are missing (a few seconds at the paper's
+   * size; the int8 copy of W_enc takes a quarter of its bytes on disk and in memory). `bDec` is the SAE's b_dec.
+   * @returns undefined when the folder is not writable or the SAE is small enough that the encoder is as cheap.
    */
   static async open(
     dir: string,
     manifest: SaeManifest,
     header: SafetensorsHeader,
+    bDec: Float32Array,
     options: EditIndexOptions = {},
   ): Promise<EditIndex | undefined> {
-    const { dModel: d, nLatents: n, k } = manifest;
-    const m = Math.min(options.sketchDims ?? EDIT_SKETCH_DIMS, d);
-    const candidates = Math.min(options.candidates ?? EDIT_CANDIDATES, n);
-    // Below this size the full encoder is as cheap as the sketch.
-    if (candidates >= n || n < 4 * k) return undefined;
+    const { nLatents: n, k } = manifest;
     const probes = probeLatents(n, options.probes ?? EDIT_PROBES);
+    if (probes.length >= n || n < 4 * k) return undefined;
     const stem = join(dir, `${ENCODER_CACHE_PREFIX}${manifest.id}-k${k}-edits`);
     const paths = {
       probe: `${stem}-probe-p${probes.length}.onnx`,
-      sketch: `${stem}-sketch-m${m}-c${candidates}.onnx`,
+      scan: `${stem}-scan-q${SCAN_LEVELS}.onnx`,
     };
     const build = async (): Promise<boolean> => {
-      const sketch = await computeSketch(dir, manifest, header, m, probes);
+      const scan = await computeScan(dir, manifest, header, probes);
       return (
-        sketch !== undefined &&
-        (await writeBeside(paths.probe, probeModel(manifest, header, sketch))) &&
-        writeBeside(paths.sketch, sketchModel(manifest, header, sketch, m, candidates))
+        (await writeBeside(paths.probe, probeModel(manifest, header, scan))) &&
+        writeBeside(paths.scan, scanModel(manifest, header, scan))
       );
     };
     const isFile = (path: string): Promise<boolean> =>
@@ -402,101 +235,145 @@ export class EditIndex {
         (s) => s.isFile(),
         () => false,
       );
-    const exists = (await isFile(paths.probe)) && (await isFile(paths.sketch));
+    const exists = (await isFile(paths.probe)) && (await isFile(paths.scan));
     if (!exists && !(await build())) return undefined;
-    // NOTE: pre-packing stays on: it packs only the probe rows and the int8 sketch (W_enc feeds Gathers, which never
-    // pre-pack), and without it the sketch product re-packs 12 MB on every query.
+    // NOTE: pre-packing stays on: it packs the probe rows and the int8 copy (W_enc itself only feeds a Gather, which
+    // never pre-packs, so it stays memory-mapped and shared with the encoder).
     const sessionOptions = {
       ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
     };
-    const start = async (): Promise<{ probe: Session; sketch: Session }> => {
+    const start = async (): Promise<{ probe: Session; scan: Session }> => {
       const probe = await createSession(paths.probe, sessionOptions);
       try {
-        return { probe, sketch: await createSession(paths.sketch, sessionOptions) };
+        return { probe, scan: await createSession(paths.scan, sessionOptions) };
       } catch (error) {
         await probe.dispose();
         throw error;
       }
     };
-    let sessions: { probe: Session; sketch: Session };
+    let sessions: { probe: Session; scan: Session };
     try {
       sessions = await start();
     } catch (error) {
       // A damaged cache file (a crash mid-write cannot leave one, but a full disk or a copy can): build it again.
       if (!exists) throw error;
-      await Promise.all([rm(paths.probe, { force: true }), rm(paths.sketch, { force: true })]);
+      await Promise.all([rm(paths.probe, { force: true }), rm(paths.scan, { force: true })]);
       if (!(await build())) return undefined;
       sessions = await start();
     }
-    return new EditIndex(sessions, k, d, candidates, probes, options.marginSigmas ?? EDIT_MARGIN_SIGMAS);
+    return new EditIndex(sessions, k, bDec, probes);
+  }
+
+  /** Exact pre-activations of `latents` for the query (the probe model's feature path). */
+  async #exact(query: Float32Array, latents: ArrayLike<number>): Promise<Float32Array> {
+    const out = await this.sessions.probe.run({
+      x: { type: 'float32', data: query, dims: [1, query.length] },
+      features: {
+        type: 'int64',
+        data: BigInt64Array.from(latents, (f) => BigInt(f)),
+        dims: [latents.length],
+      },
+    });
+    return out.feature_z!.data as Float32Array;
   }
 
   /**
-   * The query's activation of each feature in `features`. A value is decided when it is certain (pre-activation
-   * <= 0, or at least k exact scores above it: not in the top k) or when the feature ranks among the candidates'
-   * top k by a margin of `marginSigmas` over every latent the sketch left out.
+   * The query's activation of each feature in `features`, exactly as the encoder's top k gives it; a feature is left
+   * undecided only when a latent ties with it within float32 rounding or a bound was found broken.
    */
   async activations(query: Float32Array, features: readonly number[]): Promise<EditActivations> {
-    const feeds = {
-      x: { type: 'float32' as const, data: query, dims: [1, this.dModel] },
+    const d = query.length;
+    const out = await this.sessions.probe.run({
+      x: { type: 'float32', data: query, dims: [1, d] },
       features: {
-        type: 'int64' as const,
+        type: 'int64',
         data: BigInt64Array.from(features, (f) => BigInt(f)),
         dims: [features.length],
       },
-    };
-    const values = new Float32Array(features.length);
-    // Stage 1: the edited features and the probes, exactly.
-    const first = await this.sessions.probe.run(feeds);
-    const featureZ = first.feature_z!.data as Float32Array;
-    const notTopK = (zf: number, feature: number, scores: Float32Array, ids: Int32Array): boolean =>
-      countAbove(zf, feature, scores, ids) >= this.k;
-    let decided = features.map(
-      (feature, j) =>
-        !(featureZ[j]! > 0) ||
-        notTopK(featureZ[j]!, feature, first.probe_z!.data as Float32Array, this.probes),
-    );
-    const decidedByProbes = decided.filter(Boolean).length;
-    if (decidedByProbes === features.length || !this.sketchEnabled) {
-      return {
-        values,
-        decided,
-        stage: 1,
-        candidateScores: new Float32Array(0),
-        candidates: new Int32Array(0),
-      };
-    }
-    // Stage 2: the sketch's best candidates, rescored exactly.
-    const out = await this.sessions.sketch.run(feeds);
-    const z = out.z!.data as Float32Array;
-    const sketch = out.sketch!.data as Float32Array;
-    const ids = out.ids!.data as Int32Array;
-    const C = this.candidates;
-    const scores = z.subarray(0, C);
-    // Spread of the sketch's error on this query, from the candidates whose exact score is known.
-    let squared = 0;
-    for (let c = 0; c < C; c++) squared += (z[c]! - sketch[c]!) ** 2;
-    const sigma = Math.sqrt(squared / C);
-    const cutoff = sketch[C - 1]!;
-    decided = features.map((feature, j) => {
-      if (decided[j]) return true;
-      const zf = z[C + j]!;
-      const above = countAbove(zf, feature, scores, ids);
-      if (above >= this.k) return true;
-      // Active unless at least k - above latents outside the candidates beat zf; each would need a sketch error
-      // beyond zf - cutoff. A feature the sketch itself left out is a sign that the sketch misjudges this query.
-      if (ids.includes(feature) && zf - cutoff > this.marginSigmas * sigma) {
-        values[j] = zf;
-        return true;
-      }
-      return false;
     });
-    this.#sketchAsked += features.length - decidedByProbes;
-    this.#sketchDecided += decided.filter(Boolean).length - decidedByProbes;
-    return { values, decided, stage: 2, candidateScores: scores.slice(), candidates: ids.slice() };
+    const featureZ = out.feature_z!.data as Float32Array;
+    const probeZ = out.probe_z!.data as Float32Array;
+    const values = new Float32Array(features.length);
+    // Stage 1: not active (z <= 0), or at least k probes clearly above.
+    const decided = features.map((feature, j) => {
+      const zf = featureZ[j]!;
+      if (!(zf > 0)) return true;
+      let above = 0;
+      for (let c = 0; c < probeZ.length; c++)
+        if (this.probes[c] !== feature && probeZ[c]! > zf + TIE * zf) above++;
+      return above >= this.k;
+    });
+    if (decided.every(Boolean))
+      return { values, decided, stage: 1, approximate: new Float32Array(0), rescored: 0 };
+    if (this.#boundBroken)
+      return { values, decided, stage: 1, approximate: new Float32Array(0), rescored: 0 };
+
+    // Stage 2: the int8 scan with its bounds.
+    let l1x = 0;
+    let low = 0;
+    let high = 0;
+    for (let c = 0; c < d; c++) {
+      const xc = Math.fround(query[c]! - this.bDec[c]!);
+      l1x += Math.abs(xc);
+      low = Math.min(low, xc);
+      high = Math.max(high, xc);
+    }
+    // onnxruntime's dynamic uint8 quantisation: step (max(x, 0) - min(x, 0)) / 255, rounding to the nearest step.
+    const halfStep = ((high - low) / 255 / 2) * (1 + 1e-6);
+    const scanned = await this.sessions.scan.run({
+      x: { type: 'float32', data: query, dims: [1, d] },
+      half_l1x: { type: 'float32', data: Float32Array.of(l1x / 2), dims: [1] },
+      half_sx: { type: 'float32', data: Float32Array.of(halfStep), dims: [1] },
+    });
+    const approx = scanned.approx!.data as Float32Array;
+    const bound = scanned.bound!.data as Float32Array;
+    const n = approx.length;
+    // Float32 rounding of the scan's own arithmetic, on top of the bound.
+    const slack = (i: number): number => bound[i]! * 1e-4 + 1e-6 * Math.abs(approx[i]!) + 1e-30;
+    let rescored = 0;
+    for (const [j, feature] of features.entries()) {
+      if (decided[j]) continue;
+      const zf = featureZ[j]!;
+      const tie = TIE * zf;
+      let certain = 0;
+      const unsure: number[] = [];
+      for (let i = 0; i < n; i++) {
+        if (i === feature) continue;
+        const e = bound[i]! + slack(i);
+        if (approx[i]! - e > zf + tie) certain++;
+        else if (approx[i]! + e >= zf - tie) unsure.push(i);
+      }
+      if (certain >= this.k) {
+        decided[j] = true;
+        continue;
+      }
+      if (certain + unsure.length < this.k) {
+        values[j] = zf;
+        decided[j] = true;
+        continue;
+      }
+      if (unsure.length > MAX_RESCORED) continue;
+      const exact = await this.#exact(query, unsure);
+      rescored += unsure.length;
+      let above = 0;
+      let tied = 0;
+      unsure.forEach((latent, u) => {
+        if (Math.abs(approx[latent]! - exact[u]!) > bound[latent]! + slack(latent)) this.#boundBroken = true;
+        if (exact[u]! > zf + tie) above++;
+        else if (exact[u]! >= zf - tie) tied++;
+      });
+      if (this.#boundBroken)
+        return { values, decided: decided.map(() => false), stage: 2, approximate: approx, rescored };
+      if (certain + above >= this.k) decided[j] = true;
+      else if (certain + above + tied < this.k) {
+        values[j] = zf;
+        decided[j] = true;
+      }
+    }
+    return { values, decided, stage: 2, approximate: approx, rescored };
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([this.sessions.probe.dispose(), this.sessions.sketch.dispose()]);
+    await Promise.all([this.sessions.probe.dispose(), this.sessions.scan.dispose()]);
   }
 }

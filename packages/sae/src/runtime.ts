@@ -37,7 +37,7 @@ export interface SteerOptions {
   /**
    * Always run the full encoder for `set`/`zero` edits (default false). Otherwise a query encoded in the last 32
    * single-vector encodes reuses its latents, and residual steering with `returnLatents: false` reads the edited
-   * features' activations from the edit sketch (see FORMAT.md), running the encoder only when the sketch cannot decide.
+   * features' activations from the edit index (see FORMAT.md), running the encoder only when it cannot decide.
    */
   exactEdits?: boolean;
 }
@@ -86,7 +86,7 @@ export interface LoadSaeOptions {
    */
   prepackEncoder?: boolean;
   /**
-   * Use the edit sketch for residual `set`/`zero` edits (default true): built on the first such edit and cached beside
+   * Use the edit index for residual `set`/`zero` edits (default true): built on the first such edit and cached beside
    * the SAE as `.steer-encoder-<id>-k<k>-edits-*.onnx`; unavailable (full encoder) when the folder is read-only.
    */
   editIndex?: boolean;
@@ -159,7 +159,7 @@ export async function loadSae(dir: string, options: LoadSaeOptions = {}): Promis
     options.editIndex === false || session.provider !== 'cpu'
       ? undefined
       : (): Promise<EditIndex | undefined> =>
-          EditIndex.open(dir, manifest, header, {
+          EditIndex.open(dir, manifest, header, decoder.b_dec, {
             ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
           });
   return new OnnxSaeRuntime(manifest, session.provider, session, decoder, openEditIndex);
@@ -179,12 +179,12 @@ class OnnxSaeRuntime implements SaeRuntime {
     this.#session = session;
   }
 
-  /** The edit sketch, opened (and built if needed) on first use; undefined when it cannot be had. */
+  /** The edit index, opened (and built if needed) on first use; undefined when it cannot be had. */
   #edits(): Promise<EditIndex | undefined> {
     this.#editIndex ??= (this.openEditIndex?.() ?? Promise.resolve(undefined)).catch((error: unknown) => {
       process.emitWarning(
-        `sae: the edit sketch of ${this.manifest.id} is unavailable (${error instanceof Error ? error.message : String(error)}); set and zero edits run the full encoder`,
-        { code: 'STEER_SAE_EDIT_SKETCH_UNAVAILABLE' },
+        `sae: the edit index of ${this.manifest.id} is unavailable (${error instanceof Error ? error.message : String(error)}); set and zero edits run the full encoder`,
+        { code: 'STEER_SAE_EDIT_INDEX_UNAVAILABLE' },
       );
       return undefined;
     });
@@ -192,7 +192,7 @@ class OnnxSaeRuntime implements SaeRuntime {
   }
 
   /**
-   * Activations of the features that `set`/`zero` edits touch, from the edit sketch; undefined when the sketch is
+   * Activations of the features that `set`/`zero` edits touch, from the edit index; undefined when the index is
    * unavailable or cannot decide one of them (the caller runs the full encoder).
    */
   async #editedActivations(
@@ -353,10 +353,10 @@ class OnnxSaeRuntime implements SaeRuntime {
     }
     const normalize = options.normalize ?? this.manifest.embedding.normalized;
     const needsLatents = mode === 'reconstructed' || edits.some((edit) => edit.op !== 'add');
-    // Residual set/zero edits need only the edited features' activations: the edit sketch answers them cheaply.
+    // Residual set/zero edits need only the edited features' activations: the edit index answers them cheaply.
     // A query encoded a moment ago (hover, explain, the previous search) has its latents at hand already.
     const recalled = needsLatents && options.exactEdits !== true ? this.#recalled(query) : undefined;
-    const sketched =
+    const fromIndex =
       recalled === undefined &&
       mode === 'residual' &&
       needsLatents &&
@@ -366,7 +366,7 @@ class OnnxSaeRuntime implements SaeRuntime {
         : undefined;
     const latents =
       recalled ??
-      (sketched === undefined && (needsLatents || options.returnLatents !== false)
+      (fromIndex === undefined && (needsLatents || options.returnLatents !== false)
         ? await this.#encodeChecked(query, 1, options.exactEdits !== true)
         : { ...EMPTY_LATENTS });
     if (mode === 'residual' && edits.length === 0) return { vector: Float32Array.from(query), latents };
@@ -376,7 +376,7 @@ class OnnxSaeRuntime implements SaeRuntime {
       vector = Float32Array.from(query);
       const deltas = new Map<number, number>();
       if (needsLatents) {
-        const before = sketched ?? latentRow(latents, 0);
+        const before = fromIndex ?? latentRow(latents, 0);
         // Only set/zero need the current activation; a feature that is only added to moves by exactly its adds.
         const replaced = new Set(edits.filter((e) => e.op !== 'add').map((e) => e.feature));
         const touched = new Map<number, number>();

@@ -1,7 +1,7 @@
-// The edit sketch for fast set/zero edits: its decisions agree with the full encoder (active or not exactly, the
+// The edit index for fast set/zero edits: its decisions agree with the full encoder (active or not exactly, the
 // activation within float32 rounding: its product runs over other rows than the encoder's, which can change the last
-// bit), steering through it equals steering through the encoder, it is cached beside the SAE and rebuilt when
-// damaged, and it stays out of the way when it cannot help.
+// bit), on structured and on random weights; steering through it equals steering through the encoder; it is cached
+// beside the SAE and rebuilt when damaged, and it stays out of the way when it cannot help.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,12 +88,34 @@ function queries(sae: ReturnType<typeof structuredSae>, count: number): Float32A
   });
 }
 
-describe('edit sketch', () => {
+/** An SAE with independent uniform weights (no dominant directions: the hardest case for any shortcut). */
+function randomSae(): ReturnType<typeof structuredSae> {
+  const random = generator(3);
+  const uniform = (length: number, scale: number): Float32Array =>
+    Float32Array.from({ length }, () => (random() * 2 - 1) * scale);
+  return {
+    W_enc: uniform(n * d, 1 / Math.sqrt(d)),
+    b_enc: uniform(n, 0.01),
+    W_dec: uniform(d * n, 1 / Math.sqrt(d)),
+    b_dec: uniform(d, 0.01),
+  };
+}
+
+describe('edit index', () => {
   let root: string;
   let dir: string;
   let manifest: SaeManifest;
   const weights = structuredSae();
   const testQueries = queries(weights, 24);
+  const randomWeights = randomSae();
+  const randomQueries = Array.from({ length: 24 }, (_, q) => {
+    const random = generator(500 + q);
+    return Float32Array.from({ length: d }, () => random() * 2 - 1);
+  });
+  const setups: Record<
+    'structured' | 'random',
+    { dir: string; manifest: SaeManifest; weights: typeof weights; queries: Float32Array[] }
+  > = {} as never;
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'steer-edit-sketch-'));
@@ -103,50 +125,65 @@ describe('edit sketch', () => {
       { ...weights, dModel: d, nLatents: n },
       { k, embedding: { model: 'structured-test', dims: d, normalized: false } },
     );
+    setups.structured = { dir, manifest, weights, queries: testQueries };
+    const randomDir = join(root, 'random');
+    setups.random = {
+      dir: randomDir,
+      manifest: await writeSae(
+        randomDir,
+        { ...randomWeights, dModel: d, nLatents: n },
+        { k, embedding: { model: 'random-test', dims: d, normalized: false } },
+      ),
+      weights: randomWeights,
+      queries: randomQueries,
+    };
   });
 
   after(async () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it('decides active and inactive features exactly as the full encoder does', async () => {
-    const header = await readSaeHeader(dir, manifest);
-    const index = await EditIndex.open(dir, manifest, header, {
-      sketchDims: 8,
-      candidates: 256,
-      probes: 256,
-    });
-    assert.ok(index !== undefined, 'the sketch is built in a writable folder');
-    const sae = await loadSae(dir, { editIndex: false });
-    const counts = { active: 0, inactive: 0, undecided: 0 };
-    try {
-      for (const [q, x] of testQueries.entries()) {
-        const exact = await sae.encode(x, 1);
-        const h = new Map<number, number>();
-        for (let t = 0; t < k; t++) h.set(exact.indices[t]!, exact.values[t]!);
-        const features = [exact.indices[0]!, exact.indices[k - 1]!, (q * 7919) % n, exact.indices[k / 2]!];
-        const found = await index!.activations(x, features);
-        features.forEach((feature, j) => {
-          if (!found.decided[j]) {
-            counts.undecided++;
-            return;
-          }
-          const want = Math.max(0, h.get(feature) ?? 0);
-          assert.equal(found.values[j]! > 0, want > 0, `query ${q} feature ${feature}: active or not`);
-          assertClose([found.values[j]!], [want], `query ${q} feature ${feature}`);
-          if (want > 0) counts.active++;
-          else counts.inactive++;
-        });
+  for (const kind of ['structured', 'random'] as const) {
+    it(`decides active and inactive features exactly as the full encoder does (${kind} weights)`, async () => {
+      const setup = setups[kind];
+      const header = await readSaeHeader(setup.dir, setup.manifest);
+      const index = await EditIndex.open(setup.dir, setup.manifest, header, setup.weights.b_dec, {
+        probes: 256,
+      });
+      assert.ok(index !== undefined, 'the index is built in a writable folder');
+      const sae = await loadSae(setup.dir, { editIndex: false });
+      const counts = { active: 0, inactive: 0, undecided: 0, scanned: 0 };
+      try {
+        for (const [q, x] of setup.queries.entries()) {
+          const exact = await sae.encode(x, 1);
+          const h = new Map<number, number>();
+          for (let t = 0; t < k; t++) h.set(exact.indices[t]!, exact.values[t]!);
+          const features = [exact.indices[0]!, exact.indices[k - 1]!, (q * 7919) % n, exact.indices[k / 2]!];
+          const found = await index!.activations(x, features);
+          if (found.stage === 2) counts.scanned++;
+          features.forEach((feature, j) => {
+            if (!found.decided[j]) {
+              counts.undecided++;
+              return;
+            }
+            const want = Math.max(0, h.get(feature) ?? 0);
+            assert.equal(found.values[j]! > 0, want > 0, `query ${q} feature ${feature}: active or not`);
+            assertClose([found.values[j]!], [want], `query ${q} feature ${feature}`);
+            if (want > 0) counts.active++;
+            else counts.inactive++;
+          });
+        }
+      } finally {
+        await sae.dispose();
+        await index!.dispose();
       }
-    } finally {
-      await sae.dispose();
-      await index!.dispose();
-    }
-    assert.ok(counts.active > 24, `the sketch decided ${counts.active} active features`);
-    assert.ok(counts.inactive > 12, `the sketch decided ${counts.inactive} inactive features`);
-  });
+      assert.ok(counts.scanned > 0, 'the int8 scan ran');
+      assert.equal(counts.undecided, 0, 'nothing tied, so every edit is decided');
+      assert.ok(counts.active >= 3 * 24 && counts.inactive >= 12, JSON.stringify(counts));
+    });
+  }
 
-  it('steers set and zero edits as the full encoder does, and caches the sketch', async () => {
+  it('steers set and zero edits as the full encoder does, and caches the index', async () => {
     const fast = await loadSae(dir);
     const exact = await loadSae(dir, { editIndex: false });
     try {
@@ -168,7 +205,7 @@ describe('edit sketch', () => {
       await exact.dispose();
     }
     // The defaults' files (the first test built others, with its own sizes).
-    const files = (await readdir(dir)).filter((f) => /-edits-(probe-p1024|sketch-m32-c1024)\.onnx$/.test(f));
+    const files = (await readdir(dir)).filter((f) => /-edits-(probe-p1024|scan-q64)\.onnx$/.test(f));
     assert.equal(files.length, 2, `probe and sketch models beside the SAE: ${files.join(', ')}`);
     const before = await Promise.all(files.map((f) => stat(join(dir, f))));
     const again = await loadSae(dir);
@@ -203,11 +240,11 @@ describe('edit sketch', () => {
     }
   });
 
-  it('rebuilds a damaged sketch file', async () => {
+  it('rebuilds a damaged index file', async () => {
     const files = (await readdir(dir)).filter((f) => f.includes('-edits-probe-'));
     await writeFile(join(dir, files[0]!), 'not an onnx model');
     const header = await readSaeHeader(dir, await readSaeManifest(dir));
-    const index = await EditIndex.open(dir, manifest, header);
+    const index = await EditIndex.open(dir, manifest, header, weights.b_dec);
     assert.ok(index !== undefined);
     try {
       const found = await index!.activations(testQueries[0]!, [0]);
@@ -234,6 +271,6 @@ describe('edit sketch', () => {
       },
       { k, embedding: { model: 'structured-test', dims: d, normalized: false } },
     );
-    assert.equal(await EditIndex.open(small, m, await readSaeHeader(small, m)), undefined);
+    assert.equal(await EditIndex.open(small, m, await readSaeHeader(small, m), weights.b_dec), undefined);
   });
 });
