@@ -11,6 +11,9 @@ import { ENCODER_CACHE_PREFIX, WEIGHTS_FILE, readSaeTensors, type SaeManifest } 
 import { writeBeside } from './encoder-graph.js';
 import type { SafetensorsHeader } from './safetensors.js';
 
+/** Version of the two generated models, in their file names: a changed model never reads an older file. */
+const EDIT_INDEX_VERSION = 2;
+
 /** Probe latents whose exact pre-activations every query computes (every n/1024-th). */
 export const EDIT_PROBES = 1024;
 /**
@@ -147,8 +150,9 @@ function probeModel(manifest: SaeManifest, header: SafetensorsHeader, scan: Scan
 
 /**
  * Stage 2: every latent's approximate pre-activation from the int8 copy (`approx` [1, n]; onnxruntime quantises
- * x - b_dec to uint8 per call) and its error bound (`bound` [1, n]): |approx_i - z_i| <= scale_i |xc|_1 / 2 +
- * l1_i s_x / 2, with `half_l1x` = |xc|_1 / 2 and `half_sx` = s_x / 2 (s_x the input's quantisation step) as inputs.
+ * xc = x - b_dec to uint8 per call) and its error bound (`bound` [n]): |approx_i - z_i| <= scale_i |xc|_1 / 2 +
+ * l1_i e_x, with `half_l1x` = |xc|_1 / 2 and `x_error` = e_x, the most any element of xc moves when quantised, as
+ * inputs.
  */
 function scanModel(manifest: SaeManifest, header: SafetensorsHeader, scan: ScanData): Uint8Array {
   const { dModel: d, nLatents: n } = manifest;
@@ -157,7 +161,7 @@ function scanModel(manifest: SaeManifest, header: SafetensorsHeader, scan: ScanD
     inputs: [
       { name: 'x', type: 'float32', shape: [1, d] },
       { name: 'half_l1x', type: 'float32', shape: [1] },
-      { name: 'half_sx', type: 'float32', shape: [1] },
+      { name: 'x_error', type: 'float32', shape: [1] },
     ],
     outputs: [
       { name: 'approx', type: 'float32', shape: [1, n] },
@@ -179,7 +183,7 @@ function scanModel(manifest: SaeManifest, header: SafetensorsHeader, scan: ScanD
         outputs: ['approx'],
       },
       { op: 'Mul', inputs: ['scale', 'half_l1x'], outputs: ['weight_error'] },
-      { op: 'Mul', inputs: ['l1', 'half_sx'], outputs: ['input_error'] },
+      { op: 'Mul', inputs: ['l1', 'x_error'], outputs: ['input_error'] },
       { op: 'Add', inputs: ['weight_error', 'input_error'], outputs: ['bound'] },
     ],
   });
@@ -218,7 +222,7 @@ export class EditIndex {
     const { nLatents: n, k } = manifest;
     const probes = probeLatents(n, options.probes ?? EDIT_PROBES);
     if (probes.length >= n || n < 4 * k) return undefined;
-    const stem = join(dir, `${ENCODER_CACHE_PREFIX}${manifest.id}-k${k}-edits`);
+    const stem = join(dir, `${ENCODER_CACHE_PREFIX}${manifest.id}-k${k}-edits-v${EDIT_INDEX_VERSION}`);
     const paths = {
       probe: `${stem}-probe-p${probes.length}.onnx`,
       scan: `${stem}-scan-q${SCAN_LEVELS}.onnx`,
@@ -318,12 +322,14 @@ export class EditIndex {
       low = Math.min(low, xc);
       high = Math.max(high, xc);
     }
-    // onnxruntime's dynamic uint8 quantisation: step (max(x, 0) - min(x, 0)) / 255, rounding to the nearest step.
-    const halfStep = ((high - low) / 255 / 2) * (1 + 1e-6);
+    // onnxruntime's dynamic uint8 quantisation: step s = (max(xc, 0) - min(xc, 0)) / 255 and a rounded zero point;
+    // an element moves by at most s / 2 when rounded, and by up to s at the ends of the range, where the zero
+    // point's own rounding can push it against the clip. The bound takes the whole step.
+    const xError = ((high - low) / 255) * (1 + 1e-6);
     const scanned = await this.sessions.scan.run({
       x: { type: 'float32', data: query, dims: [1, d] },
       half_l1x: { type: 'float32', data: Float32Array.of(l1x / 2), dims: [1] },
-      half_sx: { type: 'float32', data: Float32Array.of(halfStep), dims: [1] },
+      x_error: { type: 'float32', data: Float32Array.of(xError), dims: [1] },
     });
     const approx = scanned.approx!.data as Float32Array;
     const bound = scanned.bound!.data as Float32Array;

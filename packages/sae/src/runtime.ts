@@ -202,7 +202,19 @@ class OnnxSaeRuntime implements SaeRuntime {
     const index = await this.#edits();
     if (index === undefined) return undefined;
     const features = [...new Set(edits.filter((e) => e.op !== 'add').map((e) => e.feature))];
-    const found = await index.activations(query, features);
+    let found: Awaited<ReturnType<EditIndex['activations']>>;
+    try {
+      found = await index.activations(query, features);
+    } catch (error) {
+      // The index is an optimisation: when it fails, say so once and let the encoder answer from now on.
+      this.#editIndex = Promise.resolve(undefined);
+      process.emitWarning(
+        `sae: the edit index of ${this.manifest.id} failed (${error instanceof Error ? error.message : String(error)}); set and zero edits run the full encoder`,
+        { code: 'STEER_SAE_EDIT_INDEX_UNAVAILABLE' },
+      );
+      await index.dispose().catch(() => {});
+      return undefined;
+    }
     if (!found.decided.every(Boolean)) return undefined;
     return new Map(features.map((feature, j) => [feature, found.values[j]!]));
   }

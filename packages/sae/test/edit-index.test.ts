@@ -7,6 +7,7 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { buildModel } from '@steer/onnx';
 import { readSaeHeader } from '../src/artifact.js';
 import { EditIndex } from '../src/edit-index.js';
 import { loadSae, readSaeManifest, writeSae, type FeatureEdit, type SaeManifest } from '../src/index.js';
@@ -205,7 +206,7 @@ describe('edit index', () => {
       await exact.dispose();
     }
     // The defaults' files (the first test built others, with its own sizes).
-    const files = (await readdir(dir)).filter((f) => /-edits-(probe-p1024|scan-q64)\.onnx$/.test(f));
+    const files = (await readdir(dir)).filter((f) => /-edits-v2-(probe-p1024|scan-q64)\.onnx$/.test(f));
     assert.equal(files.length, 2, `probe and sketch models beside the SAE: ${files.join(', ')}`);
     const before = await Promise.all(files.map((f) => stat(join(dir, f))));
     const again = await loadSae(dir);
@@ -241,7 +242,7 @@ describe('edit index', () => {
   });
 
   it('rebuilds a damaged index file', async () => {
-    const files = (await readdir(dir)).filter((f) => f.includes('-edits-probe-'));
+    const files = (await readdir(dir)).filter((f) => f.includes('-probe-p'));
     await writeFile(join(dir, files[0]!), 'not an onnx model');
     const header = await readSaeHeader(dir, await readSaeManifest(dir));
     const index = await EditIndex.open(dir, manifest, header, weights.b_dec);
@@ -251,6 +252,40 @@ describe('edit index', () => {
       assert.equal(found.decided.length, 1);
     } finally {
       await index!.dispose();
+    }
+  });
+
+  it('falls back to the encoder, with one warning, when its model fails at run time', async () => {
+    const scanFile = (await readdir(dir)).find((f) => /-edits-v2-scan-q64\.onnx$/.test(f))!;
+    // A valid model with other inputs: it loads, then fails on the first query.
+    await writeFile(
+      join(dir, scanFile),
+      buildModel({
+        inputs: [{ name: 'y', type: 'float32', shape: [1] }],
+        outputs: [{ name: 'z', type: 'float32', shape: [1] }],
+        nodes: [{ op: 'Relu', inputs: ['y'], outputs: ['z'] }],
+      }),
+    );
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.message);
+    process.on('warning', onWarning);
+    const fast = await loadSae(dir);
+    const exact = await loadSae(dir, { editIndex: false });
+    try {
+      for (const x of [setups.random.queries[0]!, testQueries[1]!, testQueries[2]!]) {
+        const top = (await exact.encode(x, 1)).indices[0]!;
+        const edits: FeatureEdit[] = [{ feature: top, op: 'zero' }];
+        const viaIndex = await fast.steer(x, edits, { returnLatents: false });
+        const viaEncoder = await exact.steer(x, edits, { returnLatents: false, exactEdits: true });
+        assertClose(viaIndex.vector, viaEncoder.vector, 'fallback');
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(warnings.filter((w) => /edit index .* failed/.test(w)).length, 1, warnings.join('; '));
+    } finally {
+      process.off('warning', onWarning);
+      await fast.dispose();
+      await exact.dispose();
+      await rm(join(dir, scanFile), { force: true });
     }
   });
 
