@@ -37,6 +37,15 @@ export interface DocumentContext {
   analyzeText?(text: string, limit: number): Promise<TextActivation[]>;
   /** Project-level problems shown on every document (bad config, SAE and embedder mismatch). */
   problems: Diagnostic[];
+  /** Why there is no catalog although features were asked for (hover says this instead of a guess). */
+  featuresUnavailable?: string;
+  /**
+   * False while the embedder and the dense scorer still load: completion then answers from labels and aliases
+   * only, instead of waiting. Absent means ready.
+   */
+  conceptSearchReady?(): boolean;
+  /** Settles when the background loading of the embedder and scorer is over (successful or not). */
+  warmedUp?: Promise<void>;
 }
 
 /** A context with nothing configured: parsing, formatting and symbols still work. */
@@ -68,12 +77,37 @@ export function featureNames(catalog: FeatureCatalog): FeatureNameIndex {
   return index;
 }
 
+/** The words of feature labels, lower-cased and sorted, for completing `+@lear` from any word of a label. */
+export interface FeatureWordIndex {
+  /** Sorted by `key`, then by the word's position in its label, then by id. */
+  entries: Array<{ key: string; id: number; position: number }>;
+}
+
+const wordIndexes = new WeakMap<FeatureCatalog, FeatureWordIndex>();
+
+/** The word index of a catalog, built once per catalog object (one pass over its labels). */
+export function featureWords(catalog: FeatureCatalog): FeatureWordIndex {
+  let index = wordIndexes.get(catalog);
+  if (index) return index;
+  const entries: FeatureWordIndex['entries'] = [];
+  for (let id = 0; id < catalog.nLatents; id++) {
+    const label = catalog.get(id)?.label;
+    if (!label) continue;
+    const words = label.toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu) ?? [];
+    words.forEach((key, position) => entries.push({ key, id, position }));
+  }
+  entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.position - b.position || a.id - b.id));
+  index = { entries };
+  wordIndexes.set(catalog, index);
+  return index;
+}
+
 /** Entries whose key starts with `prefix` (lower-case), at most `limit`, by binary search. */
-export function namesWithPrefix(
-  index: FeatureNameIndex,
+export function namesWithPrefix<T extends { key: string }>(
+  index: { entries: T[] },
   prefix: string,
   limit: number,
-): FeatureNameIndex['entries'] {
+): T[] {
   const { entries } = index;
   let lo = 0;
   let hi = entries.length;
@@ -82,7 +116,7 @@ export function namesWithPrefix(
     if (entries[mid]!.key < prefix) lo = mid + 1;
     else hi = mid;
   }
-  const out: FeatureNameIndex['entries'] = [];
+  const out: T[] = [];
   for (let i = lo; i < entries.length && out.length < limit && entries[i]!.key.startsWith(prefix); i++)
     out.push(entries[i]!);
   return out;
@@ -110,6 +144,19 @@ export function editDistance(a: string, b: string, max = Infinity): number {
 /** How a feature name is written after `@`: bare when it lexes as an alias, quoted otherwise. */
 export function aliasText(name: string): string {
   return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name) ? `@${name}` : `@${JSON.stringify(name)}`;
+}
+
+/**
+ * The reference that names feature `id` and nothing else: `@alias` for the first of its aliases that resolves
+ * to it alone, else `f<id>` (whose label the inlay hints show). Labels are never used: one label can name
+ * several features, and a relabelled catalog changes them.
+ */
+export function exactReference(catalog: FeatureCatalog, id: number): string {
+  for (const alias of catalog.get(id)?.aliases ?? []) {
+    const ids = new Set(catalog.byAliasOrLabel(alias).map((f) => f.id));
+    if (ids.size === 1 && ids.has(id)) return aliasText(alias);
+  }
+  return `f${id}`;
 }
 
 /** A percentage for frequencies (0.0123 -> "1.23%"). */

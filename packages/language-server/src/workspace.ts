@@ -1,18 +1,29 @@
 // Projects of the open documents: one per steer.config.json (found upwards from each file, as the CLI does),
 // each with its catalog, presets, embedder, SAE and engine, loaded lazily and dropped when the config changes.
-// NOTE: the heavy packages (engine, catalog, embed, sae) are imported dynamically, so a server bundled
-// without their native modules still parses, formats and completes options, and says why the rest is off.
+// NOTE: the heavy packages (catalog, sae, engine) are imported dynamically and the embedder runs in a worker
+// thread, so the server answers from the catalog's labels while models load, and says why a feature is off when
+// a native runtime cannot load.
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Catalog } from '@steer/catalog';
 import type { Embedder } from '@steer/embed';
-import type { SteerConfig, SteerEngine } from '@steer/engine';
+import type { SteerEngine } from '@steer/engine';
+import type { SteerConfig } from '@steer/engine/config';
 import type { Diagnostic } from '@steer/grammar';
 import { FolderPresetStore, listPresets } from '@steer/presets';
 import type { SaeRuntime } from '@steer/sae';
-import { featureNames, type DocumentContext, type LspCatalog, type TextActivation } from './context.js';
+import {
+  featureNames,
+  featureWords,
+  type DocumentContext,
+  type LspCatalog,
+  type TextActivation,
+} from './context.js';
 import { ServerDiagnosticCode } from './diagnostics.js';
+import { explainLoadFailure, runtimeFix } from './load-failure.js';
+import type { ProjectProblemParams } from './protocol.js';
+import { startWorkerEmbedder } from './worker-embedder.js';
 
 export const CONFIG_FILE_NAME = 'steer.config.json';
 
@@ -36,8 +47,17 @@ export interface WorkspaceOptions {
   log?: (message: string) => void;
   /** Called after a project was dropped because its config file changed. */
   onConfigChanged?: (configFile: string) => void;
+  /** Called once per problem that turns features off in a project (to show it beyond the Problems panel). */
+  onProblem?: (problem: ProjectProblemParams) => void;
+  /** Called when a project's context changed after it was first handed out (the embedder loaded or failed). */
+  onContextChanged?: () => void;
   /** Watch config folders with fs.watch (default true); clients may also send didChangeWatchedFiles. */
   watchFiles?: boolean;
+  /**
+   * Loads the embedder of a config (default: in a worker thread, {@link startWorkerEmbedder}). Tests pass one
+   * that loads in-process.
+   */
+  loadEmbedder?: (spec: string, cacheDir: string) => Promise<Embedder>;
 }
 
 function documentDir(uri: string): string {
@@ -64,24 +84,51 @@ class ConfiguredProject implements Project {
   private embedderPromise: Promise<Embedder> | undefined;
   private saePromise: Promise<SaeRuntime> | undefined;
   private configPromise: Promise<SteerConfig> | undefined;
+  private disposed = false;
 
   constructor(
     readonly key: string,
     readonly configFile: string | undefined,
     private readonly dir: string,
     private readonly env: NodeJS.ProcessEnv,
-    private readonly log: (message: string) => void,
+    private readonly options: WorkspaceOptions,
   ) {}
 
+  private log(message: string): void {
+    this.options.log?.(message);
+  }
+
+  /** Records a project problem: a diagnostic on every document, a log line, and one client notification. */
+  private report(
+    context: DocumentContext,
+    code: string,
+    severity: 'error' | 'warning',
+    message: string,
+    fix: string,
+  ): void {
+    const text = `steer: ${message}; ${fix}`;
+    context.problems.push(problem(code, text, severity));
+    this.log(text);
+    if (!this.disposed)
+      this.options.onProblem?.({
+        severity,
+        message: `steer: ${message}`,
+        fix,
+        ...(this.configFile ? { configFile: this.configFile } : {}),
+      });
+  }
+
   config(): Promise<SteerConfig> {
-    this.configPromise ??= import('@steer/engine').then(({ loadConfig }) => loadConfig(this.dir, this.env));
+    // NOTE: the config module alone, so that reading steer.config.json does not load LanceDB or Elasticsearch.
+    this.configPromise ??= import('@steer/engine/config').then(({ loadConfig }) =>
+      loadConfig(this.dir, this.env),
+    );
     return this.configPromise;
   }
 
   private embedder(config: SteerConfig): Promise<Embedder> {
-    this.embedderPromise ??= import('@steer/embed').then(({ createEmbedder }) =>
-      createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') }),
-    );
+    const load = this.options.loadEmbedder ?? startWorkerEmbedder;
+    this.embedderPromise ??= load(config.embedder, join(config.dataDir, 'cache'));
     return this.embedderPromise;
   }
 
@@ -112,35 +159,82 @@ class ConfiguredProject implements Project {
     try {
       config = await this.config();
     } catch (cause) {
-      this.log(`config: ${messageOf(cause)}`);
-      return { problems: [problem(ServerDiagnosticCode.ConfigInvalid, messageOf(cause))] };
+      const context: DocumentContext = { problems: [] };
+      const failure = explainLoadFailure(cause);
+      this.report(
+        context,
+        ServerDiagnosticCode.ConfigInvalid,
+        'error',
+        failure.runtime ? `cannot read the configuration: ${failure.cause}` : messageOf(cause),
+        failure.runtime
+          ? runtimeFix(failure.runtime)
+          : `fix ${this.configFile ?? 'the STEER_* environment variables'}`,
+      );
+      context.featuresUnavailable = context.problems[0]!.message;
+      return context;
     }
     const presetsDir = config.presets;
     const context: DocumentContext = {
       presets: { store: new FolderPresetStore(presetsDir), list: () => listPresets(presetsDir) },
       problems: [],
     };
-    if (!config.sae) return context;
+    if (!config.sae) {
+      context.featuresUnavailable = `no SAE is configured (set "sae" in ${this.configFile ?? 'steer.config.json, or STEER_SAE'})`;
+      return context;
+    }
     let catalog: Catalog | undefined;
     try {
       catalog = await this.catalog(config);
     } catch (cause) {
-      this.log(`catalog: ${messageOf(cause)}`);
-      context.problems.push(
-        problem(
-          ServerDiagnosticCode.CatalogUnavailable,
-          `steer: cannot open the feature catalog of ${config.sae} (${messageOf(cause)}); feature checks and completion are off — fix the SAE folder or "sae" in ${this.configFile ?? 'STEER_SAE'}`,
-          'warning',
-        ),
+      const failure = explainLoadFailure(cause);
+      this.report(
+        context,
+        ServerDiagnosticCode.CatalogUnavailable,
+        failure.runtime ? 'error' : 'warning',
+        `cannot open the feature catalog of ${config.sae} (${failure.cause}); feature checks, hover and completion are off`,
+        failure.runtime
+          ? runtimeFix(failure.runtime)
+          : `fix the SAE folder or "sae" in ${this.configFile ?? 'STEER_SAE'}`,
       );
+      context.featuresUnavailable = context.problems[0]!.message;
       return context;
     }
     if (!catalog) return context;
     context.catalog = catalog as LspCatalog;
-    // Build the name index for completion now rather than on the first keystroke (~0.6 s at 196k features).
-    setImmediate(() => featureNames(catalog));
-    try {
-      const embedder = await this.embedder(config);
+    // Build the name indexes for completion now rather than on the first keystroke (~0.6 s at 196k features).
+    setImmediate(() => {
+      featureNames(catalog);
+      featureWords(catalog);
+    });
+    this.warmUp(config, catalog, context);
+    return context;
+  }
+
+  /**
+   * Loads what concept search and text hovers need (the embedder, in a worker, and the catalog's dense scorer) in
+   * the background; until then completion answers from labels and aliases.
+   */
+  private warmUp(config: SteerConfig, catalog: Catalog, context: DocumentContext): void {
+    let ready = false;
+    context.conceptSearchReady = () => ready;
+    context.warmedUp = (async () => {
+      let embedder: Embedder;
+      try {
+        embedder = await this.embedder(config);
+      } catch (cause) {
+        const failure = explainLoadFailure(cause);
+        this.report(
+          context,
+          ServerDiagnosticCode.CatalogUnavailable,
+          failure.runtime ? 'error' : 'warning',
+          `cannot load the embedder "${config.embedder}" (${failure.cause}); concept search, text hovers and Run Query are off`,
+          failure.runtime
+            ? runtimeFix(failure.runtime)
+            : 'set "embedder" in steer.config.json to the SAE\'s model',
+        );
+        this.options.onContextChanged?.();
+        return;
+      }
       const manifest = catalog.manifest;
       if (embedder.dims !== manifest.dModel) {
         context.problems.push(
@@ -149,7 +243,10 @@ class ConfiguredProject implements Project {
             `steer: the embedder ${embedder.id} gives ${embedder.dims}-d vectors but SAE ${manifest.id} expects ${manifest.dModel} (trained on ${manifest.embedding.model}); set "embedder" in steer.config.json to the SAE's model`,
           ),
         );
-      } else if (embedder.id !== manifest.embedding.model) {
+        this.options.onContextChanged?.();
+        return;
+      }
+      if (embedder.id !== manifest.embedding.model) {
         context.problems.push(
           problem(
             ServerDiagnosticCode.EmbedderMismatch,
@@ -157,20 +254,25 @@ class ConfiguredProject implements Project {
             'warning',
           ),
         );
-      } else {
-        context.analyzeText = (text, limit) => this.analyzeText(config, catalog, text, limit);
+        this.options.onContextChanged?.();
+        return;
       }
-    } catch (cause) {
-      this.log(`embedder: ${messageOf(cause)}`);
-      context.problems.push(
-        problem(
+      context.analyzeText = (text, limit) => this.analyzeText(config, catalog, text, limit);
+      try {
+        await catalog.warmUp();
+        ready = true;
+      } catch (cause) {
+        const failure = explainLoadFailure(cause);
+        this.report(
+          context,
           ServerDiagnosticCode.CatalogUnavailable,
-          `steer: cannot load the embedder "${config.embedder}" (${messageOf(cause)}); concept search and text hovers are off`,
-          'warning',
-        ),
-      );
-    }
-    return context;
+          failure.runtime ? 'error' : 'warning',
+          `cannot prepare concept search over ${config.sae} (${failure.cause}); completion by concept is off`,
+          failure.runtime ? runtimeFix(failure.runtime) : 'check the SAE folder (sae.safetensors)',
+        );
+        this.options.onContextChanged?.();
+      }
+    })();
   }
 
   private async analyzeText(
@@ -203,12 +305,18 @@ class ConfiguredProject implements Project {
         config.sae ? this.sae(config) : Promise.resolve(undefined),
       ]);
       return openEngine(config, { embedder, ...(sae ? { sae } : {}), ...(catalog ? { catalog } : {}) });
-    })();
+    })().catch((cause: unknown) => {
+      const failure = explainLoadFailure(cause);
+      throw failure.runtime
+        ? new Error(`steer: ${failure.cause}; ${runtimeFix(failure.runtime)}`, { cause })
+        : cause;
+    });
     this.enginePromise.catch(() => (this.enginePromise = undefined));
     return this.enginePromise;
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
     const settle = <T>(p: Promise<T> | undefined) =>
       p?.then(
         (v) => v,
@@ -240,19 +348,33 @@ export class SteerWorkspace {
 
   /** The project of a document (by its URI), loading `findConfigFile` on first use. */
   async projectFor(uri: string): Promise<Project> {
-    this.findConfig ??= (await import('@steer/engine')).findConfigFile;
-    const dir = documentDir(uri);
+    return this.projectOfDir(documentDir(uri));
+  }
+
+  /**
+   * Starts loading the project of a workspace folder (its catalog, then the embedder in the background) before
+   * any document asks, when a steer.config.json is found at or above it. Never rejects.
+   */
+  async preload(folder: string): Promise<void> {
+    try {
+      this.findConfig ??= (await import('@steer/engine/config')).findConfigFile;
+      if (!this.findConfig(folder)) return;
+      await (await this.projectOfDir(folder)).context();
+    } catch (cause) {
+      this.log(`preloading ${folder}: ${messageOf(cause)}`);
+    }
+  }
+
+  private async projectOfDir(dir: string): Promise<Project> {
+    this.findConfig ??= (await import('@steer/engine/config')).findConfigFile;
     const configFile = this.findConfig(dir);
     const key = configFile ?? `env:${dir}`;
     let project = this.projects.get(key);
     if (!project) {
-      project = new ConfiguredProject(
-        key,
-        configFile,
-        configFile ? dirname(configFile) : dir,
-        this.env,
-        this.log,
-      );
+      project = new ConfiguredProject(key, configFile, configFile ? dirname(configFile) : dir, this.env, {
+        ...this.options,
+        log: this.log,
+      });
       this.projects.set(key, project);
       if (configFile) this.watchConfig(configFile);
     }
@@ -264,14 +386,11 @@ export class SteerWorkspace {
     try {
       return await (await this.projectFor(uri)).context();
     } catch (cause) {
+      const failure = explainLoadFailure(cause);
+      const message = `steer: this language server cannot load its configuration reader (${failure.cause}); ${runtimeFix(failure.runtime ?? '@steer/engine')}`;
       return {
-        problems: [
-          problem(
-            ServerDiagnosticCode.CatalogUnavailable,
-            `steer: this language server cannot load the Steer engine (${messageOf(cause)}); run it as \`steer lsp --stdio\` from an installed @steer/cli`,
-            'warning',
-          ),
-        ],
+        problems: [problem(ServerDiagnosticCode.CatalogUnavailable, message, 'error')],
+        featuresUnavailable: message,
       };
     }
   }
