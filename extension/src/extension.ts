@@ -67,16 +67,11 @@ function serverOptions(
       fix: `install the Steer extension built for ${here}, or set "steer.server.command" to ["node", "<Steer checkout>/packages/cli/bin/steer.js", "lsp", "--stdio"]`,
     });
   }
-  // NOTE: the bundled server loads native runtimes lazily from out/node_modules; NODE_PATH adds a workspace's.
-  const folders = vscode.workspace.workspaceFolders ?? [];
-  const nodePath = [...folders.map((f) => join(f.uri.fsPath, 'node_modules')), process.env.NODE_PATH ?? '']
-    .filter(Boolean)
-    .join(process.platform === 'win32' ? ';' : ':');
-  const module = context.asAbsolutePath(join('out', 'server.js'));
-  const options = { env: { ...process.env, NODE_PATH: nodePath } };
+  // NOTE: the bundled server (ESM, out/server/) loads its native runtimes lazily from out/node_modules.
+  const module = context.asAbsolutePath(join('out', 'server', 'main.js'));
   return {
-    run: { module, transport: TransportKind.stdio, options },
-    debug: { module, transport: TransportKind.stdio, options },
+    run: { module, transport: TransportKind.stdio },
+    debug: { module, transport: TransportKind.stdio },
   };
 }
 

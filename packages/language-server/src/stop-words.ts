@@ -14,6 +14,11 @@ function stopWords(): Set<string> {
   return words;
 }
 
+/** Builds the stop-word set now (about 13,000 words; ~10 ms) rather than on the first completion. */
+export function preloadStopWords(): void {
+  stopWords();
+}
+
 /** True when `word` (any case) is a stop word in at least one language. */
 export function isStopWord(word: string): boolean {
   return stopWords().has(word.toLowerCase());

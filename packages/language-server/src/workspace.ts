@@ -23,6 +23,7 @@ import {
 import { ServerDiagnosticCode } from './diagnostics.js';
 import { explainLoadFailure, runtimeFix } from './load-failure.js';
 import type { ProjectProblemParams } from './protocol.js';
+import { preloadStopWords } from './stop-words.js';
 import { startWorkerEmbedder } from './worker-embedder.js';
 
 export const CONFIG_FILE_NAME = 'steer.config.json';
@@ -205,6 +206,7 @@ class ConfiguredProject implements Project {
     setImmediate(() => {
       featureNames(catalog);
       featureWords(catalog);
+      preloadStopWords();
     });
     this.warmUp(config, catalog, context);
     return context;

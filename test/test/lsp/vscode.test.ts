@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFile, mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,7 +20,7 @@ import {
   type VsCodeSession,
 } from '../../src/code-server.js';
 import { parseJsonOutput, repoRoot, runSteer } from '../../src/run-cli.js';
-import { LspClient } from './lsp-client.js';
+import { LspClient } from '../../src/lsp-client.js';
 
 const extensionDir = join(repoRoot, 'extension');
 const vsix = join(extensionDir, 'steer-vscode-linux-x64-0.1.0.vsix');
@@ -50,8 +50,9 @@ test('npm run package builds a linux-x64 .vsix with the server, its worker and i
   for (const file of [
     'extension/package.json',
     'extension/out/extension.js',
-    'extension/out/server.js',
-    'extension/out/embed-worker.js',
+    'extension/out/server/main.js',
+    'extension/out/server/embed-worker.js',
+    'extension/out/server/package.json',
     'extension/out/runtime.json',
     'extension/syntaxes/steer.tmLanguage.json',
     'extension/language-configuration.json',
@@ -100,10 +101,9 @@ test('npm run package builds a linux-x64 .vsix with the server, its worker and i
 test('the bundled server without its runtimes names the missing runtime and the fix, never "no SAE is configured"', async () => {
   await packageExtension();
   const dir = await mkdtemp(join(tmpdir(), 'steer-vsix-alone-'));
-  for (const file of ['server.js', 'embed-worker.js'])
-    await copyFile(join(extensionDir, 'out', file), join(dir, file));
+  await cp(join(extensionDir, 'out', 'server'), join(dir, 'server'), { recursive: true });
   await writeFile(join(dir, 'steer.config.json'), JSON.stringify({ sae: demoSae }));
-  const client = LspClient.startScript(join(dir, 'server.js'), ['--stdio'], dir, { NODE_PATH: '' });
+  const client = LspClient.startScript(join(dir, 'server', 'main.js'), ['--stdio'], dir, { NODE_PATH: '' });
   try {
     await client.request('initialize', {
       processId: process.pid,
@@ -117,7 +117,10 @@ test('the bundled server without its runtimes names the missing runtime and the 
     });
     const shown = await client.waitFor<{ type: number; message: string }>('window/showMessage');
     assert.equal(shown.type, 1, 'an error');
-    assert.match(shown.message, /cannot open the feature catalog .*Cannot find module 'onnxruntime-node'/);
+    assert.match(
+      shown.message,
+      /cannot open the feature catalog .*Cannot find (module|package) 'onnxruntime-node'/,
+    );
     assert.match(shown.message, /install the Steer extension built for this platform/);
     const published = await client.waitFor<{ diagnostics: Array<{ code: string; message: string }> }>(
       'textDocument/publishDiagnostics',
@@ -173,6 +176,10 @@ test(
     const idLine = lines.findIndex((l) => /^"[^"]+" \+f\d+\*2x/.test(l));
     const feature = Number(/\+f(\d+)/.exec(lines[idLine]!)![1]);
     const label = await labelOf(join(workspace, 'sae'), feature);
+    // A sub-folder whose config names an SAE that is not there: its problem must reach the user.
+    await mkdir(join(workspace, 'broken'));
+    await writeFile(join(workspace, 'broken', 'steer.config.json'), JSON.stringify({ sae: 'no-such-sae' }));
+    await writeFile(join(workspace, 'broken', 'broken.steer'), '"jobs" +f1\n');
 
     const session = await openVsCode(workspace, vsix);
     const { page } = session;
@@ -268,9 +275,26 @@ test(
       assert.ok(hits >= 10, `5 steered and 5 unsteered hits, got ${hits}`);
       await shot(session, 'run-query');
 
-      // No notification says that a runtime could not load.
+      // No notification said that a runtime could not load.
       const toasts = await page.locator('.notification-toast').allInnerTexts();
       assert.ok(!toasts.some((t) => /steer:/i.test(t)), toasts.join('\n'));
+
+      // A project that cannot load says why in a notification, with the fix, and in the "Steer" output channel.
+      await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'broken' }).first().click();
+      await openFromExplorer(page, 'broken.steer');
+      const toast = page
+        .locator('.notification-toast', { hasText: 'cannot open the feature catalog' })
+        .first();
+      await toast.waitFor();
+      const notice = await toast.innerText();
+      assert.match(notice, /no-such-sae/);
+      assert.match(notice, /Fix: fix the SAE folder or "sae" in .*steer\.config\.json/);
+      await toast.getByRole('button', { name: 'Show Output' }).click();
+      const channel = await until('the problem in the Steer output channel', async () => {
+        const text = (await page.locator('.output-view .view-lines').allInnerTexts()).join('\n');
+        return /cannot open the feature catalog/.test(text) ? text : undefined;
+      });
+      assert.match(channel.replace(/\u00a0/g, ' '), /fix: fix the SAE folder/);
     } catch (error) {
       await shot(session, 'failure').catch(() => undefined);
       throw new Error(`${(error as Error).message}\ncode-server log:\n${session.log().slice(-4000)}`, {
