@@ -80,12 +80,16 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
       problemQueue.push(problem);
       return;
     }
-    if (customProblems) void connection.sendNotification(ProjectProblemNotification.method, problem);
-    else
-      void connection.sendNotification('window/showMessage', {
-        type: problem.severity === 'error' ? MessageType.Error : MessageType.Warning,
-        message: `${problem.message}; ${problem.fix}`,
-      });
+    if (customProblems) {
+      void connection.sendNotification(ProjectProblemNotification.method, problem);
+      return;
+    }
+    const message = `${problem.message}; ${problem.fix}`;
+    connection.console.log(message);
+    void connection.sendNotification('window/showMessage', {
+      type: problem.severity === 'error' ? MessageType.Error : MessageType.Warning,
+      message,
+    });
   };
 
   const validate = async (document: TextDocument): Promise<void> => {

@@ -48,7 +48,10 @@ export interface WorkspaceOptions {
   log?: (message: string) => void;
   /** Called after a project was dropped because its config file changed. */
   onConfigChanged?: (configFile: string) => void;
-  /** Called once per problem that turns features off in a project (to show it beyond the Problems panel). */
+  /**
+   * Called once per problem that turns features off in a project (to show it beyond the Problems panel); when
+   * absent, problems go to `log`.
+   */
   onProblem?: (problem: ProjectProblemParams) => void;
   /** Called when a project's context changed after it was first handed out (the embedder loaded or failed). */
   onContextChanged?: () => void;
@@ -109,14 +112,14 @@ class ConfiguredProject implements Project {
   ): void {
     const text = `steer: ${message}; ${fix}`;
     context.problems.push(problem(code, text, severity));
-    this.log(text);
-    if (!this.disposed)
-      this.options.onProblem?.({
-        severity,
-        message: `steer: ${message}`,
-        fix,
-        ...(this.configFile ? { configFile: this.configFile } : {}),
-      });
+    if (this.disposed) return;
+    if (!this.options.onProblem) this.log(text);
+    this.options.onProblem?.({
+      severity,
+      message: `steer: ${message}`,
+      fix,
+      ...(this.configFile ? { configFile: this.configFile } : {}),
+    });
   }
 
   /**

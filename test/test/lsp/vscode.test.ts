@@ -291,10 +291,12 @@ test(
       assert.match(notice, /Fix: fix the SAE folder or "sae" in .*steer\.config\.json/);
       await toast.getByRole('button', { name: 'Show Output' }).click();
       const channel = await until('the problem in the Steer output channel', async () => {
-        const text = (await page.locator('.output-view .view-lines').allInnerTexts()).join('\n');
+        const text = (await page.locator('.part.panel .monaco-editor .view-lines').allInnerTexts())
+          .join('\n')
+          .replace(/\u00a0/g, ' ');
         return /cannot open the feature catalog/.test(text) ? text : undefined;
       });
-      assert.match(channel.replace(/\u00a0/g, ' '), /fix: fix the SAE folder/);
+      assert.match(channel, /fix: fix the SAE folder/);
     } catch (error) {
       await shot(session, 'failure').catch(() => undefined);
       throw new Error(`${(error as Error).message}\ncode-server log:\n${session.log().slice(-4000)}`, {
