@@ -3,7 +3,7 @@
 // and Debian's Chromium driven by playwright-core. Every request the browser makes to anything but
 // 127.0.0.1 is blocked. Waits are on conditions, never on time.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,13 +21,22 @@ export const chromiumBin = process.env.STEER_CHROMIUM ?? '/usr/bin/chromium';
  * Why real VS Code cannot run here, or undefined when it can: code-server and Chromium must be installed.
  * The message says how to install them.
  */
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export function missingEditor(): string | undefined {
   const missing: string[] = [];
-  if (!existsSync(codeServerBin))
+  if (!isExecutable(codeServerBin))
     missing.push(
       `code-server is not installed at ${codeServerBin}: run scripts/install-code-server.sh (it needs apt-get install chromium libkrb5-dev ripgrep python3 make g++)`,
     );
-  if (!existsSync(chromiumBin))
+  if (!isExecutable(chromiumBin))
     missing.push(`Chromium is not installed at ${chromiumBin}: apt-get install chromium`);
   return missing.length ? missing.join('; ') : undefined;
 }
