@@ -4,7 +4,6 @@ import type { Command, CommandIO } from './command.js';
 import { UsageError } from './command.js';
 import { commands, loadAllCommands } from './commands/index.js';
 import { optionHelp } from './option-help.js';
-import { SearchError } from '@steer/search';
 
 async function helpText(): Promise<string> {
   const loaded = await loadAllCommands();
@@ -55,9 +54,11 @@ const INPUT_ERRORS = new Set([
 ]);
 
 /** Error codes of our libraries that mean "the user's input or environment is wrong" (exit code 2). */
-function isInputError(error: unknown): boolean {
+async function isInputError(error: unknown): Promise<boolean> {
   if (error instanceof UsageError) return true;
   if (!(error instanceof Error)) return false;
+  // NOTE: imported here, not at the top: @steer/search loads LanceDB, which no command should wait for at start.
+  const { SearchError } = await import('@steer/search');
   return (
     INPUT_ERRORS.has(error.name) ||
     error instanceof SearchError ||
@@ -105,7 +106,7 @@ export async function runCli(argv: string[], io: CommandIO): Promise<number> {
     return await command.run({ positionals: parsed.positionals, values: parsed.values }, commandIO);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if (isInputError(error)) {
+    if (await isInputError(error)) {
       io.stderr.write(`steer ${name}: ${message}\n`);
       return 2;
     }
