@@ -149,6 +149,11 @@ export class LspClient {
     return this.exited;
   }
 
+  /** The server's process id. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   kill(): void {
     this.child.kill('SIGKILL');
   }
