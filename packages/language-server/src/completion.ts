@@ -14,6 +14,7 @@ import {
   exactReference,
   featureNames,
   featureWords,
+  featuresWithWordPrefix,
   namesWithPrefix,
   percent,
   type DocumentContext,
@@ -119,10 +120,10 @@ export function createCompletionProvider(options: CompletionOptions = {}): Compl
     const last = words.at(-1);
     if (last !== undefined) {
       const others = words.slice(0, -1);
-      for (const entry of namesWithPrefix(featureWords(catalog), last, maxFeatures * 4)) {
+      for (const id of featuresWithWordPrefix(featureWords(catalog), last, maxFeatures * 4)) {
         if (found.length >= maxFeatures) break;
-        const labelWords: string[] = catalog.get(entry.id)?.label?.toLowerCase().match(WORD) ?? [];
-        if (others.every((word) => labelWords.includes(word))) add(entry.id);
+        const labelWords: string[] = catalog.get(id)?.label?.toLowerCase().match(WORD) ?? [];
+        if (others.every((word) => labelWords.includes(word))) add(id);
       }
     }
     if (context.conceptSearchReady?.() !== false) {

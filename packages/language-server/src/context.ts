@@ -77,37 +77,82 @@ export function featureNames(catalog: FeatureCatalog): FeatureNameIndex {
   return index;
 }
 
-/** The words of feature labels, lower-cased and sorted, for completing `+@lear` from any word of a label. */
+/** The words of feature labels, for completing `+@lear` from any word of a label. */
 export interface FeatureWordIndex {
-  /** Sorted by `key`, then by the word's position in its label, then by id. */
-  entries: Array<{ key: string; id: number; position: number }>;
+  /** Every distinct word, lower-cased and sorted. */
+  words: string[];
+  /** The features whose label has the word, those with it earlier in the label first, then by id. */
+  features: Map<string, number[]>;
 }
 
 const wordIndexes = new WeakMap<FeatureCatalog, FeatureWordIndex>();
 
-/** The word index of a catalog, built once per catalog object (one pass over its labels). */
+/**
+ * The word index of a catalog, built once per catalog object: one pass over its labels, then a sort of the
+ * distinct words only (a label vocabulary is far smaller than its word count).
+ */
 export function featureWords(catalog: FeatureCatalog): FeatureWordIndex {
   let index = wordIndexes.get(catalog);
   if (index) return index;
-  const entries: FeatureWordIndex['entries'] = [];
+  const byWord = new Map<string, { ids: number[]; positions: number[] }>();
   for (let id = 0; id < catalog.nLatents; id++) {
     const label = catalog.get(id)?.label;
     if (!label) continue;
     const words = label.toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu) ?? [];
-    words.forEach((key, position) => entries.push({ key, id, position }));
+    for (let position = 0; position < words.length; position++) {
+      const word = words[position]!;
+      let entry = byWord.get(word);
+      if (!entry) byWord.set(word, (entry = { ids: [], positions: [] }));
+      if (entry.ids.at(-1) === id) continue; // a word twice in one label
+      entry.ids.push(id);
+      entry.positions.push(position);
+    }
   }
-  entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.position - b.position || a.id - b.id));
-  index = { entries };
+  const features = new Map<string, number[]>();
+  for (const [word, { ids, positions }] of byWord) {
+    // ids are ascending; list them by position in the label, keeping id order within a position
+    const ordered: number[] = [];
+    const last = Math.max(...positions);
+    for (let position = 0; position <= last; position++)
+      for (let i = 0; i < ids.length; i++) if (positions[i] === position) ordered.push(ids[i]!);
+    features.set(word, ordered);
+  }
+  index = { words: [...features.keys()].sort(), features };
   wordIndexes.set(catalog, index);
   return index;
 }
 
+/** Features with a label word that starts with `prefix` (lower-case), at most `limit`, shortest words first. */
+export function featuresWithWordPrefix(index: FeatureWordIndex, prefix: string, limit: number): number[] {
+  const out: number[] = [];
+  const first = lowerBound(index.words, prefix);
+  for (let i = first; i < index.words.length && index.words[i]!.startsWith(prefix); i++) {
+    for (const id of index.features.get(index.words[i]!)!) {
+      if (out.length >= limit) return out;
+      out.push(id);
+    }
+  }
+  return out;
+}
+
+/** The first index of sorted `keys` whose value is not below `key`. */
+function lowerBound(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Entries whose key starts with `prefix` (lower-case), at most `limit`, by binary search. */
-export function namesWithPrefix<T extends { key: string }>(
-  index: { entries: T[] },
+export function namesWithPrefix(
+  index: FeatureNameIndex,
   prefix: string,
   limit: number,
-): T[] {
+): FeatureNameIndex['entries'] {
   const { entries } = index;
   let lo = 0;
   let hi = entries.length;
@@ -116,7 +161,7 @@ export function namesWithPrefix<T extends { key: string }>(
     if (entries[mid]!.key < prefix) lo = mid + 1;
     else hi = mid;
   }
-  const out: T[] = [];
+  const out: FeatureNameIndex['entries'] = [];
   for (let i = lo; i < entries.length && out.length < limit && entries[i]!.key.startsWith(prefix); i++)
     out.push(entries[i]!);
   return out;
