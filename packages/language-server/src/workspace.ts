@@ -28,6 +28,9 @@ import { startWorkerEmbedder } from './worker-embedder.js';
 
 export const CONFIG_FILE_NAME = 'steer.config.json';
 
+/** Milliseconds between opening a project's catalog and loading its embedder in the background. */
+export const WARM_UP_DELAY_MS = 250;
+
 /** One configured project: the services behind a steer.config.json (or the environment when there is none). */
 export interface Project {
   readonly key: string;
@@ -55,6 +58,8 @@ export interface WorkspaceOptions {
   onProblem?: (problem: ProjectProblemParams) => void;
   /** Called when a project's context changed after it was first handed out (the embedder loaded or failed). */
   onContextChanged?: () => void;
+  /** Milliseconds between opening a catalog and loading the embedder (default {@link WARM_UP_DELAY_MS}). */
+  warmUpDelayMs?: number;
   /** Watch config folders with fs.watch (default true); clients may also send didChangeWatchedFiles. */
   watchFiles?: boolean;
   /**
@@ -234,12 +239,15 @@ class ConfiguredProject implements Project {
 
   /**
    * Loads what concept search and text hovers need (the embedder, in a worker, and the catalog's dense scorer) in
-   * the background; until then completion answers from labels and aliases.
+   * the background, {@link WARM_UP_DELAY_MS} after the catalog opened; until then completion answers from labels
+   * and aliases. A request that needs the embedder earlier (a concept in a document) loads it at once.
    */
   private warmUp(config: SteerConfig, catalog: Catalog, context: DocumentContext): void {
     let ready = false;
     context.conceptSearchReady = () => ready;
     context.warmedUp = (async () => {
+      // NOTE: the model load competes for the CPU with the first requests of a starting editor; let those go first.
+      await new Promise((resolve) => setTimeout(resolve, this.options.warmUpDelayMs ?? WARM_UP_DELAY_MS));
       let embedder: Embedder;
       try {
         embedder = await this.embedder(config);
