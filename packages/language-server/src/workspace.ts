@@ -248,6 +248,7 @@ class ConfiguredProject implements Project {
     context.warmedUp = (async () => {
       // NOTE: the model load competes for the CPU with the first requests of a starting editor; let those go first.
       await new Promise((resolve) => setTimeout(resolve, this.options.warmUpDelayMs ?? WARM_UP_DELAY_MS));
+      if (this.disposed) return;
       let embedder: Embedder;
       try {
         embedder = await this.embedder(config);
