@@ -34,7 +34,9 @@ const files = packageDirs
     // NOTE: tsc -b never deletes the output of a removed or moved test; such leftovers are not run.
     collect(join(dir, 'dist', 'test'), []).filter((f) => {
       if (existsSync(sourceOf(dir, f))) return true;
-      console.error(`run-tests: skipping ${relative(root, f)}: its source is gone (a leftover of an older build)`);
+      console.error(
+        `run-tests: skipping ${relative(root, f)}: its source is gone (a leftover of an older build)`,
+      );
       return false;
     }),
   )
