@@ -10,3 +10,4 @@ export { readNpy, writeNpy } from './npy.js';
 export { withCache, type CachedEmbedder, type CacheStats } from './cache.js';
 export { createEmbedder } from './create.js';
 export { embedInBatches } from './batches.js';
+export { writeFileAtomic } from './atomic-write.js';
