@@ -2,7 +2,9 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/*.d.ts', '.steer/**', 'extension/out/**'] },
+  {
+    ignores: ['**/dist/**', '**/node_modules/**', '**/*.d.ts', '.steer/**', 'extension/out/**', '.tools/**'],
+  },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -1,5 +1,8 @@
 // The Steer extension: starts the language server, and adds "Steer: Run Query", "Save as Preset" and
 // "Explain Feature", which ask the server through the custom requests of @steer/language-server/protocol.
+// Problems that turn features off (a runtime that cannot load, a broken config) are shown as a notification with
+// their cause and fix, and written to the "Steer" output channel.
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import {
@@ -10,28 +13,65 @@ import {
 } from 'vscode-languageclient/node';
 import {
   ExplainFeatureRequest,
+  ProjectProblemNotification,
   RunQueryRequest,
   SavePresetRequest,
   STEER_LANGUAGE_ID,
+  type ProjectProblemParams,
 } from '@steer/language-server/protocol';
 import { renderFeatureHtml, renderResultsHtml } from './results-view.js';
 
 let client: LanguageClient | undefined;
+let output: vscode.LogOutputChannel | undefined;
 
-function serverOptions(context: vscode.ExtensionContext): ServerOptions {
+/** What `npm run package` wrote about the runtimes inside this build (absent in a build without them). */
+interface RuntimeManifest {
+  target: string;
+  node: string;
+  packages: string[];
+}
+
+function runtimeManifest(context: vscode.ExtensionContext): RuntimeManifest | undefined {
+  const path = context.asAbsolutePath(join('out', 'runtime.json'));
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as RuntimeManifest) : undefined;
+}
+
+/** Shows a problem as a notification (with a button to the output channel) and writes it to the channel. */
+function showProblem(problem: ProjectProblemParams): void {
+  const where = problem.configFile ? ` (${problem.configFile})` : '';
+  const log = problem.severity === 'error' ? output?.error : output?.warn;
+  log?.call(output, `${problem.message}${where}; fix: ${problem.fix}`);
+  const show =
+    problem.severity === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
+  void show(`${problem.message}. Fix: ${problem.fix}`, 'Show Output').then((choice) => {
+    if (choice === 'Show Output') output?.show(true);
+  });
+}
+
+function serverOptions(
+  context: vscode.ExtensionContext,
+  runtimes: RuntimeManifest | undefined,
+): ServerOptions {
   const command = vscode.workspace.getConfiguration('steer').get<string[]>('server.command', []);
   if (command.length > 0)
     return { command: command[0]!, args: command.slice(1), transport: TransportKind.stdio };
-  // NOTE: the bundled server loads native runtimes lazily; NODE_PATH lets it find a workspace's installation.
-  const folders = vscode.workspace.workspaceFolders ?? [];
-  const nodePath = [...folders.map((f) => join(f.uri.fsPath, 'node_modules')), process.env.NODE_PATH ?? '']
-    .filter(Boolean)
-    .join(process.platform === 'win32' ? ';' : ':');
-  const module = context.asAbsolutePath(join('out', 'server.js'));
-  const options = { env: { ...process.env, NODE_PATH: nodePath } };
+  const here = `${process.platform}-${process.arch}`;
+  if (!runtimes) {
+    output?.info(
+      "This build of the Steer extension carries no native runtimes; the server looks for them in the workspace's node_modules.",
+    );
+  } else if (runtimes.target !== here) {
+    showProblem({
+      severity: 'error',
+      message: `steer: this Steer extension carries the native runtimes for ${runtimes.target}, but VS Code runs on ${here}; the SAE, hover statistics, completion by concept and Run Query will not load`,
+      fix: `install the Steer extension built for ${here}, or set "steer.server.command" to ["node", "<Steer checkout>/packages/cli/bin/steer.js", "lsp", "--stdio"]`,
+    });
+  }
+  // NOTE: the bundled server (ESM, out/server/) loads its native runtimes lazily from out/node_modules.
+  const module = context.asAbsolutePath(join('out', 'server', 'main.js'));
   return {
-    run: { module, transport: TransportKind.stdio, options },
-    debug: { module, transport: TransportKind.stdio, options },
+    run: { module, transport: TransportKind.stdio },
+    debug: { module, transport: TransportKind.stdio },
   };
 }
 
@@ -120,12 +160,25 @@ async function explainFeature(): Promise<void> {
 
 /** Starts the language client and registers the commands. */
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  output = vscode.window.createOutputChannel('Steer', { log: true });
+  context.subscriptions.push(output);
+  const runtimes = runtimeManifest(context);
+  if (runtimes)
+    output.info(
+      `Steer ${context.extension.packageJSON.version} for ${runtimes.target}: ${runtimes.packages.length} runtime packages`,
+    );
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ language: STEER_LANGUAGE_ID }],
     synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher('**/steer.config.json') },
+    outputChannel: output,
+    // NOTE: the server then sends steer/projectProblem instead of window/showMessage.
+    initializationOptions: { projectProblems: true },
   };
-  client = new LanguageClient('steer', 'Steer', serverOptions(context), clientOptions);
+  client = new LanguageClient('steer', 'Steer', serverOptions(context, runtimes), clientOptions);
   context.subscriptions.push(
+    client.onNotification(ProjectProblemNotification.method, (problem: ProjectProblemParams) =>
+      showProblem(problem),
+    ),
     vscode.commands.registerCommand('steer.runQuery', runQuery),
     vscode.commands.registerCommand('steer.savePreset', savePreset),
     vscode.commands.registerCommand('steer.explainFeature', explainFeature),

@@ -2,23 +2,41 @@
 import { parseArgs } from 'node:util';
 import type { Command, CommandIO } from './command.js';
 import { UsageError } from './command.js';
-import { commands } from './commands/index.js';
-import { SearchError } from '@steer/search';
+import { commands, loadAllCommands } from './commands/index.js';
+import { optionHelp } from './option-help.js';
 
-function helpText(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
-  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
-  return `steer: interpretable, steerable dense retrieval\n\nUsage: steer <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun \`steer <command> --help\` for a command's options.\n`;
+async function helpText(): Promise<string> {
+  const loaded = await loadAllCommands();
+  const width = Math.max(...loaded.map((c) => c.name.length));
+  const lines = loaded.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `steer: interpretable, steerable dense retrieval\n\nUsage: steer <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun \`steer <command> --help\` for a command's options, what each does and its default.\n`;
 }
 
-function commandHelp(command: Command): string {
-  const options = Object.entries(command.options).map(([name, spec]) => {
+/** Wraps `text` at `width` columns, every line indented by `indent` spaces. */
+function wrap(text: string, indent: number, width = 100): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(' '.repeat(indent) + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(' '.repeat(indent) + line);
+  return lines;
+}
+
+/** `steer <command> --help`: usage, summary, and each option with what it does and its default. */
+export function commandHelp(command: Command): string {
+  const options = Object.entries(command.options).flatMap(([name, spec]) => {
     const short = spec.short ? `-${spec.short}, ` : '    ';
     const value = spec.type === 'string' ? ' <value>' : '';
     const repeat = spec.multiple ? ' (repeatable)' : '';
-    return `  ${short}--${name}${value}${repeat}`;
+    const help = optionHelp(command.name, name);
+    const text = help ? `${help.description} (default: ${help.default})` : '';
+    return [`  ${short}--${name}${value}${repeat}`, ...wrap(text, 8)];
   });
-  return `Usage: ${command.usage}\n\n${command.summary}\n\nOptions:\n${options.join('\n')}\n  -h, --help\n`;
+  return `Usage: ${command.usage}\n\n${command.summary}\n\nOptions:\n${options.join('\n')}\n  -h, --help\n        print this help\n`;
 }
 
 /** Errors of our libraries that carry a message naming the problem and the fix. */
@@ -36,9 +54,11 @@ const INPUT_ERRORS = new Set([
 ]);
 
 /** Error codes of our libraries that mean "the user's input or environment is wrong" (exit code 2). */
-function isInputError(error: unknown): boolean {
+async function isInputError(error: unknown): Promise<boolean> {
   if (error instanceof UsageError) return true;
   if (!(error instanceof Error)) return false;
+  // NOTE: imported here, not at the top: @steer/search loads LanceDB, which no command should wait for at start.
+  const { SearchError } = await import('@steer/search');
   return (
     INPUT_ERRORS.has(error.name) ||
     error instanceof SearchError ||
@@ -51,18 +71,19 @@ function isInputError(error: unknown): boolean {
 export async function runCli(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(helpText());
+    io.stdout.write(await helpText());
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
     io.stdout.write('0.1.0\n');
     return 0;
   }
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
-    io.stderr.write(`steer: unknown command '${name}'\n\n${helpText()}`);
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
+    io.stderr.write(`steer: unknown command '${name}'\n\n${await helpText()}`);
     return 2;
   }
+  const command = await entry.load();
   let parsed;
   try {
     parsed = parseArgs({
@@ -85,7 +106,7 @@ export async function runCli(argv: string[], io: CommandIO): Promise<number> {
     return await command.run({ positionals: parsed.positionals, values: parsed.values }, commandIO);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if (isInputError(error)) {
+    if (await isInputError(error)) {
       io.stderr.write(`steer ${name}: ${message}\n`);
       return 2;
     }

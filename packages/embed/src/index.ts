@@ -18,3 +18,4 @@ export {
 export { withCache, type CachedEmbedder, type CacheStats } from './cache.js';
 export { createEmbedder } from './create.js';
 export { embedInBatches } from './batches.js';
+export { writeFileAtomic } from './atomic-write.js';

@@ -3,11 +3,10 @@
 // NOTE: the catalog is a real @steer/catalog Catalog held in memory (labels, aliases, statistics) without a
 // dense source, so concept ranking here is its lexical part; the dense scan is measured by the catalog's bench.
 import { performance } from 'node:perf_hooks';
-import { Catalog, type FeatureStats, type LabelRecord } from '@steer/catalog';
-import type { SaeManifest } from '@steer/sae';
+import type { Catalog, FeatureStats, LabelRecord } from '@steer/catalog';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { createSteerProviders, type DocumentContext, type LspCatalog } from '../src/index.js';
-import { seeded } from '../src/testing/fixture.js';
+import { inMemoryCatalog, seeded } from '../src/testing/fixture.js';
 
 export interface BenchFigure {
   figure: string;
@@ -106,17 +105,7 @@ function syntheticCatalog(nLatents: number): Catalog {
   }
   const aliases = new Map<string, number>();
   for (let i = 0; i < 1000; i++) aliases.set(`${pick()}_${i}`, Math.floor(random() * nLatents));
-  const manifest: SaeManifest = {
-    format: 'steer-sae/1',
-    id: `sae-bench-${nLatents}`,
-    sha256: '0'.repeat(64),
-    k: 32,
-    dModel: 512,
-    nLatents,
-    embedding: { model: 'use-lite-512', dims: 512, normalized: true },
-    createdAt: new Date(0).toISOString(),
-  };
-  return new Catalog(manifest, undefined, undefined, stats, labels, aliases, {}, {});
+  return inMemoryCatalog({ nLatents, labels, aliases, stats, id: `sae-bench-${nLatents}` });
 }
 
 function percentile(sorted: number[], p: number): number {

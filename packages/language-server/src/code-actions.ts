@@ -69,12 +69,15 @@ export function createCodeActionProvider(): CodeActionProvider {
             const entries = featureNames(catalog).entries;
             for (const name of closestNames(target.name, new Set(entries.map((e) => e.name)))) {
               const id = entries.find((e) => e.name === name)!.id;
+              // NOTE: a label may name several features; then the fix writes the id, which names one.
+              const ids = new Set(catalog.byAliasOrLabel(name).map((f) => f.id));
+              const replacement = ids.size === 1 ? aliasText(name) : `f${id}`;
               out.push(
                 fix(
-                  `Did you mean ${aliasText(name)} (f${id})?`,
+                  `Did you mean ${aliasText(name)} (f${id})?${replacement === aliasText(name) ? '' : ` Write ${replacement}`}`,
                   document,
                   target.range,
-                  aliasText(name),
+                  replacement,
                   diagnostic,
                 ),
               );

@@ -37,6 +37,15 @@ export interface DocumentContext {
   analyzeText?(text: string, limit: number): Promise<TextActivation[]>;
   /** Project-level problems shown on every document (bad config, SAE and embedder mismatch). */
   problems: Diagnostic[];
+  /** Why there is no catalog although features were asked for (hover says this instead of a guess). */
+  featuresUnavailable?: string;
+  /**
+   * False while the embedder and the dense scorer still load: completion then answers from labels and aliases
+   * only, instead of waiting. Absent means ready.
+   */
+  conceptSearchReady?(): boolean;
+  /** Settles when the background loading of the embedder and scorer is over (successful or not). */
+  warmedUp?: Promise<void>;
 }
 
 /** A context with nothing configured: parsing, formatting and symbols still work. */
@@ -66,6 +75,76 @@ export function featureNames(catalog: FeatureCatalog): FeatureNameIndex {
   index = { entries };
   nameIndexes.set(catalog, index);
   return index;
+}
+
+/** The words of feature labels, for completing `+@lear` from any word of a label. */
+export interface FeatureWordIndex {
+  /** Every distinct word, lower-cased and sorted. */
+  words: string[];
+  /** The features whose label has the word, those with it earlier in the label first, then by id. */
+  features: Map<string, number[]>;
+}
+
+const wordIndexes = new WeakMap<FeatureCatalog, FeatureWordIndex>();
+
+/**
+ * The word index of a catalog, built once per catalog object: one pass over its labels, then a sort of the
+ * distinct words only (a label vocabulary is far smaller than its word count).
+ */
+export function featureWords(catalog: FeatureCatalog): FeatureWordIndex {
+  let index = wordIndexes.get(catalog);
+  if (index) return index;
+  const byWord = new Map<string, { ids: number[]; positions: number[] }>();
+  for (let id = 0; id < catalog.nLatents; id++) {
+    const label = catalog.get(id)?.label;
+    if (!label) continue;
+    const words = label.toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu) ?? [];
+    for (let position = 0; position < words.length; position++) {
+      const word = words[position]!;
+      let entry = byWord.get(word);
+      if (!entry) byWord.set(word, (entry = { ids: [], positions: [] }));
+      if (entry.ids.at(-1) === id) continue; // a word twice in one label
+      entry.ids.push(id);
+      entry.positions.push(position);
+    }
+  }
+  const features = new Map<string, number[]>();
+  for (const [word, { ids, positions }] of byWord) {
+    // ids are ascending; list them by position in the label, keeping id order within a position
+    const ordered: number[] = [];
+    const last = Math.max(...positions);
+    for (let position = 0; position <= last; position++)
+      for (let i = 0; i < ids.length; i++) if (positions[i] === position) ordered.push(ids[i]!);
+    features.set(word, ordered);
+  }
+  index = { words: [...features.keys()].sort(), features };
+  wordIndexes.set(catalog, index);
+  return index;
+}
+
+/** Features with a label word that starts with `prefix` (lower-case), at most `limit`, shortest words first. */
+export function featuresWithWordPrefix(index: FeatureWordIndex, prefix: string, limit: number): number[] {
+  const out: number[] = [];
+  const first = lowerBound(index.words, prefix);
+  for (let i = first; i < index.words.length && index.words[i]!.startsWith(prefix); i++) {
+    for (const id of index.features.get(index.words[i]!)!) {
+      if (out.length >= limit) return out;
+      out.push(id);
+    }
+  }
+  return out;
+}
+
+/** The first index of sorted `keys` whose value is not below `key`. */
+function lowerBound(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Entries whose key starts with `prefix` (lower-case), at most `limit`, by binary search. */
@@ -110,6 +189,19 @@ export function editDistance(a: string, b: string, max = Infinity): number {
 /** How a feature name is written after `@`: bare when it lexes as an alias, quoted otherwise. */
 export function aliasText(name: string): string {
   return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name) ? `@${name}` : `@${JSON.stringify(name)}`;
+}
+
+/**
+ * The reference that names feature `id` and nothing else: `@alias` for the first of its aliases that resolves
+ * to it alone, else `f<id>` (whose label the inlay hints show). Labels are never used: one label can name
+ * several features, and a relabelled catalog changes them.
+ */
+export function exactReference(catalog: FeatureCatalog, id: number): string {
+  for (const alias of catalog.get(id)?.aliases ?? []) {
+    const ids = new Set(catalog.byAliasOrLabel(alias).map((f) => f.id));
+    if (ids.size === 1 && ids.has(id)) return aliasText(alias);
+  }
+  return `f${id}`;
 }
 
 /** A percentage for frequencies (0.0123 -> "1.23%"). */

@@ -73,13 +73,17 @@ export function createHoverProvider(options: { textFeatures?: number } = {}): Ho
     const catalog = context.catalog;
     switch (node.kind) {
       case 'feature-id': {
-        if (!catalog) return `**f${node.id}**: no SAE is configured (set "sae" in steer.config.json)`;
+        if (!catalog)
+          return `**f${node.id}**: ${context.featuresUnavailable ?? 'no SAE is configured (set "sae" in steer.config.json)'}`;
         if (node.id >= catalog.nLatents)
           return `**f${node.id}**: SAE ${catalog.saeId} has only ${catalog.nLatents} features`;
         return featureHover(catalog, node.id);
       }
       case 'alias': {
-        if (!catalog) return undefined;
+        if (!catalog)
+          return context.featuresUnavailable
+            ? `**@${node.name}**: ${context.featuresUnavailable}`
+            : undefined;
         const found = [...new Map(catalog.byAliasOrLabel(node.name).map((f) => [f.id, f])).values()];
         if (found.length === 0)
           return `**@${node.name}**: no feature of SAE ${catalog.saeId} has this alias or label`;

@@ -1,7 +1,9 @@
 // The Steer language server: creates the connection and wires the feature providers to it; nothing more.
+import { fileURLToPath } from 'node:url';
 import {
   CodeActionKind,
   DidChangeWatchedFilesNotification,
+  MessageType,
   ProposedFeatures,
   ResponseError,
   LSPErrorCodes,
@@ -14,9 +16,15 @@ import {
 import { StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { COMPLETION_TRIGGERS } from './completion.js';
-import { ExplainFeatureRequest, RunQueryRequest, SavePresetRequest } from './protocol.js';
+import {
+  ExplainFeatureRequest,
+  ProjectProblemNotification,
+  RunQueryRequest,
+  SavePresetRequest,
+  type ProjectProblemParams,
+} from './protocol.js';
 import { createSteerProviders, type SteerProviders } from './providers.js';
-import { CONFIG_FILE_NAME, SteerWorkspace, type Project } from './workspace.js';
+import { CONFIG_FILE_NAME, SteerWorkspace, type Project, type WorkspaceOptions } from './workspace.js';
 
 export interface LanguageServerOptions {
   /** Messages in (default process.stdin). */
@@ -26,6 +34,8 @@ export interface LanguageServerOptions {
   /** Environment read with steer.config.json (default process.env). */
   env?: NodeJS.ProcessEnv;
   providers?: Partial<SteerProviders>;
+  /** Loads a project's embedder (default: in a worker thread); see {@link WorkspaceOptions.loadEmbedder}. */
+  loadEmbedder?: WorkspaceOptions['loadEmbedder'];
   /** Milliseconds to wait after an edit before checking the document (default 50). */
   validationDelayMs?: number;
   /**
@@ -61,6 +71,26 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
   const delay = options.validationDelayMs ?? 50;
   const timers = new Map<string, NodeJS.Timeout>();
   let watchRegistration = false;
+  // Clients that declare `initializationOptions.projectProblems` get steer/projectProblem; others showMessage.
+  let customProblems = false;
+  const problemQueue: ProjectProblemParams[] = [];
+  let initialized = false;
+  const sendProblem = (problem: ProjectProblemParams): void => {
+    if (!initialized) {
+      problemQueue.push(problem);
+      return;
+    }
+    if (customProblems) {
+      void connection.sendNotification(ProjectProblemNotification.method, problem);
+      return;
+    }
+    const message = `${problem.message}; ${problem.fix}`;
+    connection.console.log(message);
+    void connection.sendNotification('window/showMessage', {
+      type: problem.severity === 'error' ? MessageType.Error : MessageType.Warning,
+      message,
+    });
+  };
 
   const validate = async (document: TextDocument): Promise<void> => {
     const context = await workspace.contextFor(document.uri);
@@ -83,8 +113,11 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
 
   const workspace = new SteerWorkspace({
     ...(options.env ? { env: options.env } : {}),
+    ...(options.loadEmbedder ? { loadEmbedder: options.loadEmbedder } : {}),
     log: (message) => connection.console.log(message),
     onConfigChanged: () => documents.all().forEach(schedule),
+    onContextChanged: () => documents.all().forEach(schedule),
+    onProblem: sendProblem,
   });
   const contextOf = (uri: string) => workspace.contextFor(uri);
   const documentOf = (uri: string): TextDocument => {
@@ -104,10 +137,16 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
 
   connection.onInitialize((params): InitializeResult => {
     watchRegistration = params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
+    customProblems =
+      (params.initializationOptions as { projectProblems?: unknown } | undefined)?.projectProblems === true;
+    // Load the projects of the workspace folders now (catalog first, the embedder in a worker), so that the
+    // first completion does not wait for them.
+    const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
+    for (const uri of folders) if (uri.startsWith('file:')) void workspace.preload(fileURLToPath(uri));
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
-        completionProvider: { triggerCharacters: COMPLETION_TRIGGERS },
+        completionProvider: { triggerCharacters: COMPLETION_TRIGGERS, resolveProvider: true },
         hoverProvider: true,
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite] },
         inlayHintProvider: true,
@@ -119,6 +158,8 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     };
   });
   connection.onInitialized(() => {
+    initialized = true;
+    problemQueue.splice(0).forEach(sendProblem);
     if (watchRegistration) {
       void connection.client.register(DidChangeWatchedFilesNotification.type, {
         watchers: [{ globPattern: `**/${CONFIG_FILE_NAME}` }],
@@ -139,6 +180,10 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
   connection.onCompletion(async ({ textDocument, position }) =>
     providers.completion.complete(documentOf(textDocument.uri), position, await contextOf(textDocument.uri)),
   );
+  connection.onCompletionResolve(async (item) => {
+    const uri = (item.data as { uri?: unknown } | undefined)?.uri;
+    return typeof uri === 'string' ? providers.completion.resolve(item, await contextOf(uri)) : item;
+  });
   connection.onHover(async ({ textDocument, position }) =>
     providers.hover.hover(documentOf(textDocument.uri), position, await contextOf(textDocument.uri)),
   );

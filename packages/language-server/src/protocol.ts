@@ -1,6 +1,6 @@
 // Custom messages between the Steer extension and the language server, declared once for both sides.
 // NOTE: this module imports only the protocol package, so the extension bundle does not pull in the server.
-import { RequestType } from 'vscode-languageserver-protocol';
+import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 
 /** A 0-based position (LSP convention). */
 export interface WirePosition {
@@ -103,6 +103,23 @@ export const ExplainFeatureRequest = new RequestType<ExplainFeatureParams, Expla
 export const SavePresetRequest = new RequestType<SavePresetParams, SavePresetResult, void>(
   'steer/savePreset',
 );
+
+/** A problem that turns features off for a whole project (a runtime that cannot load, a broken config). */
+export interface ProjectProblemParams {
+  severity: 'error' | 'warning';
+  /** What failed, with its cause. */
+  message: string;
+  /** What to do about it. */
+  fix: string;
+  /** The steer.config.json of the project, when there is one. */
+  configFile?: string;
+}
+
+/**
+ * `steer/projectProblem` (server -> client): sent once per problem when a project loads, so that a client can
+ * show it where a user looks (a notification and the output channel), not only in the Problems panel.
+ */
+export const ProjectProblemNotification = new NotificationType<ProjectProblemParams>('steer/projectProblem');
 
 /** The language id of .steer documents. */
 export const STEER_LANGUAGE_ID = 'steer';

@@ -1,20 +1,35 @@
 // Projects of the open documents: one per steer.config.json (found upwards from each file, as the CLI does),
 // each with its catalog, presets, embedder, SAE and engine, loaded lazily and dropped when the config changes.
-// NOTE: the heavy packages (engine, catalog, embed, sae) are imported dynamically, so a server bundled
-// without their native modules still parses, formats and completes options, and says why the rest is off.
+// NOTE: the heavy packages (catalog, sae, engine) are imported dynamically and the embedder runs in a worker
+// thread, so the server answers from the catalog's labels while models load, and says why a feature is off when
+// a native runtime cannot load.
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Catalog } from '@steer/catalog';
 import type { Embedder } from '@steer/embed';
-import type { SteerConfig, SteerEngine } from '@steer/engine';
+import type { SteerEngine } from '@steer/engine';
+import type { SteerConfig } from '@steer/engine/config';
 import type { Diagnostic } from '@steer/grammar';
 import { FolderPresetStore, listPresets } from '@steer/presets';
 import type { SaeRuntime } from '@steer/sae';
-import { featureNames, type DocumentContext, type LspCatalog, type TextActivation } from './context.js';
+import {
+  featureNames,
+  featureWords,
+  type DocumentContext,
+  type LspCatalog,
+  type TextActivation,
+} from './context.js';
 import { ServerDiagnosticCode } from './diagnostics.js';
+import { explainLoadFailure, runtimeFix } from './load-failure.js';
+import type { ProjectProblemParams } from './protocol.js';
+import { preloadStopWords } from './stop-words.js';
+import { startWorkerEmbedder } from './worker-embedder.js';
 
 export const CONFIG_FILE_NAME = 'steer.config.json';
+
+/** Milliseconds between opening a project's catalog and loading its embedder in the background. */
+export const WARM_UP_DELAY_MS = 250;
 
 /** One configured project: the services behind a steer.config.json (or the environment when there is none). */
 export interface Project {
@@ -36,8 +51,22 @@ export interface WorkspaceOptions {
   log?: (message: string) => void;
   /** Called after a project was dropped because its config file changed. */
   onConfigChanged?: (configFile: string) => void;
+  /**
+   * Called once per problem that turns features off in a project (to show it beyond the Problems panel); when
+   * absent, problems go to `log`.
+   */
+  onProblem?: (problem: ProjectProblemParams) => void;
+  /** Called when a project's context changed after it was first handed out (the embedder loaded or failed). */
+  onContextChanged?: () => void;
+  /** Milliseconds between opening a catalog and loading the embedder (default {@link WARM_UP_DELAY_MS}). */
+  warmUpDelayMs?: number;
   /** Watch config folders with fs.watch (default true); clients may also send didChangeWatchedFiles. */
   watchFiles?: boolean;
+  /**
+   * Loads the embedder of a config (default: in a worker thread, {@link startWorkerEmbedder}). Tests pass one
+   * that loads in-process.
+   */
+  loadEmbedder?: (spec: string, cacheDir: string) => Promise<Embedder>;
 }
 
 function documentDir(uri: string): string {
@@ -64,24 +93,75 @@ class ConfiguredProject implements Project {
   private embedderPromise: Promise<Embedder> | undefined;
   private saePromise: Promise<SaeRuntime> | undefined;
   private configPromise: Promise<SteerConfig> | undefined;
+  private disposed = false;
 
   constructor(
     readonly key: string,
     readonly configFile: string | undefined,
     private readonly dir: string,
     private readonly env: NodeJS.ProcessEnv,
-    private readonly log: (message: string) => void,
+    private readonly options: WorkspaceOptions,
   ) {}
 
+  private log(message: string): void {
+    this.options.log?.(message);
+  }
+
+  /** Records a project problem: a diagnostic on every document, a log line, and one client notification. */
+  private report(
+    context: DocumentContext,
+    code: string,
+    severity: 'error' | 'warning',
+    message: string,
+    fix: string,
+  ): void {
+    const text = `steer: ${message}; ${fix}`;
+    context.problems.push(problem(code, text, severity));
+    if (this.disposed) return;
+    if (!this.options.onProblem) this.log(text);
+    this.options.onProblem?.({
+      severity,
+      message: `steer: ${message}`,
+      fix,
+      ...(this.configFile ? { configFile: this.configFile } : {}),
+    });
+  }
+
+  /**
+   * Reports that a part of the project failed to load with `cause`: `what` says what failed (given the cause's
+   * first line); a native runtime that cannot load is an error with the runtime fix, anything else gets `fix`.
+   * Returns the message, for hover.
+   */
+  private reportFailure(
+    context: DocumentContext,
+    code: string,
+    cause: unknown,
+    what: (cause: string) => string,
+    fix: string,
+  ): string {
+    const failure = explainLoadFailure(cause);
+    const severity = failure.runtime || code === ServerDiagnosticCode.ConfigInvalid ? 'error' : 'warning';
+    this.report(
+      context,
+      code,
+      severity,
+      what(failure.cause),
+      failure.runtime ? runtimeFix(failure.runtime) : fix,
+    );
+    return context.problems.at(-1)!.message as string;
+  }
+
   config(): Promise<SteerConfig> {
-    this.configPromise ??= import('@steer/engine').then(({ loadConfig }) => loadConfig(this.dir, this.env));
+    // NOTE: the config module alone, so that reading steer.config.json does not load LanceDB or Elasticsearch.
+    this.configPromise ??= import('@steer/engine/config').then(({ loadConfig }) =>
+      loadConfig(this.dir, this.env),
+    );
     return this.configPromise;
   }
 
   private embedder(config: SteerConfig): Promise<Embedder> {
-    this.embedderPromise ??= import('@steer/embed').then(({ createEmbedder }) =>
-      createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') }),
-    );
+    const load = this.options.loadEmbedder ?? startWorkerEmbedder;
+    this.embedderPromise ??= load(config.embedder, join(config.dataDir, 'cache'));
     return this.embedderPromise;
   }
 
@@ -112,35 +192,78 @@ class ConfiguredProject implements Project {
     try {
       config = await this.config();
     } catch (cause) {
-      this.log(`config: ${messageOf(cause)}`);
-      return { problems: [problem(ServerDiagnosticCode.ConfigInvalid, messageOf(cause))] };
+      const context: DocumentContext = { problems: [] };
+      context.featuresUnavailable = this.reportFailure(
+        context,
+        ServerDiagnosticCode.ConfigInvalid,
+        cause,
+        (why) => `cannot read the configuration (${why})`,
+        `fix ${this.configFile ?? 'the STEER_* environment variables'}`,
+      );
+      return context;
     }
     const presetsDir = config.presets;
     const context: DocumentContext = {
       presets: { store: new FolderPresetStore(presetsDir), list: () => listPresets(presetsDir) },
       problems: [],
     };
-    if (!config.sae) return context;
+    if (!config.sae) {
+      context.featuresUnavailable = `no SAE is configured (set "sae" in ${this.configFile ?? 'steer.config.json, or STEER_SAE'})`;
+      return context;
+    }
     let catalog: Catalog | undefined;
     try {
       catalog = await this.catalog(config);
     } catch (cause) {
-      this.log(`catalog: ${messageOf(cause)}`);
-      context.problems.push(
-        problem(
-          ServerDiagnosticCode.CatalogUnavailable,
-          `steer: cannot open the feature catalog of ${config.sae} (${messageOf(cause)}); feature checks and completion are off — fix the SAE folder or "sae" in ${this.configFile ?? 'STEER_SAE'}`,
-          'warning',
-        ),
+      context.featuresUnavailable = this.reportFailure(
+        context,
+        ServerDiagnosticCode.CatalogUnavailable,
+        cause,
+        (why) =>
+          `cannot open the feature catalog of ${config.sae} (${why}); feature checks, hover and completion are off`,
+        `fix the SAE folder or "sae" in ${this.configFile ?? 'STEER_SAE'}`,
       );
       return context;
     }
     if (!catalog) return context;
     context.catalog = catalog as LspCatalog;
-    // Build the name index for completion now rather than on the first keystroke (~0.6 s at 196k features).
-    setImmediate(() => featureNames(catalog));
-    try {
-      const embedder = await this.embedder(config);
+    // Build the name indexes for completion now rather than on the first keystroke (~0.6 s at 196k features).
+    setImmediate(() => {
+      featureNames(catalog);
+      featureWords(catalog);
+      preloadStopWords();
+    });
+    this.warmUp(config, catalog, context);
+    return context;
+  }
+
+  /**
+   * Loads what concept search and text hovers need (the embedder, in a worker, and the catalog's dense scorer) in
+   * the background, {@link WARM_UP_DELAY_MS} after the catalog opened; until then completion answers from labels
+   * and aliases. A request that needs the embedder earlier (a concept in a document) loads it at once.
+   */
+  private warmUp(config: SteerConfig, catalog: Catalog, context: DocumentContext): void {
+    let ready = false;
+    context.conceptSearchReady = () => ready;
+    context.warmedUp = (async () => {
+      // NOTE: the model load competes for the CPU with the first requests of a starting editor; let those go first.
+      await new Promise((resolve) => setTimeout(resolve, this.options.warmUpDelayMs ?? WARM_UP_DELAY_MS));
+      if (this.disposed) return;
+      let embedder: Embedder;
+      try {
+        embedder = await this.embedder(config);
+      } catch (cause) {
+        this.reportFailure(
+          context,
+          ServerDiagnosticCode.CatalogUnavailable,
+          cause,
+          (why) =>
+            `cannot load the embedder "${config.embedder}" (${why}); concept search, text hovers and Run Query are off`,
+          'set "embedder" in steer.config.json to the SAE\'s model',
+        );
+        this.options.onContextChanged?.();
+        return;
+      }
       const manifest = catalog.manifest;
       if (embedder.dims !== manifest.dModel) {
         context.problems.push(
@@ -149,7 +272,10 @@ class ConfiguredProject implements Project {
             `steer: the embedder ${embedder.id} gives ${embedder.dims}-d vectors but SAE ${manifest.id} expects ${manifest.dModel} (trained on ${manifest.embedding.model}); set "embedder" in steer.config.json to the SAE's model`,
           ),
         );
-      } else if (embedder.id !== manifest.embedding.model) {
+        this.options.onContextChanged?.();
+        return;
+      }
+      if (embedder.id !== manifest.embedding.model) {
         context.problems.push(
           problem(
             ServerDiagnosticCode.EmbedderMismatch,
@@ -157,20 +283,24 @@ class ConfiguredProject implements Project {
             'warning',
           ),
         );
-      } else {
-        context.analyzeText = (text, limit) => this.analyzeText(config, catalog, text, limit);
+        this.options.onContextChanged?.();
+        return;
       }
-    } catch (cause) {
-      this.log(`embedder: ${messageOf(cause)}`);
-      context.problems.push(
-        problem(
+      context.analyzeText = (text, limit) => this.analyzeText(config, catalog, text, limit);
+      try {
+        await catalog.warmUp();
+        ready = true;
+      } catch (cause) {
+        this.reportFailure(
+          context,
           ServerDiagnosticCode.CatalogUnavailable,
-          `steer: cannot load the embedder "${config.embedder}" (${messageOf(cause)}); concept search and text hovers are off`,
-          'warning',
-        ),
-      );
-    }
-    return context;
+          cause,
+          (why) => `cannot prepare concept search over ${config.sae} (${why}); completion by concept is off`,
+          'check the SAE folder (sae.safetensors)',
+        );
+        this.options.onContextChanged?.();
+      }
+    })();
   }
 
   private async analyzeText(
@@ -203,12 +333,18 @@ class ConfiguredProject implements Project {
         config.sae ? this.sae(config) : Promise.resolve(undefined),
       ]);
       return openEngine(config, { embedder, ...(sae ? { sae } : {}), ...(catalog ? { catalog } : {}) });
-    })();
+    })().catch((cause: unknown) => {
+      const failure = explainLoadFailure(cause);
+      throw failure.runtime
+        ? new Error(`steer: ${failure.cause}; ${runtimeFix(failure.runtime)}`, { cause })
+        : cause;
+    });
     this.enginePromise.catch(() => (this.enginePromise = undefined));
     return this.enginePromise;
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
     const settle = <T>(p: Promise<T> | undefined) =>
       p?.then(
         (v) => v,
@@ -240,19 +376,33 @@ export class SteerWorkspace {
 
   /** The project of a document (by its URI), loading `findConfigFile` on first use. */
   async projectFor(uri: string): Promise<Project> {
-    this.findConfig ??= (await import('@steer/engine')).findConfigFile;
-    const dir = documentDir(uri);
+    return this.projectOfDir(documentDir(uri));
+  }
+
+  /**
+   * Starts loading the project of a workspace folder (its catalog, then the embedder in the background) before
+   * any document asks, when a steer.config.json is found at or above it. Never rejects.
+   */
+  async preload(folder: string): Promise<void> {
+    try {
+      this.findConfig ??= (await import('@steer/engine/config')).findConfigFile;
+      if (!this.findConfig(folder)) return;
+      await (await this.projectOfDir(folder)).context();
+    } catch (cause) {
+      this.log(`preloading ${folder}: ${messageOf(cause)}`);
+    }
+  }
+
+  private async projectOfDir(dir: string): Promise<Project> {
+    this.findConfig ??= (await import('@steer/engine/config')).findConfigFile;
     const configFile = this.findConfig(dir);
     const key = configFile ?? `env:${dir}`;
     let project = this.projects.get(key);
     if (!project) {
-      project = new ConfiguredProject(
-        key,
-        configFile,
-        configFile ? dirname(configFile) : dir,
-        this.env,
-        this.log,
-      );
+      project = new ConfiguredProject(key, configFile, configFile ? dirname(configFile) : dir, this.env, {
+        ...this.options,
+        log: this.log,
+      });
       this.projects.set(key, project);
       if (configFile) this.watchConfig(configFile);
     }
@@ -264,14 +414,11 @@ export class SteerWorkspace {
     try {
       return await (await this.projectFor(uri)).context();
     } catch (cause) {
+      const failure = explainLoadFailure(cause);
+      const message = `steer: this language server cannot load its configuration reader (${failure.cause}); ${runtimeFix(failure.runtime ?? '@steer/engine')}`;
       return {
-        problems: [
-          problem(
-            ServerDiagnosticCode.CatalogUnavailable,
-            `steer: this language server cannot load the Steer engine (${messageOf(cause)}); run it as \`steer lsp --stdio\` from an installed @steer/cli`,
-            'warning',
-          ),
-        ],
+        problems: [problem(ServerDiagnosticCode.CatalogUnavailable, message, 'error')],
+        featuresUnavailable: message,
       };
     }
   }

@@ -67,6 +67,7 @@ test('SAE and embedder mismatch and an invalid config are reported on the docume
   const workspace = new SteerWorkspace({ env: {}, watchFiles: false });
   try {
     const context = await workspace.contextFor(pathToFileURL(join(root, 'q.steer')).href);
+    await context.warmedUp; // the embedder is checked against the SAE once it has loaded
     const [d] = await expectDiagnostics('"x"', { codes: ['embedder-mismatch'] }, context);
     assert.match(d!.message as string, /gives 3-d vectors but SAE .* expects 512/);
     const bad = join(root, 'bad');

@@ -33,7 +33,7 @@ describe('train', () => {
           neighbours: 0,
           out,
           embedding,
-          backend: 'wasm',
+          backend: 'onnx',
         },
       );
       const weights = await readSaeWeights(out);
@@ -116,36 +116,38 @@ describe('train', () => {
     }
   }
 
-  it('resumes after kill -9 to exactly the weights of an uninterrupted run', async () => {
-    const dir = await tempDir();
-    try {
-      const straight = await runChild([join(dir, 'a'), 'never', 'fresh']);
-      assert.equal(straight.code, 0, straight.stdout);
-      const killed = await runChild([join(dir, 'b'), 'epoch:2', 'fresh']);
-      assert.equal(killed.signal, 'SIGKILL');
-      const resumed = await runChild([join(dir, 'b'), 'never', 'resume']);
-      assert.equal(resumed.code, 0, resumed.stdout);
-      assert.match(resumed.stdout, /resumed at epoch 2/);
-      await assertSameWeights(join(dir, 'a'), join(dir, 'b'));
-      const metrics = (await readFile(join(dir, 'b.train', 'metrics.jsonl'), 'utf8'))
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l).epoch);
-      assert.deepEqual(metrics, [1, 2, 3, 4]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  for (const backend of ['wasm', 'onnx'] as const) {
+    it(`resumes after kill -9 to exactly the weights of an uninterrupted run (${backend})`, async () => {
+      const dir = await tempDir();
+      try {
+        const straight = await runChild([join(dir, 'a'), 'never', 'fresh', backend]);
+        assert.equal(straight.code, 0, straight.stdout);
+        const killed = await runChild([join(dir, 'b'), 'epoch:2', 'fresh', backend]);
+        assert.equal(killed.signal, 'SIGKILL');
+        const resumed = await runChild([join(dir, 'b'), 'never', 'resume', backend]);
+        assert.equal(resumed.code, 0, resumed.stdout);
+        assert.match(resumed.stdout, /resumed at epoch 2/);
+        await assertSameWeights(join(dir, 'a'), join(dir, 'b'));
+        const metrics = (await readFile(join(dir, 'b.train', 'metrics.jsonl'), 'utf8'))
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).epoch);
+        assert.deepEqual(metrics, [1, 2, 3, 4]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('streams a .npy file and resumes a kill -9 from a mid-epoch checkpoint to the same weights', async () => {
     const dir = await tempDir();
     try {
       const npy = join(dir, 'vectors.npy');
-      const straight = await runChild([join(dir, 'a'), 'never', 'fresh', npy]);
+      const straight = await runChild([join(dir, 'a'), 'never', 'fresh', 'wasm', npy]);
       assert.equal(straight.code, 0, straight.stdout);
-      const killed = await runChild([join(dir, 'b'), 'step:75', 'fresh', npy]);
+      const killed = await runChild([join(dir, 'b'), 'step:75', 'fresh', 'wasm', npy]);
       assert.equal(killed.signal, 'SIGKILL');
-      const resumed = await runChild([join(dir, 'b'), 'never', 'resume', npy]);
+      const resumed = await runChild([join(dir, 'b'), 'never', 'resume', 'wasm', npy]);
       assert.equal(resumed.code, 0, resumed.stdout);
       // 64 steps an epoch, a checkpoint every 5 steps within it: the first at or past step 75 is step 64 + 15.
       assert.match(resumed.stdout, /resumed at epoch 1 step 79/);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RunQueryResult, ExplainFeatureResult } from '@steer/language-server/protocol';
 import { createFixtureProject, type FixtureProject } from '@steer/language-server/testing';
-import { LspClient } from './lsp-client.js';
+import { LspClient } from '../../src/lsp-client.js';
 
 interface PublishedDiagnostics {
   uri: string;

@@ -1,21 +1,50 @@
-// `steer demo`: indexes the shipped demo corpus on the embedded store and shows steering at work, offline.
+// `steer demo`: indexes the shipped demo corpus on the embedded store, shows steering at work, offline, and
+// leaves a workspace (steer.config.json, demo.steer, a copy of the demo SAE) ready to open in an editor.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { openEngine } from '@steer/engine';
+import { join, relative, resolve } from 'node:path';
+import { openCatalog } from '@steer/catalog';
+import { createEmbedder } from '@steer/embed';
+import { loadConfig, openEngine } from '@steer/engine';
 import type { SteerEngine } from '@steer/engine';
+import { compileText } from '@steer/grammar';
 import type { SearchHit } from '@steer/search';
 import type { Command, CommandIO } from '../command.js';
 import { documentText, readCorpus } from '../corpus.js';
 import type { CorpusDocument } from '../corpus.js';
 import { embedAll } from '../embedding.js';
-import { configFromArgs, jsonOption, printJson } from '../options.js';
+import {
+  configPath,
+  copySae,
+  demoAliases,
+  demoSteerText,
+  editorInstructions,
+  writeDemoConfig,
+  writeDemoSteerFile,
+  DEMO_STEER_FILE,
+  type DemoSteering,
+} from '../demo-workspace.js';
+import { jsonOption, printJson } from '../options.js';
 import { createProgress } from '../progress.js';
 import { quoteText } from '../query-text.js';
 
 /** The demo's shipped files: corpus, queries and the SAE trained on the corpus (see demo/README.md). */
 export const demoDir = fileURLToPath(new URL('../../../demo/', import.meta.url));
+/** The `steer` executable of this package (for the editor instructions). */
+const steerBin = fileURLToPath(new URL('../../../bin/steer.js', import.meta.url));
+/** The extension folder when the CLI runs from the repository (where `npm run package -w extension` puts the .vsix). */
+const extensionDir = fileURLToPath(new URL('../../../../../extension/', import.meta.url));
+/** The workspace folder when --dir is not given. */
+const DEFAULT_WORKSPACE = 'steer-demo';
+
+/** The packaged extension beside the CLI, if it was built. */
+function builtVsix(): string | undefined {
+  if (!existsSync(extensionDir)) return undefined;
+  const name = readdirSync(extensionDir).find((f) => /^steer-vscode-.*\.vsix$/.test(f));
+  return name ? join(extensionDir, name) : undefined;
+}
 
 interface DemoQuery {
   query: string;
@@ -110,31 +139,42 @@ function moveMarker(moved: number | null | undefined): string {
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'Index the shipped demo corpus and show results without and with steering (offline)',
-  usage: 'steer demo [--data-dir .steer] [--json]',
-  options: { ...jsonOption, 'data-dir': { type: 'string' } },
+  summary:
+    'Index the shipped demo corpus, show results without and with steering (offline), and leave a workspace for an editor',
+  usage: 'steer demo [--dir steer-demo] [--data-dir <dir>/.steer] [--json]',
+  options: { ...jsonOption, dir: { type: 'string' }, 'data-dir': { type: 'string' } },
   async run(args, io) {
     const quiet = args.values.json === true;
     const started = performance.now();
-    const config = {
-      ...configFromArgs(args, io),
-      sae: join(demoDir, 'sae'),
+    const workspace = resolve(io.cwd, (args.values.dir as string | undefined) ?? DEFAULT_WORKSPACE);
+    const dataDirArg = args.values['data-dir'] as string | undefined;
+    const dataDir = dataDirArg ? resolve(io.cwd, dataDirArg) : join(workspace, '.steer');
+    const saeDir = join(workspace, 'sae');
+    await mkdir(workspace, { recursive: true });
+    // NOTE: a copy, so that the demo's aliases (and the user's) live beside it and never change the package.
+    await copySae(join(demoDir, 'sae'), saeDir);
+    const config = loadConfig(workspace, io.env, {
+      dataDir,
+      sae: saeDir,
       embedder: 'default',
-      backend: 'embedded' as const,
-    };
+      backend: 'embedded',
+    });
     const corpusPath = join(demoDir, 'corpus.jsonl');
     const [corpusText, docs, queries] = await Promise.all([
       readFile(corpusPath, 'utf8'),
       readCorpus(corpusPath),
       readFile(join(demoDir, 'queries.json'), 'utf8').then((t) => JSON.parse(t) as DemoQuery[]),
     ]);
-    const engine = await openEngine(config);
+    const embedder = await createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') });
+    const catalog = await openCatalog(saeDir, { embedder, missing: 'empty' });
+    const engine = await openEngine(config, { embedder, catalog });
     try {
       const { index, reused } = await ensureDemoIndex(engine, docs, corpusText, io, quiet);
       const perspectives = new Map(
         docs.map((d) => [d.id, String(d.metadata.perspective ?? d.metadata.topic ?? '')]),
       );
       const results = [];
+      const steerings: DemoSteering[] = [];
       for (const q of queries) {
         const [toward] = await engine.searchFeatures(q.steerConcept, 1);
         const [away] = await engine.searchFeatures(q.awayConcept, 1);
@@ -152,12 +192,54 @@ export const demoCommand: Command = {
           away: { perspective: q.steerAwayFrom, feature: away },
           ...marked,
         });
+        if (toward) {
+          steerings.push({
+            query: q.query,
+            toward: { perspective: q.steerToward, concept: q.steerConcept, id: toward.id },
+            ...(away && away.id !== toward.id ? { away: { perspective: q.steerAwayFrom, id: away.id } } : {}),
+          });
+        }
       }
+
+      // The workspace: aliases for the chosen features, steer.config.json, demo.steer (checked to compile).
+      for (const [name, id] of demoAliases(steerings)) await catalog.setAlias(name, id);
+      const steerText = demoSteerText(catalog.saeId, steerings, TOP_K);
+      const compiled = await compileText(steerText, { catalog });
+      const errors = compiled.diagnostics.filter((d) => d.severity === 'error');
+      if (errors.length > 0) {
+        throw new Error(
+          `demo: the generated ${DEMO_STEER_FILE} does not compile: ${errors.map((e) => `${e.code}: ${e.message}`).join('; ')}`,
+        );
+      }
+      await writeDemoConfig(workspace, {
+        sae: 'sae',
+        index,
+        dataDir: configPath(workspace, config.dataDir),
+      });
+      const steerFile = await writeDemoSteerFile(workspace, config.dataDir, steerText);
+      const shown = relative(io.cwd, workspace) || '.';
+      const editors = editorInstructions({
+        workspace,
+        shown: shown.length < workspace.length ? shown : workspace,
+        steerBin,
+        vsix: builtVsix(),
+        vsixHint: 'npm run package -w extension, in the Steer repository',
+      });
+      const workspaceInfo = {
+        dir: workspace,
+        config: join(workspace, 'steer.config.json'),
+        file: join(workspace, DEMO_STEER_FILE),
+        sae: saeDir,
+        index,
+        dataDir: config.dataDir,
+        steerFile,
+      };
       if (quiet) {
         printJson(io, {
           index,
           reusedIndex: reused,
           seconds: (performance.now() - started) / 1000,
+          workspace: workspaceInfo,
           queries: results,
         });
         return 0;
@@ -180,12 +262,25 @@ export const demoCommand: Command = {
           ),
         );
       }
+      const keptNote =
+        steerFile === 'kept'
+          ? ` (you edited ${DEMO_STEER_FILE}, so it was kept; delete it to get a fresh one)`
+          : '';
       io.stdout.write(
-        `\ndemo finished in ${((performance.now() - started) / 1000).toFixed(1)}s (data in ${config.dataDir})\n`,
+        [
+          '',
+          `demo finished in ${((performance.now() - started) / 1000).toFixed(1)}s.`,
+          `Your demo workspace is ready in ${workspace}:`,
+          `  steer.config.json  names the demo SAE (sae/) and its index ${index} (data in ${config.dataDir})`,
+          `  ${DEMO_STEER_FILE}         example queries with feature ids, aliases, a concept and a preset${keptNote}`,
+          ...editors,
+          '',
+        ].join('\n'),
       );
       return 0;
     } finally {
       await engine.close();
+      await catalog.dispose();
     }
   },
 };

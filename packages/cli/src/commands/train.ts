@@ -33,7 +33,7 @@ const USAGE =
   '--from-index <name> [--vector-field f] [--index-backend embedded|elasticsearch] [--page-size 1000]) ' +
   '--latents N --k K --epochs E --out <dir> [--batch 512] [--kld-weight 1] [--neighbours 8] [--queries <file>] ' +
   '[--qrels <qrels.tsv>] [--neighbour-search auto|exact|ivf] [--neighbour-recall 0.9] [--checkpoint-every <steps>] ' +
-  '[--eval-rows N] [--lr 0.001] [--aux-k d/2] [--seed 0] [--backend auto|cuda|webgpu|wasm|cpu] [--resume] [--json]';
+  '[--eval-rows N] [--lr 0.001] [--aux-k d/2] [--seed 0] [--backend auto|cuda|webgpu|onnx|wasm|cpu] [--resume] [--json]';
 
 /** Codes of TrainError caused by the user's input or environment (exit 2); the rest are failures (exit 1). */
 const USAGE_CODES = new Set([

@@ -4,11 +4,11 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCatalog, openCatalog, type Catalog } from '@steer/catalog';
+import { buildCatalog, Catalog, openCatalog, type FeatureStats, type LabelRecord } from '@steer/catalog';
 import { createEmbedder, type Embedder } from '@steer/embed';
 import { openEngine } from '@steer/engine';
 import { savePreset } from '@steer/presets';
-import { loadSae, writeSae, type SaeWeights } from '@steer/sae';
+import { loadSae, writeSae, type SaeManifest, type SaeWeights } from '@steer/sae';
 
 /** Topics of the fixture corpus; feature i of the fixture SAE is topic i and has the topic's name as alias. */
 export const FIXTURE_TOPICS: Record<string, string[]> = {
@@ -81,6 +81,51 @@ export interface FixtureOptions {
   index?: boolean;
   /** An embedder to reuse (default: the real default embedder, USE lite). */
   embedder?: Embedder;
+}
+
+/**
+ * A real Catalog held in memory (no SAE folder, no dense scorer: concept search is off), for provider tests and
+ * benchmarks: the given labels and aliases, and statistics (default: every feature in 5% of 100 documents).
+ */
+export function inMemoryCatalog(options: {
+  nLatents: number;
+  labels: LabelRecord[];
+  aliases?: Map<string, number>;
+  stats?: FeatureStats;
+  id?: string;
+  dModel?: number;
+}): Catalog {
+  const { nLatents } = options;
+  const stats: FeatureStats = options.stats ?? {
+    nLatents,
+    documents: 100,
+    count: new Uint32Array(nLatents).fill(5),
+    frequency: new Float32Array(nLatents).fill(0.05),
+    meanActivation: new Float32Array(nLatents).fill(1),
+    p99Activation: new Float32Array(nLatents).fill(2),
+    typicalActivation: new Float32Array(nLatents).fill(1),
+  };
+  const dModel = options.dModel ?? 512;
+  const manifest: SaeManifest = {
+    format: 'steer-sae/1',
+    id: options.id ?? `sae-memory-${nLatents}`,
+    sha256: '0'.repeat(64),
+    k: 32,
+    dModel,
+    nLatents,
+    embedding: { model: 'use-lite-512', dims: dModel, normalized: true },
+    createdAt: new Date(0).toISOString(),
+  };
+  return new Catalog(
+    manifest,
+    undefined,
+    undefined,
+    stats,
+    options.labels,
+    options.aliases ?? new Map(),
+    {},
+    {},
+  );
 }
 
 /** A small seeded PRNG (mulberry32), so fixtures and benchmarks are reproducible. */

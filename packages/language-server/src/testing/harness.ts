@@ -51,7 +51,7 @@ export async function expectCompletion(
   providers: SteerProviders = defaultProviders,
 ): Promise<CompletionItem[]> {
   const { document, position } = documentWithCursor(textWithCursor);
-  const items = sorted(await providers.completion.complete(document, position, context));
+  const items = sorted((await providers.completion.complete(document, position, context)).items);
   const labels = items.map((i) => i.label);
   for (const label of expectation.includes ?? []) {
     assert.ok(

@@ -1,5 +1,11 @@
 // `@steer/language-server/testing`: a fixture project and in-process provider assertions for tests.
-export { createFixtureProject, FIXTURE_TOPICS, type FixtureProject, type FixtureOptions } from './fixture.js';
+export {
+  createFixtureProject,
+  inMemoryCatalog,
+  FIXTURE_TOPICS,
+  type FixtureProject,
+  type FixtureOptions,
+} from './fixture.js';
 export {
   CURSOR,
   documentWithCursor,

@@ -31,6 +31,7 @@ export function testProject(options: FixtureOptions = {}): Promise<TestProject> 
     const workspace = new SteerWorkspace({ env: {}, watchFiles: false });
     const uri = pathToFileURL(join(fixture.root, 'queries.steer')).href;
     const context = await workspace.contextFor(uri);
+    await context.warmedUp; // the embedder (in its worker) and the dense scorer, for concept search
     return { fixture, workspace, uri, context };
   })();
   return shared;

@@ -50,8 +50,10 @@ export async function createDotTopK(dims: number, options: DotTopKOptions = {}):
       },
     ],
   });
+  // NOTE: no spinning: between blocks the main thread merges results, and spinning pool threads would take its core.
   const session: Session = await createSession(model, {
     ...(options.threads !== undefined ? { intraOpThreads: options.threads } : {}),
+    allowSpinning: false,
   });
   let zeros = new Float32Array(0);
   return {

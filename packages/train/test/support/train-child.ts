@@ -1,17 +1,24 @@
 // A training run in its own process for the kill -9 tests: argv = out, where to hang (`epoch:<n>` after that epoch's
-// checkpoint, `step:<n>` after the first mid-epoch checkpoint at or past that step, or `never`), fresh|resume, and
-// optionally a .npy path: the vectors are then written there and streamed from the file, with a checkpoint every 5
-// steps.
+// checkpoint, `step:<n>` after the first mid-epoch checkpoint at or past that step, or `never`), fresh|resume, the
+// compute backend, and optionally a .npy path: the vectors are then written there and streamed from the file, with
+// a checkpoint every 5 steps.
 import { existsSync } from 'node:fs';
 import { writeNpy } from '@steer/embed';
-import { openVectorFiles, train, type VectorSource } from '../../src/index.js';
+import { openVectorFiles, train, type BackendName, type VectorSource } from '../../src/index.js';
 import { plantedData } from './synthetic.js';
 
-const [out, hang, mode, npy] = process.argv.slice(2);
+const [out, hang, mode, backend = 'wasm', npy] = process.argv.slice(2);
 // NOTE: `node --test <dir>` also runs every .js under a test/ folder; without arguments this file does nothing.
-if (out !== undefined && hang !== undefined && mode !== undefined) await run(out, hang, mode, npy);
+if (out !== undefined && hang !== undefined && mode !== undefined)
+  await run(out, hang, mode, backend as BackendName, npy);
 
-async function run(out: string, hang: string, mode: string, npy: string | undefined): Promise<void> {
+async function run(
+  out: string,
+  hang: string,
+  mode: string,
+  backend: BackendName,
+  npy: string | undefined,
+): Promise<void> {
   const { docs } = plantedData(32, 32, 3, 600, 3);
   let source: Float32Array | VectorSource = docs;
   if (npy !== undefined) {
@@ -31,7 +38,7 @@ async function run(out: string, hang: string, mode: string, npy: string | undefi
       deadAfterRows: 200,
       out,
       embedding: { model: 'synthetic', dims: 32, normalized: false },
-      backend: 'wasm',
+      backend,
       seed: 5,
       resume: mode === 'resume',
       ...(npy !== undefined ? { checkpointEvery: 5 } : {}),

@@ -1,7 +1,7 @@
 // A minimal LSP client over stdio with raw JSON-RPC framing (Content-Length headers), for end-to-end tests
 // of `steer lsp --stdio`. Waits are event-driven: a notification wait resolves when the message arrives.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { steerBin } from '../../src/run-cli.js';
+import { steerBin } from './run-cli.js';
 
 interface Message {
   jsonrpc: '2.0';
@@ -147,6 +147,11 @@ export class LspClient {
     this.notify('exit', null);
     this.child.stdin.end();
     return this.exited;
+  }
+
+  /** The server's process id. */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   kill(): void {
