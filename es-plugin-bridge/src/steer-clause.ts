@@ -1,6 +1,6 @@
 // The `steer` clause of a search body: parsing it, and rewriting the body into knn / sparse_vector / rrf.
 import { buildSearchBody, compileFilter } from '@steer/elasticsearch';
-import type { estypes } from '@steer/elasticsearch';
+import type { estypes, SearchBodyRequest } from '@steer/elasticsearch';
 import { BridgeHttpError } from './es-errors.js';
 import type { EsErrorCause } from './es-errors.js';
 import type { SteerDiagnostic, SteeredQuery } from './steering.js';
@@ -104,18 +104,24 @@ export interface RewriteFields {
   termField?: (field: string) => string;
 }
 
+/** A steered search body split into the user's other keys and the query builder's input. */
+export interface SteeredBody {
+  /** Every key of the body but `steer` and `query` (`_source`, `size`, `aggs`, ...). */
+  rest: Record<string, unknown>;
+  bodyRequest: SearchBodyRequest;
+}
+
 /**
- * Rewrites a search body holding a steer clause: removes `steer`, and adds `knn` (dense), a `sparse_vector`
- * query (sparse) or an `rrf` retriever (hybrid) built from the steered query. Keeps every other key (_source,
- * size, aggs, ...). A `query` next to `steer` becomes a filter of the steered retrieval, ANDed with the steer
- * query's own filter. Throws BridgeHttpError 400 when the body also has `knn` or `retriever`.
+ * Splits a search body holding a steer clause: the user's `query` becomes a filter of the steered retrieval,
+ * ANDed with the steer query's own filter. Throws BridgeHttpError 400 when the body also has `knn`, `retriever`
+ * or `rank`.
  */
-export function rewriteSearchBody(
+export function steeredBody(
   body: Record<string, unknown>,
   clause: SteerClause,
   steered: SteeredQuery,
   fields: RewriteFields,
-): Record<string, unknown> {
+): SteeredBody {
   const { steer: _steer, query: userQuery, ...rest } = body;
   for (const key of ['knn', 'retriever', 'rank'] as const) {
     if (rest[key] !== undefined)
@@ -126,20 +132,35 @@ export function rewriteSearchBody(
   const filter: estypes.QueryDslQueryContainer[] = [];
   if (steered.filter) filter.push(compileFilter(steered.filter, { termField: fields.termField }));
   if (userQuery !== undefined) filter.push(userQuery as estypes.QueryDslQueryContainer);
-  const size = typeof rest.size === 'number' ? rest.size : undefined;
+  const bodyRequest: SearchBodyRequest = {
+    mode: clause.mode ?? steered.mode,
+    vectorField: fields.vectorField,
+    latentField: clause.latentField ?? fields.latentField,
+    query: { vector: steered.vector },
+    latents: steered.latents,
+    k: steered.k,
+    numCandidates: steered.numCandidates,
+    filter,
+    size: typeof rest.size === 'number' ? rest.size : undefined,
+  };
+  return { rest, bodyRequest };
+}
+
+/**
+ * Rewrites a search body holding a steer clause: removes `steer`, and adds `knn` (dense), a `sparse_vector`
+ * query (sparse) or an `rrf` retriever (hybrid) built from the steered query. Keeps every other key (_source,
+ * size, aggs, ...); see steeredBody for `query`. Throws BridgeHttpError 400 on a body it cannot steer.
+ */
+export function rewriteSearchBody(
+  body: Record<string, unknown>,
+  clause: SteerClause,
+  steered: SteeredQuery,
+  fields: RewriteFields,
+): Record<string, unknown> {
+  const { rest, bodyRequest } = steeredBody(body, clause, steered, fields);
   let built;
   try {
-    built = buildSearchBody({
-      mode: clause.mode ?? steered.mode,
-      vectorField: fields.vectorField,
-      latentField: clause.latentField ?? fields.latentField,
-      query: { vector: steered.vector },
-      latents: steered.latents,
-      k: steered.k,
-      numCandidates: steered.numCandidates,
-      filter,
-      size,
-    });
+    built = buildSearchBody(bodyRequest);
   } catch (error) {
     throw invalid((error as Error).message);
   }

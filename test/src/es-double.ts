@@ -3,3 +3,4 @@
 // tests. Not a search engine: the modules under es-double/ follow Elasticsearch's answers, not its engine.
 export { startEsDouble } from './es-double/server.js';
 export type { EsDouble, EsDoubleOptions, RecordedRequest } from './es-double/server.js';
+export type { EsDoubleLicence, EsDoubleVersion } from './es-double/versions.js';

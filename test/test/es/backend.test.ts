@@ -359,7 +359,7 @@ backendSuite(
   'Elasticsearch TEST DOUBLE on loopback',
   async () => {
     const double = await startEsDouble({ models: { 'toy-model': toyModel } });
-    return { url: double.url, close: () => double.close(), modelId: 'toy-model', sparseTolerance: 1e-9 };
+    return { url: double.url, close: () => double.close(), modelId: 'toy-model', sparseTolerance: 2 ** -8 };
   },
   false,
 );
