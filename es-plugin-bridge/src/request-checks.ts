@@ -33,7 +33,8 @@ export function checkTarget(target: string | undefined): string {
     } catch {
       throw badRequest(`bad percent-encoding in the request path [${path}]`);
     }
-    if (decoded === '.' || decoded === '..' || decoded.includes('\\')) {
+    // NOTE: checked after decoding, and within decoded `/` too: a gateway upstream may decode `%2F` and resolve.
+    if (decoded.includes('\\') || decoded.split('/').some((part) => part === '.' || part === '..')) {
       throw badRequest(
         `the request path [${path}] has a '.', '..' or '\\' segment, which no Elasticsearch path has`,
       );

@@ -1,6 +1,6 @@
 // The bridge: a node:http server that speaks Elasticsearch, rewrites `steer` clauses and proxies everything else
 // to the upstream through undici, with the checks a local service holding credentials needs.
-import { createServer } from 'node:http';
+import { createServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BridgeHttpError, esErrorBody, sendEsError } from './es-errors.js';
@@ -193,10 +193,13 @@ export function createBridgeServer(options: BridgeOptions): Server {
     return forward(req, res, target);
   };
 
+  const clientTimeoutMs = options.clientTimeoutMs ?? 300_000;
   const server = createServer(
     {
-      requestTimeout: options.clientTimeoutMs ?? 300_000,
-      headersTimeout: options.clientHeadersTimeoutMs ?? 60_000,
+      requestTimeout: clientTimeoutMs,
+      headersTimeout: Math.min(options.clientHeadersTimeoutMs ?? 60_000, clientTimeoutMs),
+      // NOTE: node checks these timeouts on this interval (30 s by default), so short limits need a short one.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, clientTimeoutMs / 4)),
     },
     (req, res) => {
       res.on('error', () => undefined);
@@ -234,12 +237,30 @@ export function createBridgeServer(options: BridgeOptions): Server {
     res.writeContinue();
     server.emit('request', req, res);
   });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable)
-      socket.end(
-        'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\nx-elastic-product: Elasticsearch\r\n\r\n',
-      );
-    else socket.destroy();
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    const answer =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new BridgeHttpError(
+            408,
+            'request_timeout_exception',
+            `steer bridge: the request was not received within ${clientTimeoutMs} ms; send it faster, or raise --client-timeout`,
+          )
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? new BridgeHttpError(
+              431,
+              'too_long_http_header_exception',
+              'steer bridge: the request headers are too large',
+            )
+          : new BridgeHttpError(
+              400,
+              'illegal_argument_exception',
+              `steer bridge: malformed HTTP request (${error.code ?? error.message})`,
+            );
+    const body = esErrorBody(answer);
+    socket.end(
+      `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\nconnection: close\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-elastic-product: Elasticsearch\r\n\r\n${body}`,
+    );
   });
   server.on('close', () => void upstream.close());
   return server;

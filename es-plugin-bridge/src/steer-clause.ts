@@ -104,6 +104,16 @@ export interface RewriteFields {
   termField?: (field: string) => string;
 }
 
+/** Throws BridgeHttpError 400 when a body with a steer clause also has `knn`, `retriever` or `rank`. */
+export function assertSteerable(body: Record<string, unknown>): void {
+  for (const key of ['knn', 'retriever', 'rank'] as const) {
+    if (body[key] !== undefined)
+      throw invalid(
+        `cannot be combined with [${key}]: the steer clause becomes the ${key === 'knn' ? 'kNN search' : 'retriever'}`,
+      );
+  }
+}
+
 /** A steered search body split into the user's other keys and the query builder's input. */
 export interface SteeredBody {
   /** Every key of the body but `steer` and `query` (`_source`, `size`, `aggs`, ...). */
@@ -122,13 +132,8 @@ export function steeredBody(
   steered: SteeredQuery,
   fields: RewriteFields,
 ): SteeredBody {
+  assertSteerable(body);
   const { steer: _steer, query: userQuery, ...rest } = body;
-  for (const key of ['knn', 'retriever', 'rank'] as const) {
-    if (rest[key] !== undefined)
-      throw invalid(
-        `cannot be combined with [${key}]: the steer clause becomes the ${key === 'knn' ? 'kNN search' : 'retriever'}`,
-      );
-  }
   const filter: estypes.QueryDslQueryContainer[] = [];
   if (steered.filter) filter.push(compileFilter(steered.filter, { termField: fields.termField }));
   if (userQuery !== undefined) filter.push(userQuery as estypes.QueryDslQueryContainer);

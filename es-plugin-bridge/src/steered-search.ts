@@ -12,7 +12,7 @@ import type { DenseVectorField, estypes } from '@steer/elasticsearch';
 import { BridgeHttpError } from './es-errors.js';
 import { relay, relayRead, sendJson } from './relay.js';
 import { checkJsonContentType, decodeRequestBody, parseJson, readBody } from './request-checks.js';
-import { parseSteerClause, steerSyntaxError, steeredBody } from './steer-clause.js';
+import { assertSteerable, parseSteerClause, steerSyntaxError, steeredBody } from './steer-clause.js';
 import type { RewriteFields, SteerClause, SteeredBody } from './steer-clause.js';
 import { isSteerQueryError } from './steering.js';
 import type { BridgeSteering } from './steering.js';
@@ -149,6 +149,7 @@ export async function handleSearch(
     return;
   }
   const clause = parseSteerClause(body.steer);
+  assertSteerable(body);
   const facts = await ctx.facts.cluster(req.headers);
   let steered;
   try {

@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders, Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { startBridge } from '../src/index.js';
 import type { BridgeSteering, RunningBridge, SteeredQuery } from '../src/index.js';
 
@@ -35,6 +36,11 @@ async function startUpstream(): Promise<{ url: string; seen: Seen[]; server: Ser
     };
     if (req.url!.startsWith('/slow')) return;
     seen.push(entry);
+    if (req.url!.startsWith('/no-product')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"not":"elasticsearch"}');
+      return;
+    }
     res.setHeader('x-elastic-product', 'Elasticsearch');
     res.setHeader('x-upstream', 'yes');
     if (req.url!.endsWith('/_mapping')) {
@@ -49,8 +55,9 @@ async function startUpstream(): Promise<{ url: string; seen: Seen[]; server: Ser
         );
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
+      // Compressed when asked, as Elasticsearch answers over HTTP.
+      const gzip = String(req.headers['accept-encoding'] ?? '').includes('gzip');
+      const mapping = Buffer.from(
         JSON.stringify({
           [index]: {
             mappings: {
@@ -62,6 +69,11 @@ async function startUpstream(): Promise<{ url: string; seen: Seen[]; server: Ser
           },
         }),
       );
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+      });
+      res.end(gzip ? gzipSync(mapping) : mapping);
       return;
     }
     res.writeHead(req.url!.startsWith('/teapot') ? 418 : 200, { 'content-type': 'application/json' });
@@ -124,9 +136,16 @@ function call(
   return new Promise((resolve, reject) => {
     // NOTE: node's client sends a GET body with neither content-length nor chunked framing unless told the length.
     const length = typeof body === 'string' ? { 'content-length': String(Buffer.byteLength(body)) } : {};
+    // NOTE: the path goes as given (a URL string would be normalised, hiding `..` segments from the bridge).
+    const { hostname, port } = new URL(base);
     const req = request(
-      base + path,
-      { method, headers: { 'content-type': 'application/json', ...length, ...headers } },
+      {
+        hostname,
+        port,
+        path,
+        method,
+        headers: { 'content-type': 'application/json', ...length, ...headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -190,6 +209,39 @@ describe('bridge server', () => {
     assert.equal((await call(bridge.url, 'GET', '/teapot')).status, 418);
     const head = await call(bridge.url, 'HEAD', '/idx');
     assert.equal(head.status, 200);
+  });
+
+  it('relays upstream answers exactly: no x-elastic-product is added to answers that lack it', async () => {
+    const r = await call(bridge.url, 'GET', '/no-product');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['x-elastic-product'], undefined);
+    assert.deepEqual(r.json, { not: 'elasticsearch' });
+  });
+
+  it('reads gzipped _mapping answers and steers; keeps the caller content type', async () => {
+    const body = JSON.stringify({ steer: '"rivers"' });
+    const r = await call(bridge.url, 'POST', '/films/_search', body, {
+      'accept-encoding': 'gzip',
+      'content-type': 'application/vnd.elasticsearch+json; compatible-with=8',
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.json.body.includes('"knn"'));
+    assert.equal(r.json.headers['content-type'], 'application/vnd.elasticsearch+json; compatible-with=8');
+  });
+
+  it('keeps every request under the upstream path prefix', async () => {
+    const prefixed = await startBridge({ upstream: `${upstream.url}/gateway/es`, steering, port: 0 });
+    try {
+      const r = await call(prefixed.url, 'GET', '/idx/_doc/1');
+      assert.equal(r.json.url, '/gateway/es/idx/_doc/1');
+      for (const path of ['/../x', '/idx/%2E%2E/%2e%2e/x', '/idx/..%2F..%2Fx']) {
+        const refused = await call(prefixed.url, 'GET', path);
+        assert.equal(refused.status, 400, path);
+        assert.equal(refused.json.error.type, 'illegal_argument_exception');
+      }
+    } finally {
+      await prefixed.close();
+    }
   });
 
   it('streams chunked bodies through (e.g. _bulk NDJSON)', async () => {

@@ -51,6 +51,8 @@ export interface EsDoubleOptions {
   version?: EsDoubleVersion;
   /** The licence `GET /_license` reports and features are checked against (default basic, as a new cluster). */
   licence?: EsDoubleLicence;
+  /** False: `GET /_license` answers 403, as to credentials without the monitor privilege (default true). */
+  licenceReadable?: boolean;
   /** `http.max_content_length` in bytes (default 100 MB); larger bodies get 413 (417 to `Expect: 100-continue`). */
   maxContentLength?: number;
 }
@@ -94,6 +96,13 @@ class Router {
     if (parts.length === 0) {
       if (method === 'GET' || method === 'HEAD') return { status: 200, body: clusterInfo(this.behaviour) };
     } else if (first === '_license' && parts.length === 1 && method === 'GET') {
+      if (this.options.licenceReadable === false) {
+        throw new EsHttpError(
+          403,
+          'security_exception',
+          'action [cluster:monitor/xpack/license/get] is unauthorized for user [steer] with effective roles [reader]',
+        );
+      }
       return { status: 200, body: licenceInfo(this.licence) };
     } else if (first === '_bulk' && parts.length === 1 && (method === 'POST' || method === 'PUT')) {
       return { status: 200, body: cluster.bulk(undefined, text) };

@@ -193,14 +193,23 @@ function bridgeSuite(label: string, start: () => Promise<Target>, skip: string |
   });
 }
 
-bridgeSuite(
-  'Elasticsearch TEST DOUBLE',
-  async () => {
-    const double = await startEsDouble();
-    return { url: double.url, close: () => double.close() };
-  },
-  false,
-);
+// Every release line the double plays, on a basic licence (hybrid is fused by the bridge), and one on a trial
+// licence (the cluster's own RRF).
+for (const [version, licence] of [
+  ['8.15', 'basic'],
+  ['8.19', 'basic'],
+  ['9.2', 'basic'],
+  ['8.19', 'trial'],
+] as const) {
+  bridgeSuite(
+    `Elasticsearch TEST DOUBLE ${version}, ${licence} licence`,
+    async () => {
+      const double = await startEsDouble({ version, licence });
+      return { url: double.url, close: () => double.close() };
+    },
+    false,
+  );
+}
 
 const ES_URL = process.env.ES_URL;
 bridgeSuite(
