@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { openElasticsearchBackend, writeLatents } from '@steer/elasticsearch';
 import type { ElasticsearchBackend } from '@steer/elasticsearch';
 import type { Filter, Similarity } from '@steer/search';
-import { startEsDouble } from '../../src/index.js';
+import { DOUBLE_MATRIX, startEsDouble } from '../../src/index.js';
 import type { EsDoubleVersion } from '../../src/index.js';
 
 interface Target {
@@ -415,13 +415,7 @@ function backendSuite(label: string, start: () => Promise<Target>, skip: string 
   });
 }
 
-// Every release line the double plays, on a basic licence (hybrid fused by Steer), and one on a trial licence.
-for (const [version, licence] of [
-  ['8.15', 'basic'],
-  ['8.19', 'basic'],
-  ['9.2', 'basic'],
-  ['8.19', 'trial'],
-] as const) {
+for (const { version, licence } of DOUBLE_MATRIX) {
   backendSuite(
     `Elasticsearch TEST DOUBLE ${version}, ${licence} licence`,
     async () => {

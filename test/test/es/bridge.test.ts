@@ -10,6 +10,7 @@ import { startBridge } from '@steer/bridge';
 import type { RunningBridge } from '@steer/bridge';
 import {
   createToySteering,
+  DOUBLE_MATRIX,
   startEsDouble,
   TOY_DIMS,
   toyEmbed,
@@ -193,14 +194,7 @@ function bridgeSuite(label: string, start: () => Promise<Target>, skip: string |
   });
 }
 
-// Every release line the double plays, on a basic licence (hybrid is fused by the bridge), and one on a trial
-// licence (the cluster's own RRF).
-for (const [version, licence] of [
-  ['8.15', 'basic'],
-  ['8.19', 'basic'],
-  ['9.2', 'basic'],
-  ['8.19', 'trial'],
-] as const) {
+for (const { version, licence } of DOUBLE_MATRIX) {
   bridgeSuite(
     `Elasticsearch TEST DOUBLE ${version}, ${licence} licence`,
     async () => {
