@@ -350,6 +350,39 @@ describe('bridge server', () => {
     assert.equal(passThrough.status, 413);
   });
 
+  it('refuses steered searches on a cluster below 8.15, naming its version, and proxies the rest', async () => {
+    const old = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
+      res.end(
+        req.url === '/'
+          ? JSON.stringify({ version: { number: '8.14.3', build_flavor: 'default' } })
+          : JSON.stringify({
+              films: { mappings: { properties: { emb: { type: 'dense_vector', dims: 2 } } } },
+            }),
+      );
+    });
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r));
+    const oldBridge = await startBridge({
+      upstream: `http://127.0.0.1:${(old.address() as AddressInfo).port}`,
+      steering,
+      port: 0,
+    });
+    try {
+      const r = await call(oldBridge.url, 'POST', '/films/_search', JSON.stringify({ steer: '"rivers"' }));
+      assert.equal(r.status, 400);
+      assert.match(
+        r.json.error.reason,
+        /runs Elasticsearch 8\.14\.3, but steered searches need 8\.15\.0 or later/,
+      );
+      assert.equal((await call(oldBridge.url, 'GET', '/films/_mapping')).status, 200);
+    } finally {
+      await oldBridge.close();
+      old.closeAllConnections();
+      await new Promise((r) => old.close(r));
+    }
+  });
+
   it('answers 502 when the upstream is down and 504 when it is too slow', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
