@@ -182,13 +182,7 @@ export function createBridgeServer(options: BridgeOptions): Server {
     const search = SEARCH_PATH.exec(url.pathname);
     if (search && (req.method === 'POST' || req.method === 'GET')) {
       const index = search[1] === undefined ? undefined : decodeURIComponent(search[1]);
-      return handleSearch(
-        searchContext,
-        req,
-        res,
-        { index, indexPath: search[1], search: url.search },
-        target,
-      );
+      return handleSearch(searchContext, req, res, { index, indexPath: search[1] }, target);
     }
     return forward(req, res, target);
   };

@@ -37,8 +37,6 @@ export interface SearchContext {
 export interface SearchTarget {
   index?: string;
   indexPath?: string;
-  /** The query string, with its `?`, or empty. */
-  search: string;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -169,10 +167,9 @@ export async function handleSearch(
   } catch (error) {
     throw new BridgeHttpError(400, 'illegal_argument_exception', `[steer] ${(error as Error).message}`);
   }
-  const legacyTieBreak =
-    facts.version !== undefined &&
-    parseVersion(facts.version).major === 8 &&
-    parseVersion(facts.version).minor === 15;
+  const version = parseVersion(facts.version ?? '');
+  // 8.15 ran the rrf retriever through its legacy rank phase, which broke ties by the children's scores.
+  const legacyTieBreak = version.major === 8 && version.minor === 15;
   if (split.bodyRequest.mode === 'hybrid' && facts.rrfRefused) {
     sendJson(res, 200, await fuseInBridge(ctx, req, target, split, legacyTieBreak));
     return;
