@@ -446,5 +446,5 @@ backendSuite(
   }),
   ES_URL
     ? false
-    : 'ES_URL is not set; set ES_URL=http://localhost:9200 (ES 8.16+, rrf needs a trial or enterprise license) (and ES_USERNAME/ES_PASSWORD) to run these against a real cluster',
+    : 'ES_URL is not set; set ES_URL=http://localhost:9200 (and ES_USERNAME/ES_PASSWORD) to run these against a real cluster (Elasticsearch 8.15 or later, any licence)',
 );
