@@ -404,6 +404,21 @@ describe('bridge server', () => {
     assert.equal(slow.json.error.type, 'timeout_exception');
   });
 
+  it('does not blame the upstream for a slow upload: the timeout counts once the request is sent', async () => {
+    // The bridge gives the upstream 300 ms; this body takes about 900 ms to arrive.
+    async function* slowly(): AsyncGenerator<string> {
+      for (let i = 0; i < 6; i++) {
+        await new Promise((r) => setTimeout(r, 150));
+        yield `{"index":{"_id":"${i}"}}\n{"n":${i}}\n`;
+      }
+    }
+    const r = await call(bridge.url, 'POST', '/_bulk', Readable.from(slowly()), {
+      'content-type': 'application/x-ndjson',
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.body.split('\n').length, 13);
+  });
+
   it('answers 500 in the Elasticsearch shape when the steering fails unexpectedly, and keeps serving', async () => {
     const r = await call(bridge.url, 'POST', '/films/_search', JSON.stringify({ steer: 'crash' }));
     assert.equal(r.status, 500);
