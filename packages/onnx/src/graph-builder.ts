@@ -20,9 +20,10 @@ export interface ValueInfo {
  */
 export interface Initializer {
   name: string;
-  type: TensorType;
+  /** Element type; `int8` exists for constants only (quantized weights), not for graph inputs and outputs. */
+  type: TensorType | 'int8';
   dims: number[];
-  data?: Float32Array | Int32Array | BigInt64Array;
+  data?: Float32Array | Int32Array | BigInt64Array | Int8Array;
   external?: { location: string; offset: number; length: number };
 }
 
@@ -67,7 +68,18 @@ const ELEMENT_TYPE: Record<TensorType, number> = {
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
-const BYTES_PER_ELEMENT: Record<TensorType, number> = { float32: 4, int32: 4, int64: 8, bool: 1 };
+const INITIALIZER_TYPE: Record<Initializer['type'], number> = {
+  ...ELEMENT_TYPE,
+  int8: onnx.TensorProto.DataType.INT8,
+};
+
+const BYTES_PER_ELEMENT: Record<Initializer['type'], number> = {
+  float32: 4,
+  int32: 4,
+  int64: 8,
+  bool: 1,
+  int8: 1,
+};
 
 /** Attributes that ONNX types as FLOAT even when their value is a whole number. */
 const FLOAT_ATTRIBUTES = new Set([
@@ -123,10 +135,10 @@ function valueInfo(info: ValueInfo, role: string): OnnxTypes.IValueInfoProto {
 
 function tensorProto(init: Initializer): OnnxTypes.ITensorProto {
   if (!init.name) throw invalid('an initializer has no name; give every initializer a name');
-  const elemType = ELEMENT_TYPE[init.type];
+  const elemType = INITIALIZER_TYPE[init.type];
   if (elemType === undefined) {
     throw invalid(
-      `initializer "${init.name}" has type "${String(init.type)}"; use float32, int32, int64 or bool`,
+      `initializer "${init.name}" has type "${String(init.type)}"; use float32, int32, int64, bool or int8`,
     );
   }
   for (const dim of init.dims) {
