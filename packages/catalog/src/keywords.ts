@@ -1,7 +1,8 @@
 // Keyword labels from contrastive term statistics: words and two-word phrases over-represented in a feature's
 // top documents against the rest of the corpus (log-odds ratio with an informative Dirichlet prior, Monroe et
 // al. 2008), with stop words of the corpus' languages removed and singular/plural forms counted as one term.
-import { foldWord, StopWords, wordRuns, ENGLISH_STOPWORDS } from './text.js';
+import type { StopWords } from './text.js';
+import { foldWord, wordRuns, ENGLISH_STOPWORDS } from './text.js';
 
 /** Document frequencies of the corpus vocabulary (words and phrases) and each document's distinct terms. */
 export interface TermIndex {

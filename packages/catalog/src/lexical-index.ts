@@ -2,7 +2,8 @@
 // labels, top documents, token evidence and aliases) to weighted features, scored like a query over a text
 // index (idf-weighted, each term's weights relative to its best feature), with prefix lookups over a sorted
 // vocabulary for completion while the user types.
-import { foldWord, StopWords, wordRuns, ENGLISH_STOPWORDS } from './text.js';
+import type { StopWords } from './text.js';
+import { foldWord, wordRuns, ENGLISH_STOPWORDS } from './text.js';
 
 /** Terms of one feature (folded keys, see {@link conceptTerms}) with positive weights. */
 export interface LexicalEntry {

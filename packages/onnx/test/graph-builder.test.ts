@@ -163,7 +163,10 @@ describe('buildModel', () => {
       const session = await createSession(model);
       try {
         const { y } = await session.run({ x: { type: 'float32', data: x, dims: [2, 3] } });
-        assert.deepEqual([...(y!.data as Float32Array)], [...values].map((v) => v + 0.5));
+        assert.deepEqual(
+          [...(y!.data as Float32Array)],
+          [...values].map((v) => v + 0.5),
+        );
       } finally {
         await session.dispose();
       }
