@@ -53,8 +53,6 @@ export const SEARCH_WEIGHTS = {
 export const CONCEPT_DIRECTION_FEATURES = 3;
 /** A concept direction keeps only features scoring at least this fraction of the best match. */
 export const CONCEPT_DIRECTION_MIN_SCORE = 0.5;
-/** Calibration of relative strengths when the catalog has none (an SAE without catalog): `1x` = 2 |h|. */
-export const DEFAULT_STRENGTH_SCALE = 2;
 
 /** The parts of a concept-search score. */
 export interface MatchComponents {
@@ -591,10 +589,19 @@ export class Catalog implements FeatureCatalog {
 
   /**
    * What relative strengths mean for this SAE: its calibration from the catalog (`1x` = scale x |h| of the
-   * query), or {@link DEFAULT_STRENGTH_SCALE} with no typical query norm when the catalog has none.
+   * query); undefined when the catalog has none (the compiler then uses its default scale).
    */
   strengthCalibration(): StrengthCalibration | undefined {
     return this.header?.strength;
+  }
+
+  /** {@link FeatureCatalog.resolveConcept}: {@link conceptDirection} with FeatureInfo results. */
+  async resolveConcept(
+    text: string,
+    count?: number,
+  ): Promise<Array<{ feature: FeatureInfo; weight: number }>> {
+    const direction = await this.conceptDirection(text, count);
+    return direction.features.map((f) => ({ feature: this.get(f.id)!, weight: f.weight }));
   }
 
   /** {@link FeatureCatalog.searchConcept}: {@link searchFeatures} with FeatureInfo results. */

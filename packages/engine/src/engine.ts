@@ -98,10 +98,29 @@ export class SteerEngine {
     return this.parts.catalog;
   }
 
-  /** Parses and compiles `query` (one query) and returns its plan; throws SteerQueryError on any error. */
-  async plan(query: string): Promise<{ plan: SteeringPlan; diagnostics: Diagnostic[] }> {
+  /**
+   * Parses and compiles `query` (one query) and returns its plan; throws SteerQueryError on any error. Relative
+   * strengths (`2x`) are multiples of the query's own code: its texts are embedded and encoded for them (and
+   * `vectors` keeps the mixed embedding, so that the search does not embed them again).
+   */
+  async plan(
+    query: string,
+    vectors: Map<string, Float32Array> = new Map(),
+  ): Promise<{ plan: SteeringPlan; diagnostics: Diagnostic[] }> {
     const presets = this.parts.presetsDir ? new FolderPresetStore(this.parts.presetsDir) : undefined;
-    const { plans, diagnostics } = await compileText(query, { catalog: this.featureCatalog(), presets });
+    const sae = this.parts.sae;
+    const queryNorm = sae
+      ? async (texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number> => {
+          const vector = await this.mixTexts(texts, vectors);
+          const { values } = await this.encodeOne(vector);
+          return Math.sqrt(values.reduce((sum, v) => sum + Math.max(0, v) ** 2, 0));
+        }
+      : undefined;
+    const { plans, diagnostics } = await compileText(query, {
+      catalog: this.featureCatalog(),
+      presets,
+      ...(queryNorm ? { queryNorm } : {}),
+    });
     const errors = diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0)
       throw new SteerQueryError(`invalid steer query: ${formatDiagnostics(errors)}`, errors);
@@ -113,26 +132,44 @@ export class SteerEngine {
 
   /** Embeds and mixes the plan's weighted texts into one query vector. */
   async embedTexts(plan: SteeringPlan): Promise<Float32Array> {
+    return this.mixTexts(plan.texts);
+  }
+
+  /** Embeds weighted texts (as queries) and mixes them into one vector; `memo` keeps results by texts. */
+  private async mixTexts(
+    texts: ReadonlyArray<{ text: string; weight: number }>,
+    memo?: Map<string, Float32Array>,
+  ): Promise<Float32Array> {
     const dims = this.embedder.dims;
-    if (plan.texts.length === 0) {
+    if (texts.length === 0) {
       throw new SteerQueryError('a query needs at least one quoted text term, e.g. "university focus"', []);
     }
+    const key = JSON.stringify(texts.map((t) => [t.text, t.weight]));
+    const known = memo?.get(key);
+    if (known) return known;
     const vectors = await this.embedder.embed(
-      plan.texts.map((t) => t.text),
+      texts.map((t) => t.text),
       { kind: 'query' },
     );
-    const mixed = new Float32Array(dims);
-    plan.texts.forEach((term, row) => {
-      for (let i = 0; i < dims; i++) mixed[i]! += term.weight * vectors[row * dims + i]!;
-    });
-    if (plan.texts.length === 1 && plan.texts[0]!.weight === 1) return vectors.slice(0, dims);
-    return this.embedder.normalized ? l2Normalize(mixed) : mixed;
+    let out: Float32Array;
+    if (texts.length === 1 && texts[0]!.weight === 1) {
+      out = vectors.slice(0, dims);
+    } else {
+      const mixed = new Float32Array(dims);
+      texts.forEach((term, row) => {
+        for (let i = 0; i < dims; i++) mixed[i]! += term.weight * vectors[row * dims + i]!;
+      });
+      out = this.embedder.normalized ? l2Normalize(mixed) : mixed;
+    }
+    memo?.set(key, out);
+    return out;
   }
 
   /** Resolves a steer query into the steered vector, its latents and the search options. */
   async resolve(query: string, defaults: ResolveDefaults = {}): Promise<ResolvedQuery> {
-    const { plan, diagnostics } = await this.plan(query);
-    const baseVector = await this.embedTexts(plan);
+    const vectors = new Map<string, Float32Array>();
+    const { plan, diagnostics } = await this.plan(query, vectors);
+    const baseVector = await this.mixTexts(plan.texts, vectors);
     let vector = baseVector;
     let latents: LatentVector = { indices: new Int32Array(0), values: new Float32Array(0) };
     const mode = plan.options.mode ?? 'dense';
