@@ -197,43 +197,49 @@ class Resolution {
 
   /** The latent units of `1x` for this query (computed once); warns at `range` when it falls back. */
   strengthUnit(range: Range): Promise<StrengthUnit> {
-    this.unit ??= (async (): Promise<StrengthUnit> => {
-      const calibration =
-        this.context.catalog.strengthCalibration?.() ?? STRENGTH_DEFAULTS.defaultCalibration;
-      const scale = Number.isFinite(calibration.scale) && calibration.scale > 0 ? calibration.scale : 1;
-      let problem = '';
-      if (this.context.queryNorm && this.texts.length > 0) {
-        try {
-          const norm = await this.context.queryNorm(this.texts);
-          if (Number.isFinite(norm) && norm > 0)
-            return { unit: scale * norm, scale, queryNorm: norm, basis: 'query' };
-          problem = `the query's code is empty (|h| = ${norm})`;
-        } catch (cause) {
-          problem = `the query could not be encoded (${(cause as Error)?.message ?? String(cause)})`;
-        }
-      }
-      const typical = calibration.typicalQueryNorm;
-      if (typical !== undefined && Number.isFinite(typical) && typical > 0) {
-        if (problem) {
-          this.report(
-            CompileCode.UncalibratedStrength,
-            `${problem}, so 1x is taken for a typical query (${round(scale * typical)} latent units); give an absolute strength (*0.5) to be exact`,
-            range,
-            'warning',
-          );
-        }
-        return { unit: scale * typical, scale, queryNorm: typical, basis: 'typical-query' };
-      }
-      this.report(
-        CompileCode.UncalibratedStrength,
-        `${problem || "the query's code is not known here"} and SAE ${this.context.catalog.saeId} has no strength calibration (build its catalog with \`steer label\`), so 1x is taken as ${STRENGTH_DEFAULTS.fallbackUnit} latent unit; give an absolute strength (*0.5) to be exact`,
-        range,
-        'warning',
-      );
-      return { unit: STRENGTH_DEFAULTS.fallbackUnit, scale, queryNorm: 0, basis: 'fallback' };
-    })();
+    this.unit ??= resolveStrengthUnit(this.context, this.texts).then(({ unit, problem }) => {
+      if (problem) this.report(CompileCode.UncalibratedStrength, problem, range, 'warning');
+      return unit;
+    });
     return this.unit.then((unit) => (this.resolvedUnit = unit));
   }
+}
+
+/**
+ * The latent units of `1x` for a query of `texts`: the catalog's calibration scale (or the default) times |h|
+ * of the query's code (`context.queryNorm`), else of a typical query, else 1 latent unit. `problem` says why
+ * the query's own code was not used, when that matters (for a warning).
+ */
+export async function resolveStrengthUnit(
+  context: Pick<CompileContext, 'catalog' | 'queryNorm'>,
+  texts: ReadonlyArray<{ text: string; weight: number }>,
+): Promise<{ unit: StrengthUnit; problem?: string }> {
+  const calibration = context.catalog.strengthCalibration?.() ?? STRENGTH_DEFAULTS.defaultCalibration;
+  const scale = Number.isFinite(calibration.scale) && calibration.scale > 0 ? calibration.scale : 1;
+  let problem = '';
+  if (context.queryNorm && texts.length > 0) {
+    try {
+      const norm = await context.queryNorm(texts);
+      if (Number.isFinite(norm) && norm > 0)
+        return { unit: { unit: scale * norm, scale, queryNorm: norm, basis: 'query' } };
+      problem = `the query's code is empty (|h| = ${norm})`;
+    } catch (cause) {
+      problem = `the query could not be encoded (${(cause as Error)?.message ?? String(cause)})`;
+    }
+  }
+  const typical = calibration.typicalQueryNorm;
+  if (typical !== undefined && Number.isFinite(typical) && typical > 0) {
+    const unit: StrengthUnit = { unit: scale * typical, scale, queryNorm: typical, basis: 'typical-query' };
+    if (!problem) return { unit };
+    return {
+      unit,
+      problem: `${problem}, so 1x is taken for a typical query (${round(unit.unit)} latent units); give an absolute strength (*0.5) to be exact`,
+    };
+  }
+  return {
+    unit: { unit: STRENGTH_DEFAULTS.fallbackUnit, scale, queryNorm: 0, basis: 'fallback' },
+    problem: `${problem || "the query's code is not known here"} and SAE ${context.catalog.saeId} has no strength calibration (build its catalog with \`steer label\`), so 1x is taken as ${STRENGTH_DEFAULTS.fallbackUnit} latent unit; give an absolute strength (*0.5) to be exact`,
+  };
 }
 
 function round(value: number): number {

@@ -8,6 +8,7 @@ export {
   compilePreset,
   compileText,
   compileFilter,
+  resolveStrengthUnit,
   CompileCode,
   STRENGTH_DEFAULTS,
   type CompileContext,

@@ -1,5 +1,6 @@
 // Dense profiles of features built from the corpus at label time: each feature's top-document centroid (what
 // concept search compares a concept's embedding with) and the SAE's strength calibration (what `1x` means).
+import { latentNorm } from '@steer/sae';
 import type { SparseCodes, TopDocument } from './stats.js';
 
 /** Documents whose centroid gets half weight: a centroid of n documents is shrunk by n / (n + this). */
@@ -124,11 +125,6 @@ export function calibrateStrength(
     [sample[i], sample[j]] = [sample[j]!, sample[i]!];
   }
   const rows = sample.slice(0, searched);
-  const latentNorm = (doc: number): number => {
-    let sum = 0;
-    for (let t = 0; t < codes.k; t++) sum += Math.max(0, codes.values[doc * codes.k + t]!) ** 2;
-    return Math.sqrt(sum);
-  };
   const ratios: number[] = [];
   const norms: number[] = [];
   const pairs = options.pairs ?? 200;
@@ -137,7 +133,7 @@ export function calibrateStrength(
   for (let p = 0; p < pairs; p++) {
     const query = Math.floor(random() * documents);
     const source = Math.floor(random() * documents);
-    const norm = latentNorm(query);
+    const norm = latentNorm(codes, query);
     if (source === query || norm <= 0) continue;
     const direction = new Float64Array(dModel);
     for (let t = 0; t < Math.min(3, codes.k); t++) {

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { compileText } from '@steer/grammar';
 import type { Diagnostic, FeatureCatalog, SteeringPlan } from '@steer/grammar';
-import { loadSae } from '@steer/sae';
+import { latentNorm, loadSae } from '@steer/sae';
 import type { SaeRuntime } from '@steer/sae';
 import { createEmbedder } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
@@ -110,11 +110,8 @@ export class SteerEngine {
     const presets = this.parts.presetsDir ? new FolderPresetStore(this.parts.presetsDir) : undefined;
     const sae = this.parts.sae;
     const queryNorm = sae
-      ? async (texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number> => {
-          const vector = await this.mixTexts(texts, vectors);
-          const { values } = await this.encodeOne(vector);
-          return Math.sqrt(values.reduce((sum, v) => sum + Math.max(0, v) ** 2, 0));
-        }
+      ? async (texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number> =>
+          latentNorm(await sae.encode(await this.mixTexts(texts, vectors), 1))
       : undefined;
     const { plans, diagnostics } = await compileText(query, {
       catalog: this.featureCatalog(),
@@ -135,34 +132,16 @@ export class SteerEngine {
     return this.mixTexts(plan.texts);
   }
 
-  /** Embeds weighted texts (as queries) and mixes them into one vector; `memo` keeps results by texts. */
   private async mixTexts(
     texts: ReadonlyArray<{ text: string; weight: number }>,
     memo?: Map<string, Float32Array>,
   ): Promise<Float32Array> {
-    const dims = this.embedder.dims;
-    if (texts.length === 0) {
-      throw new SteerQueryError('a query needs at least one quoted text term, e.g. "university focus"', []);
-    }
     const key = JSON.stringify(texts.map((t) => [t.text, t.weight]));
     const known = memo?.get(key);
     if (known) return known;
-    const vectors = await this.embedder.embed(
-      texts.map((t) => t.text),
-      { kind: 'query' },
-    );
-    let out: Float32Array;
-    if (texts.length === 1 && texts[0]!.weight === 1) {
-      out = vectors.slice(0, dims);
-    } else {
-      const mixed = new Float32Array(dims);
-      texts.forEach((term, row) => {
-        for (let i = 0; i < dims; i++) mixed[i]! += term.weight * vectors[row * dims + i]!;
-      });
-      out = this.embedder.normalized ? l2Normalize(mixed) : mixed;
-    }
-    memo?.set(key, out);
-    return out;
+    const vector = await embedQueryTexts(this.embedder, texts);
+    memo?.set(key, vector);
+    return vector;
   }
 
   /** Resolves a steer query into the steered vector, its latents and the search options. */
@@ -287,6 +266,30 @@ export class SteerEngine {
     await this.parts.embedder.dispose();
     await this.parts.backend.close();
   }
+}
+
+/**
+ * Embeds weighted texts as queries and mixes them into one vector: a single text of weight 1 is its embedding;
+ * otherwise the weighted sum, normalised when the embedder's vectors are.
+ */
+export async function embedQueryTexts(
+  embedder: Embedder,
+  texts: ReadonlyArray<{ text: string; weight: number }>,
+): Promise<Float32Array> {
+  const dims = embedder.dims;
+  if (texts.length === 0) {
+    throw new SteerQueryError('a query needs at least one quoted text term, e.g. "university focus"', []);
+  }
+  const vectors = await embedder.embed(
+    texts.map((t) => t.text),
+    { kind: 'query' },
+  );
+  if (texts.length === 1 && texts[0]!.weight === 1) return vectors.slice(0, dims);
+  const mixed = new Float32Array(dims);
+  texts.forEach((term, row) => {
+    for (let i = 0; i < dims; i++) mixed[i]! += term.weight * vectors[row * dims + i]!;
+  });
+  return embedder.normalized ? l2Normalize(mixed) : mixed;
 }
 
 /** Features active in both latent vectors, ranked by the product of their activations. */

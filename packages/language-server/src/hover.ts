@@ -1,11 +1,19 @@
 // Hover: a feature's label, keywords, statistics and top documents; the features a quoted text activates;
 // the edits of a preset; what an option does.
 import type { FeatureDescription } from '@steer/catalog';
-import { format, type AstNode, type Position, type PresetDefinition } from '@steer/grammar';
+import {
+  format,
+  nodeAt,
+  type AstNode,
+  type Edit,
+  type Position,
+  type PresetDefinition,
+} from '@steer/grammar';
 import { MarkupKind, type Hover } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { percent, type DocumentContext, type LspCatalog } from './context.js';
-import { parsed, referenceAt } from './document.js';
+import { contains, parsed, referenceAt, statementAt } from './document.js';
+import { strengthMarkdown, strengthMeaning } from './strength.js';
 
 /** Hover text for a position in a .steer document. */
 export interface HoverProvider {
@@ -134,8 +142,41 @@ export function createHoverProvider(options: { textFeatures?: number } = {}): Ho
     }
   }
 
+  /** Hover on a strength (`*2x`, `*0.5`): what it means in latent units for this query. */
+  async function strengthHover(
+    document: TextDocument,
+    position: Position,
+    context: DocumentContext,
+  ): Promise<Hover | null> {
+    const result = parsed(document);
+    const statement = statementAt(result, position);
+    if (!statement) return null;
+    const edit = statement.steers.find(
+      (s): s is Edit => s.kind === 'edit' && s.strength !== undefined && contains(s.strength.range, position),
+    );
+    if (!edit?.strength) return null;
+    try {
+      const meaning = await strengthMeaning(statement, edit, context);
+      if (!meaning) return null;
+      return {
+        contents: { kind: MarkupKind.Markdown, value: strengthMarkdown(meaning) },
+        range: edit.strength.range,
+      };
+    } catch (cause) {
+      return {
+        contents: {
+          kind: MarkupKind.Markdown,
+          value: `cannot work out this strength: ${(cause as Error).message}`,
+        },
+        range: edit.strength.range,
+      };
+    }
+  }
+
   return {
     async hover(document, position, context) {
+      if (nodeAt(parsed(document).ast, position)?.kind === 'strength')
+        return strengthHover(document, position, context);
       const node = referenceAt(parsed(document), position);
       if (!node) return null;
       const value = await markdownFor(node, document, context);
