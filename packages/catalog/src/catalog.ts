@@ -413,10 +413,10 @@ export class Catalog implements FeatureCatalog {
     const scanning = (options.candidates ?? 1024) < this.nLatents;
     if (this.dir && this.header && scanning) {
       const saved = await loadConceptIndex(this.dir, key);
-      if (saved) {
-        const index = await ConceptIndex.open(saved.arrays, saved.scanModel, options);
-        return new IndexScorer(index, LexicalIndex.fromColumns(saved.lexical));
-      }
+      // NOTE: a scan model that does not fit its data file (a write torn between the two) is rebuilt too.
+      const index =
+        saved && (await ConceptIndex.open(saved.arrays, saved.scanModel, options).catch(() => undefined));
+      if (saved && index) return new IndexScorer(index, LexicalIndex.fromColumns(saved.lexical));
     }
     const [dense, profiles, details] = await Promise.all([
       weights ?? readSaeWeights(saeDir!),

@@ -233,6 +233,9 @@ export async function loadConceptIndex(
       },
       ...(scanModel ? { scanModel } : {}),
     };
+  } catch {
+    // NOTE: an unreadable index (a folder in its place, an I/O error) is rebuilt like a missing one.
+    return undefined;
   } finally {
     await file.close();
   }
