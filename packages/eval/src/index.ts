@@ -11,3 +11,4 @@ export * from './experiments/amplify.js';
 export * from './experiments/frequency.js';
 export * from './experiments/perspectives.js';
 export * from './experiments/controllability.js';
+export * from './experiments/catalogs.js';

@@ -7,6 +7,7 @@ import { createEmbedder, type Embedder } from '@steer/embed';
 import {
   BBC_TOPICS_FILE,
   DEFAULT_PLAN,
+  experimentCatalog,
   renderControllability,
   renderControllabilitySvg,
   runControllabilityStudy,
@@ -261,22 +262,45 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
       const [k] = kList(args, [32]);
       const sections: string[] = [];
       const results: unknown[] = [];
+      const saeDirs = new Map<string, string>();
       for (const dataset of datasets) {
         const vectors = await embedDataset(dataset, embedder, progress.update);
-        const sae = await loadSae(await saeFor(dataset, vectors, k!));
+        const saeDir = await saeFor(dataset, vectors, k!);
+        saeDirs.set(dataset.name, saeDir);
+        const sae = await loadSae(saeDir);
         try {
           const svgName = `${name}-${dataset.name.replace(/[^\w.-]+/g, '_')}.svg`;
           if (name === 'amplify') {
-            const result = await runAmplify({
+            const inputs = {
               dataset,
               sae,
               documentVectors: vectors.documents,
               queryVectors: vectors.queries,
               queries: vectors.judgedQueries,
-            });
-            await write(svgName, renderAmplifySvg(result));
-            sections.push(renderAmplify(result, command, date, svgName));
-            results.push(result);
+            };
+            const catalog = await experimentCatalog(
+              saeDirs.get(dataset.name)!,
+              sae,
+              embedder,
+              dataset.documents,
+              progress.update,
+              `label ${dataset.name}`,
+            );
+            try {
+              const byConcept = await runAmplify({
+                ...inputs,
+                conceptSearch: async (text) => {
+                  const [best] = await catalog.searchFeatures(text, 1);
+                  return best && { feature: best.id, score: best.score };
+                },
+              });
+              const byJudgments = await runAmplify(inputs);
+              await write(svgName, renderAmplifySvg([byConcept, byJudgments]));
+              sections.push(renderAmplify([byConcept, byJudgments], command, date, svgName));
+              results.push(byConcept, byJudgments);
+            } finally {
+              await catalog.dispose();
+            }
           } else {
             const result = await runFrequency({
               corpus: dataset.name,
@@ -361,8 +385,22 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
         saeNote = `trained by this command on the demo corpus's passages: ${plan.nLatents} latents, ${plan.epochs} epochs, MSE + KL with M = 8, seed ${plan.seed}`;
       }
       const sae = await loadSae(saeDir);
+      const catalog = await experimentCatalog(
+        saeDir,
+        sae,
+        embedder,
+        passages.map((p) => ({ id: p.id, title: p.title, text: p.text })),
+        progress.update,
+      );
       try {
-        const result = await runPerspectives({ passages, documentVectors, queries, queryVectors, sae });
+        const result = await runPerspectives({
+          passages,
+          documentVectors,
+          queries,
+          queryVectors,
+          sae,
+          catalog,
+        });
         await write('perspectives.svg', renderPerspectivesSvg(result));
         await write(
           'perspectives.md',
@@ -370,6 +408,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
         );
         json = result;
       } finally {
+        await catalog.dispose();
         await sae.dispose();
       }
     }

@@ -3,12 +3,13 @@
 // and the topic mix of the top 10 is read from the corpus labels. Also concept search's precision on the topics.
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { buildCatalog, openCatalog, type Catalog } from '@steer/catalog';
+import type { Catalog } from '@steer/catalog';
 import type { Embedder } from '@steer/embed';
 import { compileText, type SteeringPlan } from '@steer/grammar';
-import { latentNorm, loadSae, type SaeRuntime, type SparseLatents } from '@steer/sae';
+import { latentNorm, loadSae, type FeatureEdit, type SaeRuntime, type SparseLatents } from '@steer/sae';
 import { EvalError } from '../datasets.js';
 import { embedTexts } from '../run-eval.js';
+import { experimentCatalog } from './catalogs.js';
 import {
   DEFAULT_PLAN,
   documentText,
@@ -246,8 +247,8 @@ export interface ControllabilityOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** A steer-query string literal for `text`. */
-function quote(text: string): string {
+/** A steer-query string literal for `text` (whitespace collapsed). */
+export function steerQueryLiteral(text: string): string {
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\s+/g, ' ')}"`;
 }
 
@@ -358,7 +359,7 @@ export async function runControllability(options: ControllabilityOptions): Promi
                 '<topic>',
                 (setting.source === 'name' ? topic.name : topic.description).replace(/"/g, ''),
               );
-        const plan = await compileOne(`${quote(title)} ${edit}`, context);
+        const plan = await compileSteerQuery(`${steerQueryLiteral(title)} ${edit}`, context);
         const { vector } = await sae.steer(vectorOf.get(title)!, plan.edits.map(toSaeEdit), {
           mode: 'residual',
           returnLatents: false,
@@ -432,7 +433,14 @@ export async function runControllability(options: ControllabilityOptions): Promi
   };
 }
 
-async function compileOne(text: string, context: Parameters<typeof compileText>[1]): Promise<SteeringPlan> {
+/**
+ * Compiles one steer query as the engine does (concept search, the query's own strength unit).
+ * @throws EvalError `experiment_input` when it does not compile.
+ */
+export async function compileSteerQuery(
+  text: string,
+  context: Parameters<typeof compileText>[1],
+): Promise<SteeringPlan> {
   const { plans, diagnostics } = await compileText(text, context);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0 || plans.length !== 1) {
@@ -444,7 +452,8 @@ async function compileOne(text: string, context: Parameters<typeof compileText>[
   return plans[0]!;
 }
 
-function toSaeEdit(edit: SteeringPlan['edits'][number]) {
+/** A plan edit as the SAE runtime takes it. */
+export function toSaeEdit(edit: SteeringPlan['edits'][number]): FeatureEdit {
   return edit.op === 'zero'
     ? { feature: edit.feature, op: 'zero' as const }
     : { feature: edit.feature, op: edit.op, value: edit.value };
@@ -675,23 +684,14 @@ export async function runControllabilityStudy(
     );
     const sae = await loadSae(cached.dir);
     try {
-      const documents = collection.map((d) => ({ id: d.id, title: d.title, text: d.text }));
-      const header = await openCatalog(cached.dir).then(
-        (c) => c.header,
-        () => undefined,
+      const catalog = await experimentCatalog(
+        cached.dir,
+        sae,
+        embedder,
+        collection.map((d) => ({ id: d.id, title: d.title, text: d.text })),
+        options.onProgress,
+        `label (seed ${seed})`,
       );
-      if (!header || header.corpus.documents !== documents.length || !header.strength) {
-        await buildCatalog({
-          saeDir: cached.dir,
-          sae,
-          embedder,
-          documents,
-          force: true,
-          onProgress: (stage, done, total) =>
-            options.onProgress?.({ stage: `label ${stage} (seed ${seed})`, done, total }),
-        });
-      }
-      const catalog = await openCatalog(cached.dir, { embedder });
       try {
         results.push(
           await runControllability({
