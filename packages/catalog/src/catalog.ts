@@ -52,7 +52,7 @@ export const SEARCH_WEIGHTS = {
 /** Features of a concept direction when `~"concept"` gives no count. */
 export const CONCEPT_DIRECTION_FEATURES = 3;
 /** A concept direction keeps only features scoring at least this fraction of the best match. */
-export const CONCEPT_DIRECTION_MIN_SCORE = 0.5;
+export const CONCEPT_DIRECTION_MIN_SCORE = 0.7;
 
 /** The parts of a concept-search score. */
 export interface MatchComponents {
@@ -562,7 +562,7 @@ export class Catalog implements FeatureCatalog {
 
   /**
    * A concept as a direction: the best `count` matches of {@link searchFeatures} (default
-   * {@link CONCEPT_DIRECTION_FEATURES}; matches under half the best score are left out), weighted by their scores
+   * {@link CONCEPT_DIRECTION_FEATURES}; matches under 70% of the best score are left out), weighted by their scores
    * and scaled so that the weighted sum of their decoder columns has unit length. Empty when nothing matches.
    */
   async conceptDirection(concept: string, count?: number): Promise<ConceptDirection> {

@@ -589,7 +589,7 @@ export function renderControllability(
     '',
     '- Queries never enter the collection, the SAE training or the labelling. The SAE is trained on the collection with',
     '  the recipe written in the note above; `steer label` builds its catalog on the same collection.',
-    '- `+~"<topic>"` resolves, by concept search, to a unit direction of up to 3 features (those scoring at least half the',
+    '- `+~"<topic>"` resolves, by concept search, to a unit direction of up to 3 features (those scoring at least 70% of the',
     "  best); `/1` takes the best feature alone. Strengths are relative to the query's own code: `1x` adds",
     "  scale x |h| along the direction, |h| being the norm of the headline's SAE code and scale the SAE's calibration",
     "  (`steer label` measures it on the corpus without labels: the median strength at which a concept's own top",
