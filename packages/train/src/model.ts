@@ -27,14 +27,24 @@ export interface StepHyper {
   dModel: number;
   nLatents: number;
   k: number;
+  /**
+   * Factor on the mean squared error: 1 / (the training data's variance per dimension) in the scale-free recipe,
+   * so that the reconstruction term is the normalised MSE (1 = no better than predicting the mean); 1 in the paper's.
+   */
+  mseScale: number;
   /** Weight of the KL term of Eq. 2; 0 gives the MSE-only ablation. */
   kldWeight: number;
   /** Softmax temperature of the query-to-document score distributions (the paper uses 1). */
   temperature: number;
   /** Latents in the AuxK reconstruction of the residual; 0 disables AuxK. */
   auxK: number;
-  /** Coefficient of the AuxK loss (OpenAI: 1/32), relative to the MSE normalised by the batch's mean(x^2). */
+  /** Coefficient of the AuxK loss (OpenAI: 1/32). */
   auxCoef: number;
+  /**
+   * Factor that puts the (residual-normalised) AuxK error in the reconstruction term's units: 1 in the scale-free
+   * recipe (OpenAI adds two normalised errors), the data's mean(x^2) in the paper's (its MSE is not normalised).
+   */
+  auxScale: number;
   /** A latent is dead when it has not fired for this many training rows. */
   deadAfterRows: number;
   /** Keep decoder rows at unit norm (project the parallel gradient out, renormalise after each step). */
@@ -57,7 +67,7 @@ export interface StepBatch {
 
 /** Loss parts of a step or an evaluation (means over the batch). */
 export interface LossParts {
-  /** Total optimised loss: mse + kldWeight * kl + auxCoef * mean(x^2) * auxk. */
+  /** Total optimised loss: mseScale * mse + kldWeight * kl + auxCoef * auxScale * auxk. */
   loss: number;
   /** Mean squared error over rows and dimensions. */
   mse: number;

@@ -218,6 +218,13 @@ function fingerprintData(a: Float32Array): string {
   return `${bytes.length}:${h.toString(16)}`;
 }
 
+/** mean(x^2) over all values. */
+function meanSquare(a: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i]! * a[i]!;
+  return sum / a.length;
+}
+
 function lrAt(r: Resolved, step: number, totalSteps: number): number {
   // Cosine annealing to zero over the planned steps (PyTorch CosineAnnealingLR with T_max = total steps).
   return (r.lr * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps))) / 2;
@@ -289,10 +296,12 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     dModel: d,
     nLatents: r.nLatents,
     k: r.k,
+    mseScale: 1,
     kldWeight: M > 0 ? r.kldWeight : 0,
     temperature: r.temperature,
     auxK: r.auxK,
     auxCoef: r.auxCoef,
+    auxScale: meanSquare(rows.data),
     deadAfterRows,
     unitNormDecoder: r.unitNormDecoder,
     beta1: 0.9,

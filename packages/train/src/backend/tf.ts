@@ -4,7 +4,7 @@
 // Step math (rows r, latents i, k active per row, x: [R, d]):
 //   xc = x - b_dec;  z = xc W_enc^T + b_enc;  (vals, idx) = TopK(z, k);  a = ReLU(vals)
 //   x_hat = b_dec + sum_j a[r, j] * W_decT[idx[r, j]]                       (gather of k rows, no dense product)
-//   L = mse + kldWeight * kl + auxCoef * mean(x^2) * auxk   (auxk: residual error normalised by the residual)
+//   L = mseScale * mse + kldWeight * kl + auxCoef * auxScale * auxk   (auxk: residual error normalised by the residual)
 // Backward with g = dL/dx_hat:
 //   dA[r, j] = g[r] . W_decT[idx[r, j]]          dW_decT[idx[r, j]] += a[r, j] g[r]   (scatter-add)
 //   dz[r, j] = dA[r, j] [vals > 0]               dW_enc[idx[r, j]]  += dz[r, j] xc[r] (scatter-add)
@@ -417,7 +417,7 @@ export function createTrainerCore(hyper: StepHyper, state: CoreState): TrainerCo
       const xhat = t.add(t.reshape(t.matMul(t.reshape(act, [R, 1, k]), wg), [R, d]), params.bDec) as Tensor2D;
       const diff = t.sub(xhat, x);
       const mse = t.div(t.sum(t.square(diff)), R * d);
-      let g: Tensor = t.mul(diff, 2 / (R * d)); // dL/dx_hat
+      let g: Tensor = t.mul(diff, (2 * hyper.mseScale) / (R * d)); // dL/dx_hat
       let kl: Tensor = t.scalar(0);
       if (G > 0) {
         const T = hyper.temperature;
@@ -442,9 +442,6 @@ export function createTrainerCore(hyper: StepHyper, state: CoreState): TrainerCo
       const fired = t.cast(t.greater(firedCount, 0), 'float32') as Tensor1D;
 
       let auxLoss: Tensor = t.scalar(0);
-      // OpenAI's recipe adds two normalised MSEs; our main MSE is not normalised, so the AuxK term is scaled by the
-      // batch's energy mean(x^2) to keep the weight 1/32 relative to the reconstruction loss.
-      const energy = t.div(t.sum(t.square(x)), R * d);
       let grads: Vars | undefined;
       let dWdecT: Tensor | null = null;
       let dWenc: Tensor | null = null;
@@ -502,7 +499,7 @@ export function createTrainerCore(hyper: StepHyper, state: CoreState): TrainerCo
         const auxDiff = t.sub(eh, residual);
         auxLoss = t.div(t.sum(t.square(auxDiff)), denom);
         if (wantGrads) {
-          const gA = t.mul(t.div(auxDiff, denom), t.mul(energy, 2 * hyper.auxCoef)) as Tensor2D;
+          const gA = t.mul(t.div(auxDiff, denom), 2 * hyper.auxCoef * hyper.auxScale) as Tensor2D;
           let accDec: Tensor = t.zeros([nDead, d]);
           let accEnc: Tensor = t.zeros([nDead, d]);
           let accB: Tensor = t.zeros([nDead]);
@@ -556,8 +553,8 @@ export function createTrainerCore(hyper: StepHyper, state: CoreState): TrainerCo
         };
       }
       const weighted = t.add(
-        t.add(mse, t.mul(kl, hyper.kldWeight)),
-        t.mul(t.mul(auxLoss, energy), hyper.auxCoef),
+        t.add(t.mul(mse, hyper.mseScale), t.mul(kl, hyper.kldWeight)),
+        t.mul(auxLoss, hyper.auxCoef * hyper.auxScale),
       );
       const parts = t.stack([weighted, mse, kl, auxLoss]) as Tensor1D;
       return { parts, fired, grads };

@@ -25,17 +25,29 @@ const hyper: StepHyper = {
   dModel: d,
   nLatents: n,
   k,
+  mseScale: 3.5,
   kldWeight: 0.7,
   temperature: 0.5,
   auxK: 4,
   auxCoef: 1 / 32,
+  auxScale: 0.6,
   deadAfterRows: 100,
   unitNormDecoder: true,
   beta1: 0.9,
   beta2: 0.999,
   eps: 1e-8,
 };
-const refHyper: ReferenceHyper = { d, n, k, kldWeight: 0.7, temperature: 0.5, auxK: 4, auxCoef: 1 / 32 };
+const refHyper: ReferenceHyper = {
+  d,
+  n,
+  k,
+  mseScale: 3.5,
+  kldWeight: 0.7,
+  temperature: 0.5,
+  auxK: 4,
+  auxCoef: 1 / 32,
+  auxScale: 0.6,
+};
 
 function fixture(): { state: CoreState; x: Float32Array } {
   const rng = new Rng(7);

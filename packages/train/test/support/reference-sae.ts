@@ -6,10 +6,12 @@ export interface ReferenceHyper {
   d: number;
   n: number;
   k: number;
+  mseScale: number;
   kldWeight: number;
   temperature: number;
   auxK: number;
   auxCoef: number;
+  auxScale: number;
 }
 
 export interface ReferenceBatch {
@@ -91,7 +93,7 @@ export function referenceLoss(
   for (let j = 0; j < R * d; j++) {
     const diff = xhat[j]! - x[j]!;
     mse += diff * diff;
-    g[j] = (2 * diff) / (R * d);
+    g[j] = (2 * h.mseScale * diff) / (R * d);
   }
   mse /= R * d;
 
@@ -159,7 +161,6 @@ export function referenceLoss(
   }
 
   let auxk = 0;
-  let auxScale = 0;
   if (h.auxK > 0 && dead.length > 0) {
     const kAux = Math.min(h.auxK, dead.length);
     let denom = 1e-12;
@@ -175,15 +176,11 @@ export function referenceLoss(
         eh[r * d + c] = s;
       }
     }
-    let energy = 0;
-    for (let j = 0; j < R * d; j++) energy += x[j]! * x[j]!;
-    energy /= R * d;
-    auxScale = energy;
     const gA = new Float64Array(R * d);
     for (let j = 0; j < R * d; j++) {
       const diff = eh[j]! - target[j]!;
       auxk += diff * diff;
-      gA[j] = (2 * h.auxCoef * energy * diff) / denom;
+      gA[j] = (2 * h.auxCoef * h.auxScale * diff) / denom;
     }
     auxk /= denom;
     for (let r = 0; r < R; r++) {
@@ -211,7 +208,7 @@ export function referenceLoss(
       }
     }
   }
-  const loss = mse + h.kldWeight * kl + h.auxCoef * auxScale * auxk;
+  const loss = h.mseScale * mse + h.kldWeight * kl + h.auxCoef * h.auxScale * auxk;
   return { loss, mse, kl, auxk, grads, residual };
 }
 
