@@ -57,8 +57,8 @@ export interface StrengthCalibration {
   documents: number;
 }
 
-/** A seeded uniform generator in [0, 1) (mulberry32). */
-function seeded(seed: number): () => number {
+/** A seeded uniform generator in [0, 1) (mulberry32): reproducible sampling for calibration and experiments. */
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) | 0;
@@ -115,7 +115,7 @@ export function calibrateStrength(
   options: { pairs?: number; maxDocuments?: number; seed?: number; depth?: number } = {},
 ): StrengthCalibration | undefined {
   const documents = vectors.length / dModel;
-  const random = seeded(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   const depth = options.depth ?? 10;
   if (documents < 2 * depth) return undefined;
   const sample = Array.from({ length: documents }, (_, i) => i);

@@ -3,7 +3,7 @@
 // and the topic mix of the top 10 is read from the corpus labels. Also concept search's precision on the topics.
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Catalog } from '@steer/catalog';
+import { seededRandom, type Catalog } from '@steer/catalog';
 import type { Embedder } from '@steer/embed';
 import { compileText, type SteeringPlan } from '@steer/grammar';
 import { latentNorm, loadSae, type FeatureEdit, type SaeRuntime, type SparseLatents } from '@steer/sae';
@@ -108,17 +108,6 @@ export async function loadTopics(path: string): Promise<TopicSpec[]> {
   return topics as TopicSpec[];
 }
 
-/** mulberry32 uniform numbers in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Splits a corpus: `perTopic` documents of each topic (chosen by `seed`) become queries and are never indexed,
  * trained on or labelled; the rest is the collection. Both keep the corpus order.
@@ -130,7 +119,7 @@ export function holdOutQueries(
   perTopic: number,
   seed: number,
 ): { collection: TopicDocument[]; queries: TopicDocument[] } {
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   const held = new Set<string>();
   for (const topic of topics) {
     const ids = documents.filter((d) => d.topic === topic && d.title.trim() !== '').map((d) => d.id);
@@ -167,7 +156,7 @@ export function bootstrapMean(values: readonly number[], resamples = 2000, seed 
   const n = values.length;
   const mean = n === 0 ? 0 : values.reduce((a, b) => a + b, 0) / n;
   if (n < 2) return { mean, low: mean, high: mean };
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   const means = new Float64Array(resamples);
   for (let r = 0; r < resamples; r++) {
     let sum = 0;
