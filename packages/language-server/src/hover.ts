@@ -34,7 +34,7 @@ function round(value: number): string {
 
 /** Markdown for everything the catalog knows about a feature (shared with `steer/explainFeature`). */
 export function describeFeatureMarkdown(description: FeatureDescription, maxDocuments = 3): string {
-  const title = `**f${description.id}**${description.label ? ` — ${description.label}` : ''}${description.dead ? ' *(dead)*' : ''}`;
+  const title = `**f${description.id}**${description.label ? ` — ${description.label}` : ''}${description.weak ? ' *(weak evidence)*' : ''}${description.dead ? ' *(dead)*' : ''}`;
   const lines = [title];
   if (description.aliases.length)
     lines.push(`aliases: ${description.aliases.map((a) => `@${a}`).join(', ')}`);
