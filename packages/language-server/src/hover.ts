@@ -98,19 +98,27 @@ export function createHoverProvider(options: { textFeatures?: number } = {}): Ho
       }
       case 'concept': {
         if (!catalog) return undefined;
-        const count = node.count ?? 1;
         let matches: Array<{ id: number; label?: string; score: number }>;
+        let edited: Map<number, number>;
         try {
-          matches = await catalog.searchFeatures(node.text, Math.max(count, 5));
+          matches = await catalog.searchFeatures(node.text, Math.max(node.count ?? 3, 5));
+          const direction = await catalog.conceptDirection?.(node.text, node.count);
+          edited = direction
+            ? new Map(direction.features.map((f) => [f.id, f.weight]))
+            : new Map(matches.slice(0, node.count ?? 1).map((m) => [m.id, 1]));
         } catch (cause) {
           return `concept search failed: ${(cause as Error).message}`;
         }
         if (matches.length === 0) return `**~"${node.text}"**: no matching feature`;
-        const rows = matches.map(
-          (m, i) =>
-            `${i < count ? '**→**' : '-'} f${m.id}${m.label ? ` ${m.label}` : ''} (score ${round(m.score)})`,
-        );
-        return `**~"${node.text}"** edits the ${count === 1 ? 'best match' : `${count} best matches`}:\n\n${rows.join('\n\n')}`;
+        const rows = matches.map((m) => {
+          const weight = edited.get(m.id);
+          return `${weight !== undefined ? '**→**' : '-'} f${m.id}${m.label ? ` ${m.label}` : ''} (score ${round(m.score)}${weight !== undefined ? `, weight ${round(weight)}` : ''})`;
+        });
+        const what =
+          edited.size === 1
+            ? 'the best match'
+            : `a direction of ${edited.size} features (weights give its unit length)`;
+        return `**~"${node.text}"** edits ${what}:\n\n${rows.join('\n\n')}`;
       }
       case 'text': {
         if (!context.analyzeText) return undefined;

@@ -53,7 +53,7 @@ test('hover on a concept lists the matching features, marking the ones edited', 
   const { context, fixture } = await testProject();
   await expectHover(
     '"x" +~"bread and ov<|>en"/2',
-    { contains: ['2 best matches', `**→** f${fixture.topics.cooking}`] },
+    { contains: ['a direction of 2 features', `**→** f${fixture.topics.cooking}`, 'weight'] },
     context,
   );
 });
