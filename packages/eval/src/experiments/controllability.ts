@@ -1,6 +1,7 @@
 // Controllability on a topic-labelled collection: held-out articles are the queries (their headlines), each is
 // steered toward every other topic with the features concept search finds for the topic's name or description,
 // and the topic mix of the top 10 is read from the corpus labels. Also concept search's precision on the topics.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { seededRandom, type Catalog } from '@steer/catalog';
@@ -618,7 +619,14 @@ export async function runControllabilityStudy(
   options: ControllabilityStudyOptions,
 ): Promise<{ results: ControllabilityResult[]; note: string }> {
   const { embedder, cacheDir } = options;
-  const corpus = await loadTopicCorpus(join(options.datasetDir, 'corpus.jsonl'));
+  const corpusPath = join(options.datasetDir, 'corpus.jsonl');
+  const corpus = await loadTopicCorpus(corpusPath);
+  const corpusSha = createHash('sha256')
+    .update(await readFile(corpusPath))
+    .digest('hex');
+  const topicsSha = createHash('sha256')
+    .update(await readFile(options.topicsPath))
+    .digest('hex');
   const topics = await loadTopics(options.topicsPath);
   const missing = topics.filter((t) => !corpus.some((d) => d.topic === t.name));
   if (missing.length > 0) {
@@ -703,7 +711,7 @@ export async function runControllabilityStudy(
     }
   }
   const note = plan
-    ? `Collection ${name} (${corpus.length} articles, ${topics.length} topics); per seed s: ${perTopic} articles per topic held out (split s), SAE trained on the rest by \`trainOrReuseSae\` (${plan.nLatents} latents, K=${plan.k}, up to ${plan.epochs} epochs with early stopping, MSE + KL with M = ${plan.neighbours}, training seed s), catalog by \`steer label\` defaults; embedder ${embedder.id}.`
+    ? `Collection ${name} (${corpus.length} articles, ${topics.length} topics; corpus.jsonl sha256 ${corpusSha.slice(0, 16)}…, topics file sha256 ${topicsSha.slice(0, 16)}…); per seed s: ${perTopic} articles per topic held out (split s), SAE trained on the rest by \`trainOrReuseSae\` (${plan.nLatents} latents, K=${plan.k}, up to ${plan.epochs} epochs with early stopping, MSE + KL with M = ${plan.neighbours}, training seed s), catalog by \`steer label\` defaults; embedder ${embedder.id}.`
     : '';
   return { results, note };
 }
