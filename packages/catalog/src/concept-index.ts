@@ -304,8 +304,7 @@ export class ConceptIndex {
     const session = await createSession(model, { intraOpThreads: scanThreads(options) });
     const index = new ConceptIndex(arrays, session, Math.min(n, options.candidates ?? 1024));
     // Warm up onnxruntime and the JIT so that the first user query is as fast as the later ones.
-    for (let i = 0; i < 3; i++)
-      await index.score(new Float32Array(arrays.dModel).fill(1 / Math.sqrt(arrays.dModel)));
+    await index.score(new Float32Array(arrays.dModel).fill(1 / Math.sqrt(arrays.dModel)));
     return index;
   }
 
