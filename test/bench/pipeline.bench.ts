@@ -42,7 +42,9 @@ export async function run(report: (figure: Figure) => void): Promise<void> {
       const steer = await measureSteeringOverhead(dir, queryVectors);
       const label = `d=${size.dModel} n=${size.nLatents} k=${size.k}`;
       for (const [name, latency] of [
-        ['encode+edit+decode', steer],
+        ['zero/add of a random feature, edit index', steer],
+        ["zero of the query's strongest feature, edit index", steer.zeroActive],
+        ['zero/add through the full encoder', steer.exactEncoder],
         ['add-only edits', steer.addOnly],
       ] as const) {
         report({

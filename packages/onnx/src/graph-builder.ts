@@ -20,8 +20,7 @@ export interface ValueInfo {
  */
 export interface Initializer {
   name: string;
-  /** Element type; `int8` exists for constants only (quantized weights), not for graph inputs and outputs. */
-  type: TensorType | 'int8';
+  type: TensorType;
   dims: number[];
   data?: Float32Array | Int32Array | BigInt64Array | Int8Array;
   external?: { location: string; offset: number; length: number };
@@ -65,21 +64,11 @@ const ELEMENT_TYPE: Record<TensorType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
+  int8: onnx.TensorProto.DataType.INT8,
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
-const INITIALIZER_TYPE: Record<Initializer['type'], number> = {
-  ...ELEMENT_TYPE,
-  int8: onnx.TensorProto.DataType.INT8,
-};
-
-const BYTES_PER_ELEMENT: Record<Initializer['type'], number> = {
-  float32: 4,
-  int32: 4,
-  int64: 8,
-  bool: 1,
-  int8: 1,
-};
+const BYTES_PER_ELEMENT: Record<TensorType, number> = { float32: 4, int32: 4, int64: 8, int8: 1, bool: 1 };
 
 /** Attributes that ONNX types as FLOAT even when their value is a whole number. */
 const FLOAT_ATTRIBUTES = new Set([
@@ -109,7 +98,7 @@ function valueInfo(info: ValueInfo, role: string): OnnxTypes.IValueInfoProto {
   if (!info.name) throw invalid(`a graph ${role} has no name; give every ${role} a name`);
   if (ELEMENT_TYPE[info.type] === undefined) {
     throw invalid(
-      `${role} "${info.name}" has type "${String(info.type)}"; use float32, int32, int64 or bool`,
+      `${role} "${info.name}" has type "${String(info.type)}"; use float32, int32, int64, int8 or bool`,
     );
   }
   return {
@@ -135,10 +124,10 @@ function valueInfo(info: ValueInfo, role: string): OnnxTypes.IValueInfoProto {
 
 function tensorProto(init: Initializer): OnnxTypes.ITensorProto {
   if (!init.name) throw invalid('an initializer has no name; give every initializer a name');
-  const elemType = INITIALIZER_TYPE[init.type];
+  const elemType = ELEMENT_TYPE[init.type];
   if (elemType === undefined) {
     throw invalid(
-      `initializer "${init.name}" has type "${String(init.type)}"; use float32, int32, int64, bool or int8`,
+      `initializer "${init.name}" has type "${String(init.type)}"; use float32, int32, int64, int8 or bool`,
     );
   }
   for (const dim of init.dims) {

@@ -19,6 +19,12 @@ export interface SessionOptions {
    * weights at some speed cost); default false.
    */
   disablePrepacking?: boolean;
+  /**
+   * Let the intra-op threads spin-wait for work after a run (onnxruntime's default, true): lowest latency for
+   * back-to-back runs, but the spinning threads take CPU from other work of the process (JS worker threads)
+   * between runs.
+   */
+  allowSpinning?: boolean;
 }
 
 /** A loaded model: named inputs/outputs, `run` with our tensors, `dispose` to free native memory. */
@@ -124,7 +130,10 @@ export async function createSession(
     graphOptimizationLevel: 'all',
   };
   if (options.intraOpThreads !== undefined) ortOptions.intraOpNumThreads = options.intraOpThreads;
-  if (options.disablePrepacking) ortOptions.extra = { session: { disable_prepacking: '1' } };
+  const sessionConfig: Record<string, unknown> = {};
+  if (options.disablePrepacking) sessionConfig.disable_prepacking = '1';
+  if (options.allowSpinning === false) sessionConfig.intra_op = { allow_spinning: '0' };
+  if (Object.keys(sessionConfig).length > 0) ortOptions.extra = { session: sessionConfig };
   let session: ort.InferenceSession;
   try {
     session =

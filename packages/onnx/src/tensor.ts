@@ -3,12 +3,12 @@ import ort from 'onnxruntime-node';
 import { OnnxError } from './errors.js';
 
 /** Element types our tensors carry. */
-export type TensorType = 'float32' | 'int32' | 'int64' | 'bool';
+export type TensorType = 'float32' | 'int32' | 'int64' | 'int8' | 'bool';
 
 /** A typed array with a shape; `bool` tensors hold one byte (0 or 1) per element in a Uint8Array. */
 export interface Tensor {
   type: TensorType;
-  data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
+  data: Float32Array | Int32Array | BigInt64Array | Int8Array | Uint8Array;
   dims: readonly number[];
 }
 
@@ -16,6 +16,7 @@ const ARRAY_OF_TYPE = {
   float32: Float32Array,
   int32: Int32Array,
   int64: BigInt64Array,
+  int8: Int8Array,
   bool: Uint8Array,
 } as const;
 
@@ -35,7 +36,7 @@ export function validateTensor(name: string, tensor: Tensor): void {
   if (expected === undefined) {
     throw new OnnxError(
       'invalid_input',
-      `onnx: input "${name}" has type "${String(tensor.type)}"; use one of float32, int32, int64, bool`,
+      `onnx: input "${name}" has type "${String(tensor.type)}"; use one of float32, int32, int64, int8, bool`,
     );
   }
   if (!(tensor.data instanceof expected)) {
@@ -67,6 +68,7 @@ export function toOrtTensor(name: string, tensor: Tensor): ort.Tensor {
   if (tensor.type === 'bool') {
     return new ort.Tensor('bool', tensor.data as Uint8Array, tensor.dims);
   }
+  if (tensor.type === 'int8') return new ort.Tensor('int8', tensor.data as Int8Array, tensor.dims);
   return new ort.Tensor(tensor.type, tensor.data as Float32Array | Int32Array | BigInt64Array, tensor.dims);
 }
 
@@ -83,12 +85,14 @@ export function fromOrtTensor(name: string, value: ort.Tensor): Tensor {
       return { type: 'int32', data: value.data as Int32Array, dims };
     case 'int64':
       return { type: 'int64', data: value.data as BigInt64Array, dims };
+    case 'int8':
+      return { type: 'int8', data: value.data as Int8Array, dims };
     case 'bool':
       return { type: 'bool', data: value.data as Uint8Array, dims };
     default:
       throw new OnnxError(
         'run_failed',
-        `onnx: output "${name}" has element type ${value.type}, which @steer/onnx does not expose; cast it to float32, int32, int64 or bool in the graph`,
+        `onnx: output "${name}" has element type ${value.type}, which @steer/onnx does not expose; cast it to float32, int32, int64, int8 or bool in the graph`,
       );
   }
 }

@@ -1,12 +1,15 @@
 // Benchmarks of the SAE runtime on random weights in a temp dir: batch-encode throughput (vs a naive JS
-// encoder), per-query steering overhead (encode + edit + decode vs the encoder-free add-only path),
-// load time and resident memory, at d=512/n=32768/k=32 and the paper's d=768/n=196608/k=128.
+// encoder), per-query steering overhead (set/zero edits through the edit index or the encoder, reconstructed mode,
+// the encoder-free add-only path) with the index's agreement with the full encoder, load time and resident memory,
+// at d=512/n=32768/k=32 and the paper's d=768/n=196608/k=128.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { readSaeHeader, readSaeTensors } from '../src/artifact.js';
+import { EditIndex } from '../src/edit-index.js';
 import {
   loadSae,
   readSaeManifest,
@@ -114,34 +117,139 @@ function fullEdits(runtime: SaeRuntime, i: number): FeatureEdit[] {
   ];
 }
 
+/** How the edit index's answers compare with the full encoder's over a set of queries. */
+export interface EditAgreement {
+  /** Edits asked about. */
+  edits: number;
+  /** Decided without the encoder (by the probes, or by the int8 scan). */
+  decided: number;
+  byProbes: number;
+  /** Decided answers equal to the encoder's activation (within float32 rounding, 1e-6 relative). */
+  exact: number;
+  /** Mean share of the encoder's top k among the int8 scan's top k (by its approximate scores), where it ran. */
+  latentSetRecall: number | undefined;
+}
+
 /**
- * Measures per-query steering overhead on an SAE folder: `p50`/`p99` of encode + edit + residual decode
- * (a `zero` and an `add` edit, which need the encoder), `reconstructed`, the same edits decoded in full
- * (W_dec h' + b_dec over all k active columns), and `addOnly`, the encoder-free path of residual `add` edits. Times are milliseconds; queries are [dModel] vectors.
+ * Measures per-query steering overhead on an SAE folder (milliseconds): `p50`/`p99` of a residual `zero` of a
+ * random feature plus an `add` (the edit index decides most without the encoder), `zeroActive`: a `zero` of the
+ * query's strongest feature (the usual "suppress what this query is about"), `exactEncoder`: the first edits through
+ * the full encoder (`exactEdits`), `reconstructed`: the same edits decoded in full (W_dec h' + b_dec), and `addOnly`,
+ * the encoder-free path of residual `add` edits. The index is built (or loaded from its cache) in the first pass's warm-up.
  */
 export async function measureSteeringOverhead(
   dir: string,
   queries: readonly Float32Array[],
   options: { provider?: 'cpu' | 'webgpu' | 'auto' } = {},
-): Promise<LatencySummary & { reconstructed: LatencySummary; addOnly: LatencySummary }> {
+): Promise<
+  LatencySummary & {
+    zeroActive: LatencySummary;
+    exactEncoder: LatencySummary;
+    reconstructed: LatencySummary;
+    addOnly: LatencySummary;
+  }
+> {
   if (queries.length === 0)
     throw new Error('sae bench: measureSteeringOverhead needs at least one query vector');
-  const runtime = await loadSae(dir, { provider: options.provider ?? 'cpu', verifyHash: false });
+  // NOTE: each pass gets its own runtime: a runtime remembers the latents of the queries it encoded last, which
+  // would let a later pass over the same queries skip the encoder.
+  const pass = async (
+    step: (runtime: SaeRuntime, query: Float32Array, i: number) => Promise<unknown>,
+  ): Promise<LatencySummary> => {
+    const runtime = await loadSae(dir, { provider: options.provider ?? 'cpu', verifyHash: false });
+    try {
+      return await timeQueries(queries, (query, i) => step(runtime, query, i));
+    } finally {
+      await runtime.dispose();
+    }
+  };
+  const exact = await loadSae(dir, {
+    provider: options.provider ?? 'cpu',
+    verifyHash: false,
+    editIndex: false,
+  });
+  const strongest = await Promise.all(queries.map(async (q) => (await exact.encode(q, 1)).indices[0]!));
+  const n = exact.manifest.nLatents;
+  await exact.dispose();
+  // The first pass builds the edit index (or loads it from beside the SAE) in its warm-up queries.
+  const full = await pass((runtime, query, i) =>
+    runtime.steer(query, fullEdits(runtime, i), { returnLatents: false }),
+  );
+  const zeroActive = await pass((runtime, query, i) =>
+    runtime.steer(query, [{ feature: strongest[i]!, op: 'zero' }], { returnLatents: false }),
+  );
+  const exactEncoder = await pass((runtime, query, i) =>
+    runtime.steer(query, fullEdits(runtime, i), { returnLatents: false, exactEdits: true }),
+  );
+  const reconstructed = await pass((runtime, query, i) =>
+    runtime.steer(query, fullEdits(runtime, i), { mode: 'reconstructed', returnLatents: false }),
+  );
+  const addOnly = await pass((runtime, query, i) =>
+    runtime.steer(query, [{ feature: (i * 7919) % n, op: 'add', value: 2 }], { returnLatents: false }),
+  );
+  return { ...full, zeroActive, exactEncoder, reconstructed, addOnly };
+}
+
+/**
+ * Compares the edit index's answers with the full encoder on `queries`, for the two kinds of edits of
+ * {@link measureSteeringOverhead}: a random feature, and the query's strongest one.
+ */
+export async function measureEditAgreement(
+  dir: string,
+  queries: readonly Float32Array[],
+): Promise<{ random: EditAgreement; strongest: EditAgreement }> {
+  const manifest = await readSaeManifest(dir);
+  const header = await readSaeHeader(dir, manifest);
+  const bDec = (await readSaeTensors(dir, manifest, header, ['b_dec'], false)).get('b_dec')!;
+  const index = await EditIndex.open(dir, manifest, header, bDec);
+  if (index === undefined) throw new Error(`sae bench: no edit index for ${dir} (read-only or too small)`);
+  const runtime = await loadSae(dir, { verifyHash: false, editIndex: false });
+  const empty = (): EditAgreement & { recallSum: number; recallRuns: number } => ({
+    edits: 0,
+    decided: 0,
+    byProbes: 0,
+    exact: 0,
+    latentSetRecall: undefined,
+    recallSum: 0,
+    recallRuns: 0,
+  });
+  const tallies = { random: empty(), strongest: empty() };
   try {
-    const n = runtime.manifest.nLatents;
-    const full = await timeQueries(queries, (query, i) =>
-      runtime.steer(query, fullEdits(runtime, i), { returnLatents: false }),
-    );
-    const reconstructed = await timeQueries(queries, (query, i) =>
-      runtime.steer(query, fullEdits(runtime, i), { mode: 'reconstructed', returnLatents: false }),
-    );
-    const addOnly = await timeQueries(queries, (query, i) =>
-      runtime.steer(query, [{ feature: (i * 7919) % n, op: 'add', value: 2 }], { returnLatents: false }),
-    );
-    return { ...full, reconstructed, addOnly };
+    const { k, nLatents: n } = manifest;
+    for (const [i, query] of queries.entries()) {
+      const exact = await runtime.encode(query, 1);
+      const h = new Map<number, number>();
+      for (let t = 0; t < k; t++) h.set(exact.indices[t]!, exact.values[t]!);
+      for (const kind of ['random', 'strongest'] as const) {
+        const feature = kind === 'random' ? (i * 104729) % n : exact.indices[0]!;
+        const found = await index.activations(query, [feature]);
+        const tally = tallies[kind];
+        tally.edits++;
+        if (found.stage === 1 && found.decided[0]) tally.byProbes++;
+        if (found.decided[0]) {
+          tally.decided++;
+          const want = Math.max(0, h.get(feature) ?? 0);
+          if (Math.abs(found.values[0]! - want) <= 1e-6 * Math.abs(want)) tally.exact++;
+        }
+        if (found.stage === 2) {
+          // The scan's own top k (by its approximate scores) against the encoder's.
+          const order = [...found.approximate.keys()].sort(
+            (a, b) => found.approximate[b]! - found.approximate[a]!,
+          );
+          tally.recallSum += order.slice(0, k).filter((latent) => h.has(latent)).length / k;
+          tally.recallRuns++;
+        }
+      }
+    }
   } finally {
     await runtime.dispose();
+    await index.dispose();
   }
+  const finish = ({ recallSum, recallRuns, ...tally }: ReturnType<typeof empty>): EditAgreement => ({
+    ...tally,
+    latentSetRecall: recallRuns > 0 ? recallSum / recallRuns : undefined,
+  });
+  return { random: finish(tallies.random), strongest: finish(tallies.strongest) };
 }
 
 /**
@@ -239,23 +347,43 @@ async function benchSize(report: Report, size: SaeSize): Promise<void> {
     );
     const overhead = await measureSteeringOverhead(saeDir, queries);
     report({
-      figure: `sae steering overhead p50, encode + zero/add + residual update (${label})`,
+      figure: `sae steering overhead p50, zero/add of a random feature + residual update, edit index (${label})`,
       value: overhead.p50,
       unit: 'ms',
+      vs: {
+        figure: 'full encoder p50',
+        value: overhead.exactEncoder.p50,
+        ratio: overhead.p50 / overhead.exactEncoder.p50,
+      },
     });
     report({
-      figure: `sae steering overhead p99, encode + zero/add + residual update (${label})`,
+      figure: `sae steering overhead p99, zero/add of a random feature + residual update, edit index (${label})`,
       value: overhead.p99,
       unit: 'ms',
+      vs: {
+        figure: 'full encoder p99',
+        value: overhead.exactEncoder.p99,
+        ratio: overhead.p99 / overhead.exactEncoder.p99,
+      },
+    });
+    report({
+      figure: `sae steering overhead p50, zero of the query's strongest feature, edit index (${label})`,
+      value: overhead.zeroActive.p50,
+      unit: 'ms',
+      vs: {
+        figure: 'full encoder p50',
+        value: overhead.exactEncoder.p50,
+        ratio: overhead.zeroActive.p50 / overhead.exactEncoder.p50,
+      },
     });
     report({
       figure: `sae steering overhead p50, encode + zero/add + full decode, reconstructed mode (${label})`,
       value: overhead.reconstructed.p50,
       unit: 'ms',
       vs: {
-        figure: 'residual mode p50',
-        value: overhead.p50,
-        ratio: overhead.reconstructed.p50 / overhead.p50,
+        figure: 'full encoder, residual p50',
+        value: overhead.exactEncoder.p50,
+        ratio: overhead.reconstructed.p50 / overhead.exactEncoder.p50,
       },
     });
     report({
@@ -267,13 +395,43 @@ async function benchSize(report: Report, size: SaeSize): Promise<void> {
       figure: `sae steering overhead p50, residual add only, no encoder (${label})`,
       value: overhead.addOnly.p50,
       unit: 'ms',
-      vs: { figure: 'with encoder p50', value: overhead.p50, ratio: overhead.addOnly.p50 / overhead.p50 },
+      vs: {
+        figure: 'full encoder p50',
+        value: overhead.exactEncoder.p50,
+        ratio: overhead.addOnly.p50 / overhead.exactEncoder.p50,
+      },
     });
     report({
       figure: `sae steering overhead p99, residual add only, no encoder (${label})`,
       value: overhead.addOnly.p99,
       unit: 'ms',
     });
+    const agreement = await measureEditAgreement(saeDir, queries);
+    for (const [kind, tally] of Object.entries(agreement)) {
+      const what = kind === 'random' ? 'a random feature' : "the query's strongest feature";
+      report({
+        figure: `sae edit index, ${what}: edits decided without the encoder (${label})`,
+        value: (100 * tally.decided) / tally.edits,
+        unit: '%',
+      });
+      report({
+        figure: `sae edit index, ${what}: edits decided by the probes alone (${label})`,
+        value: (100 * tally.byProbes) / tally.edits,
+        unit: '%',
+      });
+      report({
+        figure: `sae edit index, ${what}: decided activations equal to the full encoder's (${label})`,
+        value: (100 * tally.exact) / Math.max(1, tally.decided),
+        unit: '%',
+      });
+      if (tally.latentSetRecall !== undefined) {
+        report({
+          figure: `sae edit index, ${what}: latent-set recall of the int8 scan's top k vs the encoder's (${label})`,
+          value: tally.latentSetRecall,
+          unit: 'recall',
+        });
+      }
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -76,13 +76,21 @@ export async function writeEncoderBeside(
   const path = join(dir, `${ENCODER_CACHE_PREFIX}${manifest.id}-k${manifest.k}.onnx`);
   const current = await readFile(path).catch(() => undefined);
   if (current !== undefined && Buffer.compare(current, model) === 0) return path;
+  return (await writeBeside(path, model)) ? path : undefined;
+}
+
+/**
+ * Writes a generated file into the SAE folder through a temporary name and a rename, so that no reader sees it half
+ * written. @returns false when the folder is not writable (nothing is left behind).
+ */
+export async function writeBeside(path: string, data: Uint8Array): Promise<boolean> {
   const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    await writeFile(temp, model, { flag: 'wx' });
+    await writeFile(temp, data, { flag: 'wx' });
     await rename(temp, path);
-    return path;
+    return true;
   } catch {
     await rm(temp, { force: true });
-    return undefined;
+    return false;
   }
 }

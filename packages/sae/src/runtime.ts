@@ -8,6 +8,7 @@ import {
   ENCODER_VALUES,
   writeEncoderBeside,
 } from './encoder-graph.js';
+import { EditIndex } from './edit-index.js';
 import { SaeError } from './errors.js';
 import {
   addColumn,
@@ -33,6 +34,12 @@ export interface SteerOptions {
    * skips the encoder entirely (h' - h is nonzero only at the edited features) and `latents` is empty (k = 0).
    */
   returnLatents?: boolean;
+  /**
+   * Always run the full encoder for `set`/`zero` edits (default false). Otherwise a query encoded in the last 32
+   * single-vector encodes reuses its latents, and residual steering with `returnLatents: false` reads the edited
+   * features' activations from the edit index (see FORMAT.md), running the encoder only when it cannot decide.
+   */
+  exactEdits?: boolean;
 }
 
 /** A loaded SAE. */
@@ -78,7 +85,15 @@ export interface LoadSaeOptions {
    * file; slower load, faster batch encoding. See FORMAT.md.
    */
   prepackEncoder?: boolean;
+  /**
+   * Use the edit index for residual `set`/`zero` edits (default true): built on the first such edit and cached beside
+   * the SAE as `.steer-encoder-<id>-k<k>-edits-*.onnx`; unavailable (full encoder) when the folder is read-only.
+   */
+  editIndex?: boolean;
 }
+
+/** Single vectors whose latents the runtime keeps (a few hundred KiB at most). */
+const RECENT_QUERIES = 32;
 
 const EMPTY_LATENTS: Readonly<SparseLatents> = Object.freeze({
   indices: new Int32Array(0),
@@ -140,19 +155,68 @@ export async function loadSae(dir: string, options: LoadSaeOptions = {}): Promis
     );
     session = await createSession(model, { ...sessionOptions, provider: 'cpu' });
   }
-  return new OnnxSaeRuntime(manifest, session.provider, session, decoder);
+  const openEditIndex =
+    options.editIndex === false || session.provider !== 'cpu'
+      ? undefined
+      : (): Promise<EditIndex | undefined> =>
+          EditIndex.open(dir, manifest, header, decoder.b_dec, {
+            ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+          });
+  return new OnnxSaeRuntime(manifest, session.provider, session, decoder, openEditIndex);
 }
 
 class OnnxSaeRuntime implements SaeRuntime {
   #session: Session | undefined;
+  #editIndex: Promise<EditIndex | undefined> | undefined;
 
   constructor(
     readonly manifest: SaeManifest,
     readonly provider: 'cpu' | 'webgpu',
     session: Session,
     private readonly decoder: Decoder,
+    private readonly openEditIndex: (() => Promise<EditIndex | undefined>) | undefined,
   ) {
     this.#session = session;
+  }
+
+  /** The edit index, opened (and built if needed) on first use; undefined when it cannot be had. */
+  #edits(): Promise<EditIndex | undefined> {
+    this.#editIndex ??= (this.openEditIndex?.() ?? Promise.resolve(undefined)).catch((error: unknown) => {
+      process.emitWarning(
+        `sae: the edit index of ${this.manifest.id} is unavailable (${error instanceof Error ? error.message : String(error)}); set and zero edits run the full encoder`,
+        { code: 'STEER_SAE_EDIT_INDEX_UNAVAILABLE' },
+      );
+      return undefined;
+    });
+    return this.#editIndex;
+  }
+
+  /**
+   * Activations of the features that `set`/`zero` edits touch, from the edit index; undefined when the index is
+   * unavailable or cannot decide one of them (the caller runs the full encoder).
+   */
+  async #editedActivations(
+    query: Float32Array,
+    edits: FeatureEdit[],
+  ): Promise<Map<number, number> | undefined> {
+    const index = await this.#edits();
+    if (index === undefined) return undefined;
+    const features = [...new Set(edits.filter((e) => e.op !== 'add').map((e) => e.feature))];
+    let found: Awaited<ReturnType<EditIndex['activations']>>;
+    try {
+      found = await index.activations(query, features);
+    } catch (error) {
+      // The index is an optimisation: when it fails, say so once and let the encoder answer from now on.
+      this.#editIndex = Promise.resolve(undefined);
+      process.emitWarning(
+        `sae: the edit index of ${this.manifest.id} failed (${error instanceof Error ? error.message : String(error)}); set and zero edits run the full encoder`,
+        { code: 'STEER_SAE_EDIT_INDEX_UNAVAILABLE' },
+      );
+      await index.dispose().catch(() => {});
+      return undefined;
+    }
+    if (!found.decided.every(Boolean)) return undefined;
+    return new Map(features.map((feature, j) => [feature, found.values[j]!]));
   }
 
   #live(): Session {
@@ -202,9 +266,28 @@ class OnnxSaeRuntime implements SaeRuntime {
     }
   }
 
-  async #encodeChecked(x: Float32Array, batch: number): Promise<SparseLatents> {
+  /** The latents of the last few single vectors encoded, by their bytes (steering a query again skips the encoder). */
+  readonly #recent = new Map<string, SparseLatents>();
+
+  #recentKey(x: Float32Array): string {
+    return Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('base64');
+  }
+
+  /** The latents of one vector from the recent ones, or undefined. */
+  #recalled(x: Float32Array): SparseLatents | undefined {
+    const found = this.#recent.get(this.#recentKey(x));
+    return found === undefined
+      ? undefined
+      : { ...found, indices: found.indices.slice(), values: found.values.slice() };
+  }
+
+  async #encodeChecked(x: Float32Array, batch: number, recall = true): Promise<SparseLatents> {
     const { dModel, k } = this.manifest;
     if (batch === 0) return { indices: new Int32Array(0), values: new Float32Array(0), batch: 0, k };
+    if (batch === 1 && recall) {
+      const recalled = this.#recalled(x);
+      if (recalled !== undefined) return recalled;
+    }
     const outputs = await this.#live().run({
       [ENCODER_INPUT]: { type: 'float32', data: x, dims: [batch, dModel] },
     });
@@ -212,6 +295,12 @@ class OnnxSaeRuntime implements SaeRuntime {
     const rawIndices = outputs[ENCODER_INDICES]!.data as BigInt64Array;
     const indices = new Int32Array(rawIndices.length);
     for (let i = 0; i < rawIndices.length; i++) indices[i] = Number(rawIndices[i]!);
+    if (batch === 1) {
+      const key = this.#recentKey(x);
+      this.#recent.delete(key);
+      this.#recent.set(key, { indices: indices.slice(), values: values.slice(), batch, k });
+      if (this.#recent.size > RECENT_QUERIES) this.#recent.delete(this.#recent.keys().next().value!);
+    }
     return { indices, values, batch, k };
   }
 
@@ -276,10 +365,22 @@ class OnnxSaeRuntime implements SaeRuntime {
     }
     const normalize = options.normalize ?? this.manifest.embedding.normalized;
     const needsLatents = mode === 'reconstructed' || edits.some((edit) => edit.op !== 'add');
+    // Residual set/zero edits need only the edited features' activations: the edit index answers them cheaply.
+    // A query encoded a moment ago (hover, explain, the previous search) has its latents at hand already.
+    const recalled = needsLatents && options.exactEdits !== true ? this.#recalled(query) : undefined;
+    const fromIndex =
+      recalled === undefined &&
+      mode === 'residual' &&
+      needsLatents &&
+      options.returnLatents === false &&
+      options.exactEdits !== true
+        ? await this.#editedActivations(query, edits)
+        : undefined;
     const latents =
-      needsLatents || options.returnLatents !== false
-        ? await this.#encodeChecked(query, 1)
-        : { ...EMPTY_LATENTS };
+      recalled ??
+      (fromIndex === undefined && (needsLatents || options.returnLatents !== false)
+        ? await this.#encodeChecked(query, 1, options.exactEdits !== true)
+        : { ...EMPTY_LATENTS });
     if (mode === 'residual' && edits.length === 0) return { vector: Float32Array.from(query), latents };
 
     let vector: Float32Array;
@@ -287,9 +388,12 @@ class OnnxSaeRuntime implements SaeRuntime {
       vector = Float32Array.from(query);
       const deltas = new Map<number, number>();
       if (needsLatents) {
-        const before = latentRow(latents, 0);
+        const before = fromIndex ?? latentRow(latents, 0);
+        // Only set/zero need the current activation; a feature that is only added to moves by exactly its adds.
+        const replaced = new Set(edits.filter((e) => e.op !== 'add').map((e) => e.feature));
         const touched = new Map<number, number>();
-        for (const edit of edits) touched.set(edit.feature, before.get(edit.feature) ?? 0);
+        for (const edit of edits)
+          touched.set(edit.feature, replaced.has(edit.feature) ? (before.get(edit.feature) ?? 0) : 0);
         for (const [feature, after] of applyEdits(touched, edits))
           deltas.set(feature, after - touched.get(feature)!);
       } else {
@@ -324,5 +428,8 @@ class OnnxSaeRuntime implements SaeRuntime {
     const session = this.#session;
     this.#session = undefined;
     if (session !== undefined) await session.dispose();
+    const edits = await this.#editIndex;
+    this.#editIndex = undefined;
+    await edits?.dispose();
   }
 }

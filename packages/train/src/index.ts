@@ -1,7 +1,7 @@
 // @steer/train: trains retrieval-faithful TopK sparse autoencoders (MSE + KL of query-document scores, AuxK,
-// unit-norm decoder) on TensorFlow.js backends (CUDA, WebGPU, wasm, cpu), with checkpoints and exact resume.
+// unit-norm decoder) on onnxruntime (CPU, every core) and TensorFlow.js backends (CUDA, WebGPU, wasm, cpu), with checkpoints and exact resume.
 export { TrainError, type TrainErrorCode } from './errors.js';
-export { useBackend, BACKEND_ORDER, type BackendName, type BackendInfo } from './backend/tf.js';
+export { useBackend, BACKEND_ORDER, type BackendName, type BackendInfo } from './backend/index.js';
 export {
   train,
   type TrainData,

@@ -9,7 +9,7 @@ import {
   type BackendInfo,
   type BackendName,
   type TrainerCore,
-} from './backend/tf.js';
+} from './backend/index.js';
 import { readCheckpoint, writeCheckpoint, writeFileAtomic, writeWeights } from './checkpoint.js';
 import { assembleBatch, buildGroups, type Groups, type TrainingRows } from './data/groups.js';
 import { checkVectors } from './data/load.js';
@@ -384,7 +384,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     await writeFileAtomic(metricsPath, []);
   }
 
-  let core: TrainerCore = createTrainerCore(hyper, state);
+  let core: TrainerCore = await createTrainerCore(hyper, state);
   let lastVal: LossParts | null = null;
   let stepsThisRun = 0;
   let secondsThisRun = 0;
@@ -488,7 +488,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
         exportState = { ...exportState, params: best.state.params };
         lastVal = (best.meta.validation as LossParts | undefined) ?? lastVal;
         core.dispose();
-        core = createTrainerCore(hyper, exportState);
+        core = await createTrainerCore(hyper, exportState);
       }
     }
     const final = await evaluateAllRows(core, rows, r.batch, emit);

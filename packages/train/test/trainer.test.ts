@@ -33,7 +33,7 @@ describe('train', () => {
           neighbours: 0,
           out,
           embedding,
-          backend: 'wasm',
+          backend: 'onnx',
         },
       );
       const weights = await readSaeWeights(out);
@@ -93,52 +93,54 @@ describe('train', () => {
     }
   });
 
-  it('resumes after kill -9 to exactly the weights of an uninterrupted run', async () => {
-    const dir = await tempDir();
-    try {
-      const child = fileURLToPath(new URL('./support/train-child.js', import.meta.url));
-      const run = (
-        out: string,
-        hangAfterEpoch: number,
-        resume: boolean,
-      ): Promise<{ code: number | null; signal: string | null; stdout: string }> =>
-        new Promise((resolve, reject) => {
-          const proc = spawn(
-            process.execPath,
-            [child, out, String(hangAfterEpoch), resume ? 'resume' : 'fresh'],
-            {
-              stdio: ['ignore', 'pipe', 'inherit'],
-            },
-          );
-          let stdout = '';
-          proc.stdout.on('data', (chunk: Buffer) => {
-            stdout += chunk.toString();
-            if (stdout.includes('HANGING')) proc.kill('SIGKILL');
+  for (const backend of ['wasm', 'onnx'] as const) {
+    it(`resumes after kill -9 to exactly the weights of an uninterrupted run (${backend})`, async () => {
+      const dir = await tempDir();
+      try {
+        const child = fileURLToPath(new URL('./support/train-child.js', import.meta.url));
+        const run = (
+          out: string,
+          hangAfterEpoch: number,
+          resume: boolean,
+        ): Promise<{ code: number | null; signal: string | null; stdout: string }> =>
+          new Promise((resolve, reject) => {
+            const proc = spawn(
+              process.execPath,
+              [child, out, String(hangAfterEpoch), resume ? 'resume' : 'fresh', backend],
+              {
+                stdio: ['ignore', 'pipe', 'inherit'],
+              },
+            );
+            let stdout = '';
+            proc.stdout.on('data', (chunk: Buffer) => {
+              stdout += chunk.toString();
+              if (stdout.includes('HANGING')) proc.kill('SIGKILL');
+            });
+            proc.on('error', reject);
+            proc.on('exit', (code, signal) => resolve({ code, signal, stdout }));
           });
-          proc.on('error', reject);
-          proc.on('exit', (code, signal) => resolve({ code, signal, stdout }));
-        });
-      const straight = await run(join(dir, 'a'), 0, false);
-      assert.equal(straight.code, 0, straight.stdout);
-      const killed = await run(join(dir, 'b'), 2, false);
-      assert.equal(killed.signal, 'SIGKILL');
-      const resumed = await run(join(dir, 'b'), 0, true);
-      assert.equal(resumed.code, 0, resumed.stdout);
-      assert.match(resumed.stdout, /resumed at epoch 2/);
-      const a = await readSaeWeights(join(dir, 'a'));
-      const b = await readSaeWeights(join(dir, 'b'));
-      for (const key of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) {
-        assert.deepEqual(b[key], a[key], `${key} differs after resume`);
+        const straight = await run(join(dir, 'a'), 0, false);
+        assert.equal(straight.code, 0, straight.stdout);
+        const killed = await run(join(dir, 'b'), 2, false);
+        assert.equal(killed.signal, 'SIGKILL');
+        const resumed = await run(join(dir, 'b'), 0, true);
+        assert.equal(resumed.code, 0, resumed.stdout);
+        assert.match(resumed.stdout, /resumed at epoch 2/);
+        const a = await readSaeWeights(join(dir, 'a'));
+        const b = await readSaeWeights(join(dir, 'b'));
+        for (const key of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) {
+          assert.deepEqual(b[key], a[key], `${key} differs after resume`);
+        }
+        const metrics = (await readFile(join(dir, 'b.train', 'metrics.jsonl'), 'utf8'))
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).epoch);
+        assert.deepEqual(metrics, [1, 2, 3, 4]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
-      const metrics = (await readFile(join(dir, 'b.train', 'metrics.jsonl'), 'utf8'))
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l).epoch);
-      assert.deepEqual(metrics, [1, 2, 3, 4]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    });
+  }
 
   it('refuses to overwrite an earlier run without --resume', async () => {
     const dir = await tempDir();

@@ -26,7 +26,7 @@ import { createProgress } from '../progress.js';
 const USAGE =
   'steer train (--embeddings <file.npy|file.jsonl|dir> | --corpus <corpus.jsonl> [--embedder default|onnx:<dir>]) ' +
   '--latents N --k K --epochs E --out <dir> [--batch 512] [--kld-weight 1] [--neighbours 8] [--queries <file>] ' +
-  '[--qrels <qrels.tsv>] [--lr 0.001] [--aux-k d/2] [--seed 0] [--backend auto|cuda|webgpu|wasm|cpu] [--resume] [--json]';
+  '[--qrels <qrels.tsv>] [--lr 0.001] [--aux-k d/2] [--seed 0] [--backend auto|cuda|webgpu|onnx|wasm|cpu] [--resume] [--json]';
 
 /** Codes of TrainError caused by the user's input or environment (exit 2); the rest are failures (exit 1). */
 const USAGE_CODES = new Set([

@@ -217,6 +217,6 @@ test('bad input is a UsageError (exit 2) naming the problem', async () => {
   );
   await assert.rejects(
     run(['--embeddings', 'vectors.npy', ...base, '--backend', 'tpu']),
-    /--backend must be one of auto, cuda, webgpu, wasm, cpu/,
+    /--backend must be one of auto, cuda, webgpu, onnx, wasm, cpu/,
   );
 });

@@ -18,6 +18,8 @@ import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import type * as TFWasm from '@tensorflow/tfjs-backend-wasm';
 import type * as Dawn from 'webgpu';
 import { TrainError, describeError } from '../errors.js';
+import type { BackendInfo, BackendName, TrainerCore } from './core.js';
+import { collectNeighbours } from './neighbours.js';
 import {
   batchRows,
   type CoreState,
@@ -50,33 +52,21 @@ function tf(): Tf {
   return tfCache;
 }
 
-/** The compute backends the trainer can run on, fastest first. */
-export type BackendName = 'cuda' | 'webgpu' | 'wasm' | 'cpu';
+/** The backends of the TF.js core (the others live in their own modules). */
+export type TfBackendName = Exclude<BackendName, 'onnx'>;
 
-/** All backend names, in the order `auto` tries them (fastest first). */
-export const BACKEND_ORDER: readonly BackendName[] = ['cuda', 'webgpu', 'wasm', 'cpu'];
-
-/** The backend a run uses, with a line on how it was chosen. */
-export interface BackendInfo {
-  name: BackendName;
-  /** Human-readable description: device, threads, and for `auto` why the faster ones were skipped. */
-  detail: string;
-  /** CPU threads the backend computes with (1 for GPU backends' host side). */
-  threads: number;
-}
-
-const TF_NAME: Record<BackendName, string> = {
+const TF_NAME: Record<TfBackendName, string> = {
   cuda: 'tensorflow',
   webgpu: 'webgpu',
   wasm: 'wasm',
   cpu: 'cpu',
 };
 
-function unavailable(name: BackendName, reason: string, cause?: unknown): TrainError {
+function unavailable(name: TfBackendName, reason: string, cause?: unknown): TrainError {
   return new TrainError('backend_unavailable', `train: backend ${name} is unavailable: ${reason}`, { cause });
 }
 
-async function registerBackend(name: BackendName): Promise<string> {
+async function registerBackend(name: TfBackendName): Promise<string> {
   tf();
   switch (name) {
     case 'cpu':
@@ -151,7 +141,11 @@ async function registerBackend(name: BackendName): Promise<string> {
   }
 }
 
-async function activate(name: BackendName): Promise<BackendInfo> {
+/**
+ * Makes `name` the active TF.js backend. @returns which backend runs, with its device and threads.
+ * @throws TrainError `backend_unavailable`.
+ */
+export async function useTfBackend(name: TfBackendName): Promise<BackendInfo> {
   const t = tf();
   // NOTE: TF.js keeps one engine and one kernel registry per process (on globalThis). When another copy loaded
   // first (the default embedder's @energetic-ai/core bundles TF.js 4.5 and takes the wasm backend), backends and
@@ -187,29 +181,10 @@ async function activate(name: BackendName): Promise<BackendInfo> {
   return { name, detail: `${detail}${threadNote}`, threads };
 }
 
-/**
- * Makes `request` the active compute backend; `auto` tries cuda, webgpu, wasm, cpu in that order and takes the first
- * that starts. @returns which backend runs and why. @throws TrainError `backend_unavailable`.
- */
-export async function useBackend(request: BackendName | 'auto'): Promise<BackendInfo> {
-  if (request !== 'auto') return activate(request);
-  const skipped: string[] = [];
-  for (const name of BACKEND_ORDER) {
-    try {
-      const info = await activate(name);
-      const why = skipped.length > 0 ? `; skipped ${skipped.join('; ')}` : '';
-      return { ...info, detail: `auto chose ${name} (${info.detail})${why}` };
-    } catch (error) {
-      skipped.push(`${name}: ${describeError(error).replace(/^train: backend \w+ is unavailable: /, '')}`);
-    }
-  }
-  throw new TrainError('backend_unavailable', `train: no backend could start (${skipped.join('; ')})`);
-}
-
 /** The TF.js name of the active backend mapped to ours. */
-export function activeBackend(): BackendName {
+export function activeBackend(): TfBackendName {
   const name = tf().getBackend();
-  const found = BACKEND_ORDER.find((b) => TF_NAME[b] === name);
+  const found = (Object.keys(TF_NAME) as TfBackendName[]).find((b) => TF_NAME[b] === name);
   return found ?? 'cpu';
 }
 
@@ -250,47 +225,13 @@ export async function nearestNeighbours(
       });
       const data = (await indices.data()) as Int32Array;
       indices.dispose();
-      for (let r = 0; r < rows; r++) {
-        const query = start + r;
-        let filled = 0;
-        for (let j = 0; j < take && filled < m; j++) {
-          const doc = data[r * take + j]!;
-          if (options.excludeSelf && doc === query) continue;
-          out[query * m + filled++] = doc;
-        }
-      }
+      collectNeighbours(data, start, rows, take, m, options.excludeSelf, out);
       options.onProgress?.(start + rows, nQueries);
     }
   } finally {
     docsT.dispose();
   }
   return out;
-}
-
-/** Losses of an evaluation, plus which latents fired on the batch. */
-export interface EvalResult extends LossParts {
-  /** fired: Uint8Array // [nLatents], 1 where the latent was active on some row of the batch. */
-  fired: Uint8Array;
-}
-
-/** Result of one optimisation step. */
-export interface StepResult extends LossParts {
-  /** Fraction of latents dead after the step (not fired for `deadAfterRows` rows). */
-  deadFraction: number;
-}
-
-/** A running SAE on the active backend: owns its tensors until `dispose`. */
-export interface TrainerCore {
-  readonly backend: BackendName;
-  /** One Adam step at learning rate `lr` on `batch`. @returns the loss parts before the update. */
-  step(batch: StepBatch, lr: number): Promise<StepResult>;
-  /** Loss parts (AuxK excluded) and fired latents of `batch`, without updating anything. */
-  evaluate(batch: StepBatch): Promise<EvalResult>;
-  /** The loss parts and raw gradients (before the unit-norm projection) at the current weights; for checks. */
-  gradients(batch: StepBatch): Promise<{ parts: LossParts; grads: SaeParams }>;
-  /** A copy of the full state (weights, Adam moments, counters), for checkpoints and export. */
-  readState(): Promise<CoreState>;
-  dispose(): void;
 }
 
 // A type alias (not an interface) so that it is a TensorContainer that tidy() can return.

@@ -1,7 +1,7 @@
 // Builds the training groups of the KL loss (Eq. 2): each query with its M candidate documents, which are its
 // judged relevant documents when qrels are given (topped up with nearest neighbours) or else its M nearest
 // documents under the original embedding. Documents can stand in as pseudo-queries when queries are few.
-import { nearestNeighbours } from '../backend/tf.js';
+import { nearestNeighbours } from '../backend/index.js';
 import { TrainError } from '../errors.js';
 import type { Rng } from '../rng.js';
 

@@ -3,7 +3,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEmbedder } from '@steer/embed';
-import { useBackend } from '../../src/backend/tf.js';
+import { useBackend } from '../../src/backend/index.js';
 import type { TrainError } from '../../src/errors.js';
 
 it('refuses the wasm backend when another TF.js copy owns the process-wide engine', async () => {

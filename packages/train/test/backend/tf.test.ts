@@ -1,9 +1,14 @@
-// Checks one training step on the TF.js backends (cpu, wasm) against the float64 reference: every loss part,
-// every gradient (main path, KL, AuxK), and the Adam update with the unit-norm decoder.
+// Checks one training step on the CPU cores (TF.js cpu and wasm, onnxruntime + worker threads) against the float64
+// reference: every loss part, every gradient (main path, KL, AuxK), and the Adam update with the unit-norm decoder.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTrainerCore, useBackend, nearestNeighbours, type BackendName } from '../../src/backend/tf.js';
-import type { CoreState, SaeParams, StepHyper } from '../../src/model.js';
+import {
+  createTrainerCore,
+  useBackend,
+  nearestNeighbours,
+  type BackendName,
+} from '../../src/backend/index.js';
+import type { CoreState, StepHyper } from '../../src/model.js';
 import { Rng } from '../../src/rng.js';
 import {
   referenceAdamStep,
@@ -12,6 +17,7 @@ import {
   type Dense,
   type ReferenceHyper,
 } from '../support/reference-sae.js';
+import { randomCoreState } from '../support/synthetic.js';
 
 const d = 6;
 const n = 16;
@@ -51,26 +57,9 @@ const refHyper: ReferenceHyper = {
 
 function fixture(): { state: CoreState; x: Float32Array } {
   const rng = new Rng(7);
-  const randn = (len: number, scale: number): Float32Array =>
-    Float32Array.from({ length: len }, () => rng.normal() * scale);
-  const wDecT = randn(n * d, 1);
-  for (let i = 0; i < n; i++) {
-    const norm = Math.hypot(...wDecT.subarray(i * d, i * d + d));
-    for (let c = 0; c < d; c++) wDecT[i * d + c]! /= norm;
-  }
-  const params: SaeParams = { wEnc: randn(n * d, 0.8), bEnc: randn(n, 0.1), wDecT, bDec: randn(d, 0.1) };
-  const zeros = (): SaeParams => ({
-    wEnc: new Float32Array(n * d),
-    bEnc: new Float32Array(n),
-    wDecT: new Float32Array(n * d),
-    bDec: new Float32Array(d),
-  });
-  const sinceFired = new Int32Array(n);
-  for (const i of deadLatents) sinceFired[i] = 1000;
-  return {
-    state: { params, adamM: zeros(), adamV: zeros(), adamStep: 0, sinceFired },
-    x: randn(rows * d, 1),
-  };
+  const state = randomCoreState(rng, d, n, { wEnc: 0.8, bEnc: 0.1, bDec: 0.1 });
+  for (const i of deadLatents) state.sinceFired[i] = 1000;
+  return { state, x: Float32Array.from({ length: rows * d }, () => rng.normal()) };
 }
 
 /** max |a - b| / max |b|, the error relative to the tensor's scale */
@@ -114,15 +103,15 @@ describe('reference gradients agree with finite differences (float64)', () => {
   });
 });
 
-for (const backend of ['cpu', 'wasm'] as BackendName[]) {
-  describe(`TF.js step on ${backend}`, () => {
+for (const backend of ['cpu', 'wasm', 'onnx'] as BackendName[]) {
+  describe(`training step on ${backend}`, () => {
     before(async () => {
       await useBackend(backend);
     });
 
     it(`loss parts and all gradients match the float64 reference within rel ${TOLERANCE}`, async () => {
       const { state, x } = fixture();
-      const core = createTrainerCore(hyper, state);
+      const core = await createTrainerCore(hyper, state);
       try {
         const batch = { x, groups, neighbours };
         const { parts, grads } = await core.gradients(batch);
@@ -145,7 +134,7 @@ for (const backend of ['cpu', 'wasm'] as BackendName[]) {
 
     it('one Adam step (unit-norm decoder) matches the reference update', async () => {
       const { state, x } = fixture();
-      const core = createTrainerCore(hyper, state);
+      const core = await createTrainerCore(hyper, state);
       const lr = 1e-3;
       try {
         const batch = { x, groups, neighbours };

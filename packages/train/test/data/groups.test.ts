@@ -1,7 +1,7 @@
 // Query groups of the KL loss: nearest documents, judged documents first, pseudo-queries, batch layout.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { useBackend } from '../../src/backend/tf.js';
+import { useBackend } from '../../src/backend/index.js';
 import { assembleBatch, buildGroups, type TrainingRows } from '../../src/data/groups.js';
 import { Rng } from '../../src/rng.js';
 

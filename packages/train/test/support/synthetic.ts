@@ -1,4 +1,5 @@
 // Synthetic training data from a planted sparse dictionary: each vector is a positive mix of a few unit atoms.
+import type { CoreState, SaeParams } from '../../src/model.js';
 import { Rng } from '../../src/rng.js';
 
 export interface Planted {
@@ -52,4 +53,41 @@ export function bestCosines(
     out.push(best);
   }
   return out;
+}
+
+/**
+ * A fresh core state for step tests: unit-norm random decoder rows, Gaussian encoder and biases (standard deviations
+ * `scales`), zero Adam moments and dead-latent counters.
+ */
+export function randomCoreState(
+  rng: Rng,
+  d: number,
+  n: number,
+  scales: { wEnc: number; bEnc: number; bDec: number },
+): CoreState {
+  const randn = (len: number, scale: number): Float32Array =>
+    Float32Array.from({ length: len }, () => rng.normal() * scale);
+  const wDecT = randn(n * d, 1);
+  for (let i = 0; i < n; i++) {
+    const norm = Math.hypot(...wDecT.subarray(i * d, i * d + d));
+    for (let c = 0; c < d; c++) wDecT[i * d + c]! /= norm;
+  }
+  const zeros = (): SaeParams => ({
+    wEnc: new Float32Array(n * d),
+    bEnc: new Float32Array(n),
+    wDecT: new Float32Array(n * d),
+    bDec: new Float32Array(d),
+  });
+  return {
+    params: {
+      wEnc: randn(n * d, scales.wEnc),
+      bEnc: randn(n, scales.bEnc),
+      wDecT,
+      bDec: randn(d, scales.bDec),
+    },
+    adamM: zeros(),
+    adamV: zeros(),
+    adamStep: 0,
+    sinceFired: new Int32Array(n),
+  };
 }

@@ -1,12 +1,14 @@
-// A training run in its own process for the kill -9 test: argv = out, epoch after whose checkpoint to hang, mode.
-import { train } from '../../src/index.js';
+// A training run in its own process for the kill -9 test: argv = out, epoch after whose checkpoint to hang, mode,
+// compute backend.
+import { train, type BackendName } from '../../src/index.js';
 import { plantedData } from './synthetic.js';
 
-const [out, hangAfter, mode] = process.argv.slice(2);
+const [out, hangAfter, mode, backend = 'wasm'] = process.argv.slice(2);
 // NOTE: `node --test <dir>` also runs every .js under a test/ folder; without arguments this file does nothing.
-if (out !== undefined && hangAfter !== undefined && mode !== undefined) await run(out, hangAfter, mode);
+if (out !== undefined && hangAfter !== undefined && mode !== undefined)
+  await run(out, hangAfter, mode, backend as BackendName);
 
-async function run(out: string, hangAfter: string, mode: string): Promise<void> {
+async function run(out: string, hangAfter: string, mode: string, backend: BackendName): Promise<void> {
   const { docs } = plantedData(32, 32, 3, 600, 3);
   await train(
     { dModel: 32, docs },
@@ -20,7 +22,7 @@ async function run(out: string, hangAfter: string, mode: string): Promise<void> 
       deadAfterRows: 200,
       out,
       embedding: { model: 'synthetic', dims: 32, normalized: false },
-      backend: 'wasm',
+      backend,
       seed: 5,
       resume: mode === 'resume',
       onEvent: (event) => {

@@ -1,0 +1,59 @@
+// What every compute core of the trainer provides (TF.js in tf.ts, onnxruntime + worker threads in onnx.ts), and
+// the names of the backends a run can choose.
+import type { CoreState, LossParts, SaeParams, StepBatch } from '../model.js';
+
+/** The compute backends the trainer can run on. */
+export type BackendName = 'cuda' | 'webgpu' | 'onnx' | 'wasm' | 'cpu';
+
+/**
+ * All backend names, in the order `auto` tries them (fastest first): the TF.js GPU backends, the onnxruntime CPU
+ * core on every core of the machine, then TF.js's single-threaded wasm and pure-JS backends.
+ */
+export const BACKEND_ORDER: readonly BackendName[] = ['cuda', 'webgpu', 'onnx', 'wasm', 'cpu'];
+
+/** The backend a run uses, with a line on how it was chosen. */
+export interface BackendInfo {
+  name: BackendName;
+  /** Human-readable description: device, threads, and for `auto` why the faster ones were skipped. */
+  detail: string;
+  /** CPU threads the backend computes with (1 for GPU backends' host side). */
+  threads: number;
+}
+
+/** Losses of an evaluation, plus which latents fired on the batch. */
+export interface EvalResult extends LossParts {
+  /** fired: Uint8Array // [nLatents], 1 where the latent was active on some row of the batch. */
+  fired: Uint8Array;
+}
+
+/** Result of one optimisation step. */
+export interface StepResult extends LossParts {
+  /** Fraction of latents dead after the step (not fired for `deadAfterRows` rows). */
+  deadFraction: number;
+}
+
+/** A running SAE on a compute backend: owns its memory until `dispose`. */
+export interface TrainerCore {
+  readonly backend: BackendName;
+  /** One Adam step at learning rate `lr` on `batch`. @returns the loss parts before the update. */
+  step(batch: StepBatch, lr: number): Promise<StepResult>;
+  /** Loss parts (AuxK excluded) and fired latents of `batch`, without updating anything. */
+  evaluate(batch: StepBatch): Promise<EvalResult>;
+  /** The loss parts and raw gradients (before the unit-norm projection) at the current weights; for checks. */
+  gradients(batch: StepBatch): Promise<{ parts: LossParts; grads: SaeParams }>;
+  /** A copy of the full state (weights, Adam moments, counters), for checkpoints and export. */
+  readState(): Promise<CoreState>;
+  dispose(): void;
+}
+
+/**
+ * An exact neighbour search: the `m` nearest documents of each query by dot product, as Int32Array // [nQueries, m]
+ * document indices, nearest first. With `excludeSelf`, query i is document i and never its own neighbour.
+ */
+export type NeighbourSearch = (
+  queries: Float32Array, // [nQueries, dModel]
+  docs: Float32Array, // [nDocs, dModel]
+  dModel: number,
+  m: number,
+  options: { excludeSelf: boolean; onProgress?: (done: number, total: number) => void },
+) => Promise<Int32Array>;
