@@ -236,6 +236,14 @@ const BY_COMMAND: Record<string, Record<string, OptionHelp>> = {
       description: 'queries of the perspectives experiment (JSON)',
       default: 'the demo perspective queries',
     },
+    seeds: {
+      description: 'training seeds, comma-separated: one SAE per seed (controllability)',
+      default: '0,1,2',
+    },
+    'per-topic': {
+      description: 'articles held out per topic as queries (controllability)',
+      default: '10',
+    },
   },
   bridge: {
     upstream: {
