@@ -1,6 +1,7 @@
 // Bench: the bridge's added latency over direct requests to the same upstream (the Elasticsearch TEST DOUBLE on
-// loopback, in its own worker thread), and bulk latent indexing throughput into the double. Steering is the
-// TEST-ONLY toy steering, so the figures are the bridge's own cost (HTTP, JSON, rewrite), not an embedder's.
+// loopback, in its own worker thread), bulk latent indexing throughput into the double, and hybrid search fused
+// by Steer on a basic licence beside the cluster's own RRF on a trial one. Steering is the TEST-ONLY toy
+// steering, so the figures are the bridge's and backend's own cost (HTTP, JSON, rewrite), not an embedder's.
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -92,7 +93,7 @@ async function loadTestKit(): Promise<TestKit> {
   return (await import(specifier)) as TestKit;
 }
 
-type Role = { role: 'double' } | { role: 'bridge'; upstream: string };
+type Role = { role: 'double'; licence?: 'basic' | 'trial' } | { role: 'bridge'; upstream: string };
 
 /** Runs the double or the bridge in a worker thread, so client, bridge and upstream each have an event loop. */
 async function serveInWorker(role: Role): Promise<{ url: string; stop(): Promise<void> }> {
@@ -109,9 +110,66 @@ if (!isMainThread && parentPort && (workerData as Role | undefined)?.role) {
   const kit = await loadTestKit();
   const served =
     role.role === 'double'
-      ? await kit.startEsDouble()
+      ? await kit.startEsDouble({ licence: role.licence ?? 'basic' })
       : await startBridge({ upstream: role.upstream, steering: kit.createToySteering(), port: 0 });
   parentPort.postMessage(served.url);
+}
+
+/**
+ * Hybrid search latency where the licence lacks RRF (Steer opens a point in time, runs the dense and sparse
+ * searches, fuses, closes it) beside one rrf retriever on a trial licence, same documents and queries.
+ */
+async function hybridFusion(
+  kit: TestKit,
+  documents: Array<{ id: string; text: string; vector: Float32Array }>,
+  queries: string[],
+  report: (figure: Figure) => void,
+): Promise<void> {
+  const latencies: Record<'basic' | 'trial', number[]> = { basic: [], trial: [] };
+  const clusters = await Promise.all(
+    (['basic', 'trial'] as const).map(async (licence) => {
+      const double = await serveInWorker({ role: 'double', licence });
+      const backend = await openElasticsearchBackend({ url: double.url }, { env: {} });
+      await backend.createIndex('hybrid', { dims: kit.TOY_DIMS, similarity: 'cosine' });
+      await backend.addDocuments('hybrid', documents);
+      await writeLatents(
+        backend.client,
+        'hybrid',
+        documents.map((d) => ({ id: d.id, latents: kit.toyLatents(d.vector) })),
+      );
+      return { licence, double, backend };
+    }),
+  );
+  try {
+    const requests = queries
+      .map((q) => {
+        const resolved = kit.toyResolve(q, {});
+        return { mode: 'hybrid' as const, vector: resolved.vector, latents: resolved.latents, k: 10 };
+      })
+      .filter((r) => Array.from(r.latents.values).some((v) => v > 0));
+    for (let round = 0; round < 6; round++) {
+      for (const { licence, backend } of clusters) {
+        for (const request of requests) {
+          const started = performance.now();
+          await backend.search('hybrid', request);
+          if (round > 0) latencies[licence].push(performance.now() - started);
+        }
+      }
+    }
+    const fused = percentile(latencies.basic, 50);
+    const server = percentile(latencies.trial, 50);
+    report({
+      figure: `hybrid search p50, fused by Steer on a basic licence (point in time + 2 searches, ${LATENCY_DOCS} docs)`,
+      value: fused,
+      unit: 'ms',
+      vs: { figure: 'one rrf retriever on a trial licence p50', value: server, ratio: fused / server },
+    });
+  } finally {
+    for (const { backend, double } of clusters) {
+      await backend.close();
+      await double.stop();
+    }
+  }
 }
 
 export async function run(report: (figure: Figure) => void): Promise<void> {
@@ -189,6 +247,7 @@ export async function run(report: (figure: Figure) => void): Promise<void> {
       });
       report({ figure: `bridge added latency p${p} (steered - direct)`, value: viaSteer - base, unit: 'ms' });
     }
+    await hybridFusion(kit, documents.slice(0, LATENCY_DOCS), queries, report);
   } finally {
     agent.destroy();
     await backend.close();

@@ -1,4 +1,4 @@
-// Answers in Elasticsearch's JSON error shape, so every ES client reports bridge errors like cluster errors.
+// Answers in Elasticsearch's error shapes, so every ES client reports bridge errors like cluster errors.
 import type { ServerResponse } from 'node:http';
 
 export interface EsErrorCause {
@@ -7,7 +7,11 @@ export interface EsErrorCause {
   [key: string]: unknown;
 }
 
-/** An error the bridge answers with `status` in Elasticsearch's shape. */
+/**
+ * An error the bridge answers with `status` in Elasticsearch's shape:
+ * `{"error":{"root_cause":[...],"type","reason"},"status"}`, or with `plain` the RestController's simple
+ * `{"error":"<reason>","status"}` (its 406 for an unsupported Content-Type).
+ */
 export class BridgeHttpError extends Error {
   override name = 'BridgeHttpError';
   constructor(
@@ -16,13 +20,15 @@ export class BridgeHttpError extends Error {
     reason: string,
     readonly extra: Record<string, unknown> = {},
     readonly rootCauses?: EsErrorCause[],
+    readonly plain = false,
   ) {
     super(reason);
   }
 }
 
-/** `{"error":{"root_cause":[...],"type":...,"reason":...},"status":N}` */
+/** The JSON body of an error answer. */
 export function esErrorBody(error: BridgeHttpError): string {
+  if (error.plain) return JSON.stringify({ error: error.message, status: error.status });
   const cause: EsErrorCause = { type: error.type, reason: error.message, ...error.extra };
   return JSON.stringify({
     error: { root_cause: error.rootCauses ?? [cause], ...cause },
@@ -30,8 +36,11 @@ export function esErrorBody(error: BridgeHttpError): string {
   });
 }
 
-/** Writes `error` unless a response is already under way (then the connection is cut, as ES would). */
-export function sendEsError(res: ServerResponse, error: BridgeHttpError): void {
+/**
+ * Writes `error` unless a response is already under way (then the connection is cut, as ES would).
+ * `closeAfter` asks the client to close the connection (used when the rest of the request body is dropped).
+ */
+export function sendEsError(res: ServerResponse, error: BridgeHttpError, closeAfter = false): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -41,6 +50,7 @@ export function sendEsError(res: ServerResponse, error: BridgeHttpError): void {
     'content-type': 'application/json; charset=UTF-8',
     'content-length': body.length,
     'x-elastic-product': 'Elasticsearch',
+    ...(closeAfter ? { connection: 'close' } : {}),
   });
   res.end(body);
 }

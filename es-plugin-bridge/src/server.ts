@@ -1,46 +1,62 @@
-// The bridge: a node:http server that speaks Elasticsearch, rewrites `steer` clauses and proxies everything else.
-import { Agent as HttpAgent, createServer, request as httpRequest } from 'node:http';
-import type {
-  IncomingHttpHeaders,
-  IncomingMessage,
-  OutgoingHttpHeaders,
-  Server,
-  ServerResponse,
-} from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+// The bridge: a node:http server that speaks Elasticsearch, rewrites `steer` clauses and proxies everything else
+// to the upstream through undici, with the checks a local service holding credentials needs.
+import { createServer, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chooseVectorField, denseVectorFields } from '@steer/elasticsearch';
-import type { DenseVectorField } from '@steer/elasticsearch';
-import { BridgeHttpError, sendEsError } from './es-errors.js';
-import { parseSteerClause, rewriteSearchBody, steerSyntaxError } from './steer-clause.js';
-import type { RewriteFields, SteerClause } from './steer-clause.js';
-import { isSteerQueryError } from './steering.js';
-import type { BridgeSteering, ExplainHitInput } from './steering.js';
+import { BridgeHttpError, esErrorBody, sendEsError } from './es-errors.js';
+import { relay, relayRead } from './relay.js';
+import {
+  bodyTooLarge,
+  checkCaller,
+  checkTarget,
+  declaredLength,
+  DEFAULT_MAX_BODY_BYTES,
+  defaultAllowedHosts,
+  limitedBody,
+} from './request-checks.js';
+import { handleSteerApi } from './steer-api.js';
+import { handleSearch } from './steered-search.js';
+import type { SearchContext } from './steered-search.js';
+import type { BridgeSteering } from './steering.js';
+import { endToEndHeaders, Upstream } from './upstream.js';
+import type { HeaderMap } from './upstream.js';
+import { RelayedAnswer, UpstreamFacts } from './upstream-facts.js';
 
 export interface BridgeOptions {
-  /** The Elasticsearch cluster requests go to, e.g. `http://localhost:9200`. */
+  /** The Elasticsearch cluster requests go to, e.g. `http://localhost:9200` (a path prefix is kept). */
   upstream: string;
   steering: BridgeSteering;
   /** Interface to listen on (default 127.0.0.1: only this machine can reach the bridge). */
   host?: string;
   /** Port (default 9400; 0 picks a free one). */
   port?: number;
-  /** Largest request body accepted, in bytes (default 10 MiB); larger ones get 413. */
+  /** Largest request body accepted, in bytes (default 100 MB, Elasticsearch's http.max_content_length); larger get 413. */
   maxBodyBytes?: number;
-  /** Milliseconds to wait for the upstream's answer, and between chunks of it (default 30000); then 504. */
+  /**
+   * Milliseconds to wait for the upstream's answer once the request is sent, and between chunks of it
+   * (default 30000); then 504. The time a caller takes to send its body is not counted.
+   */
   upstreamTimeoutMs?: number;
+  /** Milliseconds a caller has to send a whole request (default 300000) and its headers (default 60000); then 408. */
+  clientTimeoutMs?: number;
+  clientHeadersTimeoutMs?: number;
   /**
    * `authorization` header added to requests that come without one (e.g. `ApiKey ...`). By default the bridge
-   * forwards the caller's credentials only and never adds its own.
+   * forwards the caller's credentials only. With it, the bridge answers only requests addressed to its own
+   * host names (`allowedHosts`) and without a foreign `Origin` (`allowedOrigins`): no DNS rebinding, no CSRF.
    */
   upstreamAuthorization?: string;
+  /** Extra `host:port` values accepted with upstreamAuthorization (default: localhost, 127.0.0.1, [::1], --host). */
+  allowedHosts?: string[];
+  /** `Origin` values accepted with upstreamAuthorization (default none: browsers' cross-site requests are refused). */
+  allowedOrigins?: string[];
   /** dense_vector field of steered searches when the clause names none (default: the index's only one). */
   vectorField?: string;
   /** sparse_vector field with the documents' latents (default `steer_latents`). */
   latentField?: string;
   /** Parallel connections to the upstream (default 64; more requests wait). */
   maxUpstreamSockets?: number;
-  /** How long an index's dense_vector fields are remembered (default 30000 ms). */
+  /** How long an index's dense_vector fields and the cluster's version are remembered (default 30000 ms). */
   mappingCacheMs?: number;
   /** Called with unexpected errors (answered 500); default: none. */
   onError?: (error: unknown) => void;
@@ -55,609 +71,192 @@ export interface RunningBridge {
   close(): Promise<void>;
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-]);
-
 const SEARCH_PATH = /^\/(?:([^/]+)\/)?_search\/?$/;
 
-interface UpstreamAnswer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** An upstream answer relayed as is (e.g. the 404 of `_mapping` for a missing index). */
-class RelayedAnswer extends Error {
-  constructor(readonly answer: UpstreamAnswer) {
-    super(`upstream answered ${answer.status}`);
+function parseUpstream(value: string): URL {
+  let upstream: URL;
+  try {
+    upstream = new URL(value);
+  } catch {
+    throw new TypeError(`steer bridge: --upstream '${value}' is not a URL; use e.g. http://localhost:9200`);
   }
-}
-
-function copyHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  const connectionTokens = String(headers.connection ?? '')
-    .split(',')
-    .map((t) => t.trim().toLowerCase())
-    .filter(Boolean);
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.includes(name)) continue;
-    out[name] = value;
+  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') {
+    throw new TypeError(`steer bridge: --upstream '${value}' must start with http:// or https://`);
   }
-  return out;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function tooLarge(limit: number): BridgeHttpError {
-  return new BridgeHttpError(
-    413,
-    'content_too_long_exception',
-    `steer bridge: the request body is larger than the limit of ${limit} bytes; send a smaller body or raise --max-body`,
-  );
+  return upstream;
 }
 
 /**
- * Reads a request body up to `limit` bytes. Over the limit, the rest is read and dropped (so the client can
- * read the 413) up to 4× the limit, then the connection is cut. Throws BridgeHttpError 413.
+ * Answers an oversized body with 413 at once, then reads and drops the rest before closing, so the caller gets
+ * the answer instead of a connection reset (what Elasticsearch does with http.max_content_length).
  */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  const hardCap = Math.max(4 * limit, 1024 * 1024);
-  if (Number.isFinite(declared) && declared > hardCap) {
-    req.destroy();
-    throw tooLarge(limit);
+function answerThenDrain(req: IncomingMessage, res: ServerResponse, error: BridgeHttpError): void {
+  if (res.headersSent) return void res.destroy();
+  const body = Buffer.from(esErrorBody(error));
+  res.writeHead(error.status, {
+    'content-type': 'application/json; charset=UTF-8',
+    'content-length': body.length,
+    'x-elastic-product': 'Elasticsearch',
+    connection: 'close',
+  });
+  res.write(body);
+  if (req.complete || req.readableEnded) {
+    res.end();
+    return;
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let over = false;
-  for await (const chunk of req) {
-    total += (chunk as Buffer).length;
-    if (total > limit) {
-      over = true;
-      chunks.length = 0;
-      if (total > hardCap) {
-        req.destroy();
-        break;
-      }
-      continue;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  if (over) throw tooLarge(limit);
-  return Buffer.concat(chunks);
-}
-
-/** The error answer for a failure of the steering pipeline. */
-function steeringError(error: unknown, onError?: (error: unknown) => void): BridgeHttpError {
-  if (error instanceof BridgeHttpError) return error;
-  if (isSteerQueryError(error)) return steerSyntaxError(error.message, error.diagnostics);
-  const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
-  if (error instanceof Error && typeof code === 'string') {
-    return new BridgeHttpError(400, 'illegal_argument_exception', `[steer] ${error.message}`, {
-      steer_code: code,
-    });
-  }
-  onError?.(error);
-  return new BridgeHttpError(
-    500,
-    'steer_bridge_exception',
-    `steer bridge: internal error: ${error instanceof Error ? error.message : String(error)}`,
-  );
-}
-
-interface CachedFields {
-  expires: number;
-  fields: DenseVectorField[];
-  mappings: unknown[];
+  req.on('end', () => res.end());
+  req.on('error', () => res.destroy());
+  req.resume();
 }
 
 /**
  * Creates the bridge server (not listening). Requests: `POST|GET /<index>/_search` with a `steer` clause are
  * rewritten; `GET /_steer/features?q=` and `POST /_steer/explain` answer from the steering; everything else is
- * proxied unchanged, streaming. Every answer the bridge makes itself is in Elasticsearch's error/response shape.
+ * proxied unchanged, streaming. Answers from the upstream are relayed exactly (headers included); the bridge's
+ * own answers are in Elasticsearch's shapes.
  */
 export function createBridgeServer(options: BridgeOptions): Server {
-  let upstream: URL;
-  try {
-    upstream = new URL(options.upstream);
-  } catch {
-    throw new TypeError(
-      `steer bridge: --upstream '${options.upstream}' is not a URL; use e.g. http://localhost:9200`,
-    );
-  }
-  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') {
-    throw new TypeError(`steer bridge: --upstream '${options.upstream}' must start with http:// or https://`);
-  }
-  const upstreamBase = upstream.pathname.replace(/\/+$/, '');
-  const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
-  const timeoutMs = options.upstreamTimeoutMs ?? 30_000;
-  const latentField = options.latentField ?? 'steer_latents';
-  const mappingCacheMs = options.mappingCacheMs ?? 30_000;
-  const secure = upstream.protocol === 'https:';
-  const agent = secure
-    ? new HttpsAgent({ keepAlive: true, maxSockets: options.maxUpstreamSockets ?? 64 })
-    : new HttpAgent({ keepAlive: true, maxSockets: options.maxUpstreamSockets ?? 64 });
-  const fieldCache = new Map<string, CachedFields>();
-
-  const upstreamHeaders = (incoming: IncomingHttpHeaders): OutgoingHttpHeaders => {
-    const headers = copyHeaders(incoming);
-    headers.host = upstream.host;
+  const upstreamUrl = parseUpstream(options.upstream);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const upstream = new Upstream(upstreamUrl, {
+    timeoutMs: options.upstreamTimeoutMs ?? 30_000,
+    connections: options.maxUpstreamSockets ?? 64,
+    maxReadBytes: maxBodyBytes,
+  });
+  const facts = new UpstreamFacts(upstream, options.mappingCacheMs ?? 30_000, options.upstreamAuthorization);
+  const forwardHeaders = (req: IncomingMessage): HeaderMap => {
+    const headers = endToEndHeaders(req.headers);
     if (headers.authorization === undefined && options.upstreamAuthorization)
       headers.authorization = options.upstreamAuthorization;
     return headers;
   };
-
-  const unreachable = (error: Error): BridgeHttpError =>
-    new BridgeHttpError(
-      502,
-      'connect_exception',
-      `steer bridge: cannot reach the upstream ${upstream.origin} (${(error as NodeJS.ErrnoException).code ?? error.message}); start Elasticsearch or fix --upstream`,
-    );
-  const timedOut = (): BridgeHttpError =>
-    new BridgeHttpError(
-      504,
-      'timeout_exception',
-      `steer bridge: the upstream ${upstream.origin} did not answer within ${timeoutMs} ms; retry, or raise --timeout`,
-    );
-
-  /**
-   * Sends one request upstream and pipes the answer to `res`. `body` is sent as is when given, else the
-   * incoming request is streamed through (counted against the body limit).
-   */
-  const forward = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    body?: Buffer,
-    extraHeaders: OutgoingHttpHeaders = {},
-  ): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const headers = { ...upstreamHeaders(req.headers), ...extraHeaders };
-      if (body !== undefined) {
-        delete headers['transfer-encoding'];
-        headers['content-length'] = body.length;
-      }
-      const declared = Number(req.headers['content-length']);
-      if (body === undefined && Number.isFinite(declared) && declared > maxBodyBytes) {
-        // Drain what the client sends so it can read the 413, then answer.
-        readBody(req, maxBodyBytes)
-          .then(
-            () => undefined,
-            (error: BridgeHttpError) => sendEsError(res, error),
-          )
-          .finally(resolve);
-        return;
-      }
-      let settled = false;
-      const finish = (): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve();
-      };
-      const fail = (error: BridgeHttpError): void => {
-        upstreamReq.destroy();
-        sendEsError(res, error);
-        finish();
-      };
-      const send = secure ? httpsRequest : httpRequest;
-      const upstreamReq = send({
-        protocol: upstream.protocol,
-        hostname: upstream.hostname,
-        port: upstream.port || (secure ? 443 : 80),
-        method: req.method,
-        path: upstreamBase + (req.url ?? '/'),
-        headers,
-        agent,
-      });
-      let timer = setTimeout(() => fail(timedOut()), timeoutMs);
-      upstreamReq.on('error', (error) => {
-        if (settled) return;
-        fail(unreachable(error));
-      });
-      upstreamReq.on('response', (upstreamRes) => {
-        clearTimeout(timer);
-        const responseHeaders = copyHeaders(upstreamRes.headers);
-        if (responseHeaders['x-elastic-product'] === undefined)
-          responseHeaders['x-elastic-product'] = 'Elasticsearch';
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders);
-        const idle = (): void => {
-          clearTimeout(timer);
-          timer = setTimeout(() => {
-            upstreamRes.destroy();
-            res.destroy();
-            finish();
-          }, timeoutMs);
-        };
-        idle();
-        upstreamRes.on('data', idle);
-        upstreamRes.on('error', () => {
-          res.destroy();
-          finish();
-        });
-        upstreamRes.on('end', finish);
-        upstreamRes.pipe(res);
-      });
-      res.on('close', () => {
-        if (!res.writableFinished) upstreamReq.destroy();
-        finish();
-      });
-      if (body !== undefined) {
-        upstreamReq.end(body);
-        return;
-      }
-      let sent = 0;
-      req.on('data', (chunk: Buffer) => {
-        sent += chunk.length;
-        if (sent > maxBodyBytes) {
-          req.pause();
-          req.removeAllListeners('data');
-          fail(tooLarge(maxBodyBytes));
-          req.resume();
-          return;
-        }
-        if (!upstreamReq.write(chunk)) {
-          req.pause();
-          upstreamReq.once('drain', () => req.resume());
-        }
-      });
-      req.on('end', () => upstreamReq.end());
-      req.on('error', () => upstreamReq.destroy());
-    });
-
-  /** A small request to the upstream made by the bridge itself (with the caller's credentials). */
-  const fetchUpstream = (
-    method: string,
-    path: string,
-    incoming: IncomingHttpHeaders,
-  ): Promise<UpstreamAnswer> =>
-    new Promise<UpstreamAnswer>((resolve, reject) => {
-      const headers = upstreamHeaders(incoming);
-      for (const name of Object.keys(headers)) if (name.startsWith('content-')) delete headers[name];
-      headers.accept = 'application/json';
-      const send = secure ? httpsRequest : httpRequest;
-      const upstreamReq = send({
-        protocol: upstream.protocol,
-        hostname: upstream.hostname,
-        port: upstream.port || (secure ? 443 : 80),
-        method,
-        path: upstreamBase + path,
-        headers,
-        agent,
-      });
-      const timer = setTimeout(() => {
-        upstreamReq.destroy();
-        reject(timedOut());
-      }, timeoutMs);
-      upstreamReq.on('error', (error) => {
-        clearTimeout(timer);
-        reject(unreachable(error));
-      });
-      upstreamReq.on('response', (upstreamRes) => {
-        const chunks: Buffer[] = [];
-        upstreamRes.on('data', (c: Buffer) => chunks.push(c));
-        upstreamRes.on('error', (error) => {
-          clearTimeout(timer);
-          reject(unreachable(error));
-        });
-        upstreamRes.on('end', () => {
-          clearTimeout(timer);
-          resolve({
-            status: upstreamRes.statusCode ?? 502,
-            headers: upstreamRes.headers,
-            body: Buffer.concat(chunks),
-          });
-        });
-      });
-      upstreamReq.end();
-    });
-
-  /** dense_vector fields (and raw mappings) of `index`, from the upstream's `_mapping`, cached briefly. */
-  const indexFields = async (
-    index: string | undefined,
-    incoming: IncomingHttpHeaders,
-  ): Promise<CachedFields> => {
-    const key = `${index ?? ''}\u0000${incoming.authorization ?? ''}`;
-    const cached = fieldCache.get(key);
-    if (cached && cached.expires > Date.now()) return cached;
-    const answer = await fetchUpstream(
-      'GET',
-      index === undefined
-        ? '/_mapping'
-        : `/${encodeURIComponent(index).replace(/%2C/gi, ',').replace(/%2A/gi, '*')}/_mapping`,
-      incoming,
-    );
-    if (answer.status !== 200) throw new RelayedAnswer(answer);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(answer.body.toString('utf8'));
-    } catch {
-      throw new BridgeHttpError(
-        502,
-        'steer_bridge_exception',
-        `steer bridge: the upstream's _mapping answer is not JSON`,
-      );
-    }
-    const mappings = isObject(parsed)
-      ? Object.values(parsed).map((entry) => (isObject(entry) ? entry.mappings : undefined))
-      : [];
-    const byPath = new Map<string, DenseVectorField>();
-    for (const mapping of mappings)
-      for (const field of denseVectorFields(mapping))
-        if (!byPath.has(field.path)) byPath.set(field.path, field);
-    const entry = { expires: Date.now() + mappingCacheMs, fields: [...byPath.values()], mappings };
-    if (fieldCache.size > 1000) fieldCache.clear();
-    fieldCache.set(key, entry);
-    return entry;
+  const searchContext: SearchContext = {
+    upstream,
+    facts,
+    steering: options.steering,
+    maxBodyBytes,
+    latentField: options.latentField ?? 'steer_latents',
+    vectorField: options.vectorField,
+    forwardHeaders,
+    onError: options.onError,
   };
+  const steerApi = {
+    steering: options.steering,
+    upstreamOrigin: upstream.origin + upstream.base,
+    maxBodyBytes,
+    onError: options.onError,
+  };
+  const allowedOrigins = new Set((options.allowedOrigins ?? []).map((o) => o.toLowerCase()));
+  let allowedHosts: Set<string> | undefined;
 
-  const termFieldFrom =
-    (mappings: unknown[]) =>
-    (field: string): string => {
-      for (const mapping of mappings) {
-        const node = (
-          mapping as
-            | { properties?: Record<string, { type?: string; fields?: Record<string, { type?: string }> }> }
-            | undefined
-        )?.properties?.[field];
-        if (node?.type === 'text' && node.fields) {
-          const keyword = Object.entries(node.fields).find(([, sub]) => sub.type === 'keyword');
-          if (keyword) return `${field}.${keyword[0]}`;
-        }
-      }
-      return field;
-    };
-
-  const resolveFields = async (
-    index: string | undefined,
-    clause: SteerClause,
-    incoming: IncomingHttpHeaders,
-    dims: number,
-  ): Promise<RewriteFields> => {
-    const { fields, mappings } = await indexFields(index, incoming);
-    let field: DenseVectorField;
+  /** Streams any other request through, its body cut at the limit. */
+  const forward = async (req: IncomingMessage, res: ServerResponse, target: string): Promise<void> => {
+    const declared = declaredLength(req);
+    if (declared !== undefined && declared > maxBodyBytes) throw bodyTooLarge(maxBodyBytes);
+    const hasBody =
+      (declared !== undefined && declared > 0) || req.headers['transfer-encoding'] !== undefined;
+    const body = hasBody ? limitedBody(req, maxBodyBytes) : undefined;
+    let failure: unknown;
+    body?.on('error', (error) => (failure = error));
     try {
-      field = chooseVectorField(index ?? '_all', fields, clause.field ?? options.vectorField);
+      await relay(res, await upstream.send(req.method ?? 'GET', target, forwardHeaders(req), body));
     } catch (error) {
-      throw new BridgeHttpError(400, 'illegal_argument_exception', `[steer] ${(error as Error).message}`);
+      throw failure instanceof BridgeHttpError ? failure : error;
     }
-    if (field.dims !== undefined && field.dims !== dims) {
-      throw new BridgeHttpError(
-        400,
-        'illegal_argument_exception',
-        `[steer] field [${field.path}] of [${index ?? '_all'}] holds ${field.dims}-d vectors but the steered query vector has ${dims} dims; the SAE's embedding model does not match this index — search an index built with that model`,
-      );
-    }
-    return { vectorField: field.path, latentField, termField: termFieldFrom(mappings) };
-  };
-
-  const handleSearch = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    index: string | undefined,
-  ): Promise<void> => {
-    const raw = await readBody(req, maxBodyBytes);
-    if (raw.length === 0 || !raw.includes('"steer"')) {
-      await forward(req, res, raw);
-      return;
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch (error) {
-      throw new BridgeHttpError(
-        400,
-        'x_content_parse_exception',
-        `[1:1] failed to parse the request body as JSON: ${(error as Error).message}`,
-      );
-    }
-    if (!isObject(body) || body.steer === undefined) {
-      await forward(req, res, raw);
-      return;
-    }
-    const clause = parseSteerClause(body.steer);
-    let steered;
-    try {
-      steered = await options.steering.resolve(clause.query, {
-        k: clause.k,
-        numCandidates: clause.numCandidates,
-        index,
-      });
-    } catch (error) {
-      throw steeringError(error, options.onError);
-    }
-    const fields = await resolveFields(index, clause, req.headers, steered.vector.length);
-    const rewritten = Buffer.from(JSON.stringify(rewriteSearchBody(body, clause, steered, fields)));
-    const contentType = String(req.headers['content-type'] ?? '');
-    await forward(
-      req,
-      res,
-      rewritten,
-      contentType.includes('json') ? {} : { 'content-type': 'application/json' },
-    );
-  };
-
-  const sendJson = (res: ServerResponse, status: number, value: unknown): void => {
-    const payload = Buffer.from(JSON.stringify(value));
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=UTF-8',
-      'content-length': payload.length,
-      'x-elastic-product': 'Elasticsearch',
-    });
-    res.end(payload);
-  };
-
-  const handleSteerApi = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
-    const route = url.pathname.replace(/\/+$/, '');
-    if (route === '/_steer' && (req.method === 'GET' || req.method === 'HEAD')) {
-      sendJson(res, 200, {
-        name: 'steer-bridge',
-        upstream: upstream.origin,
-        endpoints: ['GET /_steer/features?q=<concept>&limit=<n>', 'POST /_steer/explain'],
-      });
-      return;
-    }
-    if (route === '/_steer/features' && req.method === 'GET') {
-      const concept = url.searchParams.get('q');
-      if (!concept || concept.trim() === '')
-        throw new BridgeHttpError(
-          400,
-          'illegal_argument_exception',
-          '[steer] /_steer/features needs ?q=<concept>, e.g. ?q=finance',
-        );
-      const limitText = url.searchParams.get('limit') ?? '10';
-      const limit = Number(limitText);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-        throw new BridgeHttpError(
-          400,
-          'illegal_argument_exception',
-          `[steer] limit must be an integer from 1 to 100, got [${limitText}]`,
-        );
-      let features;
-      try {
-        features = await options.steering.searchFeatures(concept, limit);
-      } catch (error) {
-        throw steeringError(error, options.onError);
-      }
-      sendJson(res, 200, { concept, features });
-      return;
-    }
-    if (route === '/_steer/explain' && req.method === 'POST') {
-      const raw = await readBody(req, maxBodyBytes);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch (error) {
-        throw new BridgeHttpError(
-          400,
-          'x_content_parse_exception',
-          `[1:1] failed to parse the request body as JSON: ${(error as Error).message}`,
-        );
-      }
-      const usage =
-        '[steer] /_steer/explain takes {"query": "<steer query>", "hits": [{"id": "...", "text": "..."}], "top": 5}';
-      if (!isObject(body) || typeof body.query !== 'string' || !Array.isArray(body.hits))
-        throw new BridgeHttpError(400, 'illegal_argument_exception', usage);
-      if (body.hits.length > 100) {
-        throw new BridgeHttpError(
-          400,
-          'illegal_argument_exception',
-          `[steer] /_steer/explain takes at most 100 hits, got ${body.hits.length}`,
-        );
-      }
-      const hits: ExplainHitInput[] = [];
-      for (const hit of body.hits) {
-        if (!isObject(hit) || typeof hit.id !== 'string' || typeof hit.text !== 'string')
-          throw new BridgeHttpError(
-            400,
-            'illegal_argument_exception',
-            `${usage}; every hit needs a string id and text`,
-          );
-        hits.push({
-          id: hit.id,
-          text: hit.text,
-          score: typeof hit.score === 'number' ? hit.score : undefined,
-        });
-      }
-      const top = body.top === undefined ? 5 : body.top;
-      if (typeof top !== 'number' || !Number.isInteger(top) || top < 1 || top > 100)
-        throw new BridgeHttpError(
-          400,
-          'illegal_argument_exception',
-          '[steer] top must be an integer from 1 to 100',
-        );
-      let explained;
-      try {
-        explained = await options.steering.explain({ query: body.query, hits, top });
-      } catch (error) {
-        throw steeringError(error, options.onError);
-      }
-      sendJson(res, 200, { hits: explained });
-      return;
-    }
-    throw new BridgeHttpError(
-      404,
-      'resource_not_found_exception',
-      `steer bridge: no handler for [${req.method} ${url.pathname}]; see GET /_steer`,
-    );
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://bridge.invalid');
-    } catch {
-      throw new BridgeHttpError(
-        400,
-        'illegal_argument_exception',
-        `steer bridge: cannot parse the request target [${req.url}]`,
+    const target = checkTarget(req.url);
+    if (options.upstreamAuthorization !== undefined) {
+      allowedHosts ??= new Set(
+        [
+          ...defaultAllowedHosts(options.host ?? '127.0.0.1', (server.address() as AddressInfo).port),
+          ...(options.allowedHosts ?? []),
+        ].map((h) => h.toLowerCase()),
       );
+      checkCaller(req.headers, allowedHosts, allowedOrigins);
     }
+    const url = new URL(target, 'http://bridge.invalid');
     if (url.pathname === '/_steer' || url.pathname.startsWith('/_steer/'))
-      return handleSteerApi(req, res, url);
+      return handleSteerApi(steerApi, req, res, url);
     const search = SEARCH_PATH.exec(url.pathname);
     if (search && (req.method === 'POST' || req.method === 'GET')) {
-      let index: string | undefined;
-      try {
-        index = search[1] === undefined ? undefined : decodeURIComponent(search[1]);
-      } catch {
-        throw new BridgeHttpError(
-          400,
-          'illegal_argument_exception',
-          `steer bridge: bad percent-encoding in [${url.pathname}]`,
-        );
-      }
-      return handleSearch(req, res, index);
+      const index = search[1] === undefined ? undefined : decodeURIComponent(search[1]);
+      return handleSearch(searchContext, req, res, { index, indexPath: search[1] }, target);
     }
-    return forward(req, res);
+    return forward(req, res, target);
   };
 
-  const server = createServer((req, res) => {
-    req.on('error', () => res.destroy());
-    res.on('error', () => undefined);
-    handle(req, res).catch((error: unknown) => {
-      if (error instanceof RelayedAnswer) {
-        if (res.headersSent) return void res.destroy();
-        const headers = copyHeaders(error.answer.headers);
-        headers['x-elastic-product'] ??= 'Elasticsearch';
-        headers['content-length'] = error.answer.body.length;
-        res.writeHead(error.answer.status, headers);
-        res.end(error.answer.body);
-        return;
-      }
-      if (!(error instanceof BridgeHttpError)) options.onError?.(error);
-      const answer =
-        error instanceof BridgeHttpError
-          ? error
-          : new BridgeHttpError(
-              500,
-              'steer_bridge_exception',
-              `steer bridge: internal error: ${error instanceof Error ? error.message : String(error)}`,
-            );
-      sendEsError(res, answer);
-      // NOTE: after an error answer to a body we did not read, drop the rest so the socket is not reused half-read.
-      if (!req.complete) req.resume();
-    });
-  });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable)
-      socket.end(
-        'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\nx-elastic-product: Elasticsearch\r\n\r\n',
+  const clientTimeoutMs = options.clientTimeoutMs ?? 300_000;
+  const server = createServer(
+    {
+      requestTimeout: clientTimeoutMs,
+      headersTimeout: Math.min(options.clientHeadersTimeoutMs ?? 60_000, clientTimeoutMs),
+      // NOTE: node checks these timeouts on this interval (30 s by default), so short limits need a short one.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, clientTimeoutMs / 4)),
+    },
+    (req, res) => {
+      res.on('error', () => undefined);
+      req.on('error', () => res.destroy());
+      handle(req, res).catch((error: unknown) => {
+        if (error instanceof RelayedAnswer) {
+          if (res.headersSent) return void res.destroy();
+          relayRead(res, error.answer);
+          return;
+        }
+        if (!(error instanceof BridgeHttpError)) options.onError?.(error);
+        const answer =
+          error instanceof BridgeHttpError
+            ? error
+            : new BridgeHttpError(
+                500,
+                'steer_bridge_exception',
+                `steer bridge: internal error: ${error instanceof Error ? error.message : String(error)}`,
+              );
+        if (!req.complete) answerThenDrain(req, res, answer);
+        else sendEsError(res, answer);
+      });
+    },
+  );
+  server.on('checkContinue', (req, res) => {
+    const declared = declaredLength(req);
+    if (declared !== undefined && declared > maxBodyBytes) {
+      // NOTE: Elasticsearch refuses the 100-continue of an oversized body with 417, and the body is never sent.
+      sendEsError(
+        res,
+        new BridgeHttpError(417, 'content_too_long_exception', bodyTooLarge(maxBodyBytes).message),
       );
-    else socket.destroy();
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
   });
-  server.on('close', () => agent.destroy());
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    const answer =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new BridgeHttpError(
+            408,
+            'request_timeout_exception',
+            `steer bridge: the request was not received within ${clientTimeoutMs} ms; send it faster, or raise --client-timeout`,
+          )
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? new BridgeHttpError(
+              431,
+              'too_long_http_header_exception',
+              'steer bridge: the request headers are too large',
+            )
+          : new BridgeHttpError(
+              400,
+              'illegal_argument_exception',
+              `steer bridge: malformed HTTP request (${error.code ?? error.message})`,
+            );
+    const body = esErrorBody(answer);
+    socket.end(
+      `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\nconnection: close\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-elastic-product: Elasticsearch\r\n\r\n${body}`,
+    );
+  });
+  server.on('close', () => void upstream.close());
   return server;
 }
 

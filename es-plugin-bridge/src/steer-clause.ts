@@ -1,6 +1,6 @@
 // The `steer` clause of a search body: parsing it, and rewriting the body into knn / sparse_vector / rrf.
 import { buildSearchBody, compileFilter } from '@steer/elasticsearch';
-import type { estypes } from '@steer/elasticsearch';
+import type { estypes, SearchBodyRequest } from '@steer/elasticsearch';
 import { BridgeHttpError } from './es-errors.js';
 import type { EsErrorCause } from './es-errors.js';
 import type { SteerDiagnostic, SteeredQuery } from './steering.js';
@@ -104,11 +104,57 @@ export interface RewriteFields {
   termField?: (field: string) => string;
 }
 
+/** Throws BridgeHttpError 400 when a body with a steer clause also has `knn`, `retriever` or `rank`. */
+export function assertSteerable(body: Record<string, unknown>): void {
+  for (const key of ['knn', 'retriever', 'rank'] as const) {
+    if (body[key] !== undefined)
+      throw invalid(
+        `cannot be combined with [${key}]: the steer clause becomes the ${key === 'knn' ? 'kNN search' : 'retriever'}`,
+      );
+  }
+}
+
+/** A steered search body split into the user's other keys and the query builder's input. */
+export interface SteeredBody {
+  /** Every key of the body but `steer` and `query` (`_source`, `size`, `aggs`, ...). */
+  rest: Record<string, unknown>;
+  bodyRequest: SearchBodyRequest;
+}
+
+/**
+ * Splits a search body holding a steer clause: the user's `query` becomes a filter of the steered retrieval,
+ * ANDed with the steer query's own filter. Throws BridgeHttpError 400 when the body also has `knn`, `retriever`
+ * or `rank`.
+ */
+export function steeredBody(
+  body: Record<string, unknown>,
+  clause: SteerClause,
+  steered: SteeredQuery,
+  fields: RewriteFields,
+): SteeredBody {
+  assertSteerable(body);
+  const { steer: _steer, query: userQuery, ...rest } = body;
+  const filter: estypes.QueryDslQueryContainer[] = [];
+  if (steered.filter) filter.push(compileFilter(steered.filter, { termField: fields.termField }));
+  if (userQuery !== undefined) filter.push(userQuery as estypes.QueryDslQueryContainer);
+  const bodyRequest: SearchBodyRequest = {
+    mode: clause.mode ?? steered.mode,
+    vectorField: fields.vectorField,
+    latentField: clause.latentField ?? fields.latentField,
+    query: { vector: steered.vector },
+    latents: steered.latents,
+    k: steered.k,
+    numCandidates: steered.numCandidates,
+    filter,
+    size: typeof rest.size === 'number' ? rest.size : undefined,
+  };
+  return { rest, bodyRequest };
+}
+
 /**
  * Rewrites a search body holding a steer clause: removes `steer`, and adds `knn` (dense), a `sparse_vector`
  * query (sparse) or an `rrf` retriever (hybrid) built from the steered query. Keeps every other key (_source,
- * size, aggs, ...). A `query` next to `steer` becomes a filter of the steered retrieval, ANDed with the steer
- * query's own filter. Throws BridgeHttpError 400 when the body also has `knn` or `retriever`.
+ * size, aggs, ...); see steeredBody for `query`. Throws BridgeHttpError 400 on a body it cannot steer.
  */
 export function rewriteSearchBody(
   body: Record<string, unknown>,
@@ -116,30 +162,10 @@ export function rewriteSearchBody(
   steered: SteeredQuery,
   fields: RewriteFields,
 ): Record<string, unknown> {
-  const { steer: _steer, query: userQuery, ...rest } = body;
-  for (const key of ['knn', 'retriever', 'rank'] as const) {
-    if (rest[key] !== undefined)
-      throw invalid(
-        `cannot be combined with [${key}]: the steer clause becomes the ${key === 'knn' ? 'kNN search' : 'retriever'}`,
-      );
-  }
-  const filter: estypes.QueryDslQueryContainer[] = [];
-  if (steered.filter) filter.push(compileFilter(steered.filter, { termField: fields.termField }));
-  if (userQuery !== undefined) filter.push(userQuery as estypes.QueryDslQueryContainer);
-  const size = typeof rest.size === 'number' ? rest.size : undefined;
+  const { rest, bodyRequest } = steeredBody(body, clause, steered, fields);
   let built;
   try {
-    built = buildSearchBody({
-      mode: clause.mode ?? steered.mode,
-      vectorField: fields.vectorField,
-      latentField: clause.latentField ?? fields.latentField,
-      query: { vector: steered.vector },
-      latents: steered.latents,
-      k: steered.k,
-      numCandidates: steered.numCandidates,
-      filter,
-      size,
-    });
+    built = buildSearchBody(bodyRequest);
   } catch (error) {
     throw invalid((error as Error).message);
   }

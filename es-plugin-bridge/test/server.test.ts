@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders, Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { startBridge } from '../src/index.js';
 import type { BridgeSteering, RunningBridge, SteeredQuery } from '../src/index.js';
 
@@ -35,6 +36,11 @@ async function startUpstream(): Promise<{ url: string; seen: Seen[]; server: Ser
     };
     if (req.url!.startsWith('/slow')) return;
     seen.push(entry);
+    if (req.url!.startsWith('/no-product')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"not":"elasticsearch"}');
+      return;
+    }
     res.setHeader('x-elastic-product', 'Elasticsearch');
     res.setHeader('x-upstream', 'yes');
     if (req.url!.endsWith('/_mapping')) {
@@ -49,8 +55,9 @@ async function startUpstream(): Promise<{ url: string; seen: Seen[]; server: Ser
         );
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
+      // Compressed when asked, as Elasticsearch answers over HTTP.
+      const gzip = String(req.headers['accept-encoding'] ?? '').includes('gzip');
+      const mapping = Buffer.from(
         JSON.stringify({
           [index]: {
             mappings: {
@@ -62,6 +69,11 @@ async function startUpstream(): Promise<{ url: string; seen: Seen[]; server: Ser
           },
         }),
       );
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+      });
+      res.end(gzip ? gzipSync(mapping) : mapping);
       return;
     }
     res.writeHead(req.url!.startsWith('/teapot') ? 418 : 200, { 'content-type': 'application/json' });
@@ -124,9 +136,16 @@ function call(
   return new Promise((resolve, reject) => {
     // NOTE: node's client sends a GET body with neither content-length nor chunked framing unless told the length.
     const length = typeof body === 'string' ? { 'content-length': String(Buffer.byteLength(body)) } : {};
+    // NOTE: the path goes as given (a URL string would be normalised, hiding `..` segments from the bridge).
+    const { hostname, port } = new URL(base);
     const req = request(
-      base + path,
-      { method, headers: { 'content-type': 'application/json', ...length, ...headers } },
+      {
+        hostname,
+        port,
+        path,
+        method,
+        headers: { 'content-type': 'application/json', ...length, ...headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -192,6 +211,39 @@ describe('bridge server', () => {
     assert.equal(head.status, 200);
   });
 
+  it('relays upstream answers exactly: no x-elastic-product is added to answers that lack it', async () => {
+    const r = await call(bridge.url, 'GET', '/no-product');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['x-elastic-product'], undefined);
+    assert.deepEqual(r.json, { not: 'elasticsearch' });
+  });
+
+  it('reads gzipped _mapping answers and steers; keeps the caller content type', async () => {
+    const body = JSON.stringify({ steer: '"rivers"' });
+    const r = await call(bridge.url, 'POST', '/films/_search', body, {
+      'accept-encoding': 'gzip',
+      'content-type': 'application/vnd.elasticsearch+json; compatible-with=8',
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.json.body.includes('"knn"'));
+    assert.equal(r.json.headers['content-type'], 'application/vnd.elasticsearch+json; compatible-with=8');
+  });
+
+  it('keeps every request under the upstream path prefix', async () => {
+    const prefixed = await startBridge({ upstream: `${upstream.url}/gateway/es`, steering, port: 0 });
+    try {
+      const r = await call(prefixed.url, 'GET', '/idx/_doc/1');
+      assert.equal(r.json.url, '/gateway/es/idx/_doc/1');
+      for (const path of ['/../x', '/idx/%2E%2E/%2e%2e/x', '/idx/..%2F..%2Fx']) {
+        const refused = await call(prefixed.url, 'GET', path);
+        assert.equal(refused.status, 400, path);
+        assert.equal(refused.json.error.type, 'illegal_argument_exception');
+      }
+    } finally {
+      await prefixed.close();
+    }
+  });
+
   it('streams chunked bodies through (e.g. _bulk NDJSON)', async () => {
     const lines = Array.from({ length: 50 }, (_, i) => `{"index":{"_id":"${i}"}}\n{"n":${i}}\n`);
     const r = await call(bridge.url, 'POST', '/_bulk', Readable.from(lines), {
@@ -199,7 +251,11 @@ describe('bridge server', () => {
     });
     assert.equal(r.status, 200);
     assert.equal(r.json.body, lines.join(''));
-    assert.equal(r.json.headers['transfer-encoding'], 'chunked');
+    // undici frames it chunked, or with the length once the whole body is buffered.
+    assert.ok(
+      r.json.headers['transfer-encoding'] === 'chunked' ||
+        Number(r.json.headers['content-length']) === Buffer.byteLength(lines.join('')),
+    );
   });
 
   it('never adds credentials of its own unless configured, and then only to requests without any', async () => {
@@ -294,6 +350,39 @@ describe('bridge server', () => {
     assert.equal(passThrough.status, 413);
   });
 
+  it('refuses steered searches on a cluster below 8.15, naming its version, and proxies the rest', async () => {
+    const old = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
+      res.end(
+        req.url === '/'
+          ? JSON.stringify({ version: { number: '8.14.3', build_flavor: 'default' } })
+          : JSON.stringify({
+              films: { mappings: { properties: { emb: { type: 'dense_vector', dims: 2 } } } },
+            }),
+      );
+    });
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r));
+    const oldBridge = await startBridge({
+      upstream: `http://127.0.0.1:${(old.address() as AddressInfo).port}`,
+      steering,
+      port: 0,
+    });
+    try {
+      const r = await call(oldBridge.url, 'POST', '/films/_search', JSON.stringify({ steer: '"rivers"' }));
+      assert.equal(r.status, 400);
+      assert.match(
+        r.json.error.reason,
+        /runs Elasticsearch 8\.14\.3, but steered searches need 8\.15\.0 or later/,
+      );
+      assert.equal((await call(oldBridge.url, 'GET', '/films/_mapping')).status, 200);
+    } finally {
+      await oldBridge.close();
+      old.closeAllConnections();
+      await new Promise((r) => old.close(r));
+    }
+  });
+
   it('answers 502 when the upstream is down and 504 when it is too slow', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
@@ -313,6 +402,21 @@ describe('bridge server', () => {
     const slow = await call(bridge.url, 'GET', '/slow/_search');
     assert.equal(slow.status, 504);
     assert.equal(slow.json.error.type, 'timeout_exception');
+  });
+
+  it('does not blame the upstream for a slow upload: the timeout counts once the request is sent', async () => {
+    // The bridge gives the upstream 300 ms; this body takes about 900 ms to arrive.
+    async function* slowly(): AsyncGenerator<string> {
+      for (let i = 0; i < 6; i++) {
+        await new Promise((r) => setTimeout(r, 150));
+        yield `{"index":{"_id":"${i}"}}\n{"n":${i}}\n`;
+      }
+    }
+    const r = await call(bridge.url, 'POST', '/_bulk', Readable.from(slowly()), {
+      'content-type': 'application/x-ndjson',
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.body.split('\n').length, 13);
   });
 
   it('answers 500 in the Elasticsearch shape when the steering fails unexpectedly, and keeps serving', async () => {

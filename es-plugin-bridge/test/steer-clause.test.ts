@@ -80,7 +80,11 @@ describe('rewriteSearchBody', () => {
       fields,
     );
     assert.deepEqual(sparse.query, {
-      bool: { must: [{ sparse_vector: { field: 'steer_latents', query_vector: { f1: 0.8, f0: 0.6 } } }] },
+      bool: {
+        must: [
+          { sparse_vector: { field: 'steer_latents', query_vector: { f1: 0.8, f0: 0.6 }, prune: false } },
+        ],
+      },
     });
     assert.equal(sparse.size, 3);
     const hybrid = rewriteSearchBody(

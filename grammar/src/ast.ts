@@ -104,7 +104,7 @@ export interface ConceptReference {
   range: Range;
 }
 
-/** `*0.5` (absolute latent units) or `*2x` (relative to the feature's typical activation). */
+/** `*0.5` (absolute latent units) or `*2x` (relative to the query's own code; see SPEC.md "Strengths"). */
 export interface Strength {
   kind: 'strength';
   value: number;

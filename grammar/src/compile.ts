@@ -21,7 +21,7 @@ export interface FeatureInfo {
   id: number;
   label?: string;
   aliases?: string[];
-  /** Typical (e.g. mean non-zero) activation in latent units; the unit of relative strengths like `2x`. */
+  /** Typical (median non-zero) activation in latent units, for information (relative strengths use the query). */
   typicalActivation?: number;
   /** True when the feature never fired on the catalog's data. */
   dead?: boolean;
@@ -34,6 +34,36 @@ export interface FeatureCatalog {
   get(id: number): FeatureInfo | undefined;
   byAliasOrLabel(name: string): FeatureInfo[];
   searchConcept(text: string, limit: number): Promise<Array<{ feature: FeatureInfo; score: number }>>;
+  /**
+   * Resolves a concept to a direction: at most `count` features (the catalog's choice when undefined) with
+   * weights such that the weighted sum of their decoder columns has unit length. Optional: without it, the
+   * `count` best matches of searchConcept (default {@link STRENGTH_DEFAULTS}.defaultConceptCount) share the
+   * direction equally.
+   */
+  resolveConcept?(text: string, count?: number): Promise<Array<{ feature: FeatureInfo; weight: number }>>;
+  /** What `1x` means for this SAE; absent: {@link STRENGTH_DEFAULTS}.defaultCalibration. */
+  strengthCalibration?(): StrengthCalibration | undefined;
+}
+
+/** What `1x` means for an SAE: `1x` adds `scale x |h|` latent units, |h| being the L2 norm of the query's code. */
+export interface StrengthCalibration {
+  scale: number;
+  /** |h| of a typical query of the SAE's corpus, used when no query is at hand (presets, editors). */
+  typicalQueryNorm?: number;
+}
+
+/** The latent units of `1x` for one query, and where they came from. */
+export interface StrengthUnit {
+  /** Latent units per `1x`: `scale x queryNorm` (1 for the fallback). */
+  unit: number;
+  scale: number;
+  /** The |h| the unit was computed from. */
+  queryNorm: number;
+  /**
+   * `query`: the query's own code; `typical-query`: a typical query of the SAE's corpus (no query at hand);
+   * `fallback`: neither is known, and `1x` is 1 latent unit.
+   */
+  basis: 'query' | 'typical-query' | 'fallback';
 }
 
 /** Saved presets by name: the text of a .steer file holding `preset <name> = ...` and the SAE it was made for. */
@@ -56,6 +86,8 @@ export interface PlannedEdit {
   op: 'add' | 'set' | 'zero';
   value: number;
   source: Range;
+  /** The strength as written when it was relative (`2x` is 2), times the feature's weight in a concept direction. */
+  relative?: number;
 }
 
 /** Search options of a plan; absent keys mean "backend default". */
@@ -73,6 +105,8 @@ export interface SteeringPlan {
   edits: PlannedEdit[];
   options: SearchOptions;
   filter?: Filter;
+  /** The unit of the plan's relative strengths, when it has any. */
+  strengthUnit?: StrengthUnit;
 }
 
 export interface CompileContext {
@@ -80,18 +114,27 @@ export interface CompileContext {
   presets?: PresetStore;
   /** Presets defined in the same document; they shadow the store. */
   definitions?: readonly PresetDefinition[];
+  /**
+   * The L2 norm |h| of the SAE code of a query's mixed texts (embedded as a query, encoded by the SAE): the base
+   * of relative strengths. Without it, a typical query's norm from the catalog's calibration is used.
+   */
+  queryNorm?(texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number>;
 }
 
 /** Sane ranges and defaults; see SPEC.md "Strengths". */
 export const STRENGTH_DEFAULTS = {
   /** `+f12` means `+f12*1x`; `=f12` means `=f12*1x`. */
   defaultRelativeStrength: 1,
-  /** Latent units per `1x` when the catalog has no typical activation for the feature. */
-  fallbackTypicalActivation: 1,
+  /** The calibration of an SAE whose catalog has none (`1x` = 2 |h|, about the measured value of trained SAEs). */
+  defaultCalibration: { scale: 2 } as StrengthCalibration,
+  /** Latent units per `1x` when neither the query's code nor a typical query's is known. */
+  fallbackUnit: 1,
+  /** Beyond about 4x the results no longer depend on the query (docs/results/controllability.md). */
   maxRelativeStrength: 10,
   maxAbsoluteStrength: 100,
   maxTextWeight: 10,
-  defaultConceptCount: 1,
+  /** Features of a concept direction when neither the query nor the catalog says how many. */
+  defaultConceptCount: 3,
   maxConceptCount: 20,
   maxPresetDepth: 8,
 } as const;
@@ -106,7 +149,7 @@ export const CompileCode = {
   ConceptNoMatch: 'concept-no-match',
   ConceptSearchFailed: 'concept-search-failed',
   InvalidCount: 'invalid-count',
-  NoTypicalActivation: 'no-typical-activation',
+  UncalibratedStrength: 'uncalibrated-strength',
   StrengthOutOfRange: 'strength-out-of-range',
   ZeroStrength: 'zero-strength',
   WeightOutOfRange: 'weight-out-of-range',
@@ -137,14 +180,70 @@ interface ResolvedEdit extends PlannedEdit {
   origin: string;
 }
 
-/** Per-compile state: diagnostics plus the range and message prefix used inside inlined presets. */
+/** Per-compile state: diagnostics, the query's strength unit, and the texts it is computed from. */
 class Resolution {
   readonly diagnostics: Diagnostic[] = [];
-  constructor(readonly context: CompileContext) {}
+  private unit: Promise<StrengthUnit> | undefined;
+  /** The unit once some relative strength asked for it. */
+  resolvedUnit: StrengthUnit | undefined;
+  constructor(
+    readonly context: CompileContext,
+    private readonly texts: ReadonlyArray<{ text: string; weight: number }> = [],
+  ) {}
 
   report(code: string, message: string, range: Range, severity: Diagnostic['severity'] = 'error'): void {
     this.diagnostics.push({ code, message, range, severity });
   }
+
+  /** The latent units of `1x` for this query (computed once); warns at `range` when it falls back. */
+  strengthUnit(range: Range): Promise<StrengthUnit> {
+    this.unit ??= resolveStrengthUnit(this.context, this.texts).then(({ unit, problem }) => {
+      if (problem) this.report(CompileCode.UncalibratedStrength, problem, range, 'warning');
+      return unit;
+    });
+    return this.unit.then((unit) => (this.resolvedUnit = unit));
+  }
+}
+
+/**
+ * The latent units of `1x` for a query of `texts`: the catalog's calibration scale (or the default) times |h|
+ * of the query's code (`context.queryNorm`), else of a typical query, else 1 latent unit. `problem` says why
+ * the query's own code was not used, when that matters (for a warning).
+ */
+export async function resolveStrengthUnit(
+  context: Pick<CompileContext, 'catalog' | 'queryNorm'>,
+  texts: ReadonlyArray<{ text: string; weight: number }>,
+): Promise<{ unit: StrengthUnit; problem?: string }> {
+  const calibration = context.catalog.strengthCalibration?.() ?? STRENGTH_DEFAULTS.defaultCalibration;
+  const scale = Number.isFinite(calibration.scale) && calibration.scale > 0 ? calibration.scale : 1;
+  let problem = '';
+  if (context.queryNorm && texts.length > 0) {
+    try {
+      const norm = await context.queryNorm(texts);
+      if (Number.isFinite(norm) && norm > 0)
+        return { unit: { unit: scale * norm, scale, queryNorm: norm, basis: 'query' } };
+      problem = `the query's code is empty (|h| = ${norm})`;
+    } catch (cause) {
+      problem = `the query could not be encoded (${(cause as Error)?.message ?? String(cause)})`;
+    }
+  }
+  const typical = calibration.typicalQueryNorm;
+  if (typical !== undefined && Number.isFinite(typical) && typical > 0) {
+    const unit: StrengthUnit = { unit: scale * typical, scale, queryNorm: typical, basis: 'typical-query' };
+    if (!problem) return { unit };
+    return {
+      unit,
+      problem: `${problem}, so 1x is taken for a typical query (${round(unit.unit)} latent units); give an absolute strength (*0.5) to be exact`,
+    };
+  }
+  return {
+    unit: { unit: STRENGTH_DEFAULTS.fallbackUnit, scale, queryNorm: 0, basis: 'fallback' },
+    problem: `${problem || "the query's code is not known here"} and SAE ${context.catalog.saeId} has no strength calibration (build its catalog with \`steer label\`), so 1x is taken as ${STRENGTH_DEFAULTS.fallbackUnit} latent unit; give an absolute strength (*0.5) to be exact`,
+  };
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
 }
 
 interface Scope {
@@ -166,19 +265,24 @@ function describeEdit(edit: Edit): string {
   }).slice('preset x = '.length);
 }
 
-function typicalOf(feature: FeatureInfo | undefined): number | undefined {
-  const typical = feature?.typicalActivation;
-  return typical !== undefined && Number.isFinite(typical) && typical > 0 ? typical : undefined;
+/** True when an edit's strength is relative (`2x`, or no strength: the default `1x`), so it needs the unit. */
+function isRelative(edit: Edit): boolean {
+  if (edit.op === 'suppress' && !edit.strength) return false;
+  return (edit.strength?.unit ?? 'relative') === 'relative';
 }
 
-/** Turns an edit of one feature into latent units; reports range problems. */
+/**
+ * Turns an edit of one feature into latent units: `weight` is the feature's share of a concept direction (1
+ * otherwise), `unit` the latent units of `1x` (for relative strengths). Reports range problems.
+ */
 function resolveStrength(
   edit: Edit,
   feature: FeatureInfo,
+  weight: number,
+  unit: StrengthUnit | undefined,
   res: Resolution,
   scope: Scope,
-  warnedTypical: Set<number>,
-): Pick<PlannedEdit, 'op' | 'value'> | undefined {
+): Pick<PlannedEdit, 'op' | 'value' | 'relative'> | undefined {
   const range = scope.at ?? edit.strength?.range ?? edit.range;
   if (edit.op === 'suppress' && !edit.strength) return { op: 'zero', value: 0 };
   const strength = edit.strength ?? {
@@ -196,34 +300,23 @@ function resolveStrength(
     );
     return undefined;
   }
-  let value = strength.value;
+  let value = strength.value * weight;
+  let relative: number | undefined;
   if (strength.unit === 'relative') {
-    if (value > maxRelativeStrength) {
+    if (strength.value > maxRelativeStrength) {
       res.report(
         CompileCode.StrengthOutOfRange,
-        `${scope.prefix}strength ${value}x is out of range: expected at most ${maxRelativeStrength}x the feature's typical activation`,
+        `${scope.prefix}strength ${strength.value}x is out of range: expected at most ${maxRelativeStrength}x (1x moves the query halfway to the feature; beyond 4x the results no longer depend on the query)`,
         range,
       );
       return undefined;
     }
-    let typical = typicalOf(feature);
-    if (typical === undefined) {
-      typical = STRENGTH_DEFAULTS.fallbackTypicalActivation;
-      if (!warnedTypical.has(feature.id)) {
-        warnedTypical.add(feature.id);
-        res.report(
-          CompileCode.NoTypicalActivation,
-          `${scope.prefix}f${feature.id} has no typical activation in the catalog, so 1x is taken as ${typical} latent unit; give an absolute strength (*0.5) to be exact`,
-          range,
-          'warning',
-        );
-      }
-    }
-    value *= typical;
-  } else if (value > maxAbsoluteStrength) {
+    relative = value;
+    value *= unit?.unit ?? STRENGTH_DEFAULTS.fallbackUnit;
+  } else if (strength.value > maxAbsoluteStrength) {
     res.report(
       CompileCode.StrengthOutOfRange,
-      `${scope.prefix}strength ${value} is out of range: expected at most ${maxAbsoluteStrength} latent units (or a relative strength like 2x)`,
+      `${scope.prefix}strength ${strength.value} is out of range: expected at most ${maxAbsoluteStrength} latent units (or a relative strength like 2x)`,
       range,
     );
     return undefined;
@@ -236,12 +329,19 @@ function resolveStrength(
       'warning',
     );
   }
-  if (edit.op === 'set') return { op: 'set', value };
-  return { op: 'add', value: edit.op === 'suppress' ? -value : value };
+  const extra = relative === undefined ? {} : { relative };
+  if (edit.op === 'set') return { op: 'set', value, ...extra };
+  return { op: 'add', value: edit.op === 'suppress' ? -value : value, ...extra };
 }
 
-/** Resolves the target of an edit to catalog features (several for a concept). */
-async function resolveTarget(edit: Edit, res: Resolution, scope: Scope): Promise<FeatureInfo[]> {
+/** A feature an edit resolves to, with its share of a concept direction (1 for a single feature). */
+interface WeightedFeature {
+  feature: FeatureInfo;
+  weight: number;
+}
+
+/** Resolves the target of an edit to catalog features (several, weighted, for a concept). */
+async function resolveTarget(edit: Edit, res: Resolution, scope: Scope): Promise<WeightedFeature[]> {
   const { catalog } = res.context;
   const target = edit.target;
   const range = scope.at ?? target.range;
@@ -255,7 +355,7 @@ async function resolveTarget(edit: Edit, res: Resolution, scope: Scope): Promise
         );
         return [];
       }
-      return [catalog.get(target.id) ?? { id: target.id }];
+      return [{ feature: catalog.get(target.id) ?? { id: target.id }, weight: 1 }];
     }
     case 'alias': {
       const found = catalog.byAliasOrLabel(target.name);
@@ -277,11 +377,14 @@ async function resolveTarget(edit: Edit, res: Resolution, scope: Scope): Promise
         );
         return [];
       }
-      return unique;
+      return unique.map((feature) => ({ feature, weight: 1 }));
     }
     case 'concept': {
-      const count = target.count ?? STRENGTH_DEFAULTS.defaultConceptCount;
-      if (!Number.isInteger(count) || count < 1 || count > STRENGTH_DEFAULTS.maxConceptCount) {
+      const count = target.count;
+      if (
+        count !== undefined &&
+        (!Number.isInteger(count) || count < 1 || count > STRENGTH_DEFAULTS.maxConceptCount)
+      ) {
         res.report(
           CompileCode.InvalidCount,
           `${scope.prefix}expected a concept count from 1 to ${STRENGTH_DEFAULTS.maxConceptCount}, found ${count}`,
@@ -289,9 +392,17 @@ async function resolveTarget(edit: Edit, res: Resolution, scope: Scope): Promise
         );
         return [];
       }
-      let matches: Array<{ feature: FeatureInfo; score: number }>;
+      let matches: WeightedFeature[];
       try {
-        matches = await catalog.searchConcept(target.text, count);
+        if (catalog.resolveConcept) {
+          matches = await catalog.resolveConcept(target.text, count);
+        } else {
+          const found = await catalog.searchConcept(
+            target.text,
+            count ?? STRENGTH_DEFAULTS.defaultConceptCount,
+          );
+          matches = found.map((m) => ({ feature: m.feature, weight: 1 / Math.sqrt(found.length) }));
+        }
       } catch (cause) {
         res.report(
           CompileCode.ConceptSearchFailed,
@@ -308,22 +419,21 @@ async function resolveTarget(edit: Edit, res: Resolution, scope: Scope): Promise
           'warning',
         );
       }
-      return matches.slice(0, count).map((m) => m.feature);
+      return count === undefined ? matches : matches.slice(0, count);
     }
   }
 }
 
-async function resolveEdit(
-  edit: Edit,
-  res: Resolution,
-  scope: Scope,
-  warnedTypical: Set<number>,
-): Promise<ResolvedEdit[]> {
+async function resolveEdit(edit: Edit, res: Resolution, scope: Scope): Promise<ResolvedEdit[]> {
   const features = await resolveTarget(edit, res, scope);
   const out: ResolvedEdit[] = [];
   const level: EditLevel =
     scope.level === 'explicit' && edit.target.kind === 'concept' ? 'concept' : scope.level;
-  for (const feature of features) {
+  const unit =
+    features.length > 0 && isRelative(edit)
+      ? await res.strengthUnit(scope.at ?? edit.strength?.range ?? edit.range)
+      : undefined;
+  for (const { feature, weight } of features) {
     if (feature.dead) {
       res.report(
         CompileCode.DeadFeature,
@@ -332,7 +442,7 @@ async function resolveEdit(
         'warning',
       );
     }
-    const resolved = resolveStrength(edit, feature, res, scope, warnedTypical);
+    const resolved = resolveStrength(edit, feature, weight, unit, res, scope);
     if (!resolved) continue;
     out.push({
       feature: feature.id,
@@ -401,12 +511,11 @@ async function expandSteers(
   steers: readonly Steer[],
   res: Resolution,
   scope: Scope,
-  warnedTypical: Set<number>,
 ): Promise<ResolvedEdit[]> {
   const out: ResolvedEdit[] = [];
   for (const steer of steers) {
     if (steer.kind === 'edit') {
-      out.push(...(await resolveEdit(steer, res, scope, warnedTypical)));
+      out.push(...(await resolveEdit(steer, res, scope)));
       continue;
     }
     const range = scope.at ?? steer.range;
@@ -459,7 +568,7 @@ async function expandSteers(
         'warning',
       );
     }
-    out.push(...(await expandSteers(preset.steers, res, inner, warnedTypical)));
+    out.push(...(await expandSteers(preset.steers, res, inner)));
   }
   return out;
 }
@@ -513,7 +622,9 @@ function mergeEdits(edits: ResolvedEdit[], res: Resolution): PlannedEdit[] {
     );
     byFeature.set(edit.feature, winner);
   }
-  return [...byFeature.values()].map(({ feature, op, value, source }) => ({ feature, op, value, source }));
+  return [...byFeature.values()].map(({ feature, op, value, source, relative }) =>
+    relative === undefined ? { feature, op, value, source } : { feature, op, value, source, relative },
+  );
 }
 
 function compileOptions(options: readonly OptionSetting[], res: Resolution): SearchOptions {
@@ -625,8 +736,8 @@ export async function compile(
   query: Query,
   context: CompileContext,
 ): Promise<{ plan: SteeringPlan; diagnostics: Diagnostic[] }> {
-  const res = new Resolution(context);
   const plan: SteeringPlan = { texts: [], edits: [], options: {} };
+  const res = new Resolution(context, plan.texts);
   for (const term of query.texts) {
     const weight = term.weight ?? 1;
     const max = STRENGTH_DEFAULTS.maxTextWeight;
@@ -655,13 +766,9 @@ export async function compile(
       query.range,
     );
   }
-  const resolved = await expandSteers(
-    query.steers,
-    res,
-    { prefix: '', level: 'explicit', chain: [] },
-    new Set(),
-  );
+  const resolved = await expandSteers(query.steers, res, { prefix: '', level: 'explicit', chain: [] });
   plan.edits = mergeEdits(resolved, res);
+  if (res.resolvedUnit) plan.strengthUnit = res.resolvedUnit;
   plan.options = compileOptions(query.options, res);
   if (query.where) plan.filter = compileFilter(query.where, res.diagnostics);
   return { plan, diagnostics: res.diagnostics };
@@ -676,12 +783,11 @@ export async function compilePreset(
   context: CompileContext,
 ): Promise<{ edits: PlannedEdit[]; diagnostics: Diagnostic[] }> {
   const res = new Resolution(context);
-  const resolved = await expandSteers(
-    definition.steers,
-    res,
-    { prefix: '', level: 'explicit', chain: [definition.name] },
-    new Set(),
-  );
+  const resolved = await expandSteers(definition.steers, res, {
+    prefix: '',
+    level: 'explicit',
+    chain: [definition.name],
+  });
   return { edits: mergeEdits(resolved, res), diagnostics: res.diagnostics };
 }
 

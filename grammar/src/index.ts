@@ -8,6 +8,7 @@ export {
   compilePreset,
   compileText,
   compileFilter,
+  resolveStrengthUnit,
   CompileCode,
   STRENGTH_DEFAULTS,
   type CompileContext,
@@ -18,6 +19,8 @@ export {
   type PresetStore,
   type SearchOptions,
   type SteeringPlan,
+  type StrengthCalibration,
+  type StrengthUnit,
 } from './compile.js';
 export { tokenAt, nodeAt, expectedAt, type TokenInfo, type Expectation } from './editor.js';
 export { allTokens, tokenScopes, keywordWords } from './tokens.js';

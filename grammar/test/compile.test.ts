@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compile, compileText, parse, type Query } from '../src/index.js';
-import { memoryCatalog, memoryPresets } from './support/memory-catalog.js';
+import { features, memoryCatalog, memoryPresets } from './support/memory-catalog.js';
 
 const catalog = memoryCatalog();
 
@@ -25,7 +25,7 @@ describe('compile: texts, edits and strengths', () => {
     assert.deepEqual(codes, []);
   });
 
-  test('operators map to add/set/zero; relative strengths use typicalActivation', async () => {
+  test('operators map to add/set/zero; relative strengths are multiples of the query unit', async () => {
     const { plan: p, codes } = await plan(
       '"q" +f0*0.5 -f1 -f4*0.2 =f5*0.3 +@pay*2x =@learning*0.7 -@"career growth"*0.5x',
     );
@@ -40,29 +40,79 @@ describe('compile: texts, edits and strengths', () => {
         [2, 'set', 0.7],
       ],
     );
+    // The memory catalog's calibration: 1x = 2 x |h|, and a typical query has |h| = 0.25, so 1x = 0.5.
     const relative = await plan('"q" +@pay*2x -@"career growth"*0.5x');
     assert.deepEqual(
-      relative.plan.edits.map(({ feature, value }) => [feature, value]),
+      relative.plan.edits.map(({ feature, value, relative }) => [feature, value, relative]),
       [
-        [0, 0.8],
-        [4, -0.25],
+        [0, 1, 2],
+        [4, -0.25, 0.5],
       ],
     );
+    assert.deepEqual(relative.plan.strengthUnit, {
+      unit: 0.5,
+      scale: 2,
+      queryNorm: 0.25,
+      basis: 'typical-query',
+    });
   });
 
-  test('default strength is 1x; a missing typical activation warns and uses the fallback', async () => {
+  test("relative strengths follow the query's own code when the context can encode it", async () => {
+    const seen: string[] = [];
+    const context = {
+      catalog: memoryCatalog(),
+      queryNorm: async (texts: ReadonlyArray<{ text: string; weight: number }>) => {
+        seen.push(texts.map((t) => `${t.text}^${t.weight}`).join(' '));
+        return texts.length * 0.1;
+      },
+    };
+    const { plans } = await compileText('"a" "b"^0.5 +f0*3x +f1\n"c" -f4', context);
+    assert.deepEqual(seen, ['a^1 b^0.5'], 'encoded once, only for the query with relative strengths');
+    assert.deepEqual(
+      plans[0]!.edits.map(({ feature, value }) => [feature, Number(value.toFixed(6))]),
+      [
+        [0, 1.2],
+        [1, 0.4],
+      ],
+    );
+    assert.equal(plans[0]!.strengthUnit!.basis, 'query');
+    assert.equal(plans[1]!.strengthUnit, undefined);
+    const failing = await compileText('"a" +f0', {
+      catalog: memoryCatalog(),
+      queryNorm: async () => {
+        throw new Error('embedder offline');
+      },
+    });
+    assert.equal(failing.diagnostics[0]!.code, 'uncalibrated-strength');
+    assert.match(failing.diagnostics[0]!.message, /embedder offline.*typical query \(0\.5 latent units\)/);
+    assert.equal(failing.plans[0]!.edits[0]!.value, 0.5);
+  });
+
+  test('default strength is 1x; without any calibration 1x is one latent unit and warns', async () => {
     const { plan: p, diagnostics } = await plan('"q" +f0 =@jobs @learning');
     assert.deepEqual(
       p.edits.map(({ feature, op, value }) => [feature, op, value]),
       [
-        [0, 'add', 0.4],
-        [1, 'set', 0.2],
-        [2, 'add', 1],
+        [0, 'add', 0.5],
+        [1, 'set', 0.5],
+        [2, 'add', 0.5],
       ],
     );
+    assert.deepEqual(diagnostics, []);
+    const uncalibrated = await compile(parse('"q" +f0 -f1*2x').ast.statements[0] as Query, {
+      catalog: { ...memoryCatalog(), strengthCalibration: () => undefined },
+    });
     assert.deepEqual(
-      diagnostics.map((d) => [d.code, d.severity]),
-      [['no-typical-activation', 'warning']],
+      uncalibrated.plan.edits.map(({ feature, value }) => [feature, value]),
+      [
+        [0, 1],
+        [1, -2],
+      ],
+      'no typical query norm: the fallback unit, 1 latent unit per 1x',
+    );
+    assert.deepEqual(
+      uncalibrated.diagnostics.map((d) => d.code),
+      ['uncalibrated-strength'],
     );
   });
 
@@ -101,16 +151,55 @@ describe('compile: texts, edits and strengths', () => {
     assert.deepEqual(p.texts, [{ text: 'r', weight: 1 }]);
   });
 
-  test('concepts resolve to the best matches, up to the count', async () => {
+  test('concepts resolve to the best matches, up to the count, sharing a unit direction', async () => {
     const { plan: p, codes } = await plan('"q" +~"career growth"/2*1x -~"unheard of"');
+    const share = 0.5 / Math.sqrt(2);
     assert.deepEqual(
-      p.edits.map(({ feature, value }) => [feature, value]),
+      p.edits.map(({ feature, value }) => [feature, Number(value.toFixed(9))]),
       [
-        [4, 0.5],
-        [5, 0.25],
+        [4, Number(share.toFixed(9))],
+        [5, Number(share.toFixed(9))],
       ],
     );
     assert.deepEqual(codes, ['concept-no-match']);
+  });
+
+  test("a catalog's concept direction sets the features and their weights; counts are checked", async () => {
+    const asked: Array<number | undefined> = [];
+    const directional = {
+      ...catalog,
+      resolveConcept: async (_text: string, count?: number) => {
+        asked.push(count);
+        return [
+          { feature: features[4]!, weight: 0.8 },
+          { feature: features[1]!, weight: 0.3 },
+        ];
+      },
+    };
+    const run = async (text: string) =>
+      compile(parse(text).ast.statements[0] as Query, { catalog: directional });
+    const { plan: p } = await run('"q" +~"growth"*2x -~"growth"/2');
+    assert.deepEqual(asked, [undefined, 2]);
+    assert.deepEqual(
+      p.edits.map(({ feature, op, value, relative }) => [feature, op, Number(value.toFixed(9)), relative]),
+      [
+        [4, 'add', 0.8, 1.6],
+        [1, 'add', 0.3, 0.6],
+      ],
+      '2x of the unit 0.5, times each weight; the second concept edit is overridden by the first',
+    );
+    const absolute = await run('"q" =~"growth"*0.5');
+    assert.deepEqual(
+      absolute.plan.edits.map(({ feature, op, value }) => [feature, op, value]),
+      [
+        [4, 'set', 0.4],
+        [1, 'set', 0.15],
+      ],
+    );
+    assert.deepEqual(
+      (await run('"q" +~"growth"/21')).diagnostics.map((d) => d.code),
+      ['invalid-count'],
+    );
   });
 
   test('explicit edits override concept matches (info), equal explicit edits warn', async () => {
@@ -119,6 +208,7 @@ describe('compile: texts, edits and strengths', () => {
       p.edits.map(({ feature, op }) => [feature, op]),
       [
         [4, 'zero'],
+        [5, 'add'],
         [1, 'add'],
       ],
     );

@@ -30,6 +30,8 @@ export function memoryCatalog(saeId = 'sae-test', nLatents = 16): FeatureCatalog
         .sort((a, b) => b.score - a.score || a.feature.id - b.feature.id)
         .slice(0, limit);
     },
+    // 1x = 2 |h|; a typical query of this pretend SAE has |h| = 0.25.
+    strengthCalibration: () => ({ scale: 2, typicalQueryNorm: 0.25 }),
   };
 }
 

@@ -1,11 +1,19 @@
 // Benchmarks of @steer/catalog: catalog build time per 1,000 documents, and concept-search latency at 32,768
 // and 196,608 features over random SAE weights written to a temp dir (embedding excluded and included).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDefaultEmbedder, type Embedder } from '@steer/embed';
 import { loadSae, readSaeManifest, writeSae, type SaeWeights } from '@steer/sae';
-import { buildCatalog, emptyCatalog, type CorpusDocument } from '../src/index.js';
+import { buildCatalog, catalogDir, emptyCatalog, openCatalog, type CorpusDocument } from '../src/index.js';
+import { CONCEPT_INDEX_FILE } from '../src/concept-index-file.js';
+import {
+  CATALOG_FORMAT,
+  encodeCentroids,
+  writeCatalogFiles,
+  type FeatureRecord,
+  type LabelRecord,
+} from '../src/storage.js';
 import { seeded } from '../test/helpers/planted.js';
 
 /** One benchmark figure, as `npm run bench` prints it. */
@@ -294,7 +302,107 @@ async function benchSearch(
   }
 }
 
-/** Runs the catalog benchmarks (about a minute; needs ~3 GB of memory and ~1 GB of temp disk). */
+/**
+ * Issue 15.4: a catalog of `nLatents` random features (labels, 24 concept-search terms each, random top-document
+ * profiles) over random SAE weights; the first concept search builds and saves the index, a second open loads it.
+ */
+export async function benchSavedIndex(
+  report: (figure: Figure) => void,
+  temp: string,
+  nLatents: number,
+): Promise<void> {
+  const dims = 512;
+  const k = 64;
+  const dir = join(temp, `sae-saved-${nLatents}`);
+  await writeSae(dir, randomWeights(dims, nLatents, 7), {
+    k,
+    embedding: { model: 'bench-random', dims, normalized: true },
+  });
+  const manifest = await readSaeManifest(dir);
+  const random = seeded(21);
+  const word = () => `w${Math.floor(random() * 50000).toString(36)}`;
+  const labels: LabelRecord[] = [];
+  const features: FeatureRecord[] = [];
+  for (let id = 0; id < nLatents; id++) {
+    const keywords = [word(), word(), word()];
+    labels.push({ id, label: keywords.join(', '), keywords, keywordZ: [9, 6, 4] });
+    features.push({
+      id,
+      top: [[0, 1]],
+      terms: Array.from({ length: 24 }, (_, i) => [word(), Math.round((12 - i * 0.4) * 100) / 100]),
+    });
+  }
+  const profiles = new Int8Array(nLatents * dims);
+  for (let i = 0; i < profiles.length; i++) profiles[i] = Math.floor(random() * 255) - 127;
+  const count = new Uint32Array(nLatents).fill(1);
+  const zeros = () => new Float32Array(nLatents).fill(0.1);
+  await writeCatalogFiles(catalogDir(dir), {
+    header: {
+      format: CATALOG_FORMAT,
+      saeId: manifest.id,
+      nLatents,
+      dModel: dims,
+      k,
+      embedding: manifest.embedding,
+      createdAt: '2026-12-01T00:00:00.000Z',
+      corpus: { sha256: 'bench', documents: 1 },
+      labeler: 'keywords',
+      options: {},
+    },
+    stats: {
+      nLatents,
+      documents: 1,
+      count,
+      frequency: zeros(),
+      meanActivation: zeros(),
+      p99Activation: zeros(),
+      typicalActivation: zeros(),
+    },
+    labels,
+    features,
+    docs: [{ id: 'doc-0', snippet: 'bench' }],
+    terms: { documents: 1, documentFrequency: [1], top: [['bench', 1]] },
+    centroids: encodeCentroids(
+      { q: profiles, scale: new Float32Array(nLatents).fill(0.001) },
+      nLatents,
+      dims,
+    ),
+  });
+  const queries = unitVectors(5, dims, 5);
+  const concepts = Array.from({ length: queries.length }, () => `${word()} ${word()}`);
+  const measure = async () => {
+    const catalog = await openCatalog(dir);
+    try {
+      const started = performance.now();
+      await catalog.warmUp();
+      const ms = performance.now() - started;
+      const answers = [];
+      for (const [i, q] of queries.entries())
+        answers.push((await catalog.searchFeaturesByVector(concepts[i]!, q, 10)).map((m) => m.id));
+      return { ms, answers };
+    } finally {
+      await catalog.dispose();
+    }
+  };
+  const built = await measure();
+  const { size } = await stat(join(catalogDir(dir), CONCEPT_INDEX_FILE));
+  const loaded = await measure();
+  const again = await measure();
+  const loadMs = Math.min(loaded.ms, again.ms);
+  const label = nLatents.toLocaleString('en-US');
+  report({
+    figure: `concept index load from disk at ${label} features, second run (best of 2; ${(size / 2 ** 20).toFixed(0)} MiB file; same results: ${JSON.stringify(loaded.answers.map((a) => a.slice(0, 3))) === JSON.stringify(built.answers.map((a) => a.slice(0, 3))) ? 'yes' : 'NO'})`,
+    value: Math.round(loadMs),
+    unit: 'ms',
+    vs: {
+      figure: 'first run: build from the SAE weights and catalog, and save',
+      value: Math.round(built.ms),
+      ratio: loadMs / built.ms,
+    },
+  });
+}
+
+/** Runs the catalog benchmarks (about two minutes; needs ~3 GB of memory and ~2 GB of temp disk). */
 export async function run(report: (figure: Figure) => void): Promise<void> {
   const temp = await mkdtemp(join(tmpdir(), 'steer-catalog-bench-'));
   let embedder: Embedder | undefined;
@@ -303,6 +411,8 @@ export async function run(report: (figure: Figure) => void): Promise<void> {
     await benchSearch(report, temp, 32_768);
     embedder = await loadDefaultEmbedder().catch(() => undefined);
     await benchSearch(report, temp, 196_608, embedder);
+    await rm(join(temp, 'sae-196608'), { recursive: true, force: true });
+    await benchSavedIndex(report, temp, 196_608);
   } finally {
     await embedder?.dispose();
     await rm(temp, { recursive: true, force: true });

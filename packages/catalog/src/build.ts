@@ -8,13 +8,23 @@ import type { Embedder } from '@steer/embed';
 import type { SaeRuntime } from '@steer/sae';
 import { CatalogError } from './errors.js';
 import { documentEvidence, type EvidenceOptions } from './evidence.js';
-import { buildTermIndex, contrastiveKeywords, keywordLabel, type KeywordOptions } from './keywords.js';
+import {
+  buildTermIndex,
+  isWeakEvidence,
+  keywordLabel,
+  pickKeywords,
+  scoreTerms,
+  type KeywordOptions,
+} from './keywords.js';
 import { labelWithLlm, type LlmConfig } from './llm-labels.js';
+import { calibrateStrength, featureCentroids } from './profiles.js';
 import { computeFeatureStats } from './stats.js';
 import {
   ALIASES_FILE,
   CATALOG_FORMAT,
   catalogDir,
+  encodeCentroids,
+  quantizeRows,
   readHeader,
   writeCatalogFiles,
   type CatalogHeader,
@@ -24,7 +34,7 @@ import {
   type LabelRecord,
   type TermsRecord,
 } from './storage.js';
-import { snippet } from './text.js';
+import { detectLanguages, foldWord, snippet, StopWords } from './text.js';
 
 /** One corpus document (BEIR fields). */
 export interface CorpusDocument {
@@ -56,6 +66,10 @@ export interface BuildOptions {
   topDocuments?: number;
   /** Top documents whose terms make a feature's keywords (default 25). */
   labelDocuments?: number;
+  /** Terms kept per feature for concept search (default 24): its most distinctive words and phrases. */
+  profileTerms?: number;
+  /** ISO 639-3 codes whose stop words never label a feature; default: the languages detected in the corpus. */
+  languages?: string[];
   keywords?: KeywordOptions;
   /** Token evidence for the `features` most frequent features, `documents` top documents each; false: none. */
   evidence?: (EvidenceOptions & { features?: number; documents?: number }) | false;
@@ -178,28 +192,44 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
   started = performance.now();
   const labelDocs = options.labelDocuments ?? 25;
   const { stats, topDocuments } = computeFeatureStats(codes, manifest.nLatents, Math.max(topN, labelDocs));
-  const terms = buildTermIndex(texts);
+  const languages = options.languages ?? detectLanguages(texts);
+  const terms = buildTermIndex(texts, new StopWords(languages));
+  const profileSize = options.profileTerms ?? 24;
   const labels: LabelRecord[] = [];
+  const profiles = new Map<number, Array<[string, number]>>();
   const aliveIds = [...topDocuments.keys()].sort((a, b) => a - b);
   for (const id of aliveIds) {
-    const keywords = contrastiveKeywords(
+    const labelTop = topDocuments.get(id)!.slice(0, labelDocs);
+    const scored = scoreTerms(
       terms,
-      topDocuments
-        .get(id)!
-        .slice(0, labelDocs)
-        .map((t) => t.doc),
+      labelTop.map((t) => t.doc),
       options.keywords,
     );
+    profiles.set(
+      id,
+      scored.slice(0, profileSize).map((k) => [k.key, Math.round(k.z * 100) / 100]),
+    );
+    const keywords = pickKeywords(scored, options.keywords);
     if (keywords.length === 0) continue;
+    const weak = isWeakEvidence(keywords, labelTop.length);
     labels.push({
       id,
       label: keywordLabel(keywords.map((k) => k.term)),
       keywords: keywords.map((k) => k.term),
       keywordZ: keywords.map((k) => Math.round(k.z * 100) / 100),
+      ...(weak ? { weak: true } : {}),
     });
     if (labels.length % 1024 === 0) progress('label', labels.length, aliveIds.length);
   }
   progress('label', aliveIds.length, aliveIds.length);
+  const labelTops = new Map([...topDocuments].map(([id, top]) => [id, top.slice(0, labelDocs)]));
+  const centroids = featureCentroids(vectors, manifest.dModel, labelTops, stats.count, manifest.nLatents);
+  const strength = calibrateStrength(
+    vectors,
+    codes,
+    (feature) => sae.decoderDirection(feature),
+    manifest.dModel,
+  );
   timings.label = performance.now() - started;
 
   const byFrequency = [...aliveIds].sort((a, b) => stats.count[b]! - stats.count[a]! || a - b);
@@ -214,10 +244,21 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
     for (const id of chosen) {
       const list: DocumentEvidence[] = [];
       for (const top of topDocuments.get(id)!.slice(0, perFeature)) {
-        list.push(await documentEvidence(embedder!, sae, id, texts[top.doc]!, top.doc, evidenceOptions));
+        list.push(
+          await documentEvidence(
+            embedder!,
+            sae,
+            id,
+            texts[top.doc]!,
+            top.doc,
+            evidenceOptions,
+            terms.stopWords,
+          ),
+        );
         progress('evidence', ++evidenceDocuments, total);
       }
       evidence.set(id, list);
+      addEvidenceTerms(profiles, id, list, terms.stopWords);
     }
     timings.evidence = performance.now() - started;
   }
@@ -270,15 +311,17 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
     };
     const found = evidence.get(id);
     if (found) record.evidence = found.map((e) => ({ ...e, doc: remap(e.doc) }));
+    const profile = profiles.get(id);
+    if (profile && profile.length > 0) record.terms = profile;
     return record;
   });
-  const order = Array.from(terms.documentFrequency.keys()).sort(
-    (a, b) => terms.documentFrequency[b]! - terms.documentFrequency[a]!,
-  );
+  const order = Array.from(terms.documentFrequency.keys())
+    .filter((t) => !terms.phrase[t])
+    .sort((a, b) => terms.documentFrequency[b]! - terms.documentFrequency[a]!);
   const termsRecord: TermsRecord = {
     documents: documents.length,
     documentFrequency: order.map((t) => terms.documentFrequency[t]!),
-    top: order.slice(0, 50).map((t) => [terms.vocabulary[t]!, terms.documentFrequency[t]!]),
+    top: order.slice(0, 50).map((t) => [terms.display[t]!, terms.documentFrequency[t]!]),
   };
   const corpusSha =
     options.corpus?.sha256 ??
@@ -303,6 +346,8 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
         documents: documents.length,
       },
       labeler: options.llm ? `llm:${options.llm.model}` : 'keywords',
+      languages,
+      ...(strength ? { strength } : {}),
       options: {
         topDocuments: topN,
         labelDocuments: labelDocs,
@@ -316,6 +361,11 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
     features,
     docs,
     terms: termsRecord,
+    centroids: encodeCentroids(
+      quantizeRows(centroids, manifest.nLatents, manifest.dModel),
+      manifest.nLatents,
+      manifest.dModel,
+    ),
   });
   timings.write = performance.now() - started;
   progress('write', 1, 1);
@@ -329,4 +379,34 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
     evidenceDocuments,
     timings,
   };
+}
+
+/**
+ * Adds a feature's token evidence to its concept-search terms: a word whose removal lowers the activation by a
+ * fraction r of it weighs r times the feature's best term, the trigger word half of it.
+ */
+function addEvidenceTerms(
+  profiles: Map<number, Array<[string, number]>>,
+  id: number,
+  evidence: readonly DocumentEvidence[],
+  stopWords: StopWords,
+): void {
+  const profile = profiles.get(id) ?? [];
+  const top = profile[0]?.[1] ?? 1;
+  const weights = new Map(profile);
+  const raise = (word: string, weight: number): void => {
+    const key = foldWord(word.toLowerCase());
+    if (!stopWords.isContentWord(key) || weight <= 0) return;
+    weights.set(key, Math.max(weights.get(key) ?? 0, Math.round(weight * 100) / 100));
+  };
+  for (const doc of evidence) {
+    if (doc.activation <= 0) continue;
+    for (const { word, drop } of doc.ablations)
+      raise(word, (top * Math.min(drop, doc.activation)) / doc.activation);
+    if (doc.trigger) raise(doc.trigger, top / 2);
+  }
+  profiles.set(
+    id,
+    [...weights].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)),
+  );
 }

@@ -12,12 +12,16 @@ import {
   type SaeWeights,
 } from '@steer/sae';
 import { normalizeAliasName, readAliases, writeAliases } from './aliases.js';
-import { ConceptIndex, type DenseScores } from './concept-index.js';
+import { ConceptIndex, scanModel, type ConceptIndexArrays, type DenseScores } from './concept-index.js';
+import { loadConceptIndex, saveConceptIndex, type ConceptIndexKey } from './concept-index-file.js';
 import { CatalogError } from './errors.js';
 import { conceptTerms, LexicalIndex, type LexicalEntry } from './lexical-index.js';
+import type { StrengthCalibration } from './profiles.js';
 import type { FeatureStats } from './stats.js';
 import {
   catalogDir,
+  CENTROIDS_FILE,
+  decodeCentroids,
   decodeStats,
   DOCS_FILE,
   FEATURES_FILE,
@@ -34,19 +38,51 @@ import {
   type LabelRecord,
   type TermsRecord,
 } from './storage.js';
-import { words } from './text.js';
+import { foldWord, StopWords } from './text.js';
 
 /** Weights of the concept-search score (see the package README). */
-export const SEARCH_WEIGHTS = { activation: 0.35, cosine: 0.35, lexical: 0.3, aliasExact: 1 } as const;
+export const SEARCH_WEIGHTS = {
+  documents: 0.65,
+  activation: 0.05,
+  cosine: 0.15,
+  lexical: 0.15,
+  aliasExact: 1,
+} as const;
+
+/** Features of a concept direction when `~"concept"` gives no count. */
+export const CONCEPT_DIRECTION_FEATURES = 3;
+/** A concept direction keeps only features scoring at least this fraction of the best match. */
+export const CONCEPT_DIRECTION_MIN_SCORE = 0.7;
+
+/** The parts of a concept-search score. */
+export interface MatchComponents {
+  /** Top-document similarity, relative to the best feature (t). */
+  documents: number;
+  /** SAE activation of the concept, relative to its strongest feature (a). */
+  activation: number;
+  /** Cosine between the concept and the decoder direction, negative counted as 0 (b). */
+  cosine: number;
+  /** Text match of the concept's words against labels, top-document terms, evidence and aliases (c). */
+  lexical: number;
+  alias: boolean;
+}
 
 /** One concept-search result. */
 export interface FeatureMatch {
   id: number;
   label?: string;
   aliases?: string[];
+  /** True when the feature's label rests on weak evidence. */
+  weak?: boolean;
   score: number;
-  /** The parts of the score: relative SAE activation (a), decoder cosine (b), lexical match (c), alias hit. */
-  components: { activation: number; cosine: number; lexical: number; alias: boolean };
+  components: MatchComponents;
+}
+
+/** A concept as a direction of several features: edits add `strength x weight` to each. */
+export interface ConceptDirection {
+  concept: string;
+  /** Features with weights; the weighted sum of their decoder columns has unit length. */
+  features: Array<{ id: number; weight: number; label?: string; score: number }>;
 }
 
 /** Everything the catalog knows about one feature. */
@@ -55,6 +91,8 @@ export interface FeatureDescription {
   label?: string;
   keywords: string[];
   llmLabel?: string;
+  /** True when the label rests on weak evidence (few documents, or no term sets them apart). */
+  weak?: boolean;
   aliases: string[];
   dead?: boolean;
   stats?: {
@@ -86,26 +124,36 @@ export interface CatalogOptions {
 
 interface DenseScorer {
   score(x: Float32Array): Promise<DenseScores>;
+  /** Length of the weighted sum of the decoder columns of `features`. */
+  combinedNorm(features: readonly number[], weights: readonly number[]): number;
   dispose(): Promise<void>;
 }
 
 /** Dense scores from a loaded SAE runtime when no weights are at hand: exact encode plus a JS scan of decoder directions. */
 class RuntimeScorer implements DenseScorer {
   private directions: Float32Array | undefined; // [nLatents, dModel], unit rows
+  private norms: Float32Array | undefined; // [nLatents]
   constructor(private readonly sae: SaeRuntime) {}
-  async score(x: Float32Array): Promise<DenseScores> {
+  private unitDirections(): { directions: Float32Array; norms: Float32Array } {
     const { nLatents: n, dModel: d } = this.sae.manifest;
-    if (!this.directions) {
+    if (!this.directions || !this.norms) {
       const directions = new Float32Array(n * d);
+      const norms = new Float32Array(n);
       for (let j = 0; j < n; j++) {
         const column = this.sae.decoderDirection(j);
         let norm = 0;
         for (let i = 0; i < d; i++) norm += column[i]! * column[i]!;
-        norm = Math.sqrt(norm) || 1;
-        for (let i = 0; i < d; i++) directions[j * d + i] = column[i]! / norm;
+        norms[j] = Math.sqrt(norm);
+        for (let i = 0; i < d; i++) directions[j * d + i] = column[i]! / (norms[j] || 1);
       }
       this.directions = directions;
+      this.norms = norms;
     }
+    return { directions: this.directions, norms: this.norms };
+  }
+  async score(x: Float32Array): Promise<DenseScores> {
+    const { nLatents: n, dModel: d } = this.sae.manifest;
+    const { directions } = this.unitDirections();
     const latents = await this.sae.encode(x, 1);
     const features = Int32Array.from({ length: n }, (_, j) => j);
     const activation = new Float32Array(n);
@@ -117,12 +165,38 @@ class RuntimeScorer implements DenseScorer {
     const cosine = new Float32Array(n);
     for (let j = 0; j < n; j++) {
       let dot = 0;
-      for (let i = 0; i < d; i++) dot += this.directions[j * d + i]! * x[i]!;
+      for (let i = 0; i < d; i++) dot += directions[j * d + i]! * x[i]!;
       cosine[j] = dot / xNorm;
     }
-    return { features, activation, cosine };
+    return { features, activation, cosine, documents: new Float32Array(n) };
+  }
+  combinedNorm(features: readonly number[], weights: readonly number[]): number {
+    const { dModel: d } = this.sae.manifest;
+    const { directions, norms } = this.unitDirections();
+    const sum = new Float64Array(d);
+    features.forEach((j, t) => {
+      for (let i = 0; i < d; i++) sum[i]! += weights[t]! * norms[j]! * directions[j * d + i]!;
+    });
+    return Math.sqrt(sum.reduce((a, v) => a + v * v, 0));
   }
   async dispose(): Promise<void> {}
+}
+
+/** The concept index as a dense scorer, plus the top-document term index that came with it. */
+class IndexScorer implements DenseScorer {
+  constructor(
+    private readonly index: ConceptIndex,
+    readonly profileLexical: LexicalIndex,
+  ) {}
+  score(x: Float32Array): Promise<DenseScores> {
+    return this.index.score(x);
+  }
+  combinedNorm(features: readonly number[], weights: readonly number[]): number {
+    return this.index.combinedNorm(features, weights);
+  }
+  dispose(): Promise<void> {
+    return this.index.dispose();
+  }
 }
 
 const CONCEPT_CACHE_SIZE = 512;
@@ -134,12 +208,13 @@ export class Catalog implements FeatureCatalog {
   private labels = new Map<number, LabelRecord>();
   private aliasToId = new Map<string, number>();
   private idToAliases = new Map<number, string[]>();
-  private lexical = new LexicalIndex([]);
+  private lexical = LexicalIndex.build([]);
   private labelIndex = new Map<string, number[]>();
   private details: Promise<{ features: Map<number, FeatureRecord>; docs: DocRecord[] }> | undefined;
   private scorer: Promise<DenseScorer | undefined> | undefined;
   private embedder: Promise<Embedder> | undefined;
   private readonly conceptVectors = new Map<string, Float32Array>();
+  private readonly stopWords: StopWords;
 
   /** @internal use {@link openCatalog} or {@link emptyCatalog}. */
   constructor(
@@ -155,6 +230,7 @@ export class Catalog implements FeatureCatalog {
   ) {
     this.nLatents = manifest.nLatents;
     this.saeId = manifest.id;
+    this.stopWords = new StopWords(header?.languages ?? ['eng']);
     for (const record of labels) this.labels.set(record.id, record);
     this.setAliases(aliases);
   }
@@ -175,22 +251,28 @@ export class Catalog implements FeatureCatalog {
       this.labelIndex.set(key, list);
     };
     for (const record of this.labels.values()) {
-      const terms = record.keywords.map((term, rank) => ({ term, weight: Math.max(0.5, 1 - 0.1 * rank) }));
-      for (const term of words(record.llmLabel ?? '')) terms.push({ term, weight: 1 });
+      const z = (rank: number): number => record.keywordZ?.[rank] ?? Math.max(0.5, 1 - 0.1 * rank);
+      const terms = record.keywords.map((term, rank) => ({ term: foldWord(term), weight: z(rank) }));
+      for (const term of conceptTerms(record.llmLabel ?? '', this.stopWords))
+        terms.push({ term, weight: z(0) });
       entries.push({ feature: record.id, terms });
       addLabel(record.label.toLowerCase(), record.id);
       if (record.llmLabel) addLabel(record.llmLabel.toLowerCase(), record.id);
       if (record.keywords[0]) addLabel(record.keywords[0], record.id);
     }
+    // An alias weighs as much as the strongest keyword of the catalog: a user's name for a feature is evidence
+    // as good as any, without crushing the other features that share its words.
+    let strongest = 1;
+    for (const entry of entries) for (const term of entry.terms) strongest = Math.max(strongest, term.weight);
     for (const [id, names] of this.idToAliases) {
       entries.push({
         feature: id,
         terms: names
-          .flatMap((name) => words(name.replace(/[_.]/g, ' ')))
-          .map((term) => ({ term, weight: 1 })),
+          .flatMap((name) => conceptTerms(name.replace(/[_.]/g, ' '), this.stopWords))
+          .map((term) => ({ term, weight: strongest })),
       });
     }
-    this.lexical = new LexicalIndex(entries);
+    this.lexical = LexicalIndex.build(entries);
   }
 
   private checkId(id: number): void {
@@ -307,14 +389,67 @@ export class Catalog implements FeatureCatalog {
   private getScorer(): Promise<DenseScorer | undefined> {
     this.scorer ??= (async (): Promise<DenseScorer | undefined> => {
       const { weights, saeDir, sae } = this.denseSource;
-      const options = { candidates: this.options.candidates, intraOpThreads: this.options.intraOpThreads };
-      if (weights) return ConceptIndex.build(weights, this.manifest.k, options);
-      if (saeDir) return ConceptIndex.build(await readSaeWeights(saeDir), this.manifest.k, options);
-      if (sae) return new RuntimeScorer(sae);
-      return undefined;
+      if (!weights && !saeDir) return sae ? new RuntimeScorer(sae) : undefined;
+      return this.openIndex(weights, saeDir);
     })();
     this.scorer.catch(() => (this.scorer = undefined));
     return this.scorer;
+  }
+
+  /** The key of this catalog's saved concept index. */
+  private indexKey(): ConceptIndexKey {
+    const { id, nLatents, dModel, k } = this.manifest;
+    return { saeId: id, catalog: this.header?.createdAt ?? 'none', nLatents, dModel, k };
+  }
+
+  /**
+   * The concept index: loaded from the catalog folder when a saved one matches this SAE and catalog build,
+   * else built from the SAE weights, the top-document profiles and terms, and saved for the next run (when the
+   * SAE is large enough to need a scan, and the folder is writable).
+   */
+  private async openIndex(weights: SaeWeights | undefined, saeDir: string | undefined): Promise<IndexScorer> {
+    const options = { candidates: this.options.candidates, intraOpThreads: this.options.intraOpThreads };
+    const key = this.indexKey();
+    const scanning = (options.candidates ?? 1024) < this.nLatents;
+    if (this.dir && this.header && scanning) {
+      const saved = await loadConceptIndex(this.dir, key);
+      // NOTE: a scan model that does not fit its data file (a write torn between the two) is rebuilt too.
+      const index =
+        saved && (await ConceptIndex.open(saved.arrays, saved.scanModel, options).catch(() => undefined));
+      if (saved && index) return new IndexScorer(index, LexicalIndex.fromColumns(saved.lexical));
+    }
+    const [dense, profiles, details] = await Promise.all([
+      weights ?? readSaeWeights(saeDir!),
+      this.readProfiles(),
+      this.loadDetails(),
+    ]);
+    const arrays = ConceptIndex.buildArrays(dense, this.manifest.k, profiles, options);
+    const lexical = LexicalIndex.build(
+      [...details.features.values()].map((record) => ({
+        feature: record.id,
+        terms: (record.terms ?? []).map(([term, weight]) => ({ term, weight })),
+      })),
+    );
+    if (this.dir && this.header && arrays.scan) {
+      // NOTE: saving is best effort: a read-only SAE folder only costs the next run the build again.
+      await saveConceptIndex(this.dir, key, arrays, lexical.toColumns(), (location, offset) =>
+        scanModel(arrays, { location, offset }),
+      ).catch(() => undefined);
+    }
+    const index = await ConceptIndex.open(
+      arrays,
+      arrays.scan ? scanModel(arrays, { data: arrays.scan.q }) : undefined,
+      options,
+    );
+    dropScanMatrix(arrays);
+    return new IndexScorer(index, lexical);
+  }
+
+  /** The catalog's top-document profiles (centroids.bin), when it has them. */
+  private async readProfiles(): Promise<ConceptIndexArrays['profileRows']> {
+    if (!this.dir || !this.header?.files[CENTROIDS_FILE]) return undefined;
+    const path = join(this.dir, CENTROIDS_FILE);
+    return decodeCentroids(await readFile(path), path, this.nLatents, this.manifest.dModel);
   }
 
   /** Embeds concept text (as a query), remembering the last 512 concepts. */
@@ -344,9 +479,10 @@ export class Catalog implements FeatureCatalog {
 
   /**
    * Ranks features for concept text whose embedding is `vector` (undefined: lexical only) by
-   * 0.35 a + 0.35 b + 0.3 c (+1 for an exact alias): a = SAE activation relative to the concept's strongest
-   * feature, b = cosine between concept and decoder direction (negative counts 0), c = keyword, label and
-   * alias match in [0, 1].
+   * 0.65 t + 0.05 a + 0.15 b + 0.15 c (+1 for an exact alias): t = similarity of the concept to the feature's top
+   * documents (relative to the best feature), a = SAE activation relative to the concept's strongest feature,
+   * b = cosine between concept and decoder direction (negative counts 0), c = text match of the concept's words
+   * against labels, top-document terms, token evidence and aliases, in [0, 1].
    */
   async searchFeaturesByVector(
     concept: string,
@@ -359,37 +495,51 @@ export class Catalog implements FeatureCatalog {
         `catalog: search limit is ${limit}; use a whole number of at least 1`,
       );
     }
-    const parts = new Map<number, { activation: number; cosine: number; lexical: number; alias: boolean }>();
-    const entry = (id: number) => {
+    const parts = new Map<number, MatchComponents>();
+    const entry = (id: number): MatchComponents => {
       let part = parts.get(id);
-      if (!part) parts.set(id, (part = { activation: 0, cosine: 0, lexical: 0, alias: false }));
+      if (!part) parts.set(id, (part = { documents: 0, activation: 0, cosine: 0, lexical: 0, alias: false }));
       return part;
     };
-    for (const [id, score] of this.lexical.match(conceptTerms(concept))) entry(id).lexical = score;
+    const terms = conceptTerms(concept, this.stopWords);
+    const scorer = vector ? await this.getScorer() : undefined;
+    const lexicalIndexes = [this.lexical];
+    if (scorer instanceof IndexScorer) lexicalIndexes.push(scorer.profileLexical);
+    for (const index of lexicalIndexes) {
+      for (const [id, score] of index.match(terms)) {
+        const part = entry(id);
+        part.lexical = Math.max(part.lexical, score);
+      }
+    }
     const aliasName = concept.trim().replace(/^@/, '').toLowerCase();
     const aliased = this.aliasToId.get(aliasName) ?? this.aliasToId.get(aliasName.replace(/\s+/g, '_'));
     if (aliased !== undefined) {
       entry(aliased).alias = true;
       entry(aliased).lexical = 1;
     }
-    const scorer = vector ? await this.getScorer() : undefined;
     if (scorer && vector) {
       const dense = await scorer.score(vector);
       let maxActivation = 0;
+      let maxDocuments = 0;
       for (const value of dense.activation) maxActivation = Math.max(maxActivation, value);
+      for (const value of dense.documents) maxDocuments = Math.max(maxDocuments, value);
       for (let c = 0; c < dense.features.length; c++) {
         const activation = maxActivation > 0 ? dense.activation[c]! / maxActivation : 0;
+        const documents = maxDocuments > 0 ? Math.max(0, dense.documents[c]!) / maxDocuments : 0;
         const cosine = Math.max(0, dense.cosine[c]!);
-        if (activation === 0 && cosine === 0 && !parts.has(dense.features[c]!)) continue;
+        if (activation === 0 && cosine === 0 && documents === 0 && !parts.has(dense.features[c]!)) continue;
         const part = entry(dense.features[c]!);
         part.activation = activation;
         part.cosine = cosine;
+        part.documents = documents;
       }
     }
     const w = SEARCH_WEIGHTS;
     const ranked: FeatureMatch[] = [];
     for (const [id, part] of parts) {
+      if (this.stats && this.stats.count[id] === 0 && !part.alias) continue;
       const score =
+        w.documents * part.documents +
         w.activation * part.activation +
         w.cosine * part.cosine +
         w.lexical * part.lexical +
@@ -400,12 +550,58 @@ export class Catalog implements FeatureCatalog {
     ranked.sort((a, b) => b.score - a.score || a.id - b.id);
     return ranked.slice(0, limit).map((match) => {
       const info = this.get(match.id)!;
+      const weak = this.labels.get(match.id)?.weak;
       return {
         ...match,
         ...(info.label ? { label: info.label } : {}),
         ...(info.aliases ? { aliases: info.aliases } : {}),
+        ...(weak ? { weak } : {}),
       };
     });
+  }
+
+  /**
+   * A concept as a direction: the best `count` matches of {@link searchFeatures} (default
+   * {@link CONCEPT_DIRECTION_FEATURES}; matches under 70% of the best score are left out), weighted by their scores
+   * and scaled so that the weighted sum of their decoder columns has unit length. Empty when nothing matches.
+   */
+  async conceptDirection(concept: string, count?: number): Promise<ConceptDirection> {
+    const wanted = count ?? CONCEPT_DIRECTION_FEATURES;
+    const matches = await this.searchFeatures(concept, wanted);
+    const best = matches[0]?.score ?? 0;
+    const chosen =
+      count === undefined ? matches.filter((m) => m.score >= CONCEPT_DIRECTION_MIN_SCORE * best) : matches;
+    if (chosen.length === 0) return { concept, features: [] };
+    const ids = chosen.map((m) => m.id);
+    const scores = chosen.map((m) => m.score);
+    const scorer = await this.getScorer();
+    const norm = scorer ? scorer.combinedNorm(ids, scores) : Math.sqrt(scores.reduce((a, v) => a + v * v, 0));
+    return {
+      concept,
+      features: chosen.map((m) => ({
+        id: m.id,
+        weight: m.score / (norm || 1),
+        score: m.score,
+        ...(m.label ? { label: m.label } : {}),
+      })),
+    };
+  }
+
+  /**
+   * What relative strengths mean for this SAE: its calibration from the catalog (`1x` = scale x |h| of the
+   * query); undefined when the catalog has none (the compiler then uses its default scale).
+   */
+  strengthCalibration(): StrengthCalibration | undefined {
+    return this.header?.strength;
+  }
+
+  /** {@link FeatureCatalog.resolveConcept}: {@link conceptDirection} with FeatureInfo results. */
+  async resolveConcept(
+    text: string,
+    count?: number,
+  ): Promise<Array<{ feature: FeatureInfo; weight: number }>> {
+    const direction = await this.conceptDirection(text, count);
+    return direction.features.map((f) => ({ feature: this.get(f.id)!, weight: f.weight }));
   }
 
   /** {@link FeatureCatalog.searchConcept}: {@link searchFeatures} with FeatureInfo results. */
@@ -446,6 +642,7 @@ export class Catalog implements FeatureCatalog {
       ...(record ? { label: record.label } : {}),
       keywords: record?.keywords ?? [],
       ...(record?.llmLabel ? { llmLabel: record.llmLabel } : {}),
+      ...(record?.weak ? { weak: true } : {}),
       aliases: this.idToAliases.get(id) ?? [],
       ...(stats ? { dead: stats.count[id] === 0 } : {}),
       ...(stats
@@ -481,6 +678,11 @@ export class Catalog implements FeatureCatalog {
     if (!this.options.embedder && this.embedder)
       await (await this.embedder.catch(() => undefined))?.dispose();
   }
+}
+
+/** Drops the JS copy of the scan matrix once the onnxruntime session holds it. */
+function dropScanMatrix(arrays: ConceptIndexArrays): void {
+  if (arrays.scan) arrays.scan.q = new Int8Array(0);
 }
 
 /**

@@ -2,7 +2,7 @@
 // drive a feature, found with the real embedder by encoding growing prefixes and by ablating words.
 import type { Embedder } from '@steer/embed';
 import type { DocumentEvidence } from './storage.js';
-import { isContentWord } from './text.js';
+import { ENGLISH_STOPWORDS, type StopWords } from './text.js';
 
 /** Encodes vectors with the SAE: the slice of SaeRuntime that evidence needs. */
 export interface SparseEncoder {
@@ -51,6 +51,7 @@ export async function documentEvidence(
   text: string,
   doc: number,
   options: EvidenceOptions = {},
+  stopWords: StopWords = ENGLISH_STOPWORDS,
 ): Promise<DocumentEvidence> {
   const prefixSteps = options.prefixSteps ?? 8;
   const ablateWords = options.ablateWords ?? 24;
@@ -66,10 +67,9 @@ export async function documentEvidence(
       ),
     ),
   ].filter((n) => n <= spans.length);
-  const candidates = [...new Set(spans.map((s) => s.word.toLowerCase()).filter(isContentWord))].slice(
-    0,
-    ablateWords,
-  );
+  const candidates = [
+    ...new Set(spans.map((s) => s.word.toLowerCase()).filter((w) => stopWords.isContentWord(w))),
+  ].slice(0, ablateWords);
   const ablated = candidates.map(
     (word) =>
       body

@@ -5,7 +5,11 @@ export {
   openCatalog,
   emptyCatalog,
   SEARCH_WEIGHTS,
+  CONCEPT_DIRECTION_FEATURES,
+  CONCEPT_DIRECTION_MIN_SCORE,
   type CatalogOptions,
+  type ConceptDirection,
+  type MatchComponents,
   type FeatureDescription,
   type FeatureMatch,
 } from './catalog.js';
@@ -35,6 +39,7 @@ export {
   type PlotOptions,
 } from './plot.js';
 export type { FeatureStats } from './stats.js';
+export { seededRandom, type StrengthCalibration } from './profiles.js';
 export {
   catalogDir,
   CATALOG_FORMAT,

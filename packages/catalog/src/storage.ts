@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CatalogError } from './errors.js';
+import type { StrengthCalibration } from './profiles.js';
 import type { FeatureStats } from './stats.js';
 
 export const CATALOG_DIR = 'catalog';
@@ -14,11 +15,15 @@ export const LABELS_FILE = 'labels.jsonl';
 export const FEATURES_FILE = 'features.jsonl';
 export const DOCS_FILE = 'docs.jsonl';
 export const TERMS_FILE = 'terms.json';
+export const CENTROIDS_FILE = 'centroids.bin';
 export const ALIASES_FILE = 'aliases.json';
 
 const STATS_MAGIC = 0x53435453; // "STCS" little-endian
 const STATS_VERSION = 1;
 const STATS_HEADER_BYTES = 16;
+const CENTROIDS_MAGIC = 0x43435453; // "STCC" little-endian
+const CENTROIDS_VERSION = 1;
+const CENTROIDS_HEADER_BYTES = 16;
 
 /** Contents of catalog.json; written last, so its `files` sizes vouch for the other files. */
 export interface CatalogHeader {
@@ -32,6 +37,10 @@ export interface CatalogHeader {
   corpus: { path?: string; sha256: string; documents: number };
   /** `keywords`, or `llm:<model>` when LLM labels were added. */
   labeler: string;
+  /** ISO 639-3 codes of the corpus' languages, whose stop words never label a feature (absent: English). */
+  languages?: string[];
+  /** What `1x` means for this SAE (absent in catalogs built before strengths were calibrated). */
+  strength?: StrengthCalibration;
   options: Record<string, unknown>;
   /** Byte size of each data file, checked when the catalog is opened. */
   files: Record<string, number>;
@@ -46,6 +55,8 @@ export interface LabelRecord {
   /** z-scores of the keywords, same order. */
   keywordZ: number[];
   llmLabel?: string;
+  /** True when the label rests on weak evidence (few documents, or no term sets them apart). */
+  weak?: boolean;
 }
 
 /** Token-level evidence for one top document of a feature. */
@@ -61,11 +72,16 @@ export interface DocumentEvidence {
   ablations: Array<{ word: string; drop: number }>;
 }
 
-/** One line of features.jsonl: top documents (index into docs.jsonl, activation) and optional evidence. */
+/**
+ * One line of features.jsonl: top documents (index into docs.jsonl, activation), optional evidence, and the
+ * feature's concept-search terms: its most distinctive words and phrases (folded keys) with their weights
+ * (z-scores of the top documents against the corpus, raised by token evidence).
+ */
 export interface FeatureRecord {
   id: number;
   top: Array<[number, number]>;
   evidence?: DocumentEvidence[];
+  terms?: Array<[string, number]>;
 }
 
 /** One line of docs.jsonl. */
@@ -165,6 +181,77 @@ export function decodeStats(bytes: Uint8Array, file: string, nLatents: number): 
   };
 }
 
+/** Int8 rows with one float scale per row: row j is `scale[j] * q[j * dims .. (j + 1) * dims]`. */
+export interface QuantizedRows {
+  q: Int8Array; // [rows, dims]
+  scale: Float32Array; // [rows]
+}
+
+/** Rounds half away from zero to an integer; several times faster than Math.round in V8's hot loops. */
+export function roundToInt(value: number): number {
+  return (value + (value >= 0 ? 0.5 : -0.5)) | 0;
+}
+
+/** Quantizes rows [rows, dims] of `source` to int8 with one scale per row (symmetric, max-abs). */
+export function quantizeRows(source: Float32Array, rows: number, dims: number): QuantizedRows {
+  const out: QuantizedRows = { q: new Int8Array(rows * dims), scale: new Float32Array(rows) };
+  for (let r = 0; r < rows; r++) {
+    let maxAbs = 0;
+    for (let i = 0; i < dims; i++) maxAbs = Math.max(maxAbs, Math.abs(source[r * dims + i]!));
+    out.scale[r] = maxAbs > 0 ? maxAbs / 127 : 0;
+    const inverse = maxAbs > 0 ? 127 / maxAbs : 0;
+    for (let i = 0; i < dims; i++) out.q[r * dims + i] = roundToInt(source[r * dims + i]! * inverse);
+  }
+  return out;
+}
+
+/** Serializes feature centroids: magic, version, nLatents, dModel, then f32 scales [n] and int8 rows [n, d]. */
+export function encodeCentroids(rows: QuantizedRows, nLatents: number, dModel: number): Uint8Array {
+  const bytes = new Uint8Array(CENTROIDS_HEADER_BYTES + 4 * nLatents + nLatents * dModel);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, CENTROIDS_MAGIC, true);
+  view.setUint32(4, CENTROIDS_VERSION, true);
+  view.setUint32(8, nLatents, true);
+  view.setUint32(12, dModel, true);
+  for (let j = 0; j < nLatents; j++) view.setFloat32(CENTROIDS_HEADER_BYTES + 4 * j, rows.scale[j]!, true);
+  bytes.set(
+    new Uint8Array(rows.q.buffer, rows.q.byteOffset, rows.q.byteLength),
+    CENTROIDS_HEADER_BYTES + 4 * nLatents,
+  );
+  return bytes;
+}
+
+/** Parses centroids.bin; throws CatalogError `catalog_invalid` naming the file when it is damaged. */
+export function decodeCentroids(
+  bytes: Uint8Array,
+  file: string,
+  nLatents: number,
+  dModel: number,
+): QuantizedRows {
+  const fail = (problem: string): never => {
+    throw new CatalogError(
+      'catalog_invalid',
+      `catalog: ${file} ${problem}; rebuild the catalog with \`steer label\``,
+    );
+  };
+  if (bytes.byteLength < CENTROIDS_HEADER_BYTES) fail('is truncated');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== CENTROIDS_MAGIC) fail('is not a steer centroids file');
+  if (view.getUint32(4, true) !== CENTROIDS_VERSION)
+    fail(`has version ${view.getUint32(4, true)}, expected ${CENTROIDS_VERSION}`);
+  if (view.getUint32(8, true) !== nLatents || view.getUint32(12, true) !== dModel)
+    fail(
+      `holds ${view.getUint32(8, true)} x ${view.getUint32(12, true)} values but the SAE has ${nLatents} x ${dModel}`,
+    );
+  if (bytes.byteLength !== CENTROIDS_HEADER_BYTES + 4 * nLatents + nLatents * dModel)
+    fail('has the wrong size');
+  const scale = new Float32Array(nLatents);
+  for (let j = 0; j < nLatents; j++) scale[j] = view.getFloat32(CENTROIDS_HEADER_BYTES + 4 * j, true);
+  const start = bytes.byteOffset + CENTROIDS_HEADER_BYTES + 4 * nLatents;
+  const q = new Int8Array(bytes.buffer.slice(start, start + nLatents * dModel));
+  return { q, scale };
+}
+
 /** Serializes records as JSON lines. */
 export function toJsonl(records: readonly unknown[]): string {
   return records.map((record) => JSON.stringify(record)).join('\n') + (records.length > 0 ? '\n' : '');
@@ -197,6 +284,8 @@ export interface CatalogFiles {
   features: FeatureRecord[];
   docs: DocRecord[];
   terms: TermsRecord;
+  /** Top-document centroids (see featureCentroids), int8. */
+  centroids?: Uint8Array;
 }
 
 /**
@@ -211,6 +300,7 @@ export async function writeCatalogFiles(dir: string, files: CatalogFiles): Promi
     [FEATURES_FILE, toJsonl(files.features)],
     [DOCS_FILE, toJsonl(files.docs)],
     [TERMS_FILE, JSON.stringify(files.terms)],
+    ...(files.centroids ? ([[CENTROIDS_FILE, files.centroids]] as Array<[string, Uint8Array]>) : []),
   ];
   const sizes: Record<string, number> = {};
   for (const [name, data] of payloads) {

@@ -152,3 +152,46 @@ test('byAliasOrLabel finds features by label head word; a torn catalog is refuse
       e instanceof CatalogError && e.code === 'catalog_invalid' && /partly written/.test(e.message),
   );
 });
+
+test('a concept direction: the best matches, weighted so that their decoder columns sum to unit length', async (t) => {
+  const { dir, embedder, weights } = await builtCatalog(t);
+  const catalog = await openCatalog(dir, { embedder });
+  t.after(() => catalog.dispose());
+  const check = (features: Array<{ id: number; weight: number }>) => {
+    const n = weights.nLatents;
+    let norm = 0;
+    for (let i = 0; i < weights.dModel; i++) {
+      let sum = 0;
+      for (const { id, weight } of features) sum += weight * weights.W_dec[i * n + id]!;
+      norm += sum * sum;
+    }
+    assert.ok(Math.abs(Math.sqrt(norm) - 1) < 0.02, `|direction| = ${Math.sqrt(norm)}`);
+  };
+  const direction = await catalog.conceptDirection('telescope comet galaxy');
+  assert.equal(direction.features[0]!.id, 2);
+  assert.ok(direction.features.length >= 1 && direction.features.length <= 3);
+  assert.ok(direction.features.every((f) => f.score >= 0.7 * direction.features[0]!.score));
+  check(direction.features);
+  const two = await catalog.conceptDirection('telescope comet galaxy', 2);
+  assert.equal(two.features.length, 2);
+  assert.ok(two.features[0]!.weight > two.features[1]!.weight);
+  check(two.features);
+  const resolved = await catalog.resolveConcept('telescope comet galaxy', 2);
+  assert.deepEqual(
+    resolved.map((r) => [r.feature.id, r.weight]),
+    two.features.map((f) => [f.id, f.weight]),
+  );
+});
+
+test("the catalog calibrates strengths and ranks by the similarity to a feature's top documents", async (t) => {
+  const { dir, embedder } = await builtCatalog(t);
+  const catalog = await openCatalog(dir, { embedder });
+  t.after(() => catalog.dispose());
+  const calibration = catalog.strengthCalibration()!;
+  assert.ok(calibration.scale > 0 && Number.isFinite(calibration.scale));
+  assert.ok(calibration.typicalQueryNorm! > 0);
+  assert.equal(catalog.header!.files['centroids.bin'], 16 + 4 * 16 + 16 * 64);
+  const [best] = await catalog.searchFeatures('goalkeeper striker stadium', 1);
+  assert.equal(best!.id, 4);
+  assert.equal(best!.components.documents, 1, 'the planted feature has the most similar top documents');
+});

@@ -83,15 +83,13 @@ async function check(
         description.keywords.some((k) => topic.words.test(k)),
         `feature ${id} (${topic.phrase}) label '${description.label}' holds a topical word`,
       );
-      // Every keyword really occurs in the feature's top documents.
+      // Every keyword (word or phrase) really occurs in the corpus, apostrophes and whitespace aside.
       const texts = description.topDocuments.map((d) => d.snippet.toLowerCase());
-      assert.ok(
-        description.keywords.every((k) =>
-          corpus.some(
-            (doc) => doc.text.toLowerCase().includes(k) || (doc.title ?? '').toLowerCase().includes(k),
-          ),
-        ),
+      const flat = (text: string) => text.toLowerCase().replace(/['’]/g, '').replace(/\s+/g, ' ');
+      const missing = description.keywords.filter(
+        (k) => !corpus.some((doc) => flat(doc.text).includes(k) || flat(doc.title ?? '').includes(k)),
       );
+      assert.deepEqual(missing, [], `keywords of feature ${id} missing from the corpus`);
       assert.ok(texts.length > 0);
       const results = await catalog.searchFeatures(topic.concept, 3);
       assert.ok(
@@ -143,7 +141,7 @@ test('MS MARCO (first 200 passages): planted topic features get topical labels a
     {
       phrase: 'cooking food recipes',
       concept: 'cooking',
-      words: /cook|food|recipe|bake|oven|minutes|chicken|meat|heat/,
+      words: /cook|food|recipe|ingredient|bake|oven|minutes|chicken|meat|fish|heat/,
     },
     { phrase: 'price and cost in dollars', concept: 'cost', words: /cost|price|dollars?|pay|average|per|\$/ },
   ]);

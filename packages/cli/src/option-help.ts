@@ -292,6 +292,14 @@ const BY_COMMAND: Record<string, Record<string, OptionHelp>> = {
       description: 'queries of the perspectives experiment (JSON)',
       default: 'the demo perspective queries',
     },
+    seeds: {
+      description: 'training seeds, comma-separated: one SAE per seed (controllability)',
+      default: '0,1,2',
+    },
+    'per-topic': {
+      description: 'articles held out per topic as queries (controllability)',
+      default: '10',
+    },
   },
   bridge: {
     upstream: {
@@ -303,8 +311,27 @@ const BY_COMMAND: Record<string, Record<string, OptionHelp>> = {
       description: 'address to listen on; anything but loopback is reachable from other machines',
       default: '127.0.0.1',
     },
-    'max-body': { description: 'largest request body accepted, in bytes', default: '10485760 (10 MiB)' },
-    timeout: { description: 'milliseconds to wait for the upstream', default: '30000' },
+    'max-body': {
+      description: 'largest request body accepted, in bytes; larger bodies get 413',
+      default: "104857600 (100 MiB, Elasticsearch's http.max_content_length)",
+    },
+    timeout: {
+      description: 'milliseconds to wait for the upstream, counted from when the request has been sent',
+      default: '30000',
+    },
+    'client-timeout': {
+      description: 'milliseconds a caller may take to send its request; slower callers get 408',
+      default: '300000',
+    },
+    'allow-host': {
+      description:
+        'host:port accepted in the Host header when the bridge holds upstream credentials (repeatable)',
+      default: 'localhost, 127.0.0.1, [::1] and the --host address, at the listening port',
+    },
+    'allow-origin': {
+      description: 'browser Origin accepted when the bridge holds upstream credentials (repeatable)',
+      default: 'none',
+    },
     'upstream-auth': {
       description: "authorization header sent upstream instead of the caller's",
       default: "the caller's",

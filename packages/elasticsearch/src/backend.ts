@@ -11,6 +11,8 @@ import type {
   SearchBackend,
   SearchHit,
 } from '@steer/search';
+import { isRrfLicenceError, readClusterProfile } from './cluster.js';
+import type { ClusterProfile } from './cluster.js';
 import { createElasticsearchClient, esConnectionFromEnv } from './connection.js';
 import type { ElasticsearchConnectionConfig } from './connection.js';
 import { ElasticsearchBackendError, unreachableOr } from './errors.js';
@@ -23,8 +25,9 @@ import {
   steerIndexMeta,
 } from './mapping.js';
 import type { DenseVectorField } from './mapping.js';
-import { buildSearchBody } from './query.js';
-import type { QueryVectorSource, SearchMode } from './query.js';
+import { buildSearchBody, hybridParts } from './query.js';
+import type { QueryVectorSource, SearchBodyRequest, SearchMode } from './query.js';
+import { fuseReciprocalRank } from './rrf.js';
 import { explainLatentScore, latentsToSparseVector } from './sparse.js';
 import type { LatentContribution, LatentsLike } from './sparse.js';
 
@@ -93,7 +96,11 @@ interface IndexState {
   fields: DenseVectorField[];
   latentFields: string[];
   embeddingModel?: string;
+  /** `index.mapping.exclude_source_vectors` (9.2+ default): vectors are left out of `_source` unless asked for. */
+  excludeSourceVectors: boolean;
 }
+
+type SourceHit = estypes.SearchHit<Record<string, unknown>>;
 
 type Scalar = string | number | boolean | null;
 
@@ -116,6 +123,7 @@ export class ElasticsearchBackend implements SearchBackend {
   readonly textField: string;
   readonly latentField: string;
   private readonly states = new Map<string, IndexState>();
+  private profile?: Promise<ClusterProfile>;
 
   constructor(
     readonly client: Client,
@@ -142,21 +150,45 @@ export class ElasticsearchBackend implements SearchBackend {
     }
   }
 
-  /** Reads (and caches) an index's mapping. Throws `index_not_found`. */
+  /**
+   * The cluster's version and licence, read once per backend (connection) and kept. Throws
+   * `unsupported_version` below 8.15 and `es_unreachable` when the cluster cannot be reached.
+   */
+  clusterProfile(): Promise<ClusterProfile> {
+    this.profile ??= this.call(undefined, () => readClusterProfile(this.client)).catch((error: unknown) => {
+      this.profile = undefined;
+      throw error;
+    });
+    return this.profile;
+  }
+
+  /** Reads (and caches) an index's mapping and settings. Throws `index_not_found`. */
   private async state(name: string, fresh = false): Promise<IndexState> {
     const cached = this.states.get(name);
     if (cached && !fresh) return cached;
-    const response = await this.call(name, () => this.client.indices.getMapping({ index: name }));
+    await this.clusterProfile();
+    const [response, settings] = await Promise.all([
+      this.call(name, () => this.client.indices.getMapping({ index: name })),
+      this.call(name, () =>
+        this.client.indices.getSettings({ index: name, flat_settings: true, include_defaults: true }),
+      ),
+    ]);
     const entry = Object.values(response)[0];
     if (!entry) {
       throw new ElasticsearchBackendError('index_not_found', `elasticsearch: index '${name}' does not exist`);
     }
     const mappings = entry.mappings;
+    const flat = Object.values(settings)[0] as
+      { settings?: Record<string, unknown>; defaults?: Record<string, unknown> } | undefined;
+    const exclude =
+      flat?.settings?.['index.mapping.exclude_source_vectors'] ??
+      flat?.defaults?.['index.mapping.exclude_source_vectors'];
     const state: IndexState = {
       mappings,
       fields: denseVectorFields(mappings),
       latentFields: sparseVectorFields(mappings),
       embeddingModel: steerIndexMeta(mappings).embeddingModel,
+      excludeSourceVectors: String(exclude) === 'true',
     };
     this.states.set(name, state);
     return state;
@@ -188,6 +220,7 @@ export class ElasticsearchBackend implements SearchBackend {
         `elasticsearch: cannot create '${name}' with ${options.dims} dims; dense_vector takes 1 to 4096`,
       );
     }
+    await this.clusterProfile();
     const exists = await this.call(undefined, () => this.client.indices.exists({ index: name }));
     if (exists) {
       if (!options.overwrite) {
@@ -282,6 +315,7 @@ export class ElasticsearchBackend implements SearchBackend {
   }
 
   async listIndexes(): Promise<string[]> {
+    await this.clusterProfile();
     const response = await this.call(undefined, () => this.client.indices.getMapping());
     return Object.keys(response)
       .filter((name) => !name.startsWith('.'))
@@ -389,6 +423,15 @@ export class ElasticsearchBackend implements SearchBackend {
    * Throws `dims_mismatch` when the query vector's length differs from the field's dims.
    */
   async searchBody(name: string, request: ElasticsearchSearchRequest): Promise<estypes.SearchRequest> {
+    const { bodyRequest, source } = await this.prepare(name, request);
+    return { index: name, ...buildSearchBody(bodyRequest), _source: source };
+  }
+
+  /** Checks a request against the index and turns it into the query builder's input and a `_source` filter. */
+  private async prepare(
+    name: string,
+    request: ElasticsearchSearchRequest,
+  ): Promise<{ bodyRequest: SearchBodyRequest; source: estypes.SearchSourceConfig }> {
     const state = await this.state(name);
     const mode = request.mode ?? 'dense';
     let vectorField: string | undefined;
@@ -425,7 +468,7 @@ export class ElasticsearchBackend implements SearchBackend {
     if (request.filter) filter.push(compileFilter(request.filter, { termField: this.termField(state) }));
     if (request.rawFilter)
       filter.push(...(Array.isArray(request.rawFilter) ? request.rawFilter : [request.rawFilter]));
-    const body = buildSearchBody({
+    const bodyRequest: SearchBodyRequest = {
       mode,
       vectorField,
       latentField: this.latentField,
@@ -437,11 +480,28 @@ export class ElasticsearchBackend implements SearchBackend {
       similarity: request.similarity,
       rankConstant: request.rankConstant,
       rankWindowSize: request.rankWindowSize,
-    });
-    return { index: name, ...body, _source: this.sourceFilter(request, vectorField) };
+    };
+    return { bodyRequest, source: this.sourceFilter(request, vectorField, state) };
   }
 
   private sourceFilter(
+    request: ElasticsearchSearchRequest,
+    vectorField: string | undefined,
+    state: IndexState,
+  ): estypes.SearchSourceConfig {
+    const filter: estypes.SearchSourceConfig = this.userSourceFilter(request, vectorField);
+    // NOTE: from 9.2 new indexes keep vectors out of `_source`; explanations need the latents back.
+    if (!request.explain || !state.excludeSourceVectors || filter === false) return filter;
+    const object: estypes.SearchSourceFilter =
+      filter === true
+        ? {}
+        : typeof filter === 'string' || Array.isArray(filter)
+          ? { includes: filter }
+          : filter;
+    return { ...object, exclude_vectors: false } as estypes.SearchSourceConfig;
+  }
+
+  private userSourceFilter(
     request: ElasticsearchSearchRequest,
     vectorField: string | undefined,
   ): estypes.SearchSourceConfig {
@@ -465,21 +525,77 @@ export class ElasticsearchBackend implements SearchBackend {
    * with `explain`, the latent features behind each score (query weight × document weight).
    */
   async search(name: string, request: ElasticsearchSearchRequest): Promise<ElasticsearchSearchHit[]> {
-    const body = await this.searchBody(name, request);
-    const response = await this.call(name, () => this.client.search<Record<string, unknown>>(body));
+    const { bodyRequest, source } = await this.prepare(name, request);
+    const profile = await this.clusterProfile();
+    let hits: Array<{ hit: SourceHit; score: number }> | undefined;
+    if (bodyRequest.mode === 'hybrid' && profile.rrf === false) {
+      hits = await this.fuseInSteer(name, bodyRequest, source, profile);
+    } else {
+      const body = { index: name, ...buildSearchBody(bodyRequest), _source: source };
+      try {
+        const response = await this.call(name, () => this.client.search<Record<string, unknown>>(body));
+        hits = response.hits.hits.map((hit) => ({ hit, score: hit._score ?? 0 }));
+      } catch (error) {
+        if (!isRrfLicenceError(error)) throw error;
+        // The licence was unknown (or changed): fuse in Steer from now on.
+        profile.rrf = false;
+        hits = await this.fuseInSteer(name, bodyRequest, source, profile);
+      }
+    }
     const userWantsLatents = this.userRequested(request.source, this.latentField);
     const explainTop =
       request.explain === true ? 5 : typeof request.explain === 'number' ? request.explain : 0;
     const queryVector =
       explainTop > 0 && request.latents ? latentsToSparseVector(request.latents) : undefined;
-    return response.hits.hits.map((hit) => {
-      const source = { ...(hit._source ?? {}) };
+    return hits.map(({ hit, score }) => {
+      const hitSource = { ...(hit._source ?? {}) };
       const features = queryVector
-        ? explainLatentScore(queryVector, source[this.latentField], explainTop)
+        ? explainLatentScore(queryVector, hitSource[this.latentField], explainTop)
         : undefined;
-      if (!userWantsLatents) delete source[this.latentField];
-      return this.toHit(hit._id ?? '', hit._score ?? 0, source, features);
+      if (!userWantsLatents) delete hitSource[this.latentField];
+      return this.toHit(hit._id ?? '', score, hitSource, features);
     });
+  }
+
+  /**
+   * Hybrid search where the licence lacks the rrf retriever: the dense and sparse children run as two searches
+   * on one point in time (the same snapshot, and `_shard_doc` sort values to break ties as Elasticsearch does),
+   * then fuseReciprocalRank merges them. Same hits, order and scores as the cluster's RRF on the same lists.
+   */
+  private async fuseInSteer(
+    name: string,
+    bodyRequest: SearchBodyRequest,
+    source: estypes.SearchSourceConfig,
+    profile: ClusterProfile,
+  ): Promise<Array<{ hit: SourceHit; score: number }>> {
+    const parts = hybridParts(bodyRequest);
+    const { id } = await this.call(name, () =>
+      this.client.openPointInTime({ index: name, keep_alive: '1m' }),
+    );
+    try {
+      const child = (body: estypes.SearchRequest) =>
+        this.client.search<Record<string, unknown>>({
+          ...body,
+          pit: { id, keep_alive: '1m' },
+          size: parts.window,
+          sort: [{ _score: { order: 'desc' } }],
+          track_total_hits: false,
+          _source: source,
+        });
+      const sparseQuery: estypes.QueryDslQueryContainer = {
+        bool: { must: [parts.sparse], ...(parts.filter.length ? { filter: parts.filter } : {}) },
+      };
+      const [dense, sparse] = await this.call(name, () =>
+        Promise.all([child({ knn: parts.knn }), child({ query: sparseQuery })]),
+      );
+      return fuseReciprocalRank([dense.hits.hits, sparse.hits.hits], {
+        rankConstant: parts.rankConstant,
+        rankWindowSize: parts.window,
+        legacyTieBreak: profile.legacyRrfTieBreak,
+      }).slice(0, parts.size);
+    } finally {
+      await this.client.closePointInTime({ id }).catch(() => undefined);
+    }
   }
 
   private userRequested(source: SourceFilter | undefined, field: string): boolean {

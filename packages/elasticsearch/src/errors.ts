@@ -8,6 +8,8 @@ import type { SearchErrorCode } from '@steer/search';
 export type ElasticsearchErrorCode =
   | 'config_invalid'
   | 'es_unreachable'
+  | 'unsupported_version'
+  | 'unsupported_element_type'
   | 'index_not_found'
   | 'index_exists'
   | 'no_vector_field'
@@ -25,6 +27,8 @@ export type ElasticsearchErrorCode =
 const SEARCH_CODES: Record<ElasticsearchErrorCode, SearchErrorCode> = {
   config_invalid: 'backend_error',
   es_unreachable: 'backend_error',
+  unsupported_version: 'backend_error',
+  unsupported_element_type: 'index_invalid',
   index_not_found: 'index_not_found',
   index_exists: 'index_exists',
   no_vector_field: 'index_invalid',

@@ -13,6 +13,16 @@ export type {
   ElasticsearchSearchRequest,
   SourceFilter,
 } from './backend.js';
+export {
+  MIN_SUPPORTED_VERSION,
+  isRrfLicenceError,
+  parseVersion,
+  readClusterProfile,
+  versionAtLeast,
+} from './cluster.js';
+export type { ClusterProfile } from './cluster.js';
+export { fuseReciprocalRank } from './rrf.js';
+export type { FuseOptions, FusedHit, RankedListHit } from './rrf.js';
 export { esConnectionFromEnv, createElasticsearchClient } from './connection.js';
 export type { ElasticsearchConnectionConfig } from './connection.js';
 export { ElasticsearchBackendError } from './errors.js';
@@ -21,9 +31,16 @@ export { compileFilter } from './filter.js';
 export type { CompileFilterOptions } from './filter.js';
 export { chooseVectorField, denseVectorFields, sparseVectorFields, steerIndexMeta } from './mapping.js';
 export type { DenseVectorField, SteerIndexMeta } from './mapping.js';
-export { buildSearchBody, defaultNumCandidates } from './query.js';
-export type { QueryVectorSource, SearchBodyRequest, SearchMode, SteerSearchBody } from './query.js';
+export { buildSearchBody, defaultNumCandidates, hybridParts, MAX_NUM_CANDIDATES } from './query.js';
+export type {
+  HybridParts,
+  QueryVectorSource,
+  SearchBodyRequest,
+  SearchMode,
+  SteerSearchBody,
+} from './query.js';
 export {
+  FLOAT32_MIN_NORMAL,
   LATENT_KEY_PREFIX,
   explainLatentScore,
   latentsToSparseVector,

@@ -77,7 +77,8 @@ export function steerIndexMeta(mappings: unknown): SteerIndexMeta {
 
 /**
  * Picks the dense_vector field kNN searches use: `preferred` when given, else the only one.
- * Throws ElasticsearchBackendError: `no_vector_field`, `ambiguous_vector_field` or `unsupported_similarity`.
+ * Throws ElasticsearchBackendError: `no_vector_field`, `ambiguous_vector_field`, `unsupported_similarity` or
+ * `unsupported_element_type` (byte and bit vectors, which float query vectors cannot search).
  */
 export function chooseVectorField(
   index: string,
@@ -111,6 +112,12 @@ export function chooseVectorField(
     throw new ElasticsearchBackendError(
       'unsupported_similarity',
       `elasticsearch: field '${field.path}' of index '${index}' uses max_inner_product, which Steer does not support; re-index with cosine, dot_product or l2_norm`,
+    );
+  }
+  if (field.elementType !== 'float' && field.elementType !== 'bfloat16') {
+    throw new ElasticsearchBackendError(
+      'unsupported_element_type',
+      `elasticsearch: field '${field.path}' of index '${index}' stores ${field.elementType} vectors (element_type ${field.elementType}), but Steer searches with float vectors, which Elasticsearch refuses for byte and bit fields; re-index into a dense_vector field with element_type float`,
     );
   }
   if (!field.indexed) {

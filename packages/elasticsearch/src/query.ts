@@ -20,7 +20,7 @@ export interface SearchBodyRequest {
   /** Query latents (sparse and hybrid). */
   latents?: LatentsLike;
   k: number;
-  /** Candidates per shard; default max(100, 10·k), at most 10000. */
+  /** Candidates per shard; default max(100, 10·k); capped at Elasticsearch's 10000. */
   numCandidates?: number;
   /** Filter clauses in query DSL (compiled Filter plus any raw DSL), applied before the top k are chosen. */
   filter?: estypes.QueryDslQueryContainer[];
@@ -45,17 +45,26 @@ function invalid(message: string): ElasticsearchBackendError {
   return new ElasticsearchBackendError('invalid_request', `elasticsearch search: ${message}`);
 }
 
+/** Elasticsearch's ceiling on `num_candidates` (and so on `k`). */
+export const MAX_NUM_CANDIDATES = 10_000;
+
 /** Default num_candidates for `k`: max(100, 10·k), capped at Elasticsearch's 10000. */
 export function defaultNumCandidates(k: number): number {
-  return Math.min(10_000, Math.max(100, 10 * k));
+  return Math.min(MAX_NUM_CANDIDATES, Math.max(100, 10 * k));
 }
 
 function knnClause(request: SearchBodyRequest, k: number): estypes.KnnSearch {
   if (!request.vectorField) throw invalid('dense search needs the dense_vector field');
   if (!request.query) throw invalid('dense search needs a query vector or a query text with a model id');
-  const numCandidates = Math.max(request.numCandidates ?? defaultNumCandidates(k), k);
-  if (numCandidates > 10_000)
-    throw invalid(`num_candidates ${numCandidates} is above Elasticsearch's limit of 10000; lower it or k`);
+  if (k > MAX_NUM_CANDIDATES)
+    throw invalid(
+      `k (or the RRF window) is ${k}, above Elasticsearch's limit of ${MAX_NUM_CANDIDATES} candidates; lower it`,
+    );
+  // NOTE: more candidates than 10000 is a 400 in Elasticsearch; asking for more cannot find more, so cap.
+  const numCandidates = Math.min(
+    MAX_NUM_CANDIDATES,
+    Math.max(request.numCandidates ?? defaultNumCandidates(k), k),
+  );
   const clause: estypes.KnnSearch = { field: request.vectorField, k, num_candidates: numCandidates };
   if ('vector' in request.query) {
     const vector = Array.from(request.query.vector);
@@ -81,9 +90,39 @@ function sparseClause(request: SearchBodyRequest): estypes.QueryDslQueryContaine
       'the query has no positive latent activation, so sparse retrieval would match nothing; use mode=dense',
     );
   }
+  // NOTE: `prune: false` keeps every query token: sparse_vector fields created on 8.19 and 9.1+ prune by default
+  // (index_options), which would make scores differ from the exact dot product explainLatentScore reports.
   return {
-    sparse_vector: { field: request.latentField, query_vector: queryVector },
+    sparse_vector: { field: request.latentField, query_vector: queryVector, prune: false },
   } as estypes.QueryDslQueryContainer;
+}
+
+/** The two child searches of a hybrid search and how to fuse them: one definition for server and client RRF. */
+export interface HybridParts {
+  /** The dense child: a kNN search of `window` neighbours. */
+  knn: estypes.KnnSearch;
+  /** The sparse child's query (sparse_vector on the latents) and its filters. */
+  sparse: estypes.QueryDslQueryContainer;
+  filter: estypes.QueryDslQueryContainer[];
+  /** rank_window_size: hits taken from each child, and fused hits kept. */
+  window: number;
+  rankConstant?: number;
+  /** Hits returned. */
+  size: number;
+}
+
+/** The parts of a hybrid search (see buildSearchBody for validation and defaults). */
+export function hybridParts(request: SearchBodyRequest): HybridParts {
+  const size = request.size ?? request.k;
+  const window = Math.max(request.rankWindowSize ?? Math.max(size, request.k), size);
+  return {
+    knn: knnClause(request, window),
+    sparse: sparseClause(request),
+    filter: request.filter ?? [],
+    window,
+    rankConstant: request.rankConstant,
+    size,
+  };
 }
 
 /**
@@ -108,13 +147,13 @@ export function buildSearchBody(request: SearchBodyRequest): SteerSearchBody {
     return { query: { bool: { must: [sparseClause(request)], ...(filter.length ? { filter } : {}) } }, size };
   }
   if (mode !== 'hybrid') throw invalid(`unknown mode '${String(mode)}'; use dense, sparse or hybrid`);
-  const window = Math.max(request.rankWindowSize ?? Math.max(size, k), size);
-  const standard: estypes.StandardRetriever = { query: sparseClause(request) };
+  const parts = hybridParts(request);
+  const standard: estypes.StandardRetriever = { query: parts.sparse };
   if (filter.length) standard.filter = filter;
   const rrf: estypes.RRFRetriever = {
-    retrievers: [{ knn: { ...knnClause(request, window) } as estypes.KnnRetriever }, { standard }],
-    rank_window_size: window,
+    retrievers: [{ knn: { ...parts.knn } as estypes.KnnRetriever }, { standard }],
+    rank_window_size: parts.window,
   };
-  if (request.rankConstant !== undefined) rrf.rank_constant = request.rankConstant;
+  if (parts.rankConstant !== undefined) rrf.rank_constant = parts.rankConstant;
   return { retriever: { rrf }, size };
 }

@@ -18,10 +18,15 @@ export interface LatentContribution {
   contribution: number;
 }
 
+/** Smallest positive normal float32 (Java's Float.MIN_NORMAL). */
+export const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
 /**
- * Converts latents to a sparse_vector value: keys `f<id>`, positive activations only (sparse_vector stores
- * positive weights; zero and negative activations are dropped). Throws ElasticsearchBackendError
- * (`invalid_document`) on mismatched lengths or a non-finite activation.
+ * Converts latents to a sparse_vector value: keys `f<id>`, positive activations only. Elasticsearch stores each
+ * weight as a float32 Lucene FeatureField, which takes positive normal floats only, so zero, negative and
+ * sub-normal activations (below 1.18e-38 once rounded to float32) are dropped: they would be refused, and their
+ * contribution to any score is nil. Throws ElasticsearchBackendError (`invalid_document`) on mismatched lengths,
+ * a non-finite activation, or one too large for float32.
  */
 export function latentsToSparseVector(latents: LatentsLike): Record<string, number> {
   if (latents.indices.length !== latents.values.length) {
@@ -34,15 +39,22 @@ export function latentsToSparseVector(latents: LatentsLike): Record<string, numb
   for (let i = 0; i < latents.indices.length; i++) {
     const feature = latents.indices[i]!;
     const value = latents.values[i]!;
-    if (!Number.isFinite(value) || !Number.isInteger(feature) || feature < 0) {
+    if (
+      !Number.isFinite(value) ||
+      !Number.isFinite(Math.fround(value)) ||
+      !Number.isInteger(feature) ||
+      feature < 0
+    ) {
       throw new ElasticsearchBackendError(
         'invalid_document',
-        `latents: feature ${feature} has activation ${value}; feature ids must be non-negative integers and activations finite`,
+        `latents: feature ${feature} has activation ${value}; feature ids must be non-negative integers and activations finite float32 values`,
       );
     }
     if (value > 0)
       out[`${LATENT_KEY_PREFIX}${feature}`] = (out[`${LATENT_KEY_PREFIX}${feature}`] ?? 0) + value;
   }
+  for (const [key, weight] of Object.entries(out))
+    if (Math.fround(weight) < FLOAT32_MIN_NORMAL) delete out[key];
   return out;
 }
 

@@ -30,7 +30,12 @@ function setup(): {
 } {
   const { mock, client } = createMockClient();
   const seen: MockPattern[] = [];
+  mock.add({ method: 'GET', path: '/' }, () => ({ version: { number: '8.19.1', build_flavor: 'default' } }));
+  mock.add({ method: 'GET', path: '/_license' }, () => ({ license: { type: 'trial', status: 'active' } }));
   mock.add({ method: 'GET', path: '/docs/_mapping' }, () => MAPPING);
+  mock.add({ method: 'GET', path: '/docs/_settings' }, () => ({
+    docs: { settings: { 'index.number_of_shards': '1' }, defaults: {} },
+  }));
   mock.add({ method: ['GET', 'POST'], path: '/docs/_count' }, () => ({ count: 42 }));
   return { mock, client, backend: new ElasticsearchBackend(client, {}), seen };
 }
@@ -235,7 +240,15 @@ describe('ElasticsearchBackend request shapes (elasticsearch-mock)', () => {
     const body = seen[0]!.body as Record<string, unknown>;
     assert.deepEqual(body.query, {
       bool: {
-        must: [{ sparse_vector: { field: 'steer_latents', query_vector: { f2: 0.8, f5: 0.6, f8: 0.4 } } }],
+        must: [
+          {
+            sparse_vector: {
+              field: 'steer_latents',
+              query_vector: { f2: 0.8, f5: 0.6, f8: 0.4 },
+              prune: false,
+            },
+          },
+        ],
       },
     });
     assert.deepEqual(body._source, { excludes: ['vector'] });

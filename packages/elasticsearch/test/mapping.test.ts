@@ -41,4 +41,24 @@ describe('mapping', () => {
     });
     assert.throws(() => chooseVectorField('docs', unindexed), /"index": false/);
   });
+
+  it('refuses byte and bit vectors up front: float query vectors cannot search them', () => {
+    for (const elementType of ['byte', 'bit']) {
+      const fields = denseVectorFields({
+        properties: { v: { type: 'dense_vector', dims: 8, element_type: elementType } },
+      });
+      assert.throws(
+        () => chooseVectorField('docs', fields),
+        (e: unknown) =>
+          (e as { esCode?: string }).esCode === 'unsupported_element_type' &&
+          new RegExp(
+            `stores ${elementType} vectors .*re-index into a dense_vector field with element_type float`,
+          ).test((e as Error).message),
+      );
+    }
+    const bfloat = denseVectorFields({
+      properties: { v: { type: 'dense_vector', dims: 8, element_type: 'bfloat16' } },
+    });
+    assert.equal(chooseVectorField('docs', bfloat).path, 'v');
+  });
 });

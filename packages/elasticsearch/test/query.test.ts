@@ -26,6 +26,20 @@ describe('buildSearchBody', () => {
     );
   });
 
+  it('caps num_candidates at 10,000 (k = 2000 asks 20,000 by default) and refuses k above it', () => {
+    const body = buildSearchBody({ vectorField: 'vec', query: { vector: [1] }, k: 2000 });
+    assert.equal(body.knn?.num_candidates, 10_000);
+    assert.equal(
+      buildSearchBody({ vectorField: 'vec', query: { vector: [1] }, k: 5, numCandidates: 50_000 }).knn
+        ?.num_candidates,
+      10_000,
+    );
+    assert.throws(
+      () => buildSearchBody({ vectorField: 'vec', query: { vector: [1] }, k: 10_001 }),
+      /above Elasticsearch's limit of 10000/,
+    );
+  });
+
   it('dense with a deployed model: query_vector_builder.text_embedding', () => {
     const body = buildSearchBody({ vectorField: 'vec', query: { text: 'rivers', modelId: 'e5' }, k: 3 });
     assert.deepEqual(body.knn?.query_vector_builder, {
@@ -38,7 +52,10 @@ describe('buildSearchBody', () => {
     const body = buildSearchBody({ mode: 'sparse', latentField: 'lat', latents, k: 4, filter });
     assert.deepEqual(body, {
       query: {
-        bool: { must: [{ sparse_vector: { field: 'lat', query_vector: { f4: 0.8, f7: 0.2 } } }], filter },
+        bool: {
+          must: [{ sparse_vector: { field: 'lat', query_vector: { f4: 0.8, f7: 0.2 }, prune: false } }],
+          filter,
+        },
       },
       size: 4,
     });
@@ -63,7 +80,7 @@ describe('buildSearchBody', () => {
             { knn: { field: 'vec', k: 3, num_candidates: 30, query_vector: [1, 0], filter } },
             {
               standard: {
-                query: { sparse_vector: { field: 'lat', query_vector: { f4: 0.8, f7: 0.2 } } },
+                query: { sparse_vector: { field: 'lat', query_vector: { f4: 0.8, f7: 0.2 }, prune: false } },
                 filter,
               },
             },

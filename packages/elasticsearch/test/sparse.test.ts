@@ -1,7 +1,12 @@
 // Latents <-> sparse_vector values and the per-feature explanation of a sparse score.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { explainLatentScore, latentsToSparseVector, sparseVectorToFeatures } from '../src/index.js';
+import {
+  explainLatentScore,
+  FLOAT32_MIN_NORMAL,
+  latentsToSparseVector,
+  sparseVectorToFeatures,
+} from '../src/index.js';
 
 describe('latentsToSparseVector', () => {
   it('keys features as f<id> and keeps positive activations only', () => {
@@ -25,6 +30,15 @@ describe('latentsToSparseVector', () => {
       /2 feature ids but 1 activations/,
     );
     assert.throws(() => latentsToSparseVector({ indices: [1], values: [Number.NaN] }), /activations finite/);
+    assert.throws(() => latentsToSparseVector({ indices: [1], values: [1e39] }), /finite float32/);
+  });
+
+  it('drops activations below float32 MIN_NORMAL, which Lucene feature fields refuse', () => {
+    const vector = latentsToSparseVector({
+      indices: [1, 2, 3, 4],
+      values: [1e-39, FLOAT32_MIN_NORMAL, 1e-45, 2e-38],
+    });
+    assert.deepEqual(vector, { f2: FLOAT32_MIN_NORMAL, f4: 2e-38 });
   });
 });
 

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { compileText } from '@steer/grammar';
 import type { Diagnostic, FeatureCatalog, SteeringPlan } from '@steer/grammar';
-import { loadSae } from '@steer/sae';
+import { latentNorm, loadSae } from '@steer/sae';
 import type { SaeRuntime } from '@steer/sae';
 import { createEmbedder } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
@@ -98,10 +98,26 @@ export class SteerEngine {
     return this.parts.catalog;
   }
 
-  /** Parses and compiles `query` (one query) and returns its plan; throws SteerQueryError on any error. */
-  async plan(query: string): Promise<{ plan: SteeringPlan; diagnostics: Diagnostic[] }> {
+  /**
+   * Parses and compiles `query` (one query) and returns its plan; throws SteerQueryError on any error. Relative
+   * strengths (`2x`) are multiples of the query's own code: its texts are embedded and encoded for them (and
+   * `vectors` keeps the mixed embedding, so that the search does not embed them again).
+   */
+  async plan(
+    query: string,
+    vectors: Map<string, Float32Array> = new Map(),
+  ): Promise<{ plan: SteeringPlan; diagnostics: Diagnostic[] }> {
     const presets = this.parts.presetsDir ? new FolderPresetStore(this.parts.presetsDir) : undefined;
-    const { plans, diagnostics } = await compileText(query, { catalog: this.featureCatalog(), presets });
+    const sae = this.parts.sae;
+    const queryNorm = sae
+      ? async (texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number> =>
+          latentNorm(await sae.encode(await this.mixTexts(texts, vectors), 1))
+      : undefined;
+    const { plans, diagnostics } = await compileText(query, {
+      catalog: this.featureCatalog(),
+      presets,
+      ...(queryNorm ? { queryNorm } : {}),
+    });
     const errors = diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0)
       throw new SteerQueryError(`invalid steer query: ${formatDiagnostics(errors)}`, errors);
@@ -113,26 +129,26 @@ export class SteerEngine {
 
   /** Embeds and mixes the plan's weighted texts into one query vector. */
   async embedTexts(plan: SteeringPlan): Promise<Float32Array> {
-    const dims = this.embedder.dims;
-    if (plan.texts.length === 0) {
-      throw new SteerQueryError('a query needs at least one quoted text term, e.g. "university focus"', []);
-    }
-    const vectors = await this.embedder.embed(
-      plan.texts.map((t) => t.text),
-      { kind: 'query' },
-    );
-    const mixed = new Float32Array(dims);
-    plan.texts.forEach((term, row) => {
-      for (let i = 0; i < dims; i++) mixed[i]! += term.weight * vectors[row * dims + i]!;
-    });
-    if (plan.texts.length === 1 && plan.texts[0]!.weight === 1) return vectors.slice(0, dims);
-    return this.embedder.normalized ? l2Normalize(mixed) : mixed;
+    return this.mixTexts(plan.texts);
+  }
+
+  private async mixTexts(
+    texts: ReadonlyArray<{ text: string; weight: number }>,
+    memo?: Map<string, Float32Array>,
+  ): Promise<Float32Array> {
+    const key = JSON.stringify(texts.map((t) => [t.text, t.weight]));
+    const known = memo?.get(key);
+    if (known) return known;
+    const vector = await embedQueryTexts(this.embedder, texts);
+    memo?.set(key, vector);
+    return vector;
   }
 
   /** Resolves a steer query into the steered vector, its latents and the search options. */
   async resolve(query: string, defaults: ResolveDefaults = {}): Promise<ResolvedQuery> {
-    const { plan, diagnostics } = await this.plan(query);
-    const baseVector = await this.embedTexts(plan);
+    const vectors = new Map<string, Float32Array>();
+    const { plan, diagnostics } = await this.plan(query, vectors);
+    const baseVector = await this.mixTexts(plan.texts, vectors);
     let vector = baseVector;
     let latents: LatentVector = { indices: new Int32Array(0), values: new Float32Array(0) };
     const mode = plan.options.mode ?? 'dense';
@@ -250,6 +266,30 @@ export class SteerEngine {
     await this.parts.embedder.dispose();
     await this.parts.backend.close();
   }
+}
+
+/**
+ * Embeds weighted texts as queries and mixes them into one vector: a single text of weight 1 is its embedding;
+ * otherwise the weighted sum, normalised when the embedder's vectors are.
+ */
+export async function embedQueryTexts(
+  embedder: Embedder,
+  texts: ReadonlyArray<{ text: string; weight: number }>,
+): Promise<Float32Array> {
+  const dims = embedder.dims;
+  if (texts.length === 0) {
+    throw new SteerQueryError('a query needs at least one quoted text term, e.g. "university focus"', []);
+  }
+  const vectors = await embedder.embed(
+    texts.map((t) => t.text),
+    { kind: 'query' },
+  );
+  if (texts.length === 1 && texts[0]!.weight === 1) return vectors.slice(0, dims);
+  const mixed = new Float32Array(dims);
+  texts.forEach((term, row) => {
+    for (let i = 0; i < dims; i++) mixed[i]! += term.weight * vectors[row * dims + i]!;
+  });
+  return embedder.normalized ? l2Normalize(mixed) : mixed;
 }
 
 /** Features active in both latent vectors, ranked by the product of their activations. */

@@ -13,6 +13,11 @@ export interface LspCatalog extends FeatureCatalog {
   describe(id: number): Promise<FeatureDescription>;
   /** Per-feature statistics arrays, when the catalog has them (frequency for completion details). */
   readonly stats?: { frequency: Float32Array } | undefined;
+  /** A concept as a weighted direction of features (what `~"concept"` edits). */
+  conceptDirection?(
+    concept: string,
+    count?: number,
+  ): Promise<{ features: Array<{ id: number; weight: number; label?: string; score: number }> }>;
 }
 
 /** Presets visible to a document besides its own `preset` definitions. */
@@ -35,6 +40,8 @@ export interface DocumentContext {
   presets?: PresetSource;
   /** Embeds a text as a query and encodes it with the SAE: its strongest features. */
   analyzeText?(text: string, limit: number): Promise<TextActivation[]>;
+  /** The norm |h| of the SAE code of a query's weighted texts: the base of relative strengths (`2x`). */
+  queryNorm?(texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number>;
   /** Project-level problems shown on every document (bad config, SAE and embedder mismatch). */
   problems: Diagnostic[];
   /** Why there is no catalog although features were asked for (hover says this instead of a guess). */

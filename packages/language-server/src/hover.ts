@@ -1,11 +1,19 @@
 // Hover: a feature's label, keywords, statistics and top documents; the features a quoted text activates;
 // the edits of a preset; what an option does.
 import type { FeatureDescription } from '@steer/catalog';
-import { format, type AstNode, type Position, type PresetDefinition } from '@steer/grammar';
+import {
+  format,
+  nodeAt,
+  type AstNode,
+  type Edit,
+  type Position,
+  type PresetDefinition,
+} from '@steer/grammar';
 import { MarkupKind, type Hover } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { percent, type DocumentContext, type LspCatalog } from './context.js';
-import { parsed, referenceAt } from './document.js';
+import { contains, parsed, referenceAt, statementAt } from './document.js';
+import { strengthMarkdown, strengthMeaning } from './strength.js';
 
 /** Hover text for a position in a .steer document. */
 export interface HoverProvider {
@@ -26,7 +34,7 @@ function round(value: number): string {
 
 /** Markdown for everything the catalog knows about a feature (shared with `steer/explainFeature`). */
 export function describeFeatureMarkdown(description: FeatureDescription, maxDocuments = 3): string {
-  const title = `**f${description.id}**${description.label ? ` — ${description.label}` : ''}${description.dead ? ' *(dead)*' : ''}`;
+  const title = `**f${description.id}**${description.label ? ` — ${description.label}` : ''}${description.weak ? ' *(weak evidence)*' : ''}${description.dead ? ' *(dead)*' : ''}`;
   const lines = [title];
   if (description.aliases.length)
     lines.push(`aliases: ${description.aliases.map((a) => `@${a}`).join(', ')}`);
@@ -94,19 +102,27 @@ export function createHoverProvider(options: { textFeatures?: number } = {}): Ho
       }
       case 'concept': {
         if (!catalog) return undefined;
-        const count = node.count ?? 1;
         let matches: Array<{ id: number; label?: string; score: number }>;
+        let edited: Map<number, number>;
         try {
-          matches = await catalog.searchFeatures(node.text, Math.max(count, 5));
+          matches = await catalog.searchFeatures(node.text, Math.max(node.count ?? 3, 5));
+          const direction = await catalog.conceptDirection?.(node.text, node.count);
+          edited = direction
+            ? new Map(direction.features.map((f) => [f.id, f.weight]))
+            : new Map(matches.slice(0, node.count ?? 1).map((m) => [m.id, 1]));
         } catch (cause) {
           return `concept search failed: ${(cause as Error).message}`;
         }
         if (matches.length === 0) return `**~"${node.text}"**: no matching feature`;
-        const rows = matches.map(
-          (m, i) =>
-            `${i < count ? '**→**' : '-'} f${m.id}${m.label ? ` ${m.label}` : ''} (score ${round(m.score)})`,
-        );
-        return `**~"${node.text}"** edits the ${count === 1 ? 'best match' : `${count} best matches`}:\n\n${rows.join('\n\n')}`;
+        const rows = matches.map((m) => {
+          const weight = edited.get(m.id);
+          return `${weight !== undefined ? '**→**' : '-'} f${m.id}${m.label ? ` ${m.label}` : ''} (score ${round(m.score)}${weight !== undefined ? `, weight ${round(weight)}` : ''})`;
+        });
+        const what =
+          edited.size === 1
+            ? 'the best match'
+            : `a direction of ${edited.size} features (weights give its unit length)`;
+        return `**~"${node.text}"** edits ${what}:\n\n${rows.join('\n\n')}`;
       }
       case 'text': {
         if (!context.analyzeText) return undefined;
@@ -138,8 +154,41 @@ export function createHoverProvider(options: { textFeatures?: number } = {}): Ho
     }
   }
 
+  /** Hover on a strength (`*2x`, `*0.5`): what it means in latent units for this query. */
+  async function strengthHover(
+    document: TextDocument,
+    position: Position,
+    context: DocumentContext,
+  ): Promise<Hover | null> {
+    const result = parsed(document);
+    const statement = statementAt(result, position);
+    if (!statement) return null;
+    const edit = statement.steers.find(
+      (s): s is Edit => s.kind === 'edit' && s.strength !== undefined && contains(s.strength.range, position),
+    );
+    if (!edit?.strength) return null;
+    try {
+      const meaning = await strengthMeaning(statement, edit, context);
+      if (!meaning) return null;
+      return {
+        contents: { kind: MarkupKind.Markdown, value: strengthMarkdown(meaning) },
+        range: edit.strength.range,
+      };
+    } catch (cause) {
+      return {
+        contents: {
+          kind: MarkupKind.Markdown,
+          value: `cannot work out this strength: ${(cause as Error).message}`,
+        },
+        range: edit.strength.range,
+      };
+    }
+  }
+
   return {
     async hover(document, position, context) {
+      if (nodeAt(parsed(document).ast, position)?.kind === 'strength')
+        return strengthHover(document, position, context);
       const node = referenceAt(parsed(document), position);
       if (!node) return null;
       const value = await markdownFor(node, document, context);

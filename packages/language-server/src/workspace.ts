@@ -287,6 +287,7 @@ class ConfiguredProject implements Project {
         return;
       }
       context.analyzeText = (text, limit) => this.analyzeText(config, catalog, text, limit);
+      context.queryNorm = (texts) => this.queryNorm(config, texts);
       try {
         await catalog.warmUp();
         ready = true;
@@ -321,6 +322,20 @@ class ConfiguredProject implements Project {
       out.push({ feature, activation, ...(label ? { label } : {}) });
     }
     return out.sort((a, b) => b.activation - a.activation);
+  }
+
+  private async queryNorm(
+    config: SteerConfig,
+    texts: ReadonlyArray<{ text: string; weight: number }>,
+  ): Promise<number> {
+    // NOTE: imported lazily like the catalog, so that the server starts without loading onnxruntime.
+    const [{ embedQueryTexts }, { latentNorm }, embedder, sae] = await Promise.all([
+      import('@steer/engine'),
+      import('@steer/sae'),
+      this.embedder(config),
+      this.sae(config),
+    ]);
+    return latentNorm(await sae.encode(await embedQueryTexts(embedder, texts), 1));
   }
 
   engine(): Promise<SteerEngine> {

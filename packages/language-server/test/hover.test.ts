@@ -53,7 +53,7 @@ test('hover on a concept lists the matching features, marking the ones edited', 
   const { context, fixture } = await testProject();
   await expectHover(
     '"x" +~"bread and ov<|>en"/2',
-    { contains: ['2 best matches', `**→** f${fixture.topics.cooking}`] },
+    { contains: ['a direction of 2 features', `**→** f${fixture.topics.cooking}`, 'weight'] },
     context,
   );
 });
@@ -73,4 +73,18 @@ test('hover on presets shows their edits (saved and in-file); on options their m
 test('no hover in whitespace', async () => {
   const { context } = await testProject();
   await expectHover('"x"  <|>  +@learning', { none: true }, context);
+});
+
+test("hover on a strength gives its latent units for this query's code and what the size means", async () => {
+  const { context } = await testProject();
+  await expectHover(
+    '"the telescope saw a comet" +@astronomy*2<|>x',
+    { contains: ["**2x** relative to the query's own code", 'of this query', 'latent units', '0.5x nudges'] },
+    context,
+  );
+  await expectHover(
+    '"the telescope saw a comet" +~"bread and oven"/2*0.<|>5',
+    { contains: ['**0.5** latent units (absolute)', "along the concept's direction"] },
+    context,
+  );
 });

@@ -136,6 +136,43 @@ describe('buildModel', () => {
     }
   });
 
+  it('holds int8 constants inline and as external data (Cast to float32 gives the same values back)', async () => {
+    const values = Int8Array.from([-128, -1, 0, 1, 7, 127]);
+    await writeFile(join(dir, 'int8.bin'), Buffer.concat([Buffer.alloc(3), Buffer.from(values.buffer)]));
+    const spec = (q: GraphSpec['initializers']): GraphSpec => ({
+      inputs: [{ name: 'x', type: 'float32', shape: [2, 3] }],
+      outputs: [{ name: 'y', type: 'float32', shape: [2, 3] }],
+      nodes: [
+        { op: 'Cast', inputs: ['q'], outputs: ['qf'], attributes: { to: 1 } },
+        { op: 'Add', inputs: ['x', 'qf'], outputs: ['y'] },
+      ],
+      initializers: q,
+    });
+    const x = new Float32Array(6).fill(0.5);
+    const inline = buildModel(spec([{ name: 'q', type: 'int8', dims: [2, 3], data: values }]));
+    const path = join(dir, 'int8.onnx');
+    await writeFile(
+      path,
+      buildModel(
+        spec([
+          { name: 'q', type: 'int8', dims: [2, 3], external: { location: 'int8.bin', offset: 3, length: 6 } },
+        ]),
+      ),
+    );
+    for (const model of [inline, path]) {
+      const session = await createSession(model);
+      try {
+        const { y } = await session.run({ x: { type: 'float32', data: x, dims: [2, 3] } });
+        assert.deepEqual(
+          [...(y!.data as Float32Array)],
+          [...values].map((v) => v + 0.5),
+        );
+      } finally {
+        await session.dispose();
+      }
+    }
+  });
+
   it('carries int64, int32 and bool tensors, ints attributes and TopK through a graph', async () => {
     const model = buildModel({
       inputs: [

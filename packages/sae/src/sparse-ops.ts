@@ -72,6 +72,16 @@ export function applyEdits(
   return edited;
 }
 
+/**
+ * L2 norm |h| of row `row` of sparse latents (positive values only): the size of a vector's code, the base of
+ * relative steering strengths (`1x` = the SAE's calibration scale x |h| of the query).
+ */
+export function latentNorm(latents: Pick<SparseLatents, 'values' | 'k'>, row = 0): number {
+  let sum = 0;
+  for (let t = 0; t < latents.k; t++) sum += Math.max(0, latents.values[row * latents.k + t]!) ** 2;
+  return Math.sqrt(sum);
+}
+
 /** Row `row` of sparse latents as feature -> value. */
 export function latentRow(latents: SparseLatents, row: number): Map<number, number> {
   const map = new Map<number, number>();

@@ -3,6 +3,7 @@ import { badRequest, EsHttpError, indexNotFound, isObject, parsingError } from '
 import type { JsonObject } from './errors.js';
 import { mapDocument } from './documents.js';
 import type { DoubleIndex } from './documents.js';
+import type { VersionBehaviour } from './versions.js';
 
 /** Parses a JSON request body that must be an object (empty means `{}`); throws ES's 400s. */
 export function parseJsonBody(text: string): JsonObject {
@@ -18,7 +19,32 @@ export function parseJsonBody(text: string): JsonObject {
     );
   }
   if (!isObject(parsed)) throw parsingError('request body must be a JSON object');
+  const depth = nestingDepth(parsed);
+  if (depth > MAX_NESTING_DEPTH) {
+    throw new EsHttpError(
+      400,
+      'x_content_parse_exception',
+      `[1:${MAX_NESTING_DEPTH + 1}] Depth (${MAX_NESTING_DEPTH + 1}) exceeds the maximum allowed nesting depth (${MAX_NESTING_DEPTH})`,
+    );
+  }
   return parsed;
+}
+
+/** Jackson's default StreamReadConstraints.maxNestingDepth, which Elasticsearch's JSON parser keeps. */
+const MAX_NESTING_DEPTH = 1000;
+
+/** The deepest nesting of objects and arrays in a parsed value (iterative: 100k levels must not overflow). */
+function nestingDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_NESTING_DEPTH) return deepest;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /** Flattens `{"index": {"max_result_window": 5}}` and `{"index.max_result_window": 5}` to one level. */
@@ -40,9 +66,35 @@ function flatSettings(settings: JsonObject): JsonObject {
   return out;
 }
 
+/** Refuses mapping parameters this version does not know, as the mapper parser does. */
+function checkMappings(properties: JsonObject, behaviour: VersionBehaviour): void {
+  for (const [name, mapping] of Object.entries(properties)) {
+    if (!isObject(mapping)) continue;
+    if (
+      mapping.type === 'sparse_vector' &&
+      mapping.index_options !== undefined &&
+      !behaviour.sparseIndexOptions
+    ) {
+      throw new EsHttpError(
+        400,
+        'mapper_parsing_exception',
+        `Failed to parse mapping: unknown parameter [index_options] on mapper [${name}] of type [sparse_vector]`,
+      );
+    }
+    if (isObject(mapping.properties)) checkMappings(mapping.properties, behaviour);
+  }
+}
+
 /** The indexes of a double. */
 export class DoubleCluster {
   readonly indices = new Map<string, DoubleIndex>();
+
+  constructor(readonly behaviour: VersionBehaviour) {}
+
+  /** Checks new or added mappings against this version. */
+  checkMappings(properties: JsonObject): void {
+    checkMappings(properties, this.behaviour);
+  }
 
   get(name: string): DoubleIndex {
     const index = this.indices.get(name);
@@ -87,12 +139,14 @@ export class DoubleCluster {
     }
     const mappings = isObject(body.mappings) ? (structuredClone(body.mappings) as JsonObject) : {};
     if (!isObject(mappings.properties)) mappings.properties = {};
+    this.checkMappings(mappings.properties);
     this.indices.set(name, {
       name,
       mappings: mappings as DoubleIndex['mappings'],
       settings: isObject(body.settings) ? flatSettings(body.settings) : {},
       docs: new Map(),
       nextSeq: 0,
+      created: this.behaviour,
     });
     return { acknowledged: true, shards_acknowledged: true, index: name };
   }

@@ -2,6 +2,7 @@
 // sparse_vector validation, and reading field values from `_source` as Elasticsearch resolves dotted paths.
 import { EsHttpError, isObject } from './errors.js';
 import type { Json, JsonObject } from './errors.js';
+import type { VersionBehaviour } from './versions.js';
 
 /** A dense vector similarity as Elasticsearch's `dense_vector` mapping names it. */
 export type Similarity = 'cosine' | 'dot_product' | 'l2_norm';
@@ -25,6 +26,48 @@ export interface DoubleIndex {
   docs: Map<string, StoredDoc>;
   /** The next Lucene doc id. */
   nextSeq: number;
+  /** The version the index was created on (its defaults follow it). */
+  created: VersionBehaviour;
+}
+
+/** Whether `_source` answers leave out the index's vector fields (`index.mapping.exclude_source_vectors`). */
+export function excludesSourceVectors(index: DoubleIndex): boolean {
+  const setting = index.settings['mapping.exclude_source_vectors'];
+  return setting === undefined ? index.created.excludeSourceVectors : String(setting) === 'true';
+}
+
+/** Dotted paths of the index's dense_vector and sparse_vector fields. */
+export function vectorFieldPaths(index: DoubleIndex): string[] {
+  const out: string[] = [];
+  const walk = (properties: JsonObject, prefix: string): void => {
+    for (const [name, mapping] of Object.entries(properties)) {
+      if (!isObject(mapping)) continue;
+      if (mapping.type === 'dense_vector' || mapping.type === 'sparse_vector') out.push(prefix + name);
+      if (isObject(mapping.properties)) walk(mapping.properties, `${prefix}${name}.`);
+    }
+  };
+  walk(index.mappings.properties, '');
+  return out;
+}
+
+/** A copy of `source` without the values at `paths` (dotted, through objects). */
+export function withoutPaths(source: JsonObject, paths: string[]): JsonObject {
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(source)) {
+    if (paths.includes(key)) continue;
+    const nested = paths.filter((p) => p.startsWith(`${key}.`)).map((p) => p.slice(key.length + 1));
+    out[key] = nested.length > 0 && isObject(value) ? withoutPaths(value, nested) : value;
+  }
+  return out;
+}
+
+/**
+ * A sparse_vector weight as Lucene's FeatureField stores it: the float32 value truncated to its top 9
+ * significant bits (the term frequency holds the float's bits >>> 15).
+ */
+export function featureFieldValue(weight: number): number {
+  const bits = new Uint32Array(new Float32Array([weight]).buffer)[0]!;
+  return new Float32Array(new Uint32Array([(bits >>> 15) << 15]).buffer)[0]!;
 }
 
 /** Values at a dotted path in a source document (objects and dotted keys both), flattened over arrays. */

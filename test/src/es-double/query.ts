@@ -2,7 +2,7 @@
 // Elasticsearch scores them (constant 1.0 per matching leaf clause where Elasticsearch would use BM25).
 import { badRequest, EsHttpError, isObject, parsingError } from './errors.js';
 import type { Json, JsonObject } from './errors.js';
-import { checkVector, dot, fieldMapping, norm, valueAt, valuesAt } from './documents.js';
+import { checkVector, dot, featureFieldValue, fieldMapping, norm, valueAt, valuesAt } from './documents.js';
 import type { DoubleIndex, Similarity, StoredDoc } from './documents.js';
 
 /** doc id -> score, within one index. */
@@ -40,6 +40,28 @@ function termValues(ctx: QueryContext, doc: StoredDoc, field: string): Json[] {
   return isObject(fieldMapping(ctx.index, parent)?.fields) ? valuesAt(doc.source, parent) : direct;
 }
 
+/** The double's analyzer: lowercase letter-and-digit runs (the standard analyzer, without its stop words). */
+export function analyze(text: string): string[] {
+  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) as string[];
+}
+
+/** `match`: a document matches when its field holds any query token (all with operator `and`); one point per token. */
+function runMatch(docs: StoredDoc[], clause: Json): Scored {
+  const [field, spec] = singleField(clause, 'match');
+  const text = isObject(spec) ? spec.query : spec;
+  if (text === undefined || isObject(text) || Array.isArray(text))
+    throw parsingError(`[match] requires query value for field [${field}]`);
+  const operator = isObject(spec) && typeof spec.operator === 'string' ? spec.operator.toLowerCase() : 'or';
+  const wanted = new Set(analyze(String(text)));
+  const out: Scored = new Map();
+  for (const doc of docs) {
+    const tokens = new Set(valuesAt(doc.source, field).flatMap((v) => analyze(String(v))));
+    const matched = [...wanted].filter((t) => tokens.has(t)).length;
+    if (matched > 0 && (operator !== 'and' || matched === wanted.size)) out.set(doc.id, matched);
+  }
+  return out;
+}
+
 function runBool(ctx: QueryContext, docs: StoredDoc[], clause: Json): Scored {
   if (!isObject(clause)) throw parsingError('[bool] query malformed');
   const list = (key: string): Json[] => {
@@ -75,9 +97,97 @@ function runBool(ctx: QueryContext, docs: StoredDoc[], clause: Json): Scored {
   return out;
 }
 
+interface TokenPruning {
+  freqRatioThreshold: number;
+  weightThreshold: number;
+  onlyScorePrunedTokens: boolean;
+}
+
+function pruningConfig(config: Json | undefined): TokenPruning {
+  const spec = isObject(config) ? config : {};
+  for (const key of Object.keys(spec)) {
+    if (!['tokens_freq_ratio_threshold', 'tokens_weight_threshold', 'only_score_pruned_tokens'].includes(key))
+      throw parsingError(`[pruning_config] unknown field [${key}]`);
+  }
+  const ratio = spec.tokens_freq_ratio_threshold ?? 5;
+  const weight = spec.tokens_weight_threshold ?? 0.4;
+  if (typeof ratio !== 'number' || ratio < 1 || ratio > 100)
+    throw badRequest('[tokens_freq_ratio_threshold] must be between [1] and [100]');
+  if (typeof weight !== 'number' || weight < 0 || weight > 1)
+    throw badRequest('[tokens_weight_threshold] must be between 0 and 1');
+  return {
+    freqRatioThreshold: ratio,
+    weightThreshold: weight,
+    onlyScorePrunedTokens: spec.only_score_pruned_tokens === true,
+  };
+}
+
+/**
+ * The token pruning a sparse_vector query applies: the query's `prune`/`pruning_config` when it sets `prune`,
+ * else the field's `index_options`, else the default of the version the index was created on
+ * (on for 8.19 and 9.1+, off before).
+ */
+function tokenPruning(ctx: QueryContext, mapping: JsonObject, clause: JsonObject): TokenPruning | undefined {
+  if (clause.prune === false) return undefined;
+  if (clause.prune === true) return pruningConfig(clause.pruning_config);
+  if (clause.prune !== undefined) throw parsingError('[sparse_vector] [prune] must be a boolean');
+  const options = mapping.index_options;
+  if (isObject(options)) return options.prune === false ? undefined : pruningConfig(options.pruning_config);
+  return ctx.index.created.sparsePruningByDefault ? pruningConfig(undefined) : undefined;
+}
+
+/** Keeps the query tokens Elasticsearch's WeightedTokensUtils keeps (frequent and light tokens are dropped). */
+function pruneTokens(
+  ctx: QueryContext,
+  field: string,
+  tokens: Array<[string, number]>,
+  pruning: TokenPruning,
+): Array<[string, number]> | undefined {
+  const docFreq = new Map<string, number>();
+  let fieldDocCount = 0;
+  for (const doc of ctx.index.docs.values()) {
+    const vector = valueAt(doc.source, field);
+    if (!isObject(vector) || Object.keys(vector).length === 0) continue;
+    fieldDocCount++;
+    for (const token of Object.keys(vector)) docFreq.set(token, (docFreq.get(token) ?? 0) + 1);
+  }
+  let sumDocFreq = 0;
+  for (const n of docFreq.values()) sumDocFreq += n;
+  if (docFreq.size === 0) return undefined; // Elasticsearch: "query is against an empty field"
+  const averageTokenFreqRatio = Math.fround(sumDocFreq / fieldDocCount / docFreq.size);
+  const bestWeight = Math.max(0, ...tokens.map(([, w]) => w));
+  return tokens.filter(([token, weight]) => {
+    const freq = docFreq.get(token) ?? 0;
+    let keep =
+      freq > 0 &&
+      (freq / fieldDocCount < pruning.freqRatioThreshold * averageTokenFreqRatio ||
+        weight > pruning.weightThreshold * bestWeight);
+    if (pruning.onlyScorePrunedTokens) keep = !keep;
+    return keep;
+  });
+}
+
+const SPARSE_KEYS = new Set([
+  'field',
+  'query_vector',
+  'inference_id',
+  'query',
+  'prune',
+  'pruning_config',
+  'boost',
+  '_name',
+]);
+
+/**
+ * sparse_vector with `query_vector`: a disjunction of FeatureField linear queries, so a document scores
+ * sum(query weight x its stored weight), stored weights kept to 9 significant bits as Lucene stores them.
+ */
 function runSparseVector(ctx: QueryContext, docs: StoredDoc[], clause: Json): Scored {
   if (!isObject(clause) || typeof clause.field !== 'string')
     throw parsingError('[sparse_vector] requires [field]');
+  for (const key of Object.keys(clause)) {
+    if (!SPARSE_KEYS.has(key)) throw parsingError(`[sparse_vector] unknown field [${key}]`);
+  }
   if (!isObject(clause.query_vector)) {
     throw badRequest(
       '[sparse_vector] requires one of [query_vector] or [inference_id]; the test double supports [query_vector] only',
@@ -89,21 +199,32 @@ function runSparseVector(ctx: QueryContext, docs: StoredDoc[], clause: Json): Sc
       `field [${clause.field}] must be type [sparse_vector] but is type [${String(mapping?.type ?? 'unmapped')}]`,
     );
   }
+  let tokens: Array<[string, number]> = [];
+  for (const [token, weight] of Object.entries(clause.query_vector)) {
+    if (typeof weight !== 'number' || !Number.isFinite(weight))
+      throw parsingError(`[sparse_vector] the weight of token [${token}] must be a number`);
+    tokens.push([token, Math.fround(weight)]);
+  }
+  const pruning = tokenPruning(ctx, mapping, clause);
   const out: Scored = new Map();
-  const queryVector = clause.query_vector;
+  if (pruning) {
+    const kept = pruneTokens(ctx, clause.field, tokens, pruning);
+    if (kept === undefined) return out;
+    tokens = kept;
+  }
+  const boost = typeof clause.boost === 'number' ? clause.boost : 1;
   for (const doc of docs) {
     const docVector = valueAt(doc.source, clause.field);
     if (!isObject(docVector)) continue;
     let score = 0;
     let matched = false;
-    for (const [feature, weight] of Object.entries(queryVector)) {
-      const docWeight = docVector[feature];
-      if (typeof docWeight === 'number' && typeof weight === 'number') {
-        score += weight * docWeight;
-        matched = true;
-      }
+    for (const [token, weight] of tokens) {
+      const docWeight = docVector[token];
+      if (typeof docWeight !== 'number') continue;
+      score += Math.fround(weight * featureFieldValue(docWeight));
+      matched = true;
     }
-    if (matched) out.set(doc.id, score);
+    if (matched) out.set(doc.id, Math.fround(score * boost));
   }
   return out;
 }
@@ -176,6 +297,8 @@ export function runQuery(ctx: QueryContext, docs: StoredDoc[], query: Json): Sco
     }
     case 'bool':
       return runBool(ctx, docs, clause);
+    case 'match':
+      return runMatch(docs, clause);
     case 'sparse_vector':
       return runSparseVector(ctx, docs, clause);
     case 'knn':

@@ -10,13 +10,17 @@ import {
 } from './errors.js';
 import type { Json, JsonObject } from './errors.js';
 import { valuesAt } from './documents.js';
-import type { DoubleIndex, StoredDoc } from './documents.js';
+import type { StoredDoc } from './documents.js';
+import { collapseHits, hitFields, hitHighlight, hitSource, queryTerms, sourceRequest } from './fetch.js';
 import { runKnn, runQuery } from './query.js';
-import type { QueryContext } from './query.js';
-import { applySearchAfter, indexOrder, parseSort, sortHits, withPitTiebreaker } from './sort.js';
+import { byScore, gather, keyOf, runRetriever } from './retrievers.js';
+import type { SearchScope } from './retrievers.js';
+import { applySearchAfter, parseSort, sortHits, withPitTiebreaker } from './sort.js';
 import type { RankedHit } from './sort.js';
 
-/** Body keys the double understands; others are refused as Elasticsearch refuses unknown keys. */
+export type { SearchScope } from './retrievers.js';
+
+/** Body keys the double understands. */
 const SEARCH_KEYS = new Set([
   'query',
   'knn',
@@ -34,84 +38,40 @@ const SEARCH_KEYS = new Set([
   'search_after',
   'pit',
   'slice',
+  'post_filter',
+  'collapse',
+  'highlight',
+  'fields',
+  'version',
 ]);
 
-/** Where a search runs: its indexes (one shard each, in this order) and the options around it. */
-export interface SearchScope {
-  indexes: DoubleIndex[];
-  models?: QueryContext['models'];
-  /** Set when the search runs under a point in time (then `indexes` holds its frozen view). */
-  pitId?: string;
-  /** URL parameters (`size`, `from`, `_source`, `_source_includes`, `_source_excludes`, `track_total_hits`). */
-  params: URLSearchParams;
-}
+/** Keys Elasticsearch knows that the double does not implement: refused as the double's limit, not as bad input. */
+const UNIMPLEMENTED_KEYS = new Set([
+  'explain',
+  'stored_fields',
+  'docvalue_fields',
+  'script_fields',
+  'rescore',
+  'suggest',
+  'indices_boost',
+  'profile',
+  'terminate_after',
+  'stats',
+  'runtime_mappings',
+  'seq_no_primary_term',
+  'rank',
+  'sub_searches',
+  'ext',
+]);
 
-function keyOf(hit: { shard: number; doc: StoredDoc }): string {
-  return `${hit.shard}\u0000${hit.doc.id}`;
-}
-
-function byScore(hits: RankedHit[]): RankedHit[] {
-  return hits.sort((a, b) => b.score - a.score || indexOrder(a, b));
-}
-
-/** Runs a per-index scorer over every index of the scope and gathers the hits. */
-function gather(
-  scope: SearchScope,
-  score: (ctx: QueryContext, docs: StoredDoc[]) => Map<string, number>,
-): RankedHit[] {
-  const out: RankedHit[] = [];
-  scope.indexes.forEach((index, shard) => {
-    const scored = score({ index, models: scope.models }, [...index.docs.values()]);
-    for (const [id, value] of scored) out.push({ index, shard, doc: index.docs.get(id)!, score: value });
-  });
-  return out;
-}
-
-/** Runs a retriever tree (standard, knn, rrf) and returns its top `windowSize` hits, best first. */
-function runRetriever(scope: SearchScope, retriever: Json, windowSize: number): RankedHit[] {
-  if (!isObject(retriever)) throw parsingError('[retriever] malformed, expected an object');
-  const keys = Object.keys(retriever);
-  if (keys.length !== 1)
-    throw parsingError(`[retriever] expects exactly one retriever, found [${keys.join(', ')}]`);
-  const kind = keys[0]!;
-  const body = retriever[kind]!;
-  if (!isObject(body)) throw parsingError(`[${kind}] retriever malformed`);
-  if (kind === 'standard') {
-    return byScore(
-      gather(scope, (ctx, docs) => {
-        let candidates = docs;
-        if (body.filter !== undefined) {
-          // Elasticsearch takes one query or an array of them here, as in a bool query's filter.
-          const filter = Array.isArray(body.filter) ? { bool: { filter: body.filter } } : body.filter;
-          const allowed = runQuery(ctx, docs, filter);
-          candidates = docs.filter((d) => allowed.has(d.id));
-        }
-        return runQuery(ctx, candidates, body.query ?? { match_all: {} });
-      }),
-    ).slice(0, windowSize);
-  }
-  if (kind === 'knn') {
-    return byScore(gather(scope, (ctx, docs) => runKnn(ctx, docs, body, windowSize))).slice(0, windowSize);
-  }
-  if (kind === 'rrf') {
-    if (!Array.isArray(body.retrievers) || body.retrievers.length < 2) {
-      throw badRequest('[rrf] requires at least 2 [retrievers]');
-    }
-    const window = typeof body.rank_window_size === 'number' ? body.rank_window_size : windowSize;
-    const rankConstant = typeof body.rank_constant === 'number' ? body.rank_constant : 60;
-    if (rankConstant < 1) throw badRequest('[rank_constant] must be greater or equal to [1] for [rrf]');
-    const fused = new Map<string, RankedHit>();
-    for (const child of body.retrievers) {
-      runRetriever(scope, child, window).forEach((hit, rank) => {
-        const key = keyOf(hit);
-        const entry = fused.get(key) ?? { ...hit, score: 0 };
-        entry.score += 1 / (rankConstant + rank + 1);
-        fused.set(key, entry);
-      });
-    }
-    return byScore([...fused.values()]).slice(0, window);
-  }
-  throw parsingError(`unknown retriever [${kind}]`);
+/** Elasticsearch's name for the JSON token a value starts with, as its parse errors print it. */
+function tokenName(value: Json): string {
+  if (Array.isArray(value)) return 'START_ARRAY';
+  if (isObject(value)) return 'START_OBJECT';
+  if (typeof value === 'string') return 'VALUE_STRING';
+  if (typeof value === 'number') return 'VALUE_NUMBER';
+  if (typeof value === 'boolean') return 'VALUE_BOOLEAN';
+  return 'VALUE_NULL';
 }
 
 /** Top-level `knn` (k nearest over all shards, as the coordinating node merges them) summed with `query`. */
@@ -164,45 +124,6 @@ function applySlice(hits: RankedHit[], slice: Json, scope: SearchScope): RankedH
     const to = Math.floor(((id + 1) * maxDoc) / max);
     return hit.doc.seq >= from && hit.doc.seq < to;
   });
-}
-
-/** `_source` filtering: includes/excludes with `*` wildcards and dotted paths. */
-export function filterSource(source: JsonObject, spec: Json | undefined): JsonObject | undefined {
-  if (spec === undefined || spec === true) return source;
-  if (spec === false) return undefined;
-  let includes: string[] = [];
-  let excludes: string[] = [];
-  if (typeof spec === 'string') includes = [spec];
-  else if (Array.isArray(spec)) includes = spec.map(String);
-  else if (isObject(spec)) {
-    const inc = spec.includes ?? spec.include;
-    const exc = spec.excludes ?? spec.exclude;
-    includes = inc === undefined ? [] : Array.isArray(inc) ? inc.map(String) : [String(inc)];
-    excludes = exc === undefined ? [] : Array.isArray(exc) ? exc.map(String) : [String(exc)];
-  }
-  const globMatch = (pattern: string, key: string): boolean =>
-    new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(key) ||
-    key.startsWith(`${pattern}.`);
-  const out: JsonObject = {};
-  for (const [key, value] of Object.entries(source)) {
-    if (includes.length > 0 && !includes.some((p) => globMatch(p, key) || p.startsWith(`${key}.`))) continue;
-    if (excludes.some((p) => globMatch(p, key))) continue;
-    out[key] = value;
-  }
-  return out;
-}
-
-/** The `_source` spec of a request: the body's, else the `_source*` URL parameters. */
-function sourceSpec(body: JsonObject, params: URLSearchParams): Json | undefined {
-  if (body._source !== undefined) return body._source;
-  const list = (name: string): string[] | undefined => params.get(name)?.split(',').filter(Boolean);
-  const includes = list('_source_includes');
-  const excludes = list('_source_excludes');
-  const flag = params.get('_source');
-  if (flag === 'false') return false;
-  if (flag !== null && flag !== 'true') return flag.split(',');
-  if (includes || excludes) return { includes: includes ?? [], excludes: excludes ?? [] };
-  return undefined;
 }
 
 function runAggregations(docs: StoredDoc[], aggs: Json): JsonObject {
@@ -271,11 +192,55 @@ function totalHits(body: JsonObject, params: URLSearchParams, total: number): Js
   return total > bound ? { value: bound, relation: 'gte' } : { value: total, relation: 'eq' };
 }
 
+function checkKeys(body: JsonObject): void {
+  for (const [key, value] of Object.entries(body)) {
+    if (SEARCH_KEYS.has(key)) continue;
+    if (UNIMPLEMENTED_KEYS.has(key))
+      throw badRequest(`[${key}] is not supported by the Elasticsearch test double`);
+    throw parsingError(`Unknown key for a ${tokenName(value)} in [${key}].`);
+  }
+}
+
+/** `post_filter`: drops hits after aggregations were computed, as Elasticsearch applies it. */
+function applyPostFilter(scope: SearchScope, hits: RankedHit[], filter: Json): RankedHit[] {
+  return hits.filter((hit) =>
+    runQuery({ index: hit.index, models: scope.models }, [hit.doc], filter).has(hit.doc.id),
+  );
+}
+
+/** Shapes one hit of the answer: `_index`, `_id`, `_score`, `_source`, `sort`, `fields`, `highlight`. */
+function renderHit(
+  hit: RankedHit,
+  body: JsonObject,
+  options: {
+    scoresTracked: boolean;
+    source: ReturnType<typeof sourceRequest>;
+    terms: Map<string, Set<string>>;
+  },
+  collapseKey?: Json,
+): JsonObject {
+  const out: JsonObject = { _index: hit.index.name, _id: hit.doc.id };
+  if (body.version === true) out._version = hit.doc.version;
+  out._score = options.scoresTracked ? hit.score : null;
+  const source = hitSource(hit.index, hit.doc, options.source);
+  if (source !== undefined) out._source = source;
+  const fields = body.fields === undefined ? undefined : hitFields(hit.index, hit.doc, body.fields);
+  if (fields !== undefined || collapseKey !== undefined) {
+    out.fields = { ...(fields ?? {}) };
+    if (collapseKey !== undefined && isObject(body.collapse))
+      (out.fields as JsonObject)[String(body.collapse.field)] = [collapseKey];
+  }
+  if (body.highlight !== undefined) {
+    const highlight = hitHighlight(hit.doc, body.highlight, options.terms);
+    if (highlight !== undefined) out.highlight = highlight;
+  }
+  if (hit.sortValues !== undefined) out.sort = hit.sortValues;
+  return out;
+}
+
 /** Runs a search body over the scope's indexes and returns Elasticsearch's answer. */
 export function runSearch(scope: SearchScope, body: JsonObject): JsonObject {
-  for (const key of Object.keys(body)) {
-    if (!SEARCH_KEYS.has(key)) throw parsingError(`Unknown key for a START_OBJECT in [${key}].`);
-  }
+  checkKeys(body);
   const size = integerParam(body, scope.params, 'size', 10);
   const from = integerParam(body, scope.params, 'from', 0);
   validateRequest(body, scope, from);
@@ -291,6 +256,7 @@ export function runSearch(scope: SearchScope, body: JsonObject): JsonObject {
       firstIndex,
     );
   }
+  const source = sourceRequest(body._source, scope.params, scope.behaviour);
   let hits =
     body.retriever !== undefined
       ? runRetriever(scope, body.retriever, Math.max(size + from, 10))
@@ -304,31 +270,26 @@ export function runSearch(scope: SearchScope, body: JsonObject): JsonObject {
   let specs = parseSort(body.sort);
   if (specs !== undefined && scope.pitId !== undefined) specs = withPitTiebreaker(specs, searchAfter);
   hits = sortHits(hits, specs);
-  const total = hits.length;
   const aggregationDocs = hits.map((hit) => hit.doc);
+  if (body.post_filter !== undefined) hits = applyPostFilter(scope, hits, body.post_filter);
+  const total = hits.length;
   if (searchAfter !== undefined && searchAfter.length > 0)
     hits = applySearchAfter(hits, specs, searchAfter, firstIndex);
+  const collapsed =
+    body.collapse === undefined
+      ? hits.map((hit) => ({ hit, key: undefined as Json | undefined }))
+      : collapseHits(hits, body.collapse);
   const scoresTracked =
     specs === undefined || specs.some((s) => s.field === '_score') || body.track_scores === true;
-  const page = hits.slice(from, from + size);
-  const source = sourceSpec(body, scope.params);
+  const page = collapsed.slice(from, from + size);
+  const options = { scoresTracked, source, terms: queryTerms(body.query) };
   const response: JsonObject = {
     took: 1,
     timed_out: false,
     _shards: { total: scope.indexes.length, successful: scope.indexes.length, skipped: 0, failed: 0 },
     hits: {
-      max_score: scoresTracked && page.length > 0 ? Math.max(...page.map((h) => h.score)) : null,
-      hits: page.map((hit) => {
-        const out: JsonObject = {
-          _index: hit.index.name,
-          _id: hit.doc.id,
-          _score: scoresTracked ? hit.score : null,
-        };
-        const filtered = filterSource(hit.doc.source, source);
-        if (filtered !== undefined) out._source = filtered;
-        if (hit.sortValues !== undefined) out.sort = hit.sortValues;
-        return out;
-      }),
+      max_score: scoresTracked && page.length > 0 ? Math.max(...page.map((p) => p.hit.score)) : null,
+      hits: page.map(({ hit, key }) => renderHit(hit, body, options, key)),
     },
   };
   const tracked = totalHits(body, scope.params, total);

@@ -5,10 +5,21 @@ import type { AddressInfo } from 'node:net';
 import { errorBody, EsHttpError, indexNotFound, isObject, validationError } from './errors.js';
 import type { JsonObject } from './errors.js';
 import { DoubleCluster, parseJsonBody } from './cluster.js';
+import { excludesSourceVectors, vectorFieldPaths, withoutPaths } from './documents.js';
 import { parseTimeValue, PointsInTime } from './pit.js';
 import { pitClause, runSearch } from './search.js';
 import type { SearchScope } from './search.js';
 import { runQuery } from './query.js';
+import { clusterInfo, licenceInfo, VERSIONS } from './versions.js';
+import type { EsDoubleLicence, EsDoubleVersion, VersionBehaviour } from './versions.js';
+import {
+  checkContentType,
+  decodeBody,
+  encodeResponse,
+  MAX_CONTENT_LENGTH,
+  PlainHttpError,
+  responseContentType,
+} from './wire.js';
 
 /** One request as the double saw it (for assertions on what a client or the bridge sent). */
 export interface RecordedRequest {
@@ -33,6 +44,17 @@ export interface EsDoubleOptions {
   latencyMs?: number;
   /** Keep the last N requests in `requests` (default 50). */
   recordLast?: number;
+  /**
+   * The release line to behave like (default 8.19): its `GET /` version, sparse_vector pruning defaults
+   * (8.19, 9.2), vectors left out of `_source` (9.2), RRF tie-breaks (8.15), REST compatibility headers.
+   */
+  version?: EsDoubleVersion;
+  /** The licence `GET /_license` reports and features are checked against (default basic, as a new cluster). */
+  licence?: EsDoubleLicence;
+  /** False: `GET /_license` answers 403, as to credentials without the monitor privilege (default true). */
+  licenceReadable?: boolean;
+  /** `http.max_content_length` in bytes (default 100 MB); larger bodies get 413 (417 to `Expect: 100-continue`). */
+  maxContentLength?: number;
 }
 
 /** A running test double. */
@@ -50,20 +72,6 @@ export interface EsDouble {
   close(): Promise<void>;
 }
 
-const CLUSTER_INFO = {
-  name: 'es-test-double',
-  cluster_name: 'steer-es-test-double',
-  cluster_uuid: 'es-test-double',
-  version: {
-    number: '8.19.1',
-    build_flavor: 'default',
-    lucene_version: '9.12.0',
-    minimum_wire_compatibility_version: '7.17.0',
-    minimum_index_compatibility_version: '7.0.0',
-  },
-  tagline: 'You Know, for Search (test double)',
-};
-
 interface Answer {
   status: number;
   body?: JsonObject;
@@ -77,6 +85,8 @@ class Router {
     private readonly cluster: DoubleCluster,
     private readonly pits: PointsInTime,
     private readonly options: EsDoubleOptions,
+    private readonly behaviour: VersionBehaviour,
+    private readonly licence: EsDoubleLicence,
   ) {}
 
   route(method: string, path: string, params: URLSearchParams, text: string): Answer {
@@ -84,7 +94,16 @@ class Router {
     const [first, second] = parts;
     const cluster = this.cluster;
     if (parts.length === 0) {
-      if (method === 'GET' || method === 'HEAD') return { status: 200, body: CLUSTER_INFO };
+      if (method === 'GET' || method === 'HEAD') return { status: 200, body: clusterInfo(this.behaviour) };
+    } else if (first === '_license' && parts.length === 1 && method === 'GET') {
+      if (this.options.licenceReadable === false) {
+        throw new EsHttpError(
+          403,
+          'security_exception',
+          'action [cluster:monitor/xpack/license/get] is unauthorized for user [steer] with effective roles [reader]',
+        );
+      }
+      return { status: 200, body: licenceInfo(this.licence) };
     } else if (first === '_bulk' && parts.length === 1 && (method === 'POST' || method === 'PUT')) {
       return { status: 200, body: cluster.bulk(undefined, text) };
     } else if (first === '_mapping' && parts.length === 1 && method === 'GET') {
@@ -155,6 +174,7 @@ class Router {
     if (action === '_bulk' && parts.length === 2 && (method === 'POST' || method === 'PUT')) {
       return { status: 200, body: cluster.bulk(name, text) };
     }
+    if (action === '_settings' && parts.length === 2 && method === 'GET') return this.settings(name, params);
     if (action === '_refresh') {
       cluster.resolve(name);
       return { status: 200, body: { _shards: SHARDS_OK } };
@@ -185,9 +205,47 @@ class Router {
     return undefined;
   }
 
+  /** `GET /<index>/_settings`, nested or `flat_settings`, with `include_defaults`. */
+  private settings(name: string, params: URLSearchParams): Answer {
+    const flat = params.get('flat_settings') === 'true';
+    const out: JsonObject = {};
+    for (const index of this.cluster.resolve(name)) {
+      const settings: Record<string, string> = {
+        number_of_shards: '1',
+        number_of_replicas: '1',
+        provided_name: index.name,
+        uuid: `double-${index.name}`,
+        'version.created': index.created.indexVersion,
+      };
+      for (const [key, value] of Object.entries(index.settings)) settings[key] = String(value);
+      const defaults: Record<string, string> = {
+        max_result_window: '10000',
+        'mapping.exclude_source_vectors': String(index.created.excludeSourceVectors),
+      };
+      for (const key of Object.keys(settings)) delete defaults[key];
+      const shape = (values: Record<string, string>): JsonObject => {
+        if (flat) return Object.fromEntries(Object.entries(values).map(([k, v]) => [`index.${k}`, v]));
+        const nested: JsonObject = {};
+        for (const [key, value] of Object.entries(values)) {
+          let node = nested;
+          const parts = key.split('.');
+          for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as JsonObject;
+          node[parts.at(-1)!] = value;
+        }
+        return { index: nested };
+      };
+      out[index.name] = {
+        settings: shape(settings),
+        ...(params.get('include_defaults') === 'true' ? { defaults: shape(defaults) } : {}),
+      };
+    }
+    return { status: 200, body: out };
+  }
+
   private putMapping(name: string, text: string): Answer {
     const index = this.cluster.get(name);
     const body = parseJsonBody(text);
+    if (isObject(body.properties)) this.cluster.checkMappings(body.properties);
     if (isObject(body.properties)) {
       for (const [field, mapping] of Object.entries(body.properties)) {
         const current = index.mappings.properties[field];
@@ -214,11 +272,15 @@ class Router {
   ): Answer | undefined {
     const cluster = this.cluster;
     if (method === 'GET' || method === 'HEAD') {
-      const doc = cluster.get(name).docs.get(id);
+      const index = cluster.get(name);
+      const doc = index.docs.get(id);
       if (!doc) return { status: 404, body: { _index: name, _id: id, found: false } };
+      const explicit = params.get('_source_exclude_vectors');
+      const exclude = explicit === null ? excludesSourceVectors(index) : explicit !== 'false';
+      const source = exclude ? withoutPaths(doc.source, vectorFieldPaths(index)) : doc.source;
       return {
         status: 200,
-        body: { _index: name, _id: id, _version: doc.version, found: true, _source: doc.source },
+        body: { _index: name, _id: id, _version: doc.version, found: true, _source: source },
       };
     }
     if (method === 'PUT' || method === 'POST') {
@@ -244,7 +306,13 @@ class Router {
   private search(target: string | undefined, params: URLSearchParams, text: string): JsonObject {
     const body = parseJsonBody(text);
     const pit = pitClause(body);
-    const scope: SearchScope = { indexes: [], models: this.options.models, params };
+    const scope: SearchScope = {
+      indexes: [],
+      models: this.options.models,
+      behaviour: this.behaviour,
+      licence: this.licence,
+      params,
+    };
     if (pit) {
       if (target !== undefined) {
         throw validationError([
@@ -286,16 +354,18 @@ class Router {
 
 /** Starts the Elasticsearch TEST DOUBLE on 127.0.0.1 and resolves once it listens. */
 export async function startEsDouble(options: EsDoubleOptions = {}): Promise<EsDouble> {
-  const cluster = new DoubleCluster();
+  const behaviour = VERSIONS[options.version ?? '8.19'];
+  const cluster = new DoubleCluster(behaviour);
   const pits = new PointsInTime();
-  const router = new Router(cluster, pits, options);
+  const router = new Router(cluster, pits, options, behaviour, options.licence ?? 'basic');
   const requests: RecordedRequest[] = [];
   const recordLast = options.recordLast ?? 50;
+  const maxContentLength = options.maxContentLength ?? MAX_CONTENT_LENGTH;
 
   const answer = (
     req: IncomingMessage,
     url: URL,
-    text: string,
+    raw: Buffer,
   ): Answer & { headers?: Record<string, string> } => {
     if (
       options.requireAuthorization !== undefined &&
@@ -313,8 +383,11 @@ export async function startEsDouble(options: EsDoubleOptions = {}): Promise<EsDo
       };
     }
     try {
+      checkContentType(req.headers, raw.length > 0, behaviour.major);
+      const text = decodeBody(raw, req.headers['content-encoding']).toString('utf8');
       return router.route(req.method ?? 'GET', url.pathname, url.searchParams, text);
     } catch (error) {
+      if (error instanceof PlainHttpError) return { status: error.status, body: error.body() };
       const esError =
         error instanceof EsHttpError
           ? error
@@ -323,33 +396,48 @@ export async function startEsDouble(options: EsDoubleOptions = {}): Promise<EsDo
     }
   };
 
+  const send = (req: IncomingMessage, res: ServerResponse, status: number, body?: JsonObject): void => {
+    res.statusCode = status;
+    res.setHeader('x-elastic-product', 'Elasticsearch');
+    if (body === undefined) {
+      res.setHeader('content-length', 0);
+      res.end();
+      return;
+    }
+    const encoded = encodeResponse(Buffer.from(JSON.stringify(body)), req.headers['accept-encoding']);
+    res.setHeader('content-type', responseContentType(req.headers));
+    if (encoded.encoding) res.setHeader('content-encoding', encoded.encoding);
+    res.setHeader('content-length', encoded.body.length);
+    res.end(req.method === 'HEAD' ? undefined : encoded.body);
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const declared = Number(req.headers['content-length']);
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size <= maxContentLength) chunks.push(chunk as Buffer);
+    }
     const url = new URL(req.url ?? '/', 'http://double');
+    const raw = Buffer.concat(chunks);
     requests.push({
       method: req.method ?? 'GET',
       path: url.pathname,
       query: url.searchParams,
       headers: req.headers,
-      body: text,
+      body: raw.toString('utf8'),
     });
     if (requests.length > recordLast) requests.shift();
     if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
-    const { status, body, headers } = answer(req, url, text);
-    res.statusCode = status;
-    res.setHeader('x-elastic-product', 'Elasticsearch');
-    for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
-    if (body !== undefined) {
-      const payload = Buffer.from(JSON.stringify(body));
-      res.setHeader('content-type', 'application/vnd.elasticsearch+json;compatible-with=8');
-      res.setHeader('content-length', payload.length);
-      res.end(req.method === 'HEAD' ? undefined : payload);
-    } else {
-      res.setHeader('content-length', 0);
-      res.end();
+    if (size > maxContentLength || declared > maxContentLength) {
+      // Elasticsearch (Netty's HttpObjectAggregator) answers 413 with an empty body.
+      send(req, res, 413);
+      return;
     }
+    const { status, body, headers } = answer(req, url, raw);
+    for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
+    send(req, res, status, body);
   };
 
   const server = createServer((req, res) => {
@@ -360,6 +448,16 @@ export async function startEsDouble(options: EsDoubleOptions = {}): Promise<EsDo
       }
       res.end(JSON.stringify(errorBody(new EsHttpError(500, 'exception', String(error)))));
     });
+  });
+  server.on('checkContinue', (req, res) => {
+    if (Number(req.headers['content-length']) > maxContentLength) {
+      // NOTE: Elasticsearch refuses the 100-continue of an oversized body with 417, not 413.
+      res.writeHead(417, { 'x-elastic-product': 'Elasticsearch', 'content-length': 0, connection: 'close' });
+      res.end();
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {

@@ -70,6 +70,27 @@ test('steer search with feature edits through the SAE changes the scores; no edi
   );
 });
 
+test("a relative strength is a multiple of the query's own code, reported with the edits", async () => {
+  const result = await runSteer(
+    ['search', '"what is a degree worth" +f0*2x ~"coffee"/2', '--index', 'small', '--sae', demoSae, '--json'],
+    { cwd },
+  );
+  assert.equal(result.code, 0, result.stderr);
+  const out = parseJsonOutput<{
+    edits: Array<{ feature: number; op: string; value: number; relative?: number }>;
+    strengthUnit: { unit: number; scale: number; queryNorm: number; basis: string };
+  }>(result);
+  assert.equal(out.strengthUnit.basis, 'query');
+  assert.ok(Math.abs(out.strengthUnit.unit - out.strengthUnit.scale * out.strengthUnit.queryNorm) < 1e-9);
+  assert.equal(out.edits[0]!.feature, 0);
+  assert.equal(out.edits[0]!.relative, 2);
+  assert.ok(Math.abs(out.edits[0]!.value - 2 * out.strengthUnit.unit) < 1e-9);
+  // The concept's two features share the default 1x along their unit direction.
+  const concept = out.edits.slice(1);
+  assert.equal(concept.length, 2);
+  assert.ok(concept.every((e) => e.op === 'add' && e.value > 0 && e.relative! > 0 && e.relative! < 1));
+});
+
 test('bad input exits with code 2 and a message that names the problem', async () => {
   const cases: Array<{ args: string[]; pattern: RegExp }> = [
     {

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { openElasticsearchBackend, writeLatents } from '@steer/elasticsearch';
 import type { ElasticsearchBackend } from '@steer/elasticsearch';
 import type { Filter, Similarity } from '@steer/search';
-import { startEsDouble } from '../../src/index.js';
+import { DOUBLE_MATRIX, startEsDouble } from '../../src/index.js';
+import type { EsDoubleVersion } from '../../src/index.js';
 
 interface Target {
   url: string;
@@ -13,8 +14,10 @@ interface Target {
   close(): Promise<void>;
   /** Text -> vector of the cluster-side "model", when the target has one (the double does). */
   modelId?: string;
-  /** sparse_vector stores weights lossily in Lucene (about 9 significant bits); the double is exact. */
+  /** sparse_vector stores weights lossily in Lucene (about 9 significant bits), and the double does the same. */
   sparseTolerance: number;
+  /** The release line, when known (the double's); version-specific checks run only then. */
+  version?: EsDoubleVersion;
 }
 
 const toyModel = (text: string): number[] => {
@@ -338,6 +341,63 @@ function backendSuite(label: string, start: () => Promise<Target>, skip: string 
       hybrid.forEach((h, i) => assert.ok(Math.abs(h.score - fused[i]![1]) < 1e-6));
     });
 
+    it('sparse scores are the exact dot product where the field prunes query tokens by default (8.19, 9.1+)', async () => {
+      const name = indexOf('prune');
+      await backend.createIndex(name, { dims: 4, similarity: 'cosine', embeddingModel: 'toy-4d' });
+      // Every document holds f0 (so f0 is a frequent token) and one token of its own.
+      const docs = Array.from({ length: 12 }, (_, i) => ({
+        id: `p${i}`,
+        text: `doc ${i}`,
+        vector: Float32Array.from(unit([1, i + 1, 0, 0])),
+        latents: { indices: [0, 100 + i], values: [1, 1] },
+      }));
+      await backend.addDocuments(name, docs);
+      await writeLatents(client, name, docs);
+      const queryLatents = { indices: [0, 101], values: [0.1, 1] };
+      const hits = await backend.search(name, { mode: 'sparse', latents: queryLatents, k: 20 });
+      assert.equal(hits.length, 12, 'every document shares f0 with the query');
+      assert.equal(hits[0]!.id, 'p1');
+      assert.ok(Math.abs(hits[0]!.score - 1.1) <= 1.1 * target.sparseTolerance);
+      assert.ok(hits.slice(1).every((h) => Math.abs(h.score - 0.1) <= 0.1 * target.sparseTolerance));
+      if (target.version !== undefined) {
+        // The same query without `prune: false`, as another client would send it.
+        const raw = await client.search({
+          index: name,
+          size: 20,
+          query: { sparse_vector: { field: 'steer_latents', query_vector: { f0: 0.1, f101: 1 } } },
+        });
+        const pruned = target.version !== '8.15';
+        assert.equal(raw.hits.hits.length, pruned ? 1 : 12, `${target.version} prunes f0: ${pruned}`);
+      }
+      await backend.deleteIndex(name);
+    });
+
+    it('explains hits from their latents even where 9.2+ leaves vectors out of _source', async () => {
+      const name = indexOf('cosine');
+      const raw = await client.search<Record<string, unknown>>({
+        index: name,
+        size: 1,
+        query: { ids: { values: ['a'] } },
+      });
+      const stored = raw.hits.hits[0]!._source!;
+      if (target.version !== undefined) {
+        const excluded = target.version === '9.2';
+        assert.equal('vector' in stored, !excluded, `vector in _source on ${target.version}`);
+        assert.equal('steer_latents' in stored, !excluded, `latents in _source on ${target.version}`);
+      }
+      const hits = await backend.search(name, {
+        mode: 'sparse',
+        latents: { indices: [1, 3], values: [1, 0.5] },
+        k: 5,
+        explain: 2,
+      });
+      assert.ok(hits.length > 0);
+      assert.ok(
+        hits.every((h) => h.features !== undefined && h.features.length > 0),
+        'every hit is explained',
+      );
+    });
+
     it('deletes documents and indexes; a missing index is index_not_found', async () => {
       const name = indexOf('l2_norm');
       assert.deepEqual(await backend.deleteDocuments(name, ['a', 'zz']), { deleted: 1 });
@@ -355,14 +415,22 @@ function backendSuite(label: string, start: () => Promise<Target>, skip: string 
   });
 }
 
-backendSuite(
-  'Elasticsearch TEST DOUBLE on loopback',
-  async () => {
-    const double = await startEsDouble({ models: { 'toy-model': toyModel } });
-    return { url: double.url, close: () => double.close(), modelId: 'toy-model', sparseTolerance: 1e-9 };
-  },
-  false,
-);
+for (const { version, licence } of DOUBLE_MATRIX) {
+  backendSuite(
+    `Elasticsearch TEST DOUBLE ${version}, ${licence} licence`,
+    async () => {
+      const double = await startEsDouble({ version, licence, models: { 'toy-model': toyModel } });
+      return {
+        url: double.url,
+        close: () => double.close(),
+        modelId: 'toy-model',
+        sparseTolerance: 2 ** -8,
+        version,
+      };
+    },
+    false,
+  );
+}
 
 const ES_URL = process.env.ES_URL;
 backendSuite(
@@ -378,5 +446,5 @@ backendSuite(
   }),
   ES_URL
     ? false
-    : 'ES_URL is not set; set ES_URL=http://localhost:9200 (ES 8.16+, rrf needs a trial or enterprise license) (and ES_USERNAME/ES_PASSWORD) to run these against a real cluster',
+    : 'ES_URL is not set; set ES_URL=http://localhost:9200 (and ES_USERNAME/ES_PASSWORD) to run these against a real cluster (Elasticsearch 8.15 or later, any licence)',
 );

@@ -10,6 +10,7 @@ import { startBridge } from '@steer/bridge';
 import type { RunningBridge } from '@steer/bridge';
 import {
   createToySteering,
+  DOUBLE_MATRIX,
   startEsDouble,
   TOY_DIMS,
   toyEmbed,
@@ -193,14 +194,16 @@ function bridgeSuite(label: string, start: () => Promise<Target>, skip: string |
   });
 }
 
-bridgeSuite(
-  'Elasticsearch TEST DOUBLE',
-  async () => {
-    const double = await startEsDouble();
-    return { url: double.url, close: () => double.close() };
-  },
-  false,
-);
+for (const { version, licence } of DOUBLE_MATRIX) {
+  bridgeSuite(
+    `Elasticsearch TEST DOUBLE ${version}, ${licence} licence`,
+    async () => {
+      const double = await startEsDouble({ version, licence });
+      return { url: double.url, close: () => double.close() };
+    },
+    false,
+  );
+}
 
 const ES_URL = process.env.ES_URL;
 bridgeSuite(

@@ -281,3 +281,31 @@ describe('Elasticsearch TEST DOUBLE: point in time, sort and search_after', () =
     );
   });
 });
+
+describe('Elasticsearch TEST DOUBLE as 9.2: reading stored vectors by point in time', () => {
+  it('vectors are left out of _source unless the search asks with exclude_vectors: false', async () => {
+    const double = await startEsDouble({ version: '9.2' });
+    const client = new Client({ node: double.url });
+    try {
+      await client.indices.create({
+        index: 'v92',
+        mappings: { properties: { v: { type: 'dense_vector', dims: 2, similarity: 'cosine' } } },
+      });
+      await client.bulk({
+        refresh: true,
+        operations: [{ index: { _index: 'v92', _id: 'a' } }, { v: [1, 2], t: 'x' }],
+      });
+      const { id } = await client.openPointInTime({ index: 'v92', keep_alive: '1m' });
+      const hidden = await readAll(client, id, 10);
+      assert.deepEqual(hidden[0]!._source, { t: 'x' });
+      const shown = await readAll(client, id, 10, {
+        _source: { exclude_vectors: false } as estypes.SearchSourceConfig,
+      });
+      assert.deepEqual(shown[0]!._source, { v: [1, 2], t: 'x' });
+      await client.closePointInTime({ id });
+    } finally {
+      await client.close();
+      await double.close();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 // `steer bridge`: serves the Elasticsearch REST API on loopback, steering searches that carry a `steer` clause.
-import { startBridge } from '@steer/bridge';
+import { DEFAULT_MAX_BODY_BYTES, startBridge } from '@steer/bridge';
 import type { BridgeSteering } from '@steer/bridge';
 import { openEngine } from '@steer/engine';
 import type { Command, CommandIO } from '../command.js';
@@ -39,7 +39,7 @@ export const bridgeCommand: Command = {
   name: 'bridge',
   summary: 'Serve the Elasticsearch API on loopback and steer searches that carry a "steer" clause',
   usage:
-    'steer bridge --upstream <url> [--port 9400] [--host 127.0.0.1] [--max-body <bytes>] [--timeout <ms>] [--upstream-auth "<header>" | --use-config-auth] [--vector-field <f>] [--latent-field <f>] [--sae <dir>] [--json]',
+    'steer bridge --upstream <url> [--port 9400] [--host 127.0.0.1] [--max-body <bytes>] [--timeout <ms>] [--client-timeout <ms>] [--upstream-auth "<header>" | --use-config-auth] [--allow-host <host:port>] [--allow-origin <origin>] [--vector-field <f>] [--latent-field <f>] [--sae <dir>] [--json]',
   options: {
     ...jsonOption,
     ...configOptions,
@@ -48,7 +48,10 @@ export const bridgeCommand: Command = {
     host: { type: 'string' },
     'max-body': { type: 'string' },
     timeout: { type: 'string' },
+    'client-timeout': { type: 'string' },
     'upstream-auth': { type: 'string' },
+    'allow-host': { type: 'string', multiple: true },
+    'allow-origin': { type: 'string', multiple: true },
     'use-config-auth': { type: 'boolean' },
     'vector-field': { type: 'string' },
     'latent-field': { type: 'string' },
@@ -80,8 +83,16 @@ export const bridgeCommand: Command = {
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`--port must be 0 to 65535, not '${String(args.values.port)}'`);
     const host = (args.values.host as string | undefined) ?? '127.0.0.1';
-    const maxBodyBytes = intOption(args, 'max-body', 10 * 1024 * 1024, 1024 * 1024 * 1024);
+    const maxBodyBytes = intOption(args, 'max-body', DEFAULT_MAX_BODY_BYTES, 2 ** 31 - 1);
     const upstreamTimeoutMs = intOption(args, 'timeout', 30_000, 3_600_000);
+    const clientTimeoutMs = intOption(args, 'client-timeout', 300_000, 3_600_000);
+    const allowedHosts = (args.values['allow-host'] as string[] | undefined) ?? [];
+    const allowedOrigins = (args.values['allow-origin'] as string[] | undefined) ?? [];
+    if ((allowedHosts.length > 0 || allowedOrigins.length > 0) && !upstreamAuthorization) {
+      throw new UsageError(
+        '--allow-host and --allow-origin widen the checks made when the bridge holds credentials; give --upstream-auth or --use-config-auth with them',
+      );
+    }
 
     const engine = await openEngine(config);
     const steering: BridgeSteering = {
@@ -105,7 +116,10 @@ export const bridgeCommand: Command = {
         port,
         maxBodyBytes,
         upstreamTimeoutMs,
+        clientTimeoutMs,
         upstreamAuthorization,
+        allowedHosts,
+        allowedOrigins,
         vectorField: (args.values['vector-field'] as string | undefined) ?? config.elasticsearch?.vectorField,
         latentField: args.values['latent-field'] as string | undefined,
         onError: (error) =>

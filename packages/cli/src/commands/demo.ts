@@ -175,28 +175,37 @@ export const demoCommand: Command = {
       );
       const results = [];
       const steerings: DemoSteering[] = [];
+      const direction = async (concept: string) =>
+        ((await catalog.resolveConcept(concept)) ?? []).map(({ feature, weight }) => ({
+          id: feature.id,
+          ...(feature.label ? { label: feature.label } : {}),
+          weight: Math.round(weight * 1000) / 1000,
+        }));
       for (const q of queries) {
-        const [toward] = await engine.searchFeatures(q.steerConcept, 1);
-        const [away] = await engine.searchFeatures(q.awayConcept, 1);
-        const edits = [
-          toward ? ` +f${toward.id}*2x` : '',
-          away && away.id !== toward?.id ? ` -f${away.id}` : '',
-        ].join('');
-        const steerQuery = `${quoteText(q.query)}${edits} k=${TOP_K}`;
+        // Steer by concept: toward the perspective's concept direction at the default strength (1x, relative
+        // to the query's own code), away from the other perspective's best feature.
+        const steerQuery = `${quoteText(q.query)} +~${quoteText(q.steerConcept)} -~${quoteText(q.awayConcept)}/1 k=${TOP_K}`;
         const result = await engine.search(steerQuery, { index, compare: true });
         const marked = markMoves(result.baseline ?? [], result.hits, perspectives);
+        const toward = await direction(q.steerConcept);
+        const away = (await direction(q.awayConcept)).slice(0, 1);
         results.push({
           query: q.query,
           steerQuery,
-          toward: { perspective: q.steerToward, feature: toward },
-          away: { perspective: q.steerAwayFrom, feature: away },
+          toward: { perspective: q.steerToward, concept: q.steerConcept, features: toward },
+          away: { perspective: q.steerAwayFrom, concept: q.awayConcept, features: away },
           ...marked,
         });
-        if (toward) {
+        // demo.steer names the concept's strongest feature by id and by alias, beside the concept itself.
+        const [towardTop] = toward;
+        const [awayTop] = away;
+        if (towardTop) {
           steerings.push({
             query: q.query,
-            toward: { perspective: q.steerToward, concept: q.steerConcept, id: toward.id },
-            ...(away && away.id !== toward.id ? { away: { perspective: q.steerAwayFrom, id: away.id } } : {}),
+            toward: { perspective: q.steerToward, concept: q.steerConcept, id: towardTop.id },
+            ...(awayTop && awayTop.id !== towardTop.id
+              ? { away: { perspective: q.steerAwayFrom, id: awayTop.id } }
+              : {}),
           });
         }
       }
@@ -246,9 +255,13 @@ export const demoCommand: Command = {
       }
       for (const r of results) {
         io.stdout.write(`\n━━ ${r.query}\n`);
+        const named = (features: Array<{ id: number; label?: string }>) =>
+          features
+            .map((f) => `f${f.id} (${f.label?.split(', ').slice(0, 3).join(', ') ?? 'unlabelled'})`)
+            .join(', ');
         io.stdout.write(
-          `   steer toward '${r.toward.perspective}' with f${r.toward.feature?.id} (${r.toward.feature?.label ?? 'unlabelled'})` +
-            `, away from '${r.away.perspective}' with f${r.away.feature?.id} (${r.away.feature?.label ?? 'unlabelled'})\n`,
+          `   steer toward '${r.toward.perspective}' with ${named(r.toward.features)}` +
+            `, away from '${r.away.perspective}' with ${named(r.away.features)}\n`,
         );
         io.stdout.write(`   steer query: ${r.steerQuery}\n`);
         io.stdout.write('   without steering:\n');

@@ -5,7 +5,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEmbedder, type Embedder } from '@steer/embed';
 import {
+  BBC_TOPICS_FILE,
   DEFAULT_PLAN,
+  experimentCatalog,
+  renderControllability,
+  renderControllabilitySvg,
+  runControllabilityStudy,
   PERSPECTIVE_QUERIES_FILE,
   defaultEpochs,
   embedDataset,
@@ -44,7 +49,7 @@ import { UsageError } from '../command.js';
 import { configFromArgs, jsonOption, printJson } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
 
-const NAMES = ['table1', 'kl', 'frequency', 'amplify', 'perspectives'] as const;
+const NAMES = ['table1', 'kl', 'frequency', 'amplify', 'perspectives', 'controllability'] as const;
 type ExperimentName = (typeof NAMES)[number];
 
 /** The demo corpus and its SAE, shipped with the CLI package. */
@@ -76,10 +81,34 @@ function positive(args: CommandArgs, name: string): number | undefined {
   return value;
 }
 
+/** `--seeds 0,1,2` (default 0,1,2): whole numbers >= 0. */
+function seedList(args: CommandArgs): number[] {
+  const raw = str(args, 'seeds') ?? '0,1,2';
+  const seeds = raw.split(',').map((s) => Number(s.trim()));
+  if (seeds.length === 0 || seeds.some((s) => !Number.isSafeInteger(s) || s < 0)) {
+    throw new UsageError(
+      `experiment: --seeds must be whole numbers >= 0 separated by commas (e.g. 0,1,2), not '${raw}'`,
+    );
+  }
+  return seeds;
+}
+
 /** The command line as the user would type it again (flags in a fixed order), for the report's provenance. */
 function commandLine(name: string, args: CommandArgs): string {
   const parts = ['steer experiment', name];
-  for (const flag of ['dataset', 'corpus', 'queries', 'sae', 'k', 'epochs', 'embedder', 'out', 'cache']) {
+  for (const flag of [
+    'dataset',
+    'corpus',
+    'queries',
+    'sae',
+    'k',
+    'epochs',
+    'seeds',
+    'per-topic',
+    'embedder',
+    'out',
+    'cache',
+  ]) {
     const v = args.values[flag];
     for (const item of Array.isArray(v) ? v : v === undefined ? [] : [v])
       parts.push(`--${flag} ${String(item)}`);
@@ -120,10 +149,11 @@ async function datasetsOf(args: CommandArgs, io: CommandIO, name: string): Promi
 export const experimentCommand: Command = {
   name: 'experiment',
   summary:
-    "Run one of the paper's experiments (table1, kl, frequency, amplify, perspectives) and write Markdown + SVG",
+    "Run one of the paper's experiments (table1, kl, frequency, amplify, perspectives) or the controllability study and write Markdown + SVG",
   usage:
-    'steer experiment <table1|kl|frequency|amplify|perspectives> [--dataset <dir> ...] --out <dir> [--cache <dir>] ' +
-    '[--k 32,64,128] [--epochs N] [--sae <dir>] [--corpus <file.jsonl>] [--queries <file.json>] [--embedder ...] [--json]',
+    'steer experiment <table1|kl|frequency|amplify|perspectives|controllability> [--dataset <dir> ...] --out <dir> ' +
+    '[--cache <dir>] [--k 32,64,128] [--epochs N] [--seeds 0,1,2] [--per-topic 10] [--sae <dir>] [--corpus <file.jsonl>] ' +
+    '[--queries <file.json>] [--embedder ...] [--json]',
   options: {
     ...jsonOption,
     'data-dir': { type: 'string' },
@@ -136,6 +166,8 @@ export const experimentCommand: Command = {
     sae: { type: 'string' },
     corpus: { type: 'string' },
     queries: { type: 'string' },
+    seeds: { type: 'string' },
+    'per-topic': { type: 'string' },
   },
   async run(args, io) {
     try {
@@ -167,7 +199,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
   const needsTraining =
     name === 'perspectives'
       ? !saeArg && !existsSync(join(demoSae, 'manifest.json'))
-      : !saeArg || name === 'table1' || name === 'kl';
+      : !saeArg || name === 'table1' || name === 'kl' || name === 'controllability';
   // NOTE: the trainer's wasm backend must start before the default embedder loads its own TF.js.
   if (needsTraining) await prepareTrainer();
   const embedder: Embedder = await createEmbedder(config.embedder, {
@@ -230,22 +262,45 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
       const [k] = kList(args, [32]);
       const sections: string[] = [];
       const results: unknown[] = [];
+      const saeDirs = new Map<string, string>();
       for (const dataset of datasets) {
         const vectors = await embedDataset(dataset, embedder, progress.update);
-        const sae = await loadSae(await saeFor(dataset, vectors, k!));
+        const saeDir = await saeFor(dataset, vectors, k!);
+        saeDirs.set(dataset.name, saeDir);
+        const sae = await loadSae(saeDir);
         try {
           const svgName = `${name}-${dataset.name.replace(/[^\w.-]+/g, '_')}.svg`;
           if (name === 'amplify') {
-            const result = await runAmplify({
+            const inputs = {
               dataset,
               sae,
               documentVectors: vectors.documents,
               queryVectors: vectors.queries,
               queries: vectors.judgedQueries,
-            });
-            await write(svgName, renderAmplifySvg(result));
-            sections.push(renderAmplify(result, command, date, svgName));
-            results.push(result);
+            };
+            const catalog = await experimentCatalog(
+              saeDirs.get(dataset.name)!,
+              sae,
+              embedder,
+              dataset.documents,
+              progress.update,
+              `label ${dataset.name}`,
+            );
+            try {
+              const byConcept = await runAmplify({
+                ...inputs,
+                conceptSearch: async (text) => {
+                  const [best] = await catalog.searchFeatures(text, 1);
+                  return best && { feature: best.id, score: best.score };
+                },
+              });
+              const byJudgments = await runAmplify(inputs);
+              await write(svgName, renderAmplifySvg([byConcept, byJudgments]));
+              sections.push(renderAmplify([byConcept, byJudgments], command, date, svgName));
+              results.push(byConcept, byJudgments);
+            } finally {
+              await catalog.dispose();
+            }
           } else {
             const result = await runFrequency({
               corpus: dataset.name,
@@ -263,6 +318,31 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
       }
       await write(`${name}.md`, sections.join('\n'));
       json = results;
+    } else if (name === 'controllability') {
+      const raw = args.values.dataset;
+      const dataset = Array.isArray(raw) ? raw[0] : raw;
+      if (typeof dataset !== 'string')
+        throw new UsageError(
+          'experiment controllability needs --dataset <dir> holding a topic-labelled corpus.jsonl',
+        );
+      const seeds = seedList(args);
+      const result = await runControllabilityStudy({
+        datasetDir: resolve(io.cwd, dataset),
+        topicsPath: resolve(io.cwd, str(args, 'queries') ?? fileURLToPath(BBC_TOPICS_FILE)),
+        seeds,
+        perTopic: positive(args, 'per-topic') ?? 10,
+        k: kList(args, [32])[0]!,
+        epochs: epochs ?? 30,
+        cacheDir,
+        embedder,
+        onProgress: progress.update,
+      });
+      await write('controllability.svg', renderControllabilitySvg(result.results));
+      await write(
+        'controllability.md',
+        renderControllability(result.results, command, date, 'controllability.svg', result.note),
+      );
+      json = result.results;
     } else {
       const corpusPath = resolve(
         io.cwd,
@@ -305,8 +385,22 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
         saeNote = `trained by this command on the demo corpus's passages: ${plan.nLatents} latents, ${plan.epochs} epochs, MSE + KL with M = 8, seed ${plan.seed}`;
       }
       const sae = await loadSae(saeDir);
+      const catalog = await experimentCatalog(
+        saeDir,
+        sae,
+        embedder,
+        passages.map((p) => ({ id: p.id, title: p.title, text: p.text })),
+        progress.update,
+      );
       try {
-        const result = await runPerspectives({ passages, documentVectors, queries, queryVectors, sae });
+        const result = await runPerspectives({
+          passages,
+          documentVectors,
+          queries,
+          queryVectors,
+          sae,
+          catalog,
+        });
         await write('perspectives.svg', renderPerspectivesSvg(result));
         await write(
           'perspectives.md',
@@ -314,6 +408,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
         );
         json = result;
       } finally {
+        await catalog.dispose();
         await sae.dispose();
       }
     }

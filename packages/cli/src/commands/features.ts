@@ -54,6 +54,7 @@ async function search(args: CommandArgs, io: CommandIO, rest: string[]): Promise
           label: m.label ?? null,
           score: Math.round(m.score * 1e4) / 1e4,
           ...(m.aliases ? { aliases: m.aliases } : {}),
+          ...(m.weak ? { weak: true } : {}),
           components: m.components,
         })),
       });
@@ -64,7 +65,8 @@ async function search(args: CommandArgs, io: CommandIO, rest: string[]): Promise
         );
       for (const m of matches) {
         const alias = m.aliases ? ` @${m.aliases.join(' @')}` : '';
-        io.stdout.write(`f${m.id}\t${m.score.toFixed(3)}\t${m.label ?? '(no label)'}${alias}\n`);
+        const weak = m.weak ? ' (weak evidence)' : '';
+        io.stdout.write(`f${m.id}\t${m.score.toFixed(3)}\t${m.label ?? '(no label)'}${weak}${alias}\n`);
       }
       if (matches.length === 0) io.stdout.write('no feature matches\n');
       io.stderr.write(`${matches.length} features in ${ms.toFixed(1)} ms\n`);
@@ -190,7 +192,7 @@ async function show(args: CommandArgs, io: CommandIO, rest: string[]): Promise<n
       return 0;
     }
     const lines = [
-      `f${d.id}${d.aliases.length ? ` @${d.aliases.join(' @')}` : ''}: ${d.label ?? '(no label)'}${d.dead ? ' [dead]' : ''}`,
+      `f${d.id}${d.aliases.length ? ` @${d.aliases.join(' @')}` : ''}: ${d.label ?? '(no label)'}${d.weak ? ' (weak evidence: few documents, or nothing sets them apart)' : ''}${d.dead ? ' [dead]' : ''}`,
     ];
     if (d.keywords.length) lines.push(`  keywords: ${d.keywords.join(', ')}`);
     if (d.stats) {

@@ -53,7 +53,13 @@ export const searchCommand: Command = {
           query,
           hits: (explained ?? result.hits).map((h) => ({ ...h })),
           ...(result.baseline ? { baseline: result.baseline } : {}),
-          edits: result.resolved.plan.edits.map(({ feature, op, value }) => ({ feature, op, value })),
+          edits: result.resolved.plan.edits.map(({ feature, op, value, relative }) => ({
+            feature,
+            op,
+            value,
+            ...(relative !== undefined ? { relative } : {}),
+          })),
+          ...(result.resolved.plan.strengthUnit ? { strengthUnit: result.resolved.plan.strengthUnit } : {}),
           diagnostics: result.resolved.diagnostics,
         });
         return 0;

@@ -11,11 +11,21 @@ export function amplificationGrid(steps = 13): number[] {
   return Array.from({ length: steps }, (_, i) => 0.0004 * 2 ** i);
 }
 
+/**
+ * Where the amplified feature comes from: `concept`, concept search on the query's text (what a user does; the
+ * judgments only score the result), or `judgments`, the query-relevant feature read from the relevance judgments
+ * (the paper's choice; an upper bound, since the judgments that score the result also chose the feature).
+ */
+export type FeatureSource = 'concept' | 'judgments';
+
 /** The query-relevant feature of one query, and how it was found. */
 export interface RelevantFeature {
   queryId: string;
   feature: number;
-  /** query activation x (mean activation over the relevant documents - corpus mean), or that contrast alone for a fallback. */
+  /**
+   * judgments: query activation x (mean activation over the relevant documents - corpus mean), or that contrast
+   * alone for a fallback; concept: the concept-search score.
+   */
   score: number;
   /** True when no latent of the query scored above 0 (fallback to the contrast over the relevant documents alone). */
   fallback: boolean;
@@ -76,6 +86,11 @@ export interface AmplifyOptions {
   queries: readonly EvalQuery[];
   /** Strengths to try; default {@link amplificationGrid}. */
   weights?: readonly number[];
+  /**
+   * Concept search: the feature to amplify for a query text and its score (for `source: 'concept'`; the
+   * query's judgments are then only used to score the result).
+   */
+  conceptSearch?: (text: string) => Promise<{ feature: number; score: number } | undefined>;
 }
 
 /** MRR@10 and P@10 at each strength, per side. */
@@ -87,6 +102,7 @@ export interface AmplifyCurve {
 /** Result of {@link runAmplify}. */
 export interface AmplifyResult {
   dataset: string;
+  source: FeatureSource;
   saeId: string;
   k: number;
   weights: number[];
@@ -165,11 +181,15 @@ export async function runAmplify(options: AmplifyOptions): Promise<AmplifyResult
     const relevant = [...judgments]
       .filter(([id, grade]) => grade >= dataset.minRelevantGrade && index.has(id))
       .map(([id]) => index.get(id)!);
-    const found = queryRelevantFeature(
-      row(queryLatents, q),
-      relevant.map((d) => row(docLatents, d)),
-      corpusMean,
-    );
+    const found = options.conceptSearch
+      ? relevant.length > 0
+        ? await options.conceptSearch(query.text).then((m) => m && { ...m, fallback: false })
+        : null
+      : queryRelevantFeature(
+          row(queryLatents, q),
+          relevant.map((d) => row(docLatents, d)),
+          corpusMean,
+        );
     if (!found) continue;
     scoredQrels.set(query.id, judgments);
     const activeDocs = activeIn.get(found.feature) ?? [];
@@ -204,6 +224,7 @@ export async function runAmplify(options: AmplifyOptions): Promise<AmplifyResult
   const baseline = score(baselineRuns);
   return {
     dataset: dataset.name,
+    source: options.conceptSearch ? 'concept' : 'judgments',
     saeId: sae.manifest.id,
     k: sae.manifest.k,
     weights,
@@ -215,60 +236,90 @@ export async function runAmplify(options: AmplifyOptions): Promise<AmplifyResult
   };
 }
 
-/** The amplification curves as an SVG line chart (x: w on a log scale). */
-export function renderAmplifySvg(result: AmplifyResult): string {
-  const pts = (ys: readonly number[]) => result.weights.map((w, i) => [w, ys[i]!] as const);
+const SOURCE_NAMES: Record<FeatureSource, string> = {
+  concept: 'concept search',
+  judgments: 'from judgments (upper bound)',
+};
+
+/** The amplification curves of one dataset, each source side by side, as an SVG line chart (x: w, log scale). */
+export function renderAmplifySvg(results: readonly AmplifyResult[]): string {
+  const first = results[0]!;
+  const pts = (result: AmplifyResult, ys: readonly number[]) =>
+    result.weights.map((w, i) => [w, ys[i]!] as const);
   return lineChartSvg({
-    title: `Amplifying the query-relevant feature (${result.dataset}, K=${result.k})`,
+    title: `Amplifying the query-relevant feature (${first.dataset}, K=${first.k})`,
     xLabel: 'amplification w (log scale)',
-    yLabel: 'metric @10',
+    yLabel: 'MRR@10',
     xLog: true,
     series: [
-      { name: 'query side MRR@10', points: pts(result.query.mrr10) },
-      { name: 'document side MRR@10', points: pts(result.document.mrr10) },
-      { name: 'query side P@10', points: pts(result.query.p10), dashed: true },
-      { name: 'document side P@10', points: pts(result.document.p10), dashed: true },
+      ...results.flatMap((result) => [
+        { name: `query side, ${SOURCE_NAMES[result.source]}`, points: pts(result, result.query.mrr10) },
+        {
+          name: `document side, ${SOURCE_NAMES[result.source]}`,
+          points: pts(result, result.document.mrr10),
+          dashed: true,
+        },
+      ]),
       {
-        name: 'original MRR@10 (w = 0)',
-        points: pts(result.weights.map(() => result.baseline.mrr10)),
+        name: 'original (w = 0)',
+        points: pts(
+          first,
+          first.weights.map(() => first.baseline.mrr10),
+        ),
         dashed: true,
       },
     ],
   });
 }
 
-/** The amplification report in Markdown. */
-export function renderAmplify(result: AmplifyResult, command: string, date: Date, svgName: string): string {
-  const fallbacks = result.features.filter((f) => f.fallback).length;
-  const distinct = new Set(result.features.map((f) => f.feature)).size;
-  const meanActive =
-    result.features.reduce((s, f) => s + f.activeDocuments, 0) / Math.max(1, result.features.length);
+/** The amplification report of one dataset in Markdown, each feature source side by side. */
+export function renderAmplify(
+  results: readonly AmplifyResult[],
+  command: string,
+  date: Date,
+  svgName: string,
+): string {
+  const first = results[0]!;
+  const f4 = (v: number) => v.toFixed(4);
+  const header = results.flatMap((r) => [
+    `query side MRR@10 (${SOURCE_NAMES[r.source]})`,
+    `document side MRR@10 (${SOURCE_NAMES[r.source]})`,
+  ]);
+  const describe = (result: AmplifyResult) => {
+    const fallbacks = result.features.filter((f) => f.fallback).length;
+    const distinct = new Set(result.features.map((f) => f.feature)).size;
+    const meanActive =
+      result.features.reduce((s, f) => s + f.activeDocuments, 0) / Math.max(1, result.features.length);
+    const best = (curve: number[]) => Math.max(...curve);
+    return `- ${SOURCE_NAMES[result.source]}: ${distinct} distinct features over ${result.features.length} queries${result.source === 'judgments' ? ` (${fallbacks} fallbacks)` : ''}, active in ${meanActive.toFixed(1)} documents on average; best MRR@10 query side ${f4(best(result.query.mrr10))}, document side ${f4(best(result.document.mrr10))} (original ${f4(result.baseline.mrr10)}).`;
+  };
   const lines = [
-    `# Figure 4: amplifying the query-relevant feature (${result.dataset})`,
+    `# Figure 4: amplifying the query-relevant feature (${first.dataset})`,
     '',
     provenance(command, date),
     '',
     `![amplification curves](${svgName})`,
     '',
-    `SAE ${result.saeId} (K=${result.k}); ${result.queries} judged queries. At w = 0 (no amplification): MRR@10 ${result.baseline.mrr10.toFixed(4)}, P@10 ${result.baseline.p10.toFixed(4)}.`,
+    `SAE ${first.saeId} (K=${first.k}); ${first.queries} judged queries. At w = 0 (no amplification): MRR@10 ${f4(first.baseline.mrr10)}, P@10 ${f4(first.baseline.p10)}.`,
     '',
-    '| w | query side MRR@10 | query side P@10 | document side MRR@10 | document side P@10 |',
-    '|---|---|---|---|---|',
-    `| 0 | ${result.baseline.mrr10.toFixed(4)} | ${result.baseline.p10.toFixed(4)} | ${result.baseline.mrr10.toFixed(4)} | ${result.baseline.p10.toFixed(4)} |`,
-    ...result.weights.map(
+    ...results.map(describe),
+    '',
+    `| w | ${header.join(' | ')} |`,
+    `|---|${header.map(() => '---|').join('')}`,
+    `| 0 | ${results.flatMap(() => [f4(first.baseline.mrr10), f4(first.baseline.mrr10)]).join(' | ')} |`,
+    ...first.weights.map(
       (w, i) =>
-        `| ${Number(w.toPrecision(4))} | ${result.query.mrr10[i]!.toFixed(4)} | ${result.query.p10[i]!.toFixed(4)} | ${result.document.mrr10[i]!.toFixed(4)} | ${result.document.p10[i]!.toFixed(4)} |`,
+        `| ${Number(w.toPrecision(4))} | ${results.flatMap((r) => [f4(r.query.mrr10[i]!), f4(r.document.mrr10[i]!)]).join(' | ')} |`,
     ),
     '',
     '## Method',
     '',
-    '- Query-relevant feature of a query: the latent maximising (query activation) x (mean activation over the',
-    "  query's relevant documents - mean activation over all documents), using the SAE's top-K codes (0 outside the",
-    '  top K): a feature the query carries and that sets its relevant documents apart from the corpus. When no latent',
-    `  scores above 0, the latent with the highest contrast over the relevant documents alone (${fallbacks} of ${result.features.length} queries).`,
-    `  ${distinct} distinct features over ${result.features.length} queries; on average the feature is active in ${meanActive.toFixed(1)} documents.`,
-    '- This uses the relevance judgments by design, as in the paper: the experiment measures whether amplifying a',
-    '  feature controls retrieval, not retrieval quality, and its numbers are not a retrieval result.',
+    '- Concept search (what a user does): the feature is the best match of `steer features search "<query text>"`',
+    "  in the SAE's catalog (built on the corpus with `steer label`); the judgments only score the result.",
+    "- From judgments (the paper's choice, an upper bound): the latent maximising (query activation) x (mean activation",
+    "  over the query's relevant documents - mean activation over all documents), using the SAE's top-K codes; when no",
+    '  latent scores above 0, the latent with the highest contrast over the relevant documents alone. The judgments',
+    '  that choose the feature also score the result, so its numbers are optimistic.',
     "- Query side: residual steering, q' = q + W_dec (h' - h) with h'_f = h_f + w, searched against the original documents.",
     "- Document side: d' = d + w W_dec[:, f] for every document whose top-K latents include f, searched with the",
     "  original query. Adding w to every document instead would shift all of a query's scores by the same amount and",

@@ -2,8 +2,10 @@
 // demo corpus, count how many of the top 5 belong to each perspective before and after amplifying that
 // perspective's feature in the query (residual steering).
 import { readFile } from 'node:fs/promises';
-import type { SaeRuntime, SparseLatents } from '@steer/sae';
+import type { FeatureCatalog } from '@steer/grammar';
+import { latentNorm, type SaeRuntime, type SparseLatents } from '@steer/sae';
 import { EvalError } from '../datasets.js';
+import { compileSteerQuery, steerQueryLiteral, toSaeEdit } from './controllability.js';
 import { provenance } from './shared.js';
 import { barChartSvg } from './svg.js';
 
@@ -209,13 +211,18 @@ export function perspectiveFeature(
   };
 }
 
-/** One (query, amplified perspective) pair. */
+/** How the amplified feature was found: concept search on the perspective's description, or from the labels. */
+export type PerspectiveSource = 'concept' | 'labels';
+
+/** One (query, amplified perspective) pair under one feature source. */
 export interface PerspectiveRow {
   queryId: string;
   query: string;
   toward: string;
   away: string;
-  feature: PerspectiveFeature;
+  source: PerspectiveSource;
+  /** The features amplified (a concept direction may hold several), as `f12` ids. */
+  features: number[];
   before: Record<string, number>;
   /** Counts after amplifying with each strength (same order as the result's strengths). */
   after: Array<Record<string, number>>;
@@ -229,9 +236,11 @@ export interface PerspectivesResult {
   saeId: string;
   k: number;
   depth: number;
-  /** Amplification strengths as multiples of the feature's typical activation. */
+  /** Relative strengths (`1x` = the SAE's calibration scale x |h| of the query). */
   strengths: number[];
   rows: PerspectiveRow[];
+  /** The label-chosen feature of each (topic, perspective): the upper bound's choice and its evidence. */
+  labelFeatures: PerspectiveFeature[];
 }
 
 /** Passage indices ordered by dot product with `vector`, best first (ties: lower index). */
@@ -246,10 +255,12 @@ function rankByDot(docs: Float32Array, dims: number, count: number, vector: Floa
 }
 
 /**
- * Runs the perspective experiment: for each query and each of its two perspectives, find the perspective's
- * feature ({@link perspectiveFeature}), steer the query by adding strength x typical activation to it (residual
- * mode), and count the perspectives of the top `depth` passages (by the corpus's metadata.perspective labels)
- * before and after. Retrieval is exact dot product over all passages of the corpus.
+ * Runs the perspective experiment: for each query and each of its two perspectives, steer the query toward the
+ * perspective at each strength with `"<query>" +~"<description>"*{s}x` (concept search, what a user does; the
+ * labels only judge) and with `"<query>" +f<label-chosen>*{s}x` (the feature read from the labels that judge it:
+ * an upper bound), compiled against `catalog` with the query's own strength unit and run by residual steering;
+ * count the perspectives of the top `depth` passages (by the corpus's metadata.perspective labels) before and
+ * after. Retrieval is exact dot product over all passages of the corpus.
  */
 export async function runPerspectives(options: {
   passages: readonly LabelledPassage[];
@@ -259,14 +270,17 @@ export async function runPerspectives(options: {
   /** [queries, dims] */
   queryVectors: Float32Array;
   sae: SaeRuntime;
+  /** The SAE's feature catalog: concept search and strength calibration. */
+  catalog: FeatureCatalog;
   strengths?: readonly number[];
   depth?: number;
 }): Promise<PerspectivesResult> {
-  const { passages, sae, queries } = options;
+  const { passages, sae, queries, catalog } = options;
   const dims = sae.manifest.dModel;
   const depth = options.depth ?? 5;
-  const strengths = [...(options.strengths ?? [1, 2, 4, 8])];
+  const strengths = [...(options.strengths ?? [0.5, 1, 2, 4])];
   const codes = await sae.encodeBatches(options.documentVectors, passages.length);
+  const queryCodes = await sae.encode(options.queryVectors, queries.length);
   const labelOf = new Map(passages.map((p) => [p.id, p.perspective]));
   const rank = (vector: Float32Array) =>
     rankByDot(options.documentVectors, dims, passages.length, vector)
@@ -278,6 +292,7 @@ export async function runPerspectives(options: {
     const query = queries[q]!;
     const names = query.perspectives.map((p) => p.name);
     const qv = options.queryVectors.subarray(q * dims, (q + 1) * dims);
+    const context = { catalog, queryNorm: async () => latentNorm(queryCodes, q) };
     const topBefore = rank(qv);
     const before = countPerspectives(topBefore, labelOf, names, depth);
     for (const [t, toward] of names.entries()) {
@@ -286,62 +301,79 @@ export async function runPerspectives(options: {
       let feature = features.get(key);
       if (!feature)
         features.set(key, (feature = perspectiveFeature(codes, passages, query.topic, toward, away)));
-      const after: Array<Record<string, number>> = [];
-      let topAfter = topBefore;
-      for (const s of strengths) {
-        const { vector } = await sae.steer(
-          qv,
-          [{ feature: feature.feature, op: 'add', value: s * feature.typicalActivation }],
-          {
+      const description = query.perspectives[t]!.description.replace(/"/g, '');
+      for (const source of ['concept', 'labels'] as const) {
+        const after: Array<Record<string, number>> = [];
+        let topAfter = topBefore;
+        let edited: number[] = [];
+        for (const s of strengths) {
+          const edit = source === 'concept' ? `+~"${description}"*${s}x` : `+f${feature.feature}*${s}x`;
+          const plan = await compileSteerQuery(`${steerQueryLiteral(query.query)} ${edit}`, context);
+          edited = plan.edits.map((e) => e.feature);
+          const { vector } = await sae.steer(qv, plan.edits.map(toSaeEdit), {
             mode: 'residual',
             returnLatents: false,
-          },
-        );
-        topAfter = rank(vector);
-        after.push(countPerspectives(topAfter, labelOf, names, depth));
+          });
+          topAfter = rank(vector);
+          after.push(countPerspectives(topAfter, labelOf, names, depth));
+        }
+        rows.push({
+          queryId: query.id,
+          query: query.query,
+          toward,
+          away,
+          source,
+          features: edited,
+          before,
+          after,
+          topBefore,
+          topAfter,
+        });
       }
-      rows.push({
-        queryId: query.id,
-        query: query.query,
-        toward,
-        away,
-        feature,
-        before,
-        after,
-        topBefore,
-        topAfter,
-      });
     }
   }
-  return { saeId: sae.manifest.id, k: sae.manifest.k, depth, strengths, rows };
+  return {
+    saeId: sae.manifest.id,
+    k: sae.manifest.k,
+    depth,
+    strengths,
+    rows,
+    labelFeatures: [...features.values()],
+  };
 }
 
-/** Mean count of the amplified (and of the other) perspective in the top `depth`, before and per strength. */
+/**
+ * Mean count of the amplified (and of the other) perspective in the top `depth`, before and per strength, for
+ * the rows of one feature source.
+ */
 export function perspectiveSummary(
   result: PerspectivesResult,
+  source: PerspectiveSource,
 ): { label: string; toward: number; away: number }[] {
-  const n = Math.max(1, result.rows.length);
-  const mean = (f: (r: PerspectiveRow) => number) => result.rows.reduce((s, r) => s + f(r), 0) / n;
+  const rows = result.rows.filter((r) => r.source === source);
+  const n = Math.max(1, rows.length);
+  const mean = (f: (r: PerspectiveRow) => number) => rows.reduce((s, r) => s + f(r), 0) / n;
   return [
     { label: 'before', toward: mean((r) => r.before[r.toward]!), away: mean((r) => r.before[r.away]!) },
     ...result.strengths.map((s, i) => ({
-      label: `x${s}`,
+      label: `${s}x`,
       toward: mean((r) => r.after[i]![r.toward]!),
       away: mean((r) => r.after[i]![r.away]!),
     })),
   ];
 }
 
-/** Bar chart of the summary. */
+/** Bar chart of the summary: the amplified perspective's mean count, for each feature source. */
 export function renderPerspectivesSvg(result: PerspectivesResult): string {
-  const summary = perspectiveSummary(result);
+  const concept = perspectiveSummary(result, 'concept');
+  const labels = perspectiveSummary(result, 'labels');
   return barChartSvg({
     title: `Steering toward a perspective: mean count in the top ${result.depth}`,
-    yLabel: `passages in the top ${result.depth}`,
-    categories: summary.map((s) => (s.label === 'before' ? 'before' : `amplified ${s.label}`)),
+    yLabel: `passages of the amplified perspective in the top ${result.depth}`,
+    categories: concept.map((s) => (s.label === 'before' ? 'before' : `amplified ${s.label}`)),
     series: [
-      { name: 'amplified perspective', values: summary.map((s) => s.toward) },
-      { name: 'other perspective', values: summary.map((s) => s.away) },
+      { name: 'concept search', values: concept.map((s) => s.toward) },
+      { name: 'label-chosen (upper bound)', values: labels.map((s) => s.toward) },
     ],
   });
 }
@@ -356,12 +388,24 @@ export function renderPerspectives(
 ): string {
   const counts = (c: Record<string, number>, r: PerspectiveRow) =>
     `${c[r.toward]} / ${c[r.away]} / ${c.other}`;
-  const summary = perspectiveSummary(result);
+  const concept = perspectiveSummary(result, 'concept');
+  const labels = perspectiveSummary(result, 'labels');
   const strongest = result.strengths.length - 1;
-  const raised = result.rows.filter((r) => r.after[strongest]![r.toward]! > r.before[r.toward]!).length;
-  const kept = result.rows.filter((r) => r.after[strongest]![r.toward]! >= r.before[r.toward]!).length;
-  const features = [
-    ...new Map(result.rows.map((r) => [`${r.feature.topic}/${r.feature.perspective}`, r.feature])).values(),
+  const gains = (source: PerspectiveSource, i: number) => {
+    const rows = result.rows.filter((r) => r.source === source);
+    const raised = rows.filter((r) => r.after[i]![r.toward]! > r.before[r.toward]!).length;
+    return `${raised} of ${rows.length}`;
+  };
+  const defaultIndex = result.strengths.indexOf(1);
+  const table = (source: PerspectiveSource) => [
+    `| query | amplify | features | before | ${result.strengths.map((s) => `${s}x`).join(' | ')} |`,
+    `|---|---|---|---|${result.strengths.map(() => '---|').join('')}`,
+    ...result.rows
+      .filter((r) => r.source === source)
+      .map(
+        (r) =>
+          `| ${r.query} | ${r.toward} | ${r.features.map((f) => `f${f}`).join(' ')} | ${counts(r.before, r)} | ${r.after.map((c) => counts(c, r)).join(' | ')} |`,
+      ),
   ];
   return [
     '# Tables 3 and 4: steering retrieval toward a perspective',
@@ -372,28 +416,34 @@ export function renderPerspectives(
     '',
     `SAE ${result.saeId} (K=${result.k}; ${saeNote}). Counts are passages of the amplified perspective / the other perspective / anything else in the top ${result.depth}.`,
     '',
-    `| query | amplify | feature | before | ${result.strengths.map((s) => `x${s}`).join(' | ')} |`,
-    `|---|---|---|---|${result.strengths.map(() => '---|').join('')}`,
-    ...result.rows.map(
-      (r) =>
-        `| ${r.query} | ${r.toward} | ${r.feature.feature} | ${counts(r.before, r)} | ${r.after.map((c) => counts(c, r)).join(' | ')} |`,
-    ),
-    '',
     '## Summary',
     '',
-    '| | amplified perspective in top 5 (mean) | other perspective (mean) |',
-    '|---|---|---|',
-    ...summary.map((s) => `| ${s.label} | ${s.toward.toFixed(2)} | ${s.away.toFixed(2)} |`),
+    `| | amplified perspective in top ${result.depth}, concept search (mean) | other perspective | amplified perspective, label-chosen upper bound (mean) | other perspective |`,
+    '|---|---|---|---|---|',
+    ...concept.map(
+      (s, i) =>
+        `| ${s.label} | ${s.toward.toFixed(2)} | ${s.away.toFixed(2)} | ${labels[i]!.toward.toFixed(2)} | ${labels[i]!.away.toFixed(2)} |`,
+    ),
     '',
-    `At the strongest setting (x${result.strengths[strongest]}), the amplified perspective gained places in ${raised} of ${result.rows.length} (query, perspective) pairs and kept or gained them in ${kept}.`,
+    ...(defaultIndex >= 0
+      ? [
+          `At the default strength (1x) the amplified perspective gained places in ${gains('concept', defaultIndex)} (query, perspective) pairs with concept search and ${gains('labels', defaultIndex)} with the label-chosen feature; at ${result.strengths[strongest]}x in ${gains('concept', strongest)} and ${gains('labels', strongest)}.`,
+          '',
+        ]
+      : []),
+    '## Concept search: `"<query>" +~"<perspective description>"*<s>x`',
     '',
-    '## Features',
+    ...table('concept'),
     '',
-    "| topic | perspective | feature | enrichment | fires in its passages | fires in the other's | typical activation |",
-    '|---|---|---|---|---|---|---|',
-    ...features.map(
+    '## Label-chosen upper bound: `"<query>" +f<feature>*<s>x`',
+    '',
+    ...table('labels'),
+    '',
+    "| topic | perspective | label-chosen feature | enrichment | fires in its passages | fires in the other's |",
+    '|---|---|---|---|---|---|',
+    ...result.labelFeatures.map(
       (f) =>
-        `| ${f.topic} | ${f.perspective} | ${f.feature} | ${f.enrichment.toFixed(4)} | ${(100 * f.towardFrequency).toFixed(0)}% | ${(100 * f.awayFrequency).toFixed(0)}% | ${f.typicalActivation.toFixed(4)} |`,
+        `| ${f.topic} | ${f.perspective} | ${f.feature} | ${f.enrichment.toFixed(4)} | ${(100 * f.towardFrequency).toFixed(0)}% | ${(100 * f.awayFrequency).toFixed(0)}% |`,
     ),
     '',
     '## Method',
@@ -401,11 +451,12 @@ export function renderPerspectives(
     '- Queries: packages/eval/queries/perspectives.json, written for this experiment, neutral wording, two per topic.',
     '- Judge: a passage belongs to a perspective when its `metadata.perspective` label in the corpus says so. The labels',
     '  were written by hand with each passage (packages/cli/demo/README.md); no embedding judge is involved.',
-    "- Feature of a perspective: the latent whose mean top-K activation over the topic's passages of that perspective",
-    "  most exceeds its mean over the topic's passages of the other perspective (found automatically from the labels; it",
-    '  is the same feature for every query of the topic).',
-    "- Steering: residual mode, q' = q + W_dec (h' - h) with h'_f = h_f + s x (median activation of f where it fires in",
-    `  the corpus), s in {${result.strengths.join(', ')}}; exact dot-product search over all passages of the corpus, top ${result.depth}.`,
+    '- Concept search (what a user does): `+~"<description>"` resolves, by the catalog\'s concept search on the',
+    "  perspective's description in the queries file, to a unit direction of up to 3 features; the labels only judge.",
+    "- Label-chosen (upper bound): the latent whose mean top-K activation over the topic's passages of that perspective",
+    "  most exceeds its mean over the topic's passages of the other perspective; it is chosen with the labels that judge it.",
+    "- Strengths are relative to the query's own code (`1x` = the SAE's calibration scale x |h| of the query), compiled",
+    `  as the engine compiles them; residual steering, exact dot-product search over all passages, top ${result.depth}.`,
     '',
   ].join('\n');
 }

@@ -110,23 +110,53 @@ test('amplifying the planted feature lifts the relevant document to rank 1 on bo
     );
     assert.deepEqual(result.query.p10, [0.1, 0.1, 0.1, 0.1, 0.1]);
 
-    const svg = parseXml(renderAmplifySvg(result));
+    assert.equal(result.source, 'judgments');
+    // Concept search picks the feature instead (here the same one): the judgments only score the result.
+    const asked: string[] = [];
+    const byConcept = await runAmplify({
+      dataset,
+      sae,
+      documentVectors: docs,
+      queryVectors: query,
+      queries: dataset.queries,
+      weights,
+      conceptSearch: async (text) => {
+        asked.push(text);
+        return { feature: 1, score: 0.9 };
+      },
+    });
+    assert.deepEqual(asked, ['query']);
+    assert.equal(byConcept.source, 'concept');
+    assert.deepEqual(byConcept.query.mrr10, result.query.mrr10);
+    assert.deepEqual(byConcept.features[0], {
+      queryId: 'q',
+      feature: 1,
+      score: 0.9,
+      fallback: false,
+      activeDocuments: 1,
+    });
+
+    const svg = parseXml(renderAmplifySvg([byConcept, result]));
     const series = allElements(svg).filter((e) => e.attributes.class === 'series');
     assert.ok(
       series.some(
         (s) =>
-          s.attributes['data-name'] === 'query side MRR@10' && s.attributes['data-points']!.endsWith('8:1'),
+          s.attributes['data-name'] === 'query side, concept search' &&
+          s.attributes['data-points']!.endsWith('8:1'),
       ),
     );
+    assert.ok(
+      series.some((s) => s.attributes['data-name'] === 'document side, from judgments (upper bound)'),
+    );
     const md = renderAmplify(
-      result,
+      [byConcept, result],
       'steer experiment amplify --out x',
       new Date('2026-01-02T03:04:00Z'),
       'amplify.svg',
     );
     assert.match(
       md,
-      /\| w \| query side MRR@10 \| query side P@10 \| document side MRR@10 \| document side P@10 \|/,
+      /\| w \| query side MRR@10 \(concept search\) \| document side MRR@10 \(concept search\) \| query side MRR@10 \(from judgments \(upper bound\)\) \|/,
     );
     assert.match(md, /Produced by `steer experiment amplify --out x` on 2026-01-02 03:04 UTC/);
   } finally {

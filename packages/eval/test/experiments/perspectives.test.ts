@@ -14,6 +14,7 @@ import {
   type LabelledPassage,
   type PerspectiveQuery,
 } from '../../src/experiments/perspectives.js';
+import type { FeatureCatalog } from '@steer/grammar';
 import { identitySae } from './helpers.js';
 
 test('counts the top 5 per perspective; unlabelled and other labels count as other', () => {
@@ -92,23 +93,47 @@ test('the perspective feature is the latent most enriched against the other pers
   }
 });
 
-test('amplifying a perspective feature moves that perspective into the top 5', async () => {
+/** A toy catalog: concept search maps description 'a' to feature 1 and 'b' to feature 2; 1x = 2 |h|. */
+const toyCatalog: FeatureCatalog = {
+  nLatents: 3,
+  saeId: 'sae-identity',
+  get: (id) => (id >= 0 && id < 3 ? { id } : undefined),
+  byAliasOrLabel: () => [],
+  searchConcept: async () => [],
+  resolveConcept: async (text) => [{ feature: { id: text === 'a' ? 1 : 2 }, weight: 1 }],
+  strengthCalibration: () => ({ scale: 2 }),
+};
+
+test('amplifying a perspective by concept search and by the label-chosen feature moves it into the top 5', async () => {
   const { sae, cleanup } = await identitySae(3, 2);
   try {
+    // The query's code is {0: 1, 2: 0.3}, so 1x = 2 x 1.044 = 2.088 latent units.
     const result = await runPerspectives({
       passages,
       documentVectors: vectors,
       queries: [query],
       queryVectors: Float32Array.from([1, 0.1, 0.3]),
       sae,
-      strengths: [1, 8],
+      catalog: toyCatalog,
+      strengths: [0.1, 2],
     });
-    const towardA = result.rows.find((r) => r.toward === 'A')!;
-    assert.deepEqual(towardA.before, { A: 0, B: 5, other: 0 });
-    assert.deepEqual(towardA.after[1], { A: 5, B: 0, other: 0 });
-    assert.ok(towardA.after[0]!.A! >= towardA.before.A!);
-    const towardB = result.rows.find((r) => r.toward === 'B')!;
-    assert.deepEqual(towardB.after[1], { A: 0, B: 5, other: 0 });
+    assert.equal(result.rows.length, 4);
+    for (const source of ['concept', 'labels'] as const) {
+      const towardA = result.rows.find((r) => r.toward === 'A' && r.source === source)!;
+      assert.deepEqual(towardA.features, [1]);
+      assert.deepEqual(towardA.before, { A: 0, B: 5, other: 0 });
+      assert.deepEqual(towardA.after[1], { A: 5, B: 0, other: 0 });
+      assert.ok(towardA.after[0]!.A! >= towardA.before.A!);
+      const towardB = result.rows.find((r) => r.toward === 'B' && r.source === source)!;
+      assert.deepEqual(towardB.after[1], { A: 0, B: 5, other: 0 });
+    }
+    assert.deepEqual(
+      result.labelFeatures.map((f) => [f.perspective, f.feature]),
+      [
+        ['A', 1],
+        ['B', 2],
+      ],
+    );
     const md = renderPerspectives(
       result,
       'steer experiment perspectives --out x',
@@ -116,8 +141,9 @@ test('amplifying a perspective feature moves that perspective into the top 5', a
       'p.svg',
       'toy',
     );
-    assert.match(md, /\| query \| amplify \| feature \| before \| x1 \| x8 \|/);
-    assert.match(md, /\| toy \| A \| 1 \| 0 \/ 5 \/ 0 \| .* \| 5 \/ 0 \/ 0 \|/);
+    assert.match(md, /\| query \| amplify \| features \| before \| 0\.1x \| 2x \|/);
+    assert.match(md, /\| toy \| A \| f1 \| 0 \/ 5 \/ 0 \| .* \| 5 \/ 0 \/ 0 \|/);
+    assert.match(md, /label-chosen upper bound/);
   } finally {
     await cleanup();
   }

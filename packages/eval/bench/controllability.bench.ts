@@ -1,0 +1,73 @@
+// Benchmark of controllability on real data (issue 12): bbc-news from ../shared/datasets, one held-out split
+// (seed 0), SAE trained on the rest (cached between runs), catalog by `steer label`; queries steered toward each
+// other topic with `+~"<topic description>"` at the default strength. The full study (3 seeds, intervals) is
+// `steer experiment controllability` (docs/results/controllability.md).
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createEmbedder } from '@steer/embed';
+import { BBC_TOPICS_FILE, prepareTrainer, runControllabilityStudy } from '../src/index.js';
+
+interface Figure {
+  figure: string;
+  value: number;
+  unit: string;
+  vs?: { figure: string; value: number; ratio: number };
+}
+
+const dataset = fileURLToPath(new URL('../../../../../shared/datasets/bbc-news', import.meta.url));
+
+/** Runs the benchmark; skips (with a note on stderr) when ../shared/datasets/bbc-news is absent. */
+export async function run(report: (figure: Figure) => void): Promise<void> {
+  if (!existsSync(join(dataset, 'corpus.jsonl'))) {
+    process.stderr.write(`controllability bench skipped: ${dataset} is absent\n`);
+    return;
+  }
+  // NOTE: the trainer's wasm backend must start before the default embedder loads its own TF.js.
+  await prepareTrainer();
+  const cacheDir = process.env.STEER_BENCH_CACHE ?? join(tmpdir(), 'steer-bench-controllability');
+  const embedder = await createEmbedder('default', { cacheDir: join(cacheDir, 'embeddings') });
+  try {
+    const { results } = await runControllabilityStudy({
+      datasetDir: dataset,
+      topicsPath: fileURLToPath(BBC_TOPICS_FILE),
+      seeds: [0],
+      cacheDir,
+      embedder,
+    });
+    const result = results[0]!;
+    const setting = result.settings.find((s) => s.source === 'description' && s.edit === '+~"<topic>"')!;
+    const names = result.precision.filter((p) => p.source === 'name');
+    report({
+      figure: `controllability bbc-news seed 0: target topic share of the top 10 after +~"<description>" at 1x (goal >= 0.6; SAE ${result.saeId})`,
+      value: setting.shareAfter.mean,
+      unit: 'fraction',
+      vs: {
+        figure: 'share before steering',
+        value: setting.shareBefore.mean,
+        ratio: setting.shareAfter.mean / setting.shareBefore.mean,
+      },
+    });
+    report({
+      figure: 'controllability: share of (query, topic) pairs that gained (goal >= 0.9)',
+      value: setting.gained.mean,
+      unit: 'fraction',
+    });
+    report({
+      figure: 'controllability: share of the steered top 10 from the unsteered top 100 (goal >= 0.3)',
+      value: setting.kept.mean,
+      unit: 'fraction',
+    });
+    report({
+      figure: 'concept search precision@1 on the topic names (goal >= 0.8)',
+      value: names.reduce((a, p) => a + p.precisionAt1, 0) / names.length,
+      unit: 'fraction',
+    });
+  } finally {
+    await embedder.dispose();
+  }
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}`;
+if (isMain) await run((f) => console.log(JSON.stringify(f)));
