@@ -275,8 +275,17 @@ test(
       assert.ok(hits >= 10, `5 steered and 5 unsteered hits, got ${hits}`);
       await shot(session, 'run-query');
 
-      // No notification said that a runtime could not load.
-      const toasts = await page.locator('.notification-toast').allInnerTexts();
+      // No notification said that a runtime could not load. The "Steer: running the query" progress toast may still
+      // be fading out when the view opens, so wait for it to go; any other Steer notification fails the test.
+      let toasts: string[] = [];
+      await until(
+        'the query progress notification to close',
+        async () => {
+          toasts = await page.locator('.notification-toast').allInnerTexts();
+          return !toasts.some((t) => /Steer: running the query/.test(t));
+        },
+        30_000,
+      ).catch((error: Error) => assert.fail(`${error.message}: ${toasts.join('\n')}`));
       assert.ok(!toasts.some((t) => /steer:/i.test(t)), toasts.join('\n'));
 
       // A project that cannot load says why in a notification, with the fix, and in the "Steer" output channel.
