@@ -10,3 +10,5 @@ export * from './experiments/kl.js';
 export * from './experiments/amplify.js';
 export * from './experiments/frequency.js';
 export * from './experiments/perspectives.js';
+export * from './statistics.js';
+export * from './provenance.js';

@@ -16,7 +16,7 @@ export function retention(row: EvalRow, original: EvalRow): number {
 /** The paper's retention for a method and K, when the paper reports it. */
 export function paperRetention(method: EvalRow['method'], k: number): number | undefined {
   if (method === 'original' || method === 'residual') return 1;
-  const mrr = PAPER_MRR10[method][k];
+  const mrr = PAPER_MRR10[method === 'reconstructed-cosine' ? 'reconstructed' : method][k];
   return mrr === undefined ? undefined : mrr / PAPER_MRR10.original;
 }
 

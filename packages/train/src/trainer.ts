@@ -1,5 +1,6 @@
 // The training loop: groups and split, epochs of Adam steps with a cosine learning rate, validation and early
 // stopping, an atomic checkpoint and a metrics line per epoch, exact resume, and export to the SAE format.
+import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeSae, type EmbeddingInfo } from '@steer/sae';
@@ -11,11 +12,14 @@ import {
   type TrainerCore,
 } from './backend/tf.js';
 import { readCheckpoint, writeCheckpoint, writeFileAtomic, writeWeights } from './checkpoint.js';
+import { calibrateLoss, dataMoments, type LossCalibration, type LossScale } from './calibrate.js';
 import { assembleBatch, buildGroups, type Groups, type TrainingRows } from './data/groups.js';
 import { checkVectors } from './data/load.js';
 import { TrainError, describeError } from './errors.js';
 import { initialState, type BiasInit } from './init.js';
 import type { CoreState, LossParts, StepHyper } from './model.js';
+import { codeVersion } from './provenance.js';
+import { defaultEpochs, defaultLatents } from './defaults.js';
 import { Rng, deriveSeed } from './rng.js';
 
 /** Vectors to train on. Documents are required; queries and their judged documents are optional. */
@@ -29,9 +33,11 @@ export interface TrainData {
 
 /** Options of {@link train}; defaults follow the paper (Adam 1e-3, cosine, batch 512, M = 8) plus OpenAI's fixes. */
 export interface TrainOptions {
-  nLatents: number;
+  /** Latents; default {@link defaultLatents} of the number of training vectors. */
+  nLatents?: number;
   k: number;
-  epochs: number;
+  /** Maximum epochs (early stopping may end sooner); default {@link defaultEpochs} of the number of groups. */
+  epochs?: number;
   /** Folder the SAE is exported to (writeSae). */
   out: string;
   /** The embedding model of the vectors, recorded in the SAE manifest. */
@@ -39,10 +45,19 @@ export interface TrainOptions {
   /** Vectors per step (queries + their documents); default 512. */
   batch?: number;
   lr?: number;
-  /** Weight of the KL loss; 0 = MSE-only ablation. Default 1. */
+  /**
+   * How the losses are scaled (RECIPE.md): `scale-free` (default) divides the MSE by the data's variance and
+   * calibrates the KL's temperature and weight on the data; `paper` is the paper's raw MSE + KL (temperature 1).
+   */
+  loss?: LossScale;
+  /**
+   * Weight of the KL loss; 0 = MSE-only ablation. Scale-free: relative to the normalised MSE for an isotropic
+   * reconstruction error (default {@link DEFAULT_RELATIVE_KLD_WEIGHT}); paper: the raw weight (default 1).
+   */
   kldWeight?: number;
   /** Candidate documents per query (M); 0 trains on plain rows without KL. Default 8. */
   neighbours?: number;
+  /** Softmax temperature of the KL; default the spread of the scores within a group (scale-free) or 1 (paper). */
   temperature?: number;
   /** AuxK latents (default dModel / 2; 0 disables). */
   auxK?: number;
@@ -63,6 +78,8 @@ export interface TrainOptions {
   stateDir?: string;
   /** Continue from the checkpoint in the state folder. */
   resume?: boolean;
+  /** Extra provenance recorded in the manifest's `training` (e.g. an experiment's cache key). */
+  provenance?: Record<string, unknown>;
   /** Stop after this many steps in total (benchmarks, smoke runs); the last weights are exported. */
   maxSteps?: number;
   onEvent?: (event: TrainEvent) => void;
@@ -102,6 +119,7 @@ export type TrainEvent =
       epoch?: number;
       loss?: number;
     }
+  | { type: 'recipe'; nLatents: number; k: number; epochs: number; calibration: LossCalibration }
   | { type: 'resumed'; epoch: number; step: number }
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'checkpoint'; epoch: number; path: string }
@@ -111,6 +129,9 @@ export type TrainEvent =
 /** What a finished run reports. */
 export interface TrainResult {
   sae: string;
+  nLatents: number;
+  /** The loss constants the run used (scale-free or paper, with the data statistics behind them). */
+  calibration: LossCalibration;
   /** Mean squared reconstruction error over all training vectors with the exported weights. */
   mse: number;
   /** Fraction of latents that fire on none of the training vectors with the exported weights. */
@@ -125,7 +146,23 @@ export interface TrainResult {
   stateDir: string;
 }
 
-type Resolved = Required<Omit<TrainOptions, 'onEvent' | 'maxSteps' | 'deadAfterRows' | 'stateDir'>> & {
+type Resolved = Required<
+  Omit<
+    TrainOptions,
+    | 'onEvent'
+    | 'maxSteps'
+    | 'deadAfterRows'
+    | 'stateDir'
+    | 'temperature'
+    | 'provenance'
+    | 'nLatents'
+    | 'epochs'
+  >
+> & {
+  nLatents: number;
+  /** Undefined until the groups are known ({@link defaultEpochs}). */
+  epochs: number | undefined;
+  temperature: number | undefined;
   maxSteps: number;
   deadAfterRows: number | undefined;
   stateDir: string;
@@ -139,12 +176,13 @@ function positiveInt(name: string, value: number): void {
 
 function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
   const d = data.dModel;
+  const rows = (data.docs.length + (data.queries?.length ?? 0)) / Math.max(1, d);
   const r: Resolved = {
     batch: 512,
     lr: 1e-3,
-    kldWeight: 1,
+    loss: 'scale-free',
+    kldWeight: options.loss === 'paper' ? 1 : DEFAULT_RELATIVE_KLD_WEIGHT,
     neighbours: 8,
-    temperature: 1,
     auxK: Math.floor(d / 2),
     auxCoef: 1 / 32,
     unitNormDecoder: true,
@@ -157,13 +195,16 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
     backend: 'auto',
     resume: false,
     ...stripUndefined(options),
+    nLatents: options.nLatents ?? defaultLatents(rows, d, options.k),
+    epochs: options.epochs,
+    temperature: options.temperature,
     maxSteps: options.maxSteps ?? Number.POSITIVE_INFINITY,
     deadAfterRows: options.deadAfterRows,
     stateDir: resolve(options.stateDir ?? `${resolve(options.out)}.train`),
   } as Resolved;
   positiveInt('--latents', r.nLatents);
   positiveInt('--k', r.k);
-  positiveInt('--epochs', r.epochs);
+  if (r.epochs !== undefined) positiveInt('--epochs', r.epochs);
   positiveInt('--batch', r.batch);
   if (r.k > r.nLatents) {
     throw new TrainError(
@@ -185,10 +226,13 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
   }
   for (const [name, value] of [
     ['--lr', r.lr],
-    ['--temperature', r.temperature],
+    ['--temperature', r.temperature ?? 1],
   ] as const) {
     if (!(value > 0) || !Number.isFinite(value))
       throw new TrainError('bad_config', `train: ${name} must be > 0, got ${value}`);
+  }
+  if (r.loss !== 'scale-free' && r.loss !== 'paper') {
+    throw new TrainError('bad_config', `train: --loss must be scale-free or paper, got ${String(r.loss)}`);
   }
   if (!(r.kldWeight >= 0) || !Number.isFinite(r.kldWeight)) {
     throw new TrainError('bad_config', `train: --kld-weight must be >= 0, got ${r.kldWeight}`);
@@ -209,6 +253,13 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** SHA-256 (hex) of the bytes of `a`: the training vectors a manifest names. */
+function sha256Hex(a: Float32Array): string {
+  return createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
+}
+
 /** FNV-1a over a strided sample of the data, to tell a resumed run that its data changed. */
 function fingerprintData(a: Float32Array): string {
   const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -218,11 +269,30 @@ function fingerprintData(a: Float32Array): string {
   return `${bytes.length}:${h.toString(16)}`;
 }
 
-/** mean(x^2) over all values. */
-function meanSquare(a: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i]! * a[i]!;
-  return sum / a.length;
+/** Default relative KL weight of the scale-free loss (RECIPE.md says how it was chosen). */
+export const DEFAULT_RELATIVE_KLD_WEIGHT = 0.1;
+
+/** Groups sampled to calibrate the KL's temperature and weight (the first ones of the shuffled training split). */
+const CALIBRATION_GROUPS = 4096;
+
+/** The loss constants of a run, from the moments of every training vector and a sample of training groups. */
+function calibrate(
+  rows: TrainingRows,
+  groups: Groups,
+  trainGroups: Int32Array,
+  r: Resolved,
+): LossCalibration {
+  const count = groups.neighbours > 0 ? Math.min(CALIBRATION_GROUPS, trainGroups.length) : 0;
+  const sample = {
+    x: assembleBatch(rows, groups, trainGroups, 0, count),
+    groups: count,
+    neighbours: groups.neighbours,
+  };
+  return calibrateLoss(dataMoments(rows.data, rows.nDocs + rows.nQueries, rows.dModel), sample, rows.dModel, {
+    loss: r.loss,
+    kldWeight: r.kldWeight,
+    ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
+  });
 }
 
 function lrAt(r: Resolved, step: number, totalSteps: number): number {
@@ -288,20 +358,23 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
   });
 
   const M = groups.neighbours;
+  const epochs = r.epochs ?? defaultEpochs(nGroups, M);
   const groupsPerStep = M > 0 ? Math.max(1, Math.floor(r.batch / (1 + M))) : r.batch;
   const stepsPerEpoch = Math.ceil(trainGroups.length / groupsPerStep);
-  const totalSteps = stepsPerEpoch * r.epochs;
+  const totalSteps = stepsPerEpoch * epochs;
   const deadAfterRows = r.deadAfterRows ?? Math.min(1_000_000, trainGroups.length * (1 + M));
+  const calibration = calibrate(rows, groups, trainGroups, r);
+  emit({ type: 'recipe', nLatents: r.nLatents, k: r.k, epochs, calibration });
   const hyper: StepHyper = {
     dModel: d,
     nLatents: r.nLatents,
     k: r.k,
-    mseScale: 1,
-    kldWeight: M > 0 ? r.kldWeight : 0,
-    temperature: r.temperature,
+    mseScale: calibration.mseScale,
+    kldWeight: calibration.kldWeight,
+    temperature: calibration.temperature,
     auxK: r.auxK,
     auxCoef: r.auxCoef,
-    auxScale: meanSquare(rows.data),
+    auxScale: calibration.auxScale,
     deadAfterRows,
     unitNormDecoder: r.unitNormDecoder,
     beta1: 0.9,
@@ -312,12 +385,13 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     dModel: d,
     nLatents: r.nLatents,
     k: r.k,
-    epochs: r.epochs,
+    epochs,
     batch: r.batch,
     lr: r.lr,
+    loss: r.loss,
     kldWeight: r.kldWeight,
     neighbours: M,
-    temperature: r.temperature,
+    temperature: r.temperature ?? null,
     auxK: r.auxK,
     auxCoef: r.auxCoef,
     deadAfterRows,
@@ -389,7 +463,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
   let stepsThisRun = 0;
   let secondsThisRun = 0;
   try {
-    for (let epoch = startEpoch; epoch < r.epochs && !stoppedEarly && step < r.maxSteps; epoch++) {
+    for (let epoch = startEpoch; epoch < epochs && !stoppedEarly && step < r.maxSteps; epoch++) {
       const order = new Rng(deriveSeed(r.seed, 1000 + epoch)).shuffle(Int32Array.from(trainGroups));
       const sums = { loss: 0, mse: 0, kl: 0, auxk: 0, rows: 0 };
       let deadFraction = 0;
@@ -505,16 +579,19 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
         training: {
           trainer: '@steer/train',
           backend: backend.name,
-          epochs: r.epochs,
+          epochs,
+          epochsRun: Math.min(epochs, Math.ceil(step / stepsPerEpoch)),
           steps: step,
           bestEpoch,
           stoppedEarly,
           batch: r.batch,
           lr: r.lr,
           schedule: 'cosine',
-          kldWeight: hyper.kldWeight,
+          loss: r.loss,
+          kldWeight: r.kldWeight,
           neighbours: M,
-          temperature: r.temperature,
+          temperature: calibration.temperature,
+          calibration: { ...calibration },
           auxK: r.auxK,
           auxCoef: r.auxCoef,
           deadAfterRows,
@@ -527,17 +604,22 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
           mse: final.mse,
           deadFraction: final.deadFraction,
           validation: lastVal,
+          data: { vectors: totalRows, sha256: sha256Hex(rows.data) },
+          code: codeVersion(),
+          ...options.provenance,
         },
       },
     );
     emit({ type: 'exported', dir: options.out });
     return {
       sae: resolve(options.out),
+      nLatents: r.nLatents,
+      calibration,
       mse: final.mse,
       deadFraction: final.deadFraction,
       stepsPerSecond,
       backend,
-      epochs: Math.min(r.epochs, Math.ceil(step / stepsPerEpoch)),
+      epochs: Math.min(epochs, Math.ceil(step / stepsPerEpoch)),
       steps: step,
       bestEpoch,
       stoppedEarly,

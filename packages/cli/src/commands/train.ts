@@ -25,7 +25,8 @@ import { createProgress } from '../progress.js';
 
 const USAGE =
   'steer train (--embeddings <file.npy|file.jsonl|dir> | --corpus <corpus.jsonl> [--embedder default|onnx:<dir>]) ' +
-  '--latents N --k K --epochs E --out <dir> [--batch 512] [--kld-weight 1] [--neighbours 8] [--queries <file>] ' +
+  '--k K --out <dir> [--latents N] [--epochs E] [--loss scale-free|paper] [--kld-weight w] [--temperature T] ' +
+  '[--batch 512] [--neighbours 8] [--queries <file>] ' +
   '[--qrels <qrels.tsv>] [--lr 0.001] [--aux-k d/2] [--seed 0] [--backend auto|cuda|webgpu|wasm|cpu] [--resume] [--json]';
 
 /** Codes of TrainError caused by the user's input or environment (exit 2); the rest are failures (exit 1). */
@@ -300,6 +301,7 @@ export const trainCommand: Command = {
     'data-dir': { type: 'string' },
     'embedding-model': { type: 'string' },
     latents: { type: 'string' },
+    loss: { type: 'string' },
     k: { type: 'string' },
     'kld-weight': { type: 'string' },
     neighbours: { type: 'string' },
@@ -336,9 +338,10 @@ export const trainCommand: Command = {
     const onOff = choice(args, 'unit-norm', ['on', 'off'] as const);
     const encoderInit = choice(args, 'encoder-init', ['decoder', 'random'] as const);
     const options: Omit<TrainOptions, 'embedding'> = {
-      nLatents: required(integer(args, 'latents', 1), 'latents'),
+      nLatents: integer(args, 'latents', 1),
       k: required(integer(args, 'k', 1), 'k'),
-      epochs: required(integer(args, 'epochs', 1), 'epochs'),
+      epochs: integer(args, 'epochs', 1),
+      loss: choice(args, 'loss', ['scale-free', 'paper'] as const),
       out: isAbsolute(out) ? out : resolve(io.cwd, out),
       batch: integer(args, 'batch', 1),
       lr: real(args, 'lr', Number.MIN_VALUE),
@@ -379,6 +382,7 @@ export const trainCommand: Command = {
       if (json) {
         printJson(io, {
           sae: result.sae,
+          nLatents: result.nLatents,
           mse: result.mse,
           deadFraction: result.deadFraction,
           stepsPerSecond: result.stepsPerSecond,
@@ -386,7 +390,7 @@ export const trainCommand: Command = {
         });
       } else {
         io.stdout.write(
-          `trained ${result.steps} steps on ${result.backend.name} (${result.stepsPerSecond.toFixed(2)} steps/s): ` +
+          `trained ${result.nLatents} latents for ${result.steps} steps on ${result.backend.name} (${result.stepsPerSecond.toFixed(2)} steps/s): ` +
             `mse ${result.mse.toPrecision(4)}, dead latents ${(100 * result.deadFraction).toFixed(1)}% -> ${result.sae}\n`,
         );
       }
