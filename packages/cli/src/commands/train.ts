@@ -153,7 +153,15 @@ interface EmbedJob {
 /** Messages from the embedding worker. */
 type EmbedMessage =
   | { type: 'progress'; done: number; total: number }
-  | { type: 'done'; id: string; dims: number; normalized: boolean; docs: Float32Array; queries: Float32Array }
+  | {
+      type: 'done';
+      id: string;
+      version?: string;
+      dims: number;
+      normalized: boolean;
+      docs: Float32Array;
+      queries: Float32Array;
+    }
   | { type: 'error'; name: string; message: string };
 
 // NOTE: the default embedder (@energetic-ai/core) bundles TF.js 4.5 and claims the wasm backend of the
@@ -178,6 +186,7 @@ async function embedInWorker(job: EmbedJob): Promise<void> {
       const message: EmbedMessage = {
         type: 'done',
         id: embedder.id,
+        ...(embedder.version !== undefined ? { version: embedder.version } : {}),
         dims: embedder.dims,
         normalized: embedder.normalized,
         docs,
@@ -254,7 +263,12 @@ async function inputsFromCorpus(args: CommandArgs, io: CommandIO, path: string):
     ...(queryDocs.length > 0 ? { queries: embedded.queries } : {}),
     ...(relevant ? { relevant } : {}),
     dims: embedded.dims,
-    embedding: { model: embedded.id, dims: embedded.dims, normalized: embedded.normalized },
+    embedding: {
+      model: embedded.id,
+      ...(embedded.version !== undefined ? { version: embedded.version } : {}),
+      dims: embedded.dims,
+      normalized: embedded.normalized,
+    },
     note: `${corpus.length} documents${queryDocs.length ? ` and ${queryDocs.length} queries` : ''} embedded with ${embedded.id}`,
   };
 }
