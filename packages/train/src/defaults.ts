@@ -1,24 +1,23 @@
 // Training defaults derived from the data (RECIPE.md): the number of latents and the epochs from the number of
 // training vectors, so that `steer train` needs no more than `--k` on a corpus of any size.
 
-/** Vectors per latent the default dictionary size aims at (latents = rows / this, as a power of two). */
-const ROWS_PER_LATENT = 2;
 /** Training vectors (rows, counting each group's documents) the default epochs aim to show the SAE. */
 const TARGET_ROWS_SEEN = 1_000_000;
 
 /** The power of two nearest to `x` (x >= 1). */
 function nearestPowerOfTwo(x: number): number {
   const below = 2 ** Math.floor(Math.log2(Math.max(1, x)));
-  return x / below >= Math.SQRT2 ? below * 2 : below;
+  return x / below > Math.SQRT2 ? below * 2 : below;
 }
 
 /**
  * Default number of latents for `rows` training vectors of `dModel` dimensions: the power of two nearest to
- * rows / 2, between 2 * dModel and 16 * dModel, and at least 2 * k.
+ * sqrt(rows * dModel) (the dictionary grows with both the data and the space), between dModel and 16 * dModel,
+ * and at least 2 * k.
  */
 export function defaultLatents(rows: number, dModel: number, k = 1): number {
-  const target = nearestPowerOfTwo(rows / ROWS_PER_LATENT);
-  return Math.max(2 * k, Math.min(16 * dModel, Math.max(2 * dModel, target)));
+  const target = nearestPowerOfTwo(Math.sqrt(Math.max(1, rows) * dModel));
+  return Math.max(2 * k, Math.min(16 * dModel, Math.max(dModel, target)));
 }
 
 /**
