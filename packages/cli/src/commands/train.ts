@@ -94,6 +94,27 @@ async function vectorIds(path: string, set: VectorSet): Promise<string[]> {
   return ids.map(String);
 }
 
+/** The model `steer embed` recorded beside a vector file (`<file>.model.json`), when there is one. */
+async function recordedModel(path: string): Promise<{ model: string; version?: string } | undefined> {
+  const sidecar = `${path}.model.json`;
+  if (!(await exists(sidecar))) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(sidecar, 'utf8'));
+  } catch (error) {
+    throw new UsageError(
+      `train: ${sidecar} is not valid JSON (${(error as Error).message}); fix or delete it`,
+    );
+  }
+  const { model, version } = (parsed ?? {}) as { model?: unknown; version?: unknown };
+  if (typeof model !== 'string' || (version !== undefined && typeof version !== 'string')) {
+    throw new UsageError(
+      `train: ${sidecar} must be {"model": "<id>", "version": "<version>"}; fix or delete it`,
+    );
+  }
+  return { model, ...(typeof version === 'string' ? { version } : {}) };
+}
+
 function isUnitNorm(data: Float32Array, dims: number): boolean {
   const rows = Math.min(data.length / dims, 1000);
   for (let r = 0; r < rows; r++) {
@@ -131,13 +152,20 @@ async function inputsFromEmbeddings(args: CommandArgs, io: CommandIO, path: stri
     queryIds = await vectorIds(qFile, queries);
   }
   const relevant = await relevanceLists(args, io, docIds, queryIds);
-  const model = str(args, 'embedding-model') ?? 'unknown';
+  const recorded = await recordedModel(file);
+  const model = str(args, 'embedding-model') ?? recorded?.model ?? 'unknown';
+  const version = recorded?.model === model ? recorded.version : undefined;
   return {
     docs: docs.data,
     ...(queries ? { queries: queries.data } : {}),
     ...(relevant ? { relevant } : {}),
     dims: docs.dims,
-    embedding: { model, dims: docs.dims, normalized: isUnitNorm(docs.data, docs.dims) },
+    embedding: {
+      model,
+      ...(version !== undefined ? { version } : {}),
+      dims: docs.dims,
+      normalized: isUnitNorm(docs.data, docs.dims),
+    },
     note: `${docs.rows} document vectors${queries ? `, ${queries.rows} query vectors` : ''} of ${docs.dims} dims`,
   };
 }

@@ -209,6 +209,28 @@ test('steer train --corpus embeds documents and judged queries with the embedder
   assert.equal(manifest.training?.pseudoQueries, true);
 });
 
+test('steer train --embeddings records the model and version that steer embed wrote beside the vectors', async () => {
+  await writeNpy(
+    join(root, 'sidecar.npy'),
+    new Float32Array(300 * 16).map((_, i) => Math.sin(i)),
+    [300, 16],
+  );
+  await writeFile(
+    join(root, 'sidecar.npy.model.json'),
+    JSON.stringify({ model: 'test-16', version: 'v7 rev2', dims: 16, normalized: false }),
+  );
+  const args = ['--embeddings', 'sidecar.npy', '--latents', '16', '--k', '2', '--epochs', '1', '--json'];
+  const result = await run([...args, '--neighbours', '0', '--out', 'sae-sidecar', '--backend', 'wasm']);
+  assert.equal(result.code, 0);
+  const manifest = await readSaeManifest(join(root, 'sae-sidecar'));
+  assert.deepEqual(manifest.embedding, { model: 'test-16', version: 'v7 rev2', dims: 16, normalized: false });
+  await writeFile(join(root, 'sidecar.npy.model.json'), '{"model": 3}');
+  await assert.rejects(
+    run([...args, '--out', 'sae-bad-sidecar']),
+    (e: Error) => e instanceof UsageError && /sidecar\.npy\.model\.json must be/.test(e.message),
+  );
+});
+
 test('bad input is a UsageError (exit 2) naming the problem', async () => {
   const base = ['--k', '2', '--latents', '8', '--epochs', '1', '--out', 'x', '--json'];
   await assert.rejects(
