@@ -3,12 +3,16 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The code behind a run: the trainer's code hash, and the git commit with `dirty` when tracked files differ. */
 export interface CodeVersion {
-  /** SHA-256 (first 16 hex characters) of the trainer's compiled JavaScript files, by relative path. */
+  /**
+   * SHA-256 (first 16 hex characters) of the trainer's compiled JavaScript files (by relative path) and of the
+   * versions of the TensorFlow.js packages that compute the steps.
+   */
   trainer: string;
   /** Git commit of the checkout, or `STEER_CODE_VERSION`, or `unknown`. */
   commit: string;
@@ -36,6 +40,20 @@ export function codeVersion(): CodeVersion {
       .update(`${relative(srcDir, file)}\0`)
       .update(readFileSync(file))
       .update('\0');
+  }
+  const require = createRequire(import.meta.url);
+  for (const name of [
+    '@tensorflow/tfjs-core',
+    '@tensorflow/tfjs-backend-wasm',
+    '@tensorflow/tfjs-backend-webgpu',
+  ]) {
+    let version = 'absent';
+    try {
+      version = (require(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      // optional backends may be missing; their absence is part of the hash
+    }
+    hash.update(`${name}@${version}\0`);
   }
   const trainer = hash.digest('hex').slice(0, 16);
   let commit = process.env.STEER_CODE_VERSION ?? 'unknown';
