@@ -31,7 +31,10 @@ export interface TrainData {
   relevant?: readonly (readonly number[])[];
 }
 
-/** Options of {@link train}; defaults follow the paper (Adam 1e-3, cosine, batch 512, M = 8) plus OpenAI's fixes. */
+/**
+ * Options of {@link train}; defaults are the recipe of RECIPE.md: the paper's optimiser and groups (Adam 1e-3, cosine,
+ * batch 512, M = 8), OpenAI's fixes, the scale-free loss, and latents and epochs derived from the data.
+ */
 export interface TrainOptions {
   /** Latents; default {@link defaultLatents} of the number of training vectors. */
   nLatents?: number;
@@ -202,8 +205,8 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
     deadAfterRows: options.deadAfterRows,
     stateDir: resolve(options.stateDir ?? `${resolve(options.out)}.train`),
   } as Resolved;
-  positiveInt('--latents', r.nLatents);
   positiveInt('--k', r.k);
+  positiveInt('--latents', r.nLatents);
   if (r.epochs !== undefined) positiveInt('--epochs', r.epochs);
   positiveInt('--batch', r.batch);
   if (r.k > r.nLatents) {
