@@ -273,7 +273,7 @@ function fingerprintData(a: Float32Array): string {
 }
 
 /** Default relative KL weight of the scale-free loss (RECIPE.md says how it was chosen). */
-export const DEFAULT_RELATIVE_KLD_WEIGHT = 0.1;
+export const DEFAULT_RELATIVE_KLD_WEIGHT = 0.03;
 
 /** Groups sampled to calibrate the KL's temperature and weight (the first ones of the shuffled training split). */
 const CALIBRATION_GROUPS = 4096;
