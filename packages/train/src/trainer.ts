@@ -60,6 +60,11 @@ export interface TrainOptions {
   kldWeight?: number;
   /** Candidate documents per query (M); 0 trains on plain rows without KL. Default 8. */
   neighbours?: number;
+  /**
+   * Weight of a group's query row relative to one of its documents in the reconstruction term; default M, the
+   * paper's mean over queries plus mean over documents (1 weighs every row alike).
+   */
+  queryWeight?: number;
   /** Softmax temperature of the KL; default the spread of the scores within a group (scale-free) or 1 (paper). */
   temperature?: number;
   /** AuxK latents (default dModel / 2; 0 disables). */
@@ -160,8 +165,10 @@ type Resolved = Required<
     | 'provenance'
     | 'nLatents'
     | 'epochs'
+    | 'queryWeight'
   >
 > & {
+  queryWeight: number | undefined;
   nLatents: number;
   /** Undefined until the groups are known ({@link defaultEpochs}). */
   epochs: number | undefined;
@@ -200,6 +207,7 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
     ...stripUndefined(options),
     nLatents: options.nLatents ?? defaultLatents(rows, d, options.k),
     epochs: options.epochs,
+    queryWeight: options.queryWeight,
     temperature: options.temperature,
     maxSteps: options.maxSteps ?? Number.POSITIVE_INFINITY,
     deadAfterRows: options.deadAfterRows,
@@ -247,6 +255,9 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
       'bad_config',
       `train: validation fraction must be in [0, 1), got ${r.validationFraction}`,
     );
+  }
+  if (r.queryWeight !== undefined && !(r.queryWeight > 0 && Number.isFinite(r.queryWeight))) {
+    throw new TrainError('bad_config', `train: --query-weight must be > 0, got ${r.queryWeight}`);
   }
   if (r.deadAfterRows !== undefined) positiveInt('deadAfterRows', r.deadAfterRows);
   return r;
@@ -362,6 +373,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
 
   const M = groups.neighbours;
   const epochs = r.epochs ?? defaultEpochs(nGroups, M);
+  const queryWeight = M > 0 ? (r.queryWeight ?? M) : 1;
   const groupsPerStep = M > 0 ? Math.max(1, Math.floor(r.batch / (1 + M))) : r.batch;
   const stepsPerEpoch = Math.ceil(trainGroups.length / groupsPerStep);
   const totalSteps = stepsPerEpoch * epochs;
@@ -373,6 +385,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     nLatents: r.nLatents,
     k: r.k,
     mseScale: calibration.mseScale,
+    queryWeight,
     kldWeight: calibration.kldWeight,
     temperature: calibration.temperature,
     auxK: r.auxK,
@@ -394,6 +407,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     loss: r.loss,
     kldWeight: r.kldWeight,
     neighbours: M,
+    queryWeight,
     temperature: r.temperature ?? null,
     auxK: r.auxK,
     auxCoef: r.auxCoef,
@@ -593,6 +607,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
           loss: r.loss,
           kldWeight: r.kldWeight,
           neighbours: M,
+          queryWeight,
           temperature: calibration.temperature,
           calibration: { ...calibration },
           auxK: r.auxK,
