@@ -11,7 +11,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 $steer embed "$corpus" --out "$work/demo.npy"
 rm -rf "$out"
-$steer train --embeddings "$work/demo.npy" --embedding-model use-lite-512 --latents 512 --k 8 \
-  --epochs 100 --patience 20 --batch 64 --backend wasm --seed 1 --out "$out" --state-dir "$work/state"
+# The default recipe (packages/train/RECIPE.md) derives 512 latents and 100 epochs from the 341 passages; small
+# batches and a longer patience suit a corpus this small. The embedder's id and version come from demo.npy.model.json.
+$steer train --embeddings "$work/demo.npy" --k 8 --patience 20 --batch 64 --backend wasm --seed 1 \
+  --out "$out" --state-dir "$work/state"
 $steer label --sae "$out" --corpus "$corpus"
 rm -f "$out"/.steer-encoder-*.onnx

@@ -141,15 +141,38 @@ const BY_COMMAND: Record<string, Record<string, OptionHelp>> = {
       description: 'name of the model that made --embeddings, recorded in the SAE manifest',
       default: 'unknown',
     },
-    latents: { description: 'number of latents (features) of the SAE', default: 'required' },
+    latents: {
+      description: 'number of latents (features) of the SAE',
+      default: 'the power of two nearest sqrt(vectors x dims), between dims and 16 x dims (RECIPE.md)',
+    },
     k: { description: 'active latents per vector (TopK)', default: 'required' },
-    epochs: { description: 'passes over the training data', default: 'required' },
-    'kld-weight': { description: 'weight of the retrieval KL loss; 0 trains on MSE alone', default: '1' },
+    epochs: {
+      description:
+        'most passes over the training data (early stopping on the validation split may end sooner)',
+      default: 'enough to show about a million vectors, between 10 and 100 (RECIPE.md)',
+    },
+    loss: {
+      description:
+        'scale-free: MSE divided by the data variance, KL temperature and weight calibrated on the data; paper: raw MSE + KL',
+      default: 'scale-free',
+    },
+    'kld-weight': {
+      description:
+        'weight of the retrieval KL loss (scale-free: relative to the normalised MSE); 0 trains on MSE alone',
+      default: '0.03 with --loss scale-free, 1 with --loss paper',
+    },
     neighbours: {
       description: 'candidate documents per query group (M); 0 trains on plain rows without KL',
       default: '8',
     },
-    temperature: { description: 'softmax temperature of the KL loss', default: '1' },
+    'query-weight': {
+      description: "weight of a group's query row in the reconstruction term, in document rows",
+      default: 'M (the paper weighs mean over queries and mean over documents alike)',
+    },
+    temperature: {
+      description: 'softmax temperature of the KL loss',
+      default: 'scale-free: the spread of the scores within a group; paper: 1',
+    },
     batch: { description: 'vectors per step (queries and their documents)', default: '512' },
     lr: { description: 'Adam learning rate (cosine schedule)', default: '0.001' },
     'aux-k': {

@@ -97,28 +97,35 @@ function decodeShard(bytes: Buffer, id: string, dims: number): Map<string, Float
 }
 
 /**
- * Wraps an embedder with an on-disk cache under `cacheDir` (one folder per embedder id). Texts already embedded
- * (same id, kind and text) are read back instead of embedded again; new vectors are appended as shard files.
+ * Wraps an embedder with an on-disk cache under `cacheDir` (one folder per embedder id and version). Texts already
+ * embedded (same id, version, kind and text) are read back instead of embedded again; new vectors are appended as shard files.
  * @returns the wrapped embedder; `cacheStats()` reports hits and misses.
  */
 export function withCache(embedder: Embedder, cacheDir: string): CachedEmbedder {
-  return new CachingEmbedder(embedder, folderFor(cacheDir, embedder.id));
+  return new CachingEmbedder(embedder, cacheDir);
 }
 
 class CachingEmbedder implements CachedEmbedder {
   readonly id: string;
+  readonly version?: string;
   readonly dims: number;
   readonly normalized: boolean;
   readonly #stats: CacheStats = { hits: 0, misses: 0, corruptShards: 0, shardsWritten: 0, writeErrors: 0 };
   #entries: Promise<Map<string, Float32Array>> | undefined;
+  /** The model's id and version: the shard header's id, so that vectors of another version never match. */
+  readonly #key: string;
+  private readonly folder: string;
 
   constructor(
     private readonly inner: Embedder,
-    private readonly folder: string,
+    cacheDir: string,
   ) {
     this.id = inner.id;
+    if (inner.version !== undefined) this.version = inner.version;
     this.dims = inner.dims;
     this.normalized = inner.normalized;
+    this.#key = inner.version === undefined ? inner.id : `${inner.id}@${inner.version}`;
+    this.folder = folderFor(cacheDir, this.#key);
   }
 
   cacheStats(): CacheStats {
@@ -172,7 +179,7 @@ class CachingEmbedder implements CachedEmbedder {
   async #writeShard(name: string, keys: string[], vectors: Float32Array): Promise<boolean> {
     try {
       await mkdir(this.folder, { recursive: true });
-      await writeFileAtomic(join(this.folder, name), encodeShard(this.id, this.dims, keys, vectors));
+      await writeFileAtomic(join(this.folder, name), encodeShard(this.#key, this.dims, keys, vectors));
       this.#stats.shardsWritten++;
       return true;
     } catch (error) {
@@ -197,7 +204,7 @@ class CachingEmbedder implements CachedEmbedder {
     for (const name of names) {
       let shard: Map<string, Float32Array> | undefined;
       try {
-        shard = decodeShard(await readFile(join(this.folder, name)), this.id, this.dims);
+        shard = decodeShard(await readFile(join(this.folder, name)), this.#key, this.dims);
       } catch {
         shard = undefined;
       }

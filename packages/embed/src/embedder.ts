@@ -14,6 +14,11 @@ export interface EmbedOptions {
 export interface Embedder {
   /** Stable name of the model, e.g. `use-lite-512` or `onnx:bge-base-en-v1.5`; caches and SAEs key on it. */
   readonly id: string;
+  /**
+   * What else decides the vectors besides the id: model file and runtime versions, and the computation's revision
+   * (e.g. `model-embeddings-en@0.2.0 ...`). Caches key on id and version; results record both. Absent when unknown.
+   */
+  readonly version?: string;
   /** Length of each vector. */
   readonly dims: number;
   /** True when every vector has unit L2 norm (dot product equals cosine). */

@@ -128,3 +128,17 @@ test('an embedder that returns the wrong number of values is reported as dims_mi
     code: 'empty_input',
   });
 });
+
+test('vectors cached by another version of the same model are not reused', async () => {
+  const dir = join(cacheDir, 'versions');
+  const old = { ...countingEmbedder(), version: 'rev1' };
+  await withCache(old, dir).embed(['alpha']);
+  const current = Object.assign(countingEmbedder(), { version: 'rev2' });
+  const cached = withCache(current, dir);
+  await cached.embed(['alpha']);
+  assert.deepEqual(current.calls, [['alpha']], 'rev2 embeds the text again');
+  assert.equal(cached.version, 'rev2');
+  const again = Object.assign(countingEmbedder(), { version: 'rev2' });
+  await withCache(again, dir).embed(['alpha']);
+  assert.deepEqual(again.calls, [], 'rev2 reuses its own vectors');
+});

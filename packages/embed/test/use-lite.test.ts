@@ -88,6 +88,34 @@ test('rows stay aligned across internal batches and around empty texts', async (
   }
 });
 
+test('a text gets the same vector bit for bit whatever it is embedded with', async () => {
+  const texts = [
+    'what is the capital of France',
+    'who is the king of the world today',
+    'a b',
+    'what is the capital of Spain',
+    'one two three four five six seven eight nine ten eleven twelve',
+  ];
+  const together = await embedder.embed(texts);
+  const reversed = await embedder.embed([...texts].reverse());
+  for (let i = 0; i < texts.length; i++) {
+    const alone = await embedder.embed([texts[i]!]);
+    const mixed = await embedder.embed([
+      texts[i]!,
+      'a much longer text than any of the others, so that it is padded',
+    ]);
+    const j = texts.length - 1 - i;
+    for (const [name, other] of [
+      ['batch', together.subarray(i * 512, (i + 1) * 512)],
+      ['reversed batch', reversed.subarray(j * 512, (j + 1) * 512)],
+      ['batch with a longer text', mixed.subarray(0, 512)],
+    ] as const) {
+      assert.deepEqual([...other], [...alone], `text ${i} differs in the ${name}`);
+    }
+  }
+  assert.match(embedder.version ?? '', /model-embeddings-en@0\.2\.0 .*rev2/);
+});
+
 test('an empty list is refused with empty_input', async () => {
   await assert.rejects(embedder.embed([]), { code: 'empty_input' });
 });

@@ -2,8 +2,8 @@
 import { join } from 'node:path';
 import { compileText } from '@steer/grammar';
 import type { Diagnostic, FeatureCatalog, SteeringPlan } from '@steer/grammar';
-import { latentNorm, loadSae } from '@steer/sae';
-import type { SaeRuntime } from '@steer/sae';
+import { applyEdits, latentNorm, loadSae } from '@steer/sae';
+import type { FeatureEdit, SaeRuntime } from '@steer/sae';
 import { createEmbedder } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
 import { openLanceBackend } from '@steer/search';
@@ -57,6 +57,23 @@ function l2Normalize(vector: Float32Array): Float32Array {
 }
 
 /** Diagnostics as `line:character code: message` (1-based), joined for one error message. */
+/**
+ * The query's latents after the edits (h'), strongest first; features whose activation the edits bring to zero or
+ * below are left out (a TopK latent is never negative, and sparse_vector stores positive weights only).
+ */
+export function editLatents(latents: LatentVector, edits: readonly FeatureEdit[]): LatentVector {
+  if (edits.length === 0) return latents;
+  const row = new Map<number, number>();
+  latents.indices.forEach((feature, i) => row.set(feature, (row.get(feature) ?? 0) + latents.values[i]!));
+  const kept = [...applyEdits(row, edits)]
+    .filter(([, value]) => value > 0)
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  return {
+    indices: Int32Array.from(kept, ([feature]) => feature),
+    values: Float32Array.from(kept, ([, value]) => value),
+  };
+}
+
 function formatDiagnostics(diagnostics: Diagnostic[]): string {
   return diagnostics
     .map((d) => `${d.range.start.line + 1}:${d.range.start.character + 1} ${d.code}: ${d.message}`)
@@ -152,20 +169,22 @@ export class SteerEngine {
     let vector = baseVector;
     let latents: LatentVector = { indices: new Int32Array(0), values: new Float32Array(0) };
     const mode = plan.options.mode ?? 'dense';
-    if (plan.edits.length > 0) {
+    const edits: FeatureEdit[] = plan.edits.map((e) =>
+      e.op === 'zero'
+        ? { feature: e.feature, op: 'zero' as const }
+        : { feature: e.feature, op: e.op, value: e.value },
+    );
+    if (edits.length > 0) {
       const sae = this.requireSae('a query with feature edits');
-      const steered = await sae.steer(
-        baseVector,
-        plan.edits.map((e) =>
-          e.op === 'zero'
-            ? { feature: e.feature, op: 'zero' as const }
-            : { feature: e.feature, op: e.op, value: e.value },
-        ),
-        { mode: plan.options.steer ?? this.config?.steerMode ?? 'residual', returnLatents: false },
-      );
+      const steered = await sae.steer(baseVector, edits, {
+        mode: plan.options.steer ?? this.config?.steerMode ?? 'residual',
+        returnLatents: false,
+      });
       vector = steered.vector;
     }
-    if (this.parts.sae && mode !== 'dense') latents = await this.encodeOne(vector);
+    // Sparse and hybrid modes search with the edited latents h' themselves (the paper's rule), not with the
+    // re-encoded steered vector: `-f12` then guarantees that f12 is not among the query's latents.
+    if (this.parts.sae && mode !== 'dense') latents = editLatents(await this.encodeOne(baseVector), edits);
     const k = plan.options.k ?? defaults.k ?? DEFAULT_K;
     return {
       plan,

@@ -41,22 +41,22 @@ export async function run(report: (figure: Figure) => void): Promise<void> {
     const names = result.precision.filter((p) => p.source === 'name');
     report({
       figure: `controllability bbc-news seed 0: target topic share of the top 10 after +~"<description>" at 1x (goal >= 0.6; SAE ${result.saeId})`,
-      value: setting.shareAfter.mean,
+      value: setting.shareAfter.value,
       unit: 'fraction',
       vs: {
         figure: 'share before steering',
-        value: setting.shareBefore.mean,
-        ratio: setting.shareAfter.mean / setting.shareBefore.mean,
+        value: setting.shareBefore.value,
+        ratio: setting.shareAfter.value / setting.shareBefore.value,
       },
     });
     report({
       figure: 'controllability: share of (query, topic) pairs that gained (goal >= 0.9)',
-      value: setting.gained.mean,
+      value: setting.gained.value,
       unit: 'fraction',
     });
     report({
       figure: 'controllability: share of the steered top 10 from the unsteered top 100 (goal >= 0.3)',
-      value: setting.kept.mean,
+      value: setting.kept.value,
       unit: 'fraction',
     });
     report({

@@ -12,3 +12,5 @@ export * from './experiments/frequency.js';
 export * from './experiments/perspectives.js';
 export * from './experiments/controllability.js';
 export * from './experiments/catalogs.js';
+export * from './statistics.js';
+export * from './provenance.js';

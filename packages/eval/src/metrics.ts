@@ -71,30 +71,53 @@ export interface MetricSummary {
   queries: number;
 }
 
+/** The @10 metrics of every query with at least one relevant judgment, in the order of `qrels`. */
+export interface PerQueryMetrics {
+  queryIds: string[];
+  mrr10: number[];
+  p10: number[];
+  r10: number[];
+  ndcg10: number[];
+}
+
 /**
- * Averages the @10 metrics over the queries that have at least one relevant judgment (grade >=
- * `minRelevantGrade`); queries without judgments are skipped, as trec_eval does.
+ * The @10 metrics per query, for the queries that have at least one relevant judgment (grade >=
+ * `minRelevantGrade`); queries without judgments are skipped, as trec_eval does. A query without a run scores 0.
  */
+export function perQueryMetrics(
+  runs: ReadonlyMap<string, readonly string[]>,
+  qrels: ReadonlyMap<string, Judgments>,
+  minRelevantGrade: number,
+): PerQueryMetrics {
+  const options = { cutoff: 10, minRelevantGrade };
+  const out: PerQueryMetrics = { queryIds: [], mrr10: [], p10: [], r10: [], ndcg10: [] };
+  for (const [queryId, judgments] of qrels) {
+    if (![...judgments.values()].some((g) => g >= minRelevantGrade)) continue;
+    const ranking = runs.get(queryId) ?? [];
+    out.queryIds.push(queryId);
+    out.mrr10.push(reciprocalRank(ranking, judgments, options));
+    out.p10.push(precisionAt(ranking, judgments, options));
+    out.r10.push(recallAt(ranking, judgments, options));
+    out.ndcg10.push(ndcgAt(ranking, judgments, options));
+  }
+  return out;
+}
+
+/** Averages the @10 metrics of {@link perQueryMetrics} over the judged queries. */
 export function evaluateRuns(
   runs: ReadonlyMap<string, readonly string[]>,
   qrels: ReadonlyMap<string, Judgments>,
   minRelevantGrade: number,
 ): MetricSummary {
-  const options = { cutoff: 10, minRelevantGrade };
-  let mrr = 0;
-  let p = 0;
-  let r = 0;
-  let ndcg = 0;
-  let n = 0;
-  for (const [queryId, judgments] of qrels) {
-    if (![...judgments.values()].some((g) => g >= minRelevantGrade)) continue;
-    const ranking = runs.get(queryId) ?? [];
-    mrr += reciprocalRank(ranking, judgments, options);
-    p += precisionAt(ranking, judgments, options);
-    r += recallAt(ranking, judgments, options);
-    ndcg += ndcgAt(ranking, judgments, options);
-    n++;
-  }
-  const avg = (x: number) => (n === 0 ? 0 : x / n);
-  return { mrr10: avg(mrr), p10: avg(p), r10: avg(r), ndcg10: avg(ndcg), queries: n };
+  const per = perQueryMetrics(runs, qrels, minRelevantGrade);
+  const n = per.queryIds.length;
+  const avg = (xs: number[]) => (n === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / n);
+  return { mrr10: avg(per.mrr10), p10: avg(per.p10), r10: avg(per.r10), ndcg10: avg(per.ndcg10), queries: n };
+}
+
+/** Fraction of `reference`'s top `cutoff` that `ranking`'s top `cutoff` also holds (1 when both are empty). */
+export function topOverlap(ranking: readonly string[], reference: readonly string[], cutoff = 10): number {
+  const top = new Set(reference.slice(0, cutoff));
+  if (top.size === 0) return 1;
+  return ranking.slice(0, cutoff).filter((id) => top.has(id)).length / top.size;
 }

@@ -8,32 +8,29 @@ export const PAPER_MRR10 = {
   sparse: { 32: 0.2721, 64: 0.3062, 128: 0.3306 } as Record<number, number>,
 };
 
-/** Our MRR@10 of a row as a fraction of the original dense row's. */
-export function retention(row: EvalRow, original: EvalRow): number {
-  return original.mrr10 === 0 ? 0 : row.mrr10 / original.mrr10;
-}
-
 /** The paper's retention for a method and K, when the paper reports it. */
 export function paperRetention(method: EvalRow['method'], k: number): number | undefined {
   if (method === 'original' || method === 'residual') return 1;
-  const mrr = PAPER_MRR10[method][k];
+  const mrr = PAPER_MRR10[method === 'reconstructed-cosine' ? 'reconstructed' : method][k];
   return mrr === undefined ? undefined : mrr / PAPER_MRR10.original;
 }
 
 const pct = (x: number | undefined) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 const num = (x: number) => x.toFixed(4);
 
-/** Renders results as a Markdown table (one row per method and K) with retention columns. */
+/** Renders results as a Markdown table (one row per method and K) with intervals, retention and overlap. */
 export function renderMarkdownTable(results: EvalResult[]): string {
   const lines = [
-    '| dataset | method | K | MSE | MRR@10 | P@10 | R@10 | nDCG@10 | retention of MRR@10 | paper |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| dataset | method | K | MSE | MRR@10 [95% CI] | P@10 | R@10 | nDCG@10 [95% CI] | retention of MRR@10 [95% CI] | paper | top-10 overlap |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
+  const interval = (i: { value: number; low: number; high: number }) =>
+    `${num(i.value)} [${num(i.low)}, ${num(i.high)}]`;
   for (const result of results) {
-    const original = result.rows.find((r) => r.method === 'original')!;
     for (const row of result.rows) {
+      const r = row.retention;
       lines.push(
-        `| ${result.dataset} | ${row.method} | ${row.k || '—'} | ${row.mse.toExponential(2)} | ${num(row.mrr10)} | ${num(row.p10)} | ${num(row.r10)} | ${num(row.ndcg10)} | ${pct(retention(row, original))} | ${pct(paperRetention(row.method, row.k))} |`,
+        `| ${result.dataset} | ${row.method} | ${row.k || '—'} | ${row.mse.toExponential(2)} | ${interval(row.mrr10Ci)} | ${num(row.p10)} | ${num(row.r10)} | ${interval(row.ndcg10Ci)} | ${pct(r.value)} [${(100 * r.low).toFixed(1)}, ${(100 * r.high).toFixed(1)}] | ${pct(paperRetention(row.method, row.k))} | ${pct(row.overlap10)} |`,
       );
     }
   }
@@ -51,7 +48,7 @@ export function renderReport(
     ...new Set(
       results.map(
         (r) =>
-          `- ${r.dataset}: ${r.documents} documents, ${r.queries} judged queries; ${r.relevanceNote}; SAE ${r.saeId}; embedder ${r.embedder}`,
+          `- ${r.dataset}: ${r.documents} documents (corpus hash ${r.hashes.corpus}), ${r.queries} judged of ${r.allQueries} queries (hashes ${r.hashes.queries}, judgments ${r.hashes.qrels}); ${r.relevanceNote}; SAE ${r.saeId}; embedder ${r.embedder}`,
       ),
     ),
   ];
@@ -64,6 +61,9 @@ export function renderReport(
     '',
     ...notes,
     '- Retention is MRR@10 as a fraction of the original dense row; "paper" is the same ratio from the paper (MS MARCO dev, BGE-base).',
+    '- Intervals: 95% percentile bootstrap over the judged queries (10,000 resamples, seed 0). Top-10 overlap: the fraction of the',
+    "  original top 10 that the method's top 10 holds, averaged over every query (judged or not).",
+    "- Reconstructed ranks the reconstructions by dot product (the paper's rule); reconstructed-cosine by cosine.",
     '',
   ].join('\n');
 }

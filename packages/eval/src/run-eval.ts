@@ -1,16 +1,22 @@
 // `steer eval`: original dense, sparse latent, reconstructed dense and residual (no-edit) retrieval of a
 // dataset through an SAE, scored with MRR@10, P@10, R@10 and nDCG@10.
-import { createHash } from 'node:crypto';
 import { documentText } from '@steer/catalog';
 import { embedInBatches } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
 import type { SaeRuntime, SparseLatents } from '@steer/sae';
 import type { SearchBackend, Similarity } from '@steer/search';
 import type { EvalDataset } from './datasets.js';
-import { evaluateRuns } from './metrics.js';
+import { evaluateRuns, perQueryMetrics, topOverlap } from './metrics.js';
 import type { MetricSummary } from './metrics.js';
+import { contentHash, datasetHashes, embedderLabel, type DatasetHashes } from './provenance.js';
+import { bootstrapMean, bootstrapRatio, type Interval } from './statistics.js';
 
-export type EvalMethod = 'original' | 'sparse' | 'reconstructed' | 'residual';
+/**
+ * The retrieval methods: the original dense vectors; the SAE's sparse latents (exact inverted index); the
+ * reconstructions ranked by dot product (the paper's rule) and, as an extra row, by cosine; and residual steering
+ * with no edits (the query vector itself).
+ */
+export type EvalMethod = 'original' | 'sparse' | 'reconstructed' | 'reconstructed-cosine' | 'residual';
 
 export interface EvalRow extends Omit<MetricSummary, 'queries'> {
   method: EvalMethod;
@@ -18,15 +24,36 @@ export interface EvalRow extends Omit<MetricSummary, 'queries'> {
   k: number;
   /** Mean squared error per dimension between the vectors a method searches with and the originals. */
   mse: number;
+  /** 95% bootstrap intervals over the judged queries of MRR@10 and nDCG@10. */
+  mrr10Ci: Interval;
+  ndcg10Ci: Interval;
+  /** MRR@10 as a fraction of the original's, with its paired 95% bootstrap interval over the judged queries. */
+  retention: Interval;
+  /**
+   * Judgment-free faithfulness: mean over EVERY query of the dataset (judged or not) of the fraction of the
+   * original top 10 that this method's top 10 also holds.
+   */
+  overlap10: number;
+  /** Per judged query (in the order of {@link EvalResult.judgedQueryIds}): reciprocal rank and nDCG@10. */
+  perQuery: { mrr10: number[]; ndcg10: number[] };
+  /** Per query of the dataset (in the order of `dataset.queries`): the top-10 overlap with the original. */
+  perQueryOverlap: number[];
 }
 
 export interface EvalResult {
   dataset: string;
   saeId: string;
+  /** The embedder's id, with `@version` when it reports one. */
   embedder: string;
   documents: number;
+  /** Judged queries (with at least one relevant document): the ones the metrics average over. */
   queries: number;
+  /** Every query of the dataset: the ones the overlap averages over. */
+  allQueries: number;
+  judgedQueryIds: string[];
   relevanceNote: string;
+  /** Content hashes of the dataset's corpus, queries and judgments. */
+  hashes: DatasetHashes;
   rows: EvalRow[];
 }
 
@@ -43,6 +70,7 @@ export interface EvalOptions {
   backend: SearchBackend;
   /** Precomputed document embeddings [documents, dims] (e.g. shared between several SAEs). */
   documentVectors?: Float32Array;
+  /** Precomputed embeddings of EVERY query of the dataset, in `dataset.queries` order [queries, dims]. */
   queryVectors?: Float32Array;
   onProgress?: (progress: EvalProgress) => void;
   batchSize?: number;
@@ -125,19 +153,58 @@ async function ensureIndex(
   );
 }
 
-function contentHash(...parts: Array<string | Float32Array>): string {
-  const hash = createHash('sha256');
-  for (const part of parts)
-    hash.update(
-      typeof part === 'string' ? part : new Uint8Array(part.buffer, part.byteOffset, part.byteLength),
-    );
-  return hash.digest('hex').slice(0, 12);
+/**
+ * Exact dense retrieval in memory: the `cutoff` documents with the highest score (dot product, or cosine) for each
+ * query, ties broken by document order. Scores accumulate in float64, so rankings do not depend on a store.
+ */
+export function denseSearch(
+  docs: Float32Array, // [nDocs, dims]
+  queries: Float32Array, // [nQueries, dims]
+  dims: number,
+  cutoff: number,
+  similarity: 'dot' | 'cosine',
+): number[][] {
+  const nDocs = docs.length / dims;
+  const nQueries = queries.length / dims;
+  const inverseNorm = new Float64Array(nDocs).fill(1);
+  if (similarity === 'cosine') {
+    for (let d = 0; d < nDocs; d++) {
+      let sum = 0;
+      for (let c = 0; c < dims; c++) sum += docs[d * dims + c]! ** 2;
+      inverseNorm[d] = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+    }
+  }
+  const scores = new Float64Array(nDocs);
+  const results: number[][] = [];
+  for (let q = 0; q < nQueries; q++) {
+    const offset = q * dims;
+    for (let d = 0; d < nDocs; d++) {
+      let sum = 0;
+      const row = d * dims;
+      for (let c = 0; c < dims; c++) sum += queries[offset + c]! * docs[row + c]!;
+      scores[d] = sum * inverseNorm[d]!;
+    }
+    const top: number[] = [];
+    for (let d = 0; d < nDocs; d++) {
+      if (top.length === cutoff && scores[d]! <= scores[top[cutoff - 1]!]!) continue;
+      let at = top.length < cutoff ? top.length : cutoff - 1;
+      top[at] = d;
+      while (at > 0 && scores[top[at - 1]!]! < scores[d]!) {
+        top[at] = top[at - 1]!;
+        top[--at] = d;
+      }
+    }
+    results.push(top);
+  }
+  return results;
 }
 
 /**
- * Evaluates the four retrieval methods of a dataset through `sae`. Dense methods search the backend
- * (original vectors under dot product when the embedder normalises, reconstructed vectors under cosine, as
- * reconstructions are not unit length); sparse retrieval is exact in memory over the documents' TopK latents.
+ * Evaluates the retrieval methods of a dataset through `sae`. The original and residual rows search the backend
+ * (dot product when the embedder normalises, else cosine), as users' searches do; the SAE's own methods are exact in
+ * memory: sparse over the documents' TopK latents, reconstructed by dot product (the paper's rule; stores' dot
+ * product needs unit vectors, and reconstructions are not) and by cosine. Metrics average over the judged queries,
+ * with 95% bootstrap intervals; the top-10 overlap with the original averages over every query.
  */
 export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
   const { dataset, sae, embedder, backend, onProgress } = options;
@@ -149,7 +216,7 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
   }
   const ids = dataset.documents.map((d) => d.id);
   const texts = dataset.documents.map(documentText);
-  const judged = dataset.queries.filter((q) => dataset.qrels.has(q.id));
+  const queries = dataset.queries;
   const docVectors =
     options.documentVectors ??
     (await embedTexts(embedder, texts, 'document', options.batchSize, (done, total) =>
@@ -159,29 +226,31 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
     options.queryVectors ??
     (await embedTexts(
       embedder,
-      judged.map((q) => q.text),
+      queries.map((q) => q.text),
       'query',
       options.batchSize,
       (done, total) => onProgress?.({ stage: 'embed-queries', done, total }),
     ));
+  if (queryVectors.length !== queries.length * dims || docVectors.length !== ids.length * dims) {
+    throw new Error(
+      `eval: expected vectors of ${ids.length} documents and ${queries.length} queries (every query of ${dataset.name}) of ${dims} dims`,
+    );
+  }
 
   const docLatents = await sae.encode(docVectors, ids.length);
-  const queryLatents = await sae.encode(queryVectors, judged.length);
-  onProgress?.({ stage: 'encode', done: ids.length + judged.length, total: ids.length + judged.length });
+  const queryLatents = await sae.encode(queryVectors, queries.length);
+  onProgress?.({ stage: 'encode', done: ids.length + queries.length, total: ids.length + queries.length });
   const docRecon = await sae.decode(docLatents);
   const queryRecon = await sae.decode(queryLatents);
   const reconMse = meanSquaredError(concat(docVectors, queryVectors), concat(docRecon, queryRecon));
 
   const residual = new Float32Array(queryVectors.length);
-  for (let q = 0; q < judged.length; q++) {
+  for (let q = 0; q < queries.length; q++) {
     const { vector } = await sae.steer(queryVectors.subarray(q * dims, (q + 1) * dims), []);
     residual.set(vector, q * dims);
   }
 
-  const base = `eval-${contentHash(dataset.name, embedder.id, ids.join('\n'))}`;
-  const originalIndex = `${base}-original`;
-  const reconIndex = `${base}-recon-${sae.manifest.id}`;
-  const indexProgress = (done: number, total: number) => onProgress?.({ stage: 'index', done, total });
+  const originalIndex = `eval-${contentHash(dataset.name, embedderLabel(embedder), ids.join('\n'), docVectors)}-original`;
   await ensureIndex(
     backend,
     originalIndex,
@@ -191,60 +260,71 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
     dims,
     embedder.normalized ? 'dot_product' : 'cosine',
     embedder.id,
-    indexProgress,
-  );
-  await ensureIndex(
-    backend,
-    reconIndex,
-    docRecon,
-    ids,
-    texts,
-    dims,
-    'cosine',
-    `${embedder.id}+${sae.manifest.id}`,
-    indexProgress,
+    (done, total) => onProgress?.({ stage: 'index', done, total }),
   );
 
   let searched = 0;
-  const denseRuns = async (index: string, vectors: Float32Array): Promise<Map<string, string[]>> => {
-    const runs = new Map<string, string[]>();
-    for (let q = 0; q < judged.length; q++) {
-      const hits = await backend.knnSearch(index, {
+  const backendRuns = async (vectors: Float32Array): Promise<string[][]> => {
+    const runs: string[][] = [];
+    for (let q = 0; q < queries.length; q++) {
+      const hits = await backend.knnSearch(originalIndex, {
         vector: vectors.subarray(q * dims, (q + 1) * dims),
         k: CUTOFF,
       });
-      runs.set(
-        judged[q]!.id,
-        hits.map((h) => h.id),
-      );
-      onProgress?.({ stage: 'search', done: ++searched, total: judged.length * 3 });
+      runs.push(hits.map((h) => h.id));
+      onProgress?.({ stage: 'search', done: ++searched, total: queries.length * 2 });
     }
     return runs;
   };
-  const sparseRuns = new Map(
-    sparseSearch(docLatents, queryLatents, CUTOFF).map((docs, q) => [
-      judged[q]!.id,
-      docs.map((d) => ids[d]!),
-    ]),
-  );
+  const named = (rankings: number[][]): string[][] => rankings.map((docs) => docs.map((d) => ids[d]!));
+  const runs: Record<EvalMethod, string[][]> = {
+    original: await backendRuns(queryVectors),
+    sparse: named(sparseSearch(docLatents, queryLatents, CUTOFF)),
+    reconstructed: named(denseSearch(docRecon, queryRecon, dims, CUTOFF, 'dot')),
+    'reconstructed-cosine': named(denseSearch(docRecon, queryRecon, dims, CUTOFF, 'cosine')),
+    residual: await backendRuns(residual),
+  };
+  const byQuery = (method: EvalMethod): Map<string, string[]> =>
+    new Map(queries.map((q, i) => [q.id, runs[method][i]!]));
+  const original = perQueryMetrics(byQuery('original'), dataset.qrels, dataset.minRelevantGrade);
   const k = sae.manifest.k;
-  const row = (method: EvalMethod, rowK: number, mse: number, runs: Map<string, string[]>): EvalRow => {
-    const { queries: _queries, ...metrics } = evaluateRuns(runs, dataset.qrels, dataset.minRelevantGrade);
-    return { method, k: rowK, mse, ...metrics };
+  const row = (method: EvalMethod, rowK: number, mse: number): EvalRow => {
+    const ranked = byQuery(method);
+    const { queries: _queries, ...metrics } = evaluateRuns(ranked, dataset.qrels, dataset.minRelevantGrade);
+    const per = perQueryMetrics(ranked, dataset.qrels, dataset.minRelevantGrade);
+    const perQueryOverlap = queries.map((_, i) => topOverlap(runs[method][i]!, runs.original[i]!, CUTOFF));
+    const judged = per.queryIds.length > 0;
+    const empty: Interval = { value: 0, low: 0, high: 0 };
+    return {
+      method,
+      k: rowK,
+      mse,
+      ...metrics,
+      mrr10Ci: judged ? bootstrapMean(per.mrr10) : empty,
+      ndcg10Ci: judged ? bootstrapMean(per.ndcg10) : empty,
+      retention: judged ? bootstrapRatio(per.mrr10, original.mrr10) : empty,
+      overlap10: perQueryOverlap.reduce((a, b) => a + b, 0) / Math.max(1, perQueryOverlap.length),
+      perQuery: { mrr10: per.mrr10, ndcg10: per.ndcg10 },
+      perQueryOverlap,
+    };
   };
   const rows = [
-    row('original', 0, 0, await denseRuns(originalIndex, queryVectors)),
-    row('sparse', k, reconMse, sparseRuns),
-    row('reconstructed', k, reconMse, await denseRuns(reconIndex, queryRecon)),
-    row('residual', k, meanSquaredError(queryVectors, residual), await denseRuns(originalIndex, residual)),
+    row('original', 0, 0),
+    row('sparse', k, reconMse),
+    row('reconstructed', k, reconMse),
+    row('reconstructed-cosine', k, reconMse),
+    row('residual', k, meanSquaredError(queryVectors, residual)),
   ];
   return {
     dataset: dataset.name,
     saeId: sae.manifest.id,
-    embedder: embedder.id,
+    embedder: embedderLabel(embedder),
     documents: ids.length,
-    queries: evaluateRuns(new Map(), dataset.qrels, dataset.minRelevantGrade).queries,
+    queries: original.queryIds.length,
+    allQueries: queries.length,
+    judgedQueryIds: original.queryIds,
     relevanceNote: dataset.relevanceNote,
+    hashes: datasetHashes(dataset),
     rows,
   };
 }

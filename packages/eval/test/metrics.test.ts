@@ -1,7 +1,15 @@
 // Metric functions against hand-computed examples.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateRuns, ndcgAt, precisionAt, recallAt, reciprocalRank } from '../src/metrics.js';
+import {
+  evaluateRuns,
+  ndcgAt,
+  perQueryMetrics,
+  precisionAt,
+  recallAt,
+  reciprocalRank,
+  topOverlap,
+} from '../src/metrics.js';
 
 const judgments = new Map([
   ['a', 3],
@@ -47,4 +55,19 @@ test('evaluateRuns averages over judged queries and skips queries without releva
   assert.ok(Math.abs(summary.mrr10 - (1 / 3 + 1) / 2) < 1e-12);
   assert.ok(Math.abs(summary.p10 - (0.2 + 0.1) / 2) < 1e-12);
   assert.ok(Math.abs(summary.r10 - (2 / 3 + 1) / 2) < 1e-12);
+});
+
+test('per-query metrics list the judged queries in order; the top-10 overlap compares sets', () => {
+  const qrels = new Map([
+    ['q1', judgments],
+    ['q3', new Map([['e', 1]])],
+    ['q2', new Map([['d', 2]])],
+  ]);
+  const per = perQueryMetrics(new Map([['q2', ['x', 'd']]]), qrels, 2);
+  assert.deepEqual(per.queryIds, ['q1', 'q2']);
+  assert.deepEqual(per.mrr10, [0, 0.5], 'a query without a run scores 0');
+  assert.equal(topOverlap(['a', 'b', 'c'], ['c', 'a', 'z']), 2 / 3);
+  assert.equal(topOverlap(['a'], []), 1);
+  const long = Array.from({ length: 12 }, (_, i) => `d${i}`);
+  assert.equal(topOverlap(long.slice(2), long), 0.8, 'only the top 10 of each count');
 });

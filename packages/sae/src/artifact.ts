@@ -32,6 +32,8 @@ export interface SaeWeights {
 /** The embedding model an SAE was trained on. */
 export interface EmbeddingInfo {
   model: string;
+  /** The embedder's version (model files, runtime, computation revision) when it reports one. */
+  version?: string;
   dims: number;
   normalized: boolean;
 }
@@ -198,6 +200,7 @@ export async function writeSae(
       nLatents: weights.nLatents,
       embedding: {
         model: meta.embedding.model,
+        ...(typeof meta.embedding.version === 'string' ? { version: meta.embedding.version } : {}),
         dims: meta.embedding.dims,
         normalized: meta.embedding.normalized,
       },

@@ -90,6 +90,7 @@ async function ourStep(d: number, n: number, warmup: number, steps: number): Pro
     nLatents: n,
     k: K,
     mseScale: 1,
+    queryWeight: 1,
     kldWeight: 1,
     temperature: 1,
     auxK: d / 2,

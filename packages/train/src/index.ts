@@ -2,7 +2,10 @@
 // unit-norm decoder) on onnxruntime (CPU, every core) and TensorFlow.js backends (CUDA, WebGPU, wasm, cpu), with checkpoints and exact resume.
 export { TrainError, type TrainErrorCode } from './errors.js';
 export { useBackend, BACKEND_ORDER, type BackendName, type BackendInfo } from './backend/index.js';
+export { defaultLatents, defaultEpochs } from './defaults.js';
+export { calibrateLoss, dataMoments, type LossCalibration, type LossScale } from './calibrate.js';
 export {
+  DEFAULT_RELATIVE_KLD_WEIGHT,
   train,
   type TrainData,
   type TrainOptions,
@@ -36,3 +39,5 @@ export {
 export { PSEUDO_QUERY_THRESHOLD } from './data/groups.js';
 export { createProgressReporter, formatDuration } from './progress.js';
 export type { BiasInit } from './init.js';
+export { Rng, deriveSeed, type RngState } from './rng.js';
+export { codeVersion, formatCommit, type CodeVersion } from './provenance.js';

@@ -32,6 +32,11 @@ export interface StepHyper {
    * so that the reconstruction term is the normalised MSE (1 = no better than predicting the mean); 1 in the paper's.
    */
   mseScale: number;
+  /**
+   * Weight of a query row relative to a document row in the reconstruction term (with neighbours > 0):
+   * 1 = one mean over every row; M = the paper's mean over queries plus mean over documents (halved).
+   */
+  queryWeight: number;
   /** Weight of the KL term of Eq. 2; 0 gives the MSE-only ablation. */
   kldWeight: number;
   /** Softmax temperature of the query-to-document score distributions (the paper uses 1). */
@@ -69,7 +74,7 @@ export interface StepBatch {
 export interface LossParts {
   /** Total optimised loss: mseScale * mse + kldWeight * kl + auxCoef * auxScale * auxk. */
   loss: number;
-  /** Mean squared error over rows and dimensions. */
+  /** Mean squared error over rows and dimensions, query rows weighted by `queryWeight`. */
   mse: number;
   /** Mean over query groups of KL(p || p_hat); 0 without neighbours. */
   kl: number;

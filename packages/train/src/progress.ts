@@ -49,6 +49,17 @@ export function createProgressReporter(
           `train: ${event.groups} ${event.neighbours > 0 ? `query groups (1 + ${event.neighbours} documents${event.pseudoQueries ? ', documents as pseudo-queries' : ''})` : 'vectors'}: ${event.train} train, ${event.validation} validation\n`,
         );
         break;
+      case 'recipe': {
+        const c = event.calibration;
+        const kl =
+          c.kldWeight > 0
+            ? `KL weight ${c.kldWeightRequested}${c.loss === 'scale-free' ? ' relative' : ''} (${c.kldWeight.toPrecision(3)} applied), temperature ${c.temperature.toPrecision(3)}`
+            : 'no KL term';
+        stream.write(
+          `train: ${event.nLatents} latents, k ${event.k}, up to ${event.epochs} epochs; ${c.loss} loss: MSE x ${c.mseScale.toPrecision(3)}, ${kl}\n`,
+        );
+        break;
+      }
       case 'neighbour-search': {
         clear();
         phase = '';

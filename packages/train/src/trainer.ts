@@ -11,14 +11,17 @@ import {
   type TrainerCore,
 } from './backend/index.js';
 import { readCheckpoint, writeCheckpoint, writeFileAtomic, writeWeights } from './checkpoint.js';
+import { calibrateLoss, type LossCalibration, type LossScale } from './calibrate.js';
 import { assembleBatch, usesPseudoQueries, type Groups, type TrainingRows } from './data/groups.js';
 import type { NeighbourMethod } from './data/neighbours.js';
 import { epochOrder } from './data/order.js';
 import { loadOrBuildGroups } from './data/saved-groups.js';
-import { concatSources, memorySource, scanSource, type VectorSource } from './data/source.js';
+import { concatSources, memorySource, scanSource, type SourceScan, type VectorSource } from './data/source.js';
 import { TrainError, describeError } from './errors.js';
 import { initialState, type BiasInit } from './init.js';
 import type { CoreState, LossParts, StepHyper } from './model.js';
+import { codeVersion } from './provenance.js';
+import { defaultEpochs, defaultLatents } from './defaults.js';
 import { Rng, deriveSeed } from './rng.js';
 
 /**
@@ -33,11 +36,16 @@ export interface TrainData {
   relevant?: readonly (readonly number[])[];
 }
 
-/** Options of {@link train}; defaults follow the paper (Adam 1e-3, cosine, batch 512, M = 8) plus OpenAI's fixes. */
+/**
+ * Options of {@link train}; defaults are the recipe of RECIPE.md: the paper's optimiser and groups (Adam 1e-3, cosine,
+ * batch 512, M = 8), OpenAI's fixes, the scale-free loss, and latents and epochs derived from the data.
+ */
 export interface TrainOptions {
-  nLatents: number;
+  /** Latents; default {@link defaultLatents} of the number of training vectors. */
+  nLatents?: number;
   k: number;
-  epochs: number;
+  /** Maximum epochs (early stopping may end sooner); default {@link defaultEpochs} of the number of groups. */
+  epochs?: number;
   /** Folder the SAE is exported to (writeSae). */
   out: string;
   /** The embedding model of the vectors, recorded in the SAE manifest. */
@@ -45,10 +53,24 @@ export interface TrainOptions {
   /** Vectors per step (queries + their documents); default 512. */
   batch?: number;
   lr?: number;
-  /** Weight of the KL loss; 0 = MSE-only ablation. Default 1. */
+  /**
+   * How the losses are scaled (RECIPE.md): `scale-free` (default) divides the MSE by the data's variance and
+   * calibrates the KL's temperature and weight on the data; `paper` is the paper's raw MSE + KL (temperature 1).
+   */
+  loss?: LossScale;
+  /**
+   * Weight of the KL loss; 0 = MSE-only ablation. Scale-free: relative to the normalised MSE for an isotropic
+   * reconstruction error (default {@link DEFAULT_RELATIVE_KLD_WEIGHT}); paper: the raw weight (default 1).
+   */
   kldWeight?: number;
   /** Candidate documents per query (M); 0 trains on plain rows without KL. Default 8. */
   neighbours?: number;
+  /**
+   * Weight of a group's query row relative to one of its documents in the reconstruction term; default M, the
+   * paper's mean over queries plus mean over documents (1 weighs every row alike).
+   */
+  queryWeight?: number;
+  /** Softmax temperature of the KL; default the spread of the scores within a group (scale-free) or 1 (paper). */
   temperature?: number;
   /** AuxK latents (default dModel / 2; 0 disables). */
   auxK?: number;
@@ -77,6 +99,8 @@ export interface TrainOptions {
   stateDir?: string;
   /** Continue from the checkpoint in the state folder. */
   resume?: boolean;
+  /** Extra provenance recorded in the manifest's `training` (e.g. an experiment's cache key). */
+  provenance?: Record<string, unknown>;
   /** Stop after this many steps in total (benchmarks, smoke runs); the last weights are exported. */
   maxSteps?: number;
   onEvent?: (event: TrainEvent) => void;
@@ -132,6 +156,7 @@ export type TrainEvent =
       epoch?: number;
       loss?: number;
     }
+  | { type: 'recipe'; nLatents: number; k: number; epochs: number; calibration: LossCalibration }
   | { type: 'resumed'; epoch: number; step: number }
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'checkpoint'; epoch: number; step: number; midEpoch: boolean; path: string }
@@ -141,6 +166,9 @@ export type TrainEvent =
 /** What a finished run reports. */
 export interface TrainResult {
   sae: string;
+  nLatents: number;
+  /** The loss constants the run used (scale-free or paper, with the data statistics behind them). */
+  calibration: LossCalibration;
   /** Mean squared reconstruction error over all training vectors with the exported weights. */
   mse: number;
   /** Fraction of latents that fire on none of the training vectors with the exported weights. */
@@ -166,8 +194,18 @@ type Resolved = Required<
     | 'neighbourRecall'
     | 'checkpointEvery'
     | 'evaluationRows'
+    | 'temperature'
+    | 'provenance'
+    | 'nLatents'
+    | 'epochs'
+    | 'queryWeight'
   >
 > & {
+  queryWeight: number | undefined;
+  nLatents: number;
+  /** Undefined until the groups are known ({@link defaultEpochs}). */
+  epochs: number | undefined;
+  temperature: number | undefined;
   maxSteps: number;
   deadAfterRows: number | undefined;
   stateDir: string;
@@ -204,12 +242,15 @@ function positiveInt(name: string, value: number): void {
 
 function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
   const d = data.dModel;
+  const count = (v: Float32Array | VectorSource | undefined): number =>
+    v === undefined ? 0 : v instanceof Float32Array ? v.length / Math.max(1, d) : v.rows;
+  const rows = count(data.docs) + count(data.queries);
   const r: Resolved = {
     batch: 512,
     lr: 1e-3,
-    kldWeight: 1,
+    loss: 'scale-free',
+    kldWeight: options.loss === 'paper' ? 1 : DEFAULT_RELATIVE_KLD_WEIGHT,
     neighbours: 8,
-    temperature: 1,
     auxK: Math.floor(d / 2),
     auxCoef: 1 / 32,
     unitNormDecoder: true,
@@ -222,6 +263,10 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
     backend: 'auto',
     resume: false,
     ...stripUndefined(options),
+    nLatents: options.nLatents ?? defaultLatents(rows, d, options.k),
+    epochs: options.epochs,
+    queryWeight: options.queryWeight,
+    temperature: options.temperature,
     maxSteps: options.maxSteps ?? Number.POSITIVE_INFINITY,
     neighbourSearch: options.neighbourSearch ?? 'auto',
     neighbourRecall: options.neighbourRecall ?? 0.9,
@@ -230,9 +275,9 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
     deadAfterRows: options.deadAfterRows,
     stateDir: resolve(options.stateDir ?? `${resolve(options.out)}.train`),
   } as Resolved;
-  positiveInt('--latents', r.nLatents);
   positiveInt('--k', r.k);
-  positiveInt('--epochs', r.epochs);
+  positiveInt('--latents', r.nLatents);
+  if (r.epochs !== undefined) positiveInt('--epochs', r.epochs);
   positiveInt('--batch', r.batch);
   if (r.k > r.nLatents) {
     throw new TrainError(
@@ -254,10 +299,13 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
   }
   for (const [name, value] of [
     ['--lr', r.lr],
-    ['--temperature', r.temperature],
+    ['--temperature', r.temperature ?? 1],
   ] as const) {
     if (!(value > 0) || !Number.isFinite(value))
       throw new TrainError('bad_config', `train: ${name} must be > 0, got ${value}`);
+  }
+  if (r.loss !== 'scale-free' && r.loss !== 'paper') {
+    throw new TrainError('bad_config', `train: --loss must be scale-free or paper, got ${String(r.loss)}`);
   }
   if (!(r.kldWeight >= 0) || !Number.isFinite(r.kldWeight)) {
     throw new TrainError('bad_config', `train: --kld-weight must be >= 0, got ${r.kldWeight}`);
@@ -269,6 +317,9 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
       'bad_config',
       `train: validation fraction must be in [0, 1), got ${r.validationFraction}`,
     );
+  }
+  if (r.queryWeight !== undefined && !(r.queryWeight > 0 && Number.isFinite(r.queryWeight))) {
+    throw new TrainError('bad_config', `train: --query-weight must be > 0, got ${r.queryWeight}`);
   }
   if (r.deadAfterRows !== undefined) positiveInt('deadAfterRows', r.deadAfterRows);
   if (r.checkpointEvery !== undefined) positiveInt('--checkpoint-every', r.checkpointEvery);
@@ -284,6 +335,39 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Default relative KL weight of the scale-free loss (RECIPE.md says how it was chosen). */
+export const DEFAULT_RELATIVE_KLD_WEIGHT = 0.03;
+
+/** Groups sampled to calibrate the KL's temperature and weight (the first ones of the shuffled training split). */
+const CALIBRATION_GROUPS = 4096;
+
+/** The loss constants of a run, from the moments of every training vector and a sample of training groups. */
+function calibrate(
+  rows: TrainingRows,
+  groups: Groups,
+  trainGroups: Int32Array,
+  scan: SourceScan,
+  r: Resolved,
+): LossCalibration {
+  const count = groups.neighbours > 0 ? Math.min(CALIBRATION_GROUPS, trainGroups.length) : 0;
+  const sample = {
+    x: assembleBatch(rows, groups, trainGroups, 0, count),
+    groups: count,
+    neighbours: groups.neighbours,
+  };
+  let meanNormSquared = 0;
+  for (const m of scan.mean) meanNormSquared += m * m;
+  const moments = {
+    variance: Math.max(0, scan.meanSquare - meanNormSquared / rows.dModel),
+    meanSquare: scan.meanSquare,
+  };
+  return calibrateLoss(moments, sample, rows.dModel, {
+    loss: r.loss,
+    kldWeight: r.kldWeight,
+    ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
+  });
 }
 
 function lrAt(r: Resolved, step: number, totalSteps: number): number {
@@ -338,16 +422,20 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
       ? 0
       : Math.min(10_000, Math.max(1, Math.round(nGroups * r.validationFraction)));
   const deadAfterRows = r.deadAfterRows ?? Math.min(1_000_000, (nGroups - nVal) * (1 + M));
+  const epochs = r.epochs ?? defaultEpochs(nGroups, M);
+  const queryWeight = M > 0 ? (r.queryWeight ?? M) : 1;
   const fingerprint = {
     dModel: d,
     nLatents: r.nLatents,
     k: r.k,
-    epochs: r.epochs,
+    epochs,
     batch: r.batch,
     lr: r.lr,
+    loss: r.loss,
     kldWeight: r.kldWeight,
     neighbours: M,
-    temperature: r.temperature,
+    queryWeight,
+    temperature: r.temperature ?? null,
     auxK: r.auxK,
     auxCoef: r.auxCoef,
     deadAfterRows,
@@ -417,17 +505,20 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
 
   const groupsPerStep = M > 0 ? Math.max(1, Math.floor(r.batch / (1 + M))) : r.batch;
   const stepsPerEpoch = Math.ceil(trainGroups.length / groupsPerStep);
-  const totalSteps = stepsPerEpoch * r.epochs;
+  const totalSteps = stepsPerEpoch * epochs;
+  const calibration = calibrate(rows, groups, trainGroups, scan, r);
+  emit({ type: 'recipe', nLatents: r.nLatents, k: r.k, epochs, calibration });
   const hyper: StepHyper = {
     dModel: d,
     nLatents: r.nLatents,
     k: r.k,
-    mseScale: 1,
-    kldWeight: M > 0 ? r.kldWeight : 0,
-    temperature: r.temperature,
+    mseScale: calibration.mseScale,
+    queryWeight,
+    kldWeight: calibration.kldWeight,
+    temperature: calibration.temperature,
     auxK: r.auxK,
     auxCoef: r.auxCoef,
-    auxScale: scan.meanSquare,
+    auxScale: calibration.auxScale,
     deadAfterRows,
     unitNormDecoder: r.unitNormDecoder,
     beta1: 0.9,
@@ -485,7 +576,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     ...(inEpoch ? { inEpoch } : {}),
   });
   try {
-    for (let epoch = startEpoch; epoch < r.epochs && !stoppedEarly && step < r.maxSteps; epoch++) {
+    for (let epoch = startEpoch; epoch < epochs && !stoppedEarly && step < r.maxSteps; epoch++) {
       const order = epochOrder(trainGroups, r.seed, epoch);
       const resumed = epoch === startEpoch ? resumeInEpoch : null;
       const sums: EpochSums = resumed ? { ...resumed.sums } : { loss: 0, mse: 0, kl: 0, auxk: 0, rows: 0 };
@@ -611,16 +702,20 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
         training: {
           trainer: '@steer/train',
           backend: backend.name,
-          epochs: r.epochs,
+          epochs,
+          epochsRun: Math.min(epochs, Math.ceil(step / stepsPerEpoch)),
           steps: step,
           bestEpoch,
           stoppedEarly,
           batch: r.batch,
           lr: r.lr,
           schedule: 'cosine',
-          kldWeight: hyper.kldWeight,
+          loss: r.loss,
+          kldWeight: r.kldWeight,
           neighbours: M,
-          temperature: r.temperature,
+          queryWeight,
+          temperature: calibration.temperature,
+          calibration: { ...calibration },
           auxK: r.auxK,
           auxCoef: r.auxCoef,
           deadAfterRows,
@@ -635,17 +730,22 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
           ...(final.rows < totalRows ? { mseVectors: final.rows } : {}),
           deadFraction: final.deadFraction,
           validation: lastVal,
+          data: { vectors: totalRows, sha256: scan.sha256 },
+          code: codeVersion(),
+          ...options.provenance,
         },
       },
     );
     emit({ type: 'exported', dir: options.out });
     return {
       sae: resolve(options.out),
+      nLatents: r.nLatents,
+      calibration,
       mse: final.mse,
       deadFraction: final.deadFraction,
       stepsPerSecond,
       backend,
-      epochs: Math.min(r.epochs, Math.ceil(step / stepsPerEpoch)),
+      epochs: Math.min(epochs, Math.ceil(step / stepsPerEpoch)),
       steps: step,
       bestEpoch,
       stoppedEarly,

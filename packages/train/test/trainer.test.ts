@@ -65,6 +65,39 @@ describe('train', () => {
     }
   });
 
+  it('with default flags and the KL term on, recovers >= 95% of a planted dictionary (issue 11 case)', async () => {
+    // 64-d, 96 unit atoms, 4 per vector with weights 0.5-1.5, 8,000 vectors; only k is given (the recipe derives
+    // 512 latents and 14 epochs, the scale-free loss and the calibrated KL with documents as pseudo-queries).
+    const dir = await tempDir();
+    try {
+      const { dict, docs } = plantedData(64, 96, 4, 8000);
+      const out = join(dir, 'sae');
+      const events: string[] = [];
+      const result = await train(
+        { dModel: 64, docs },
+        {
+          k: 4,
+          out,
+          embedding: { ...embedding, dims: 64 },
+          backend: 'wasm',
+          onEvent: (e) => events.push(e.type),
+        },
+      );
+      assert.ok(result.calibration.kldWeight > 0, 'the KL term is on');
+      assert.equal(result.calibration.loss, 'scale-free');
+      assert.ok(events.includes('recipe'));
+      const weights = await readSaeWeights(out);
+      const cosines = bestCosines(dict, 96, weights.W_dec, 64, result.nLatents);
+      const recovered = cosines.filter((c) => c > 0.9).length;
+      assert.ok(recovered >= 0.95 * 96, `recovered ${recovered}/96 atoms (cosine > 0.9)`);
+      const manifest = await readSaeManifest(out);
+      const calibration = manifest.training?.calibration as { mseScale: number; temperature: number };
+      assert.ok(calibration.mseScale > 0 && calibration.temperature > 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('trains with the KL loss over neighbour groups (documents as pseudo-queries)', async () => {
     const dir = await tempDir();
     try {

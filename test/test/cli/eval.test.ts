@@ -11,6 +11,9 @@ const demoSae = join(repoRoot, 'packages/cli/demo/sae');
 
 interface EvalOutput {
   queries: number;
+  allQueries: number;
+  embedder: string;
+  hashes: { corpus: string; queries: string; qrels: string };
   rows: Array<{
     method: string;
     k: number;
@@ -19,10 +22,13 @@ interface EvalOutput {
     p10: number;
     r10: number;
     ndcg10: number;
+    mrr10Ci: { value: number; low: number; high: number };
+    retention: { value: number; low: number; high: number };
+    overlap10: number;
   }>;
 }
 
-test('steer eval --json prints the four methods with their metrics, and --report writes the table', async () => {
+test('steer eval --json prints the five methods with metrics, intervals and overlap; --report writes the table', async () => {
   const cwd = await mkdtemp(join(tmpdir(), 'steer-eval-'));
   const dataset = join(cwd, 'tiny');
   const docs = [
@@ -42,6 +48,7 @@ test('steer eval --json prints the four methods with their metrics, and --report
     [
       { _id: 'q1', text: 'how is coffee made' },
       { _id: 'q2', text: 'wildlife in urban green spaces' },
+      { _id: 'q3', text: 'an unjudged query about electric vehicles' },
     ]
       .map((q) => JSON.stringify(q))
       .join('\n'),
@@ -55,9 +62,12 @@ test('steer eval --json prints the four methods with their metrics, and --report
   assert.equal(result.code, 0, result.stderr);
   const out = parseJsonOutput<EvalOutput>(result);
   assert.equal(out.queries, 2);
+  assert.equal(out.allQueries, 3, 'the overlap uses the unjudged query too');
+  assert.match(out.embedder, /^use-lite-512@model-embeddings-en@0\.2\.0 /);
+  assert.match(out.hashes.corpus, /^[0-9a-f]{16}$/);
   assert.deepEqual(
     out.rows.map((r) => r.method),
-    ['original', 'sparse', 'reconstructed', 'residual'],
+    ['original', 'sparse', 'reconstructed', 'reconstructed-cosine', 'residual'],
   );
   const byMethod = new Map(out.rows.map((r) => [r.method, r]));
   assert.equal(byMethod.get('original')!.mrr10, 1, 'the USE-lite embedder ranks these obvious matches first');
@@ -65,8 +75,12 @@ test('steer eval --json prints the four methods with their metrics, and --report
   assert.equal(byMethod.get('sparse')!.k, 8);
   assert.ok(byMethod.get('reconstructed')!.mse > 0);
   for (const row of out.rows) {
-    for (const value of [row.mrr10, row.p10, row.r10, row.ndcg10]) assert.ok(value >= 0 && value <= 1);
+    for (const value of [row.mrr10, row.p10, row.r10, row.ndcg10, row.overlap10])
+      assert.ok(value >= 0 && value <= 1);
+    assert.ok(row.mrr10Ci.low <= row.mrr10 && row.mrr10 <= row.mrr10Ci.high);
   }
+  assert.equal(byMethod.get('original')!.overlap10, 1);
+  assert.deepEqual(byMethod.get('original')!.retention, { value: 1, low: 1, high: 1 });
   const report = await readFile(join(cwd, 'report', 'eval.md'), 'utf8');
   assert.match(report, /\| tiny \| original \|/);
   assert.match(report, /Produced by `steer eval --dataset/);

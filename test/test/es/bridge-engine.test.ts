@@ -163,6 +163,45 @@ describe('bridge on the real steering engine (tiny SAE, hashing embedder, Elasti
     );
   });
 
+  it("mode=sparse and mode=hybrid search with the edited latents h', not a re-encoded steered vector", async () => {
+    const plain = await engine.resolve('"river bank" mode=sparse k=3');
+    const [strongest, second] = plain.latents.indices;
+    assert.ok(strongest !== undefined && second !== undefined, 'the query has at least two active latents');
+    const absent = [...Array(N_LATENTS).keys()].find((f) => !plain.latents.indices.includes(f))!;
+    for (const mode of ['sparse', 'hybrid'] as const) {
+      const query = `"river bank" -f${strongest} +f${absent}*0.75 =f${second}*0.5 mode=${mode} k=3`;
+      const resolved = await engine.resolve(query);
+      const latents = new Map([...resolved.latents.indices].map((f, i) => [f, resolved.latents.values[i]!]));
+      assert.equal(
+        latents.has(strongest),
+        false,
+        `${mode}: -f${strongest} removes it from the query's latents`,
+      );
+      assert.ok(Math.abs(latents.get(absent)! - 0.75) < 1e-6, `${mode}: +f${absent}*0.75 adds it`);
+      assert.ok(Math.abs(latents.get(second)! - 0.5) < 1e-6, `${mode}: =f${second}*0.5 sets it`);
+      for (const [f, value] of latents) {
+        if (f === absent || f === second) continue;
+        const i = [...plain.latents.indices].indexOf(f);
+        assert.equal(value, plain.latents.values[i], `${mode}: unedited f${f} keeps its activation`);
+      }
+      const response = await client.transport.request<{ hits: { hits: Array<{ _id: string }> } }>({
+        method: 'POST',
+        path: '/docs/_search',
+        body: { steer: query },
+      });
+      const direct = await backend.search('docs', {
+        mode,
+        vector: resolved.vector,
+        latents: resolved.latents,
+        k: 3,
+      });
+      assert.deepEqual(
+        response.hits.hits.map((h) => h._id),
+        direct.map((h) => h.id),
+      );
+    }
+  });
+
   it("the grammar's diagnostics reach the client as 400 parsing_exception with the position", async () => {
     await assert.rejects(
       client.transport.request({ method: 'POST', path: '/docs/_search', body: { steer: '"jobs" +f1*' } }),

@@ -11,7 +11,7 @@ import { embedAll } from '../embedding.js';
 
 export const embedCommand: Command = {
   name: 'embed',
-  summary: 'Embed a JSONL corpus into a float32 .npy file (and <out>.ids.json)',
+  summary: 'Embed a JSONL corpus into a float32 .npy file (and <out>.ids.json, <out>.model.json)',
   usage:
     'steer embed <corpus.jsonl> --out <vectors.npy> [--embedder default|onnx:<dir>] [--batch 64] [--json]',
   options: {
@@ -40,6 +40,16 @@ export const embedCommand: Command = {
       const idsPath = `${outPath}.ids.json`;
       await writeFile(`${idsPath}.tmp`, JSON.stringify(docs.map((d) => d.id)));
       await rename(`${idsPath}.tmp`, idsPath);
+      // The model beside the vectors, so that `steer train --embeddings` records it (and its version) in the SAE.
+      const modelPath = `${outPath}.model.json`;
+      const model = {
+        model: embedder.id,
+        ...(embedder.version !== undefined ? { version: embedder.version } : {}),
+        dims: embedder.dims,
+        normalized: embedder.normalized,
+      };
+      await writeFile(`${modelPath}.tmp`, JSON.stringify(model));
+      await rename(`${modelPath}.tmp`, modelPath);
       progress.finish(`${docs.length} documents, ${embedder.dims} dims -> ${out}`);
       if (args.values.json) {
         printJson(io, {
@@ -47,7 +57,9 @@ export const embedCommand: Command = {
           ids: idsPath,
           count: docs.length,
           dims: embedder.dims,
+          model: modelPath,
           embedder: embedder.id,
+          ...(embedder.version !== undefined ? { embedderVersion: embedder.version } : {}),
         });
       } else {
         io.stdout.write(

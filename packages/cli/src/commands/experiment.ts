@@ -6,13 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { createEmbedder, type Embedder } from '@steer/embed';
 import {
   BBC_TOPICS_FILE,
-  DEFAULT_PLAN,
   experimentCatalog,
   renderControllability,
   renderControllabilitySvg,
   runControllabilityStudy,
+  DEFAULT_SEEDS,
   PERSPECTIVE_QUERIES_FILE,
-  defaultEpochs,
+  datasetProvenance,
+  defaultPlan,
   embedDataset,
   embedTexts,
   EvalError,
@@ -20,6 +21,7 @@ import {
   loadLabelledCorpus,
   loadPerspectiveQueries,
   prepareTrainer,
+  provenanceBlock,
   renderAmplify,
   renderAmplifySvg,
   renderFrequency,
@@ -38,8 +40,10 @@ import {
   trainOrReuseSae,
   writeFileAtomic,
   type DatasetVectors,
+  embedderLabel,
   type EvalDataset,
   type ExperimentProgress,
+  type FrequencyResult,
   type SaeTrainingPlan,
 } from '@steer/eval';
 import { loadSae } from '@steer/sae';
@@ -72,6 +76,25 @@ function kList(args: CommandArgs, fallback: number[]): number[] {
   return ks;
 }
 
+function seedList(args: CommandArgs): number[] {
+  const raw = str(args, 'seeds');
+  if (raw === undefined) return [...DEFAULT_SEEDS];
+  const seeds = raw.split(',').map((s) => Number(s.trim()));
+  if (seeds.length === 0 || seeds.some((seed) => !Number.isSafeInteger(seed) || seed < 0)) {
+    throw new UsageError(
+      `experiment: --seeds must be whole numbers >= 0 separated by commas (e.g. 0,1,2), not '${raw}'`,
+    );
+  }
+  return seeds;
+}
+
+/** The code behind the results: the git commit and the trainer's code hash. */
+async function codeOfThisRun(): Promise<{ commit: string; dirty: boolean; trainer: string }> {
+  // NOTE: @steer/train loads TensorFlow.js on first use; importing it lazily keeps `steer` start-up fast.
+  const { codeVersion } = await import('@steer/train');
+  return codeVersion();
+}
+
 function positive(args: CommandArgs, name: string): number | undefined {
   const raw = str(args, name);
   if (raw === undefined) return undefined;
@@ -79,18 +102,6 @@ function positive(args: CommandArgs, name: string): number | undefined {
   if (!Number.isSafeInteger(value) || value < 1)
     throw new UsageError(`experiment: --${name} must be a whole number >= 1, not '${raw}'`);
   return value;
-}
-
-/** `--seeds 0,1,2` (default 0,1,2): whole numbers >= 0. */
-function seedList(args: CommandArgs): number[] {
-  const raw = str(args, 'seeds') ?? '0,1,2';
-  const seeds = raw.split(',').map((s) => Number(s.trim()));
-  if (seeds.length === 0 || seeds.some((s) => !Number.isSafeInteger(s) || s < 0)) {
-    throw new UsageError(
-      `experiment: --seeds must be whole numbers >= 0 separated by commas (e.g. 0,1,2), not '${raw}'`,
-    );
-  }
-  return seeds;
 }
 
 /** The command line as the user would type it again (flags in a fixed order), for the report's provenance. */
@@ -152,7 +163,7 @@ export const experimentCommand: Command = {
     "Run one of the paper's experiments (table1, kl, frequency, amplify, perspectives) or the controllability study and write Markdown + SVG",
   usage:
     'steer experiment <table1|kl|frequency|amplify|perspectives|controllability> [--dataset <dir> ...] --out <dir> ' +
-    '[--cache <dir>] [--k 32,64,128] [--epochs N] [--seeds 0,1,2] [--per-topic 10] [--sae <dir>] [--corpus <file.jsonl>] ' +
+    '[--cache <dir>] [--k 32,64,128] [--seeds 0,1,2] [--epochs N] [--per-topic 10] [--sae <dir>] [--corpus <file.jsonl>] ' +
     '[--queries <file.json>] [--embedder ...] [--json]',
   options: {
     ...jsonOption,
@@ -162,11 +173,11 @@ export const experimentCommand: Command = {
     out: { type: 'string' },
     cache: { type: 'string' },
     k: { type: 'string' },
+    seeds: { type: 'string' },
     epochs: { type: 'string' },
     sae: { type: 'string' },
     corpus: { type: 'string' },
     queries: { type: 'string' },
-    seeds: { type: 'string' },
     'per-topic': { type: 'string' },
   },
   async run(args, io) {
@@ -205,22 +216,35 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
   const embedder: Embedder = await createEmbedder(config.embedder, {
     cacheDir: join(config.dataDir, 'cache'),
   });
-  const embedding = { model: embedder.id, dims: embedder.dims, normalized: embedder.normalized };
+  const embedding = {
+    model: embedder.id,
+    ...(embedder.version !== undefined ? { version: embedder.version } : {}),
+    dims: embedder.dims,
+    normalized: embedder.normalized,
+  };
+  const seeds = seedList(args);
   const progress = stagedProgress(io, quiet);
   const written: string[] = [];
   const write = async (file: string, content: string) => {
     await writeFileAtomic(join(out, file), content);
     written.push(join(out, file));
   };
-  /** The SAE for a dataset: --sae, else the cached Table 1 SAE at K (trained when missing). */
-  const saeFor = async (dataset: EvalDataset, vectors: DatasetVectors, k: number): Promise<string> => {
-    if (saeArg) return resolve(io.cwd, saeArg);
-    const plan: SaeTrainingPlan = {
-      ...DEFAULT_PLAN,
+  /** The SAE for a dataset: --sae, else the cached Table 1 SAE at K and seed (trained when missing). */
+  const saeFor = async (
+    dataset: EvalDataset,
+    vectors: DatasetVectors,
+    k: number,
+    seed: number,
+  ): Promise<{ dir: string; plan?: SaeTrainingPlan }> => {
+    if (saeArg) return { dir: resolve(io.cwd, saeArg) };
+    const defaults = await defaultPlan(
+      dataset.documents.length,
+      vectors.leadQueries?.docIndex.length ?? 0,
+      vectors.dims,
       k,
-      epochs: epochs ?? defaultEpochs(dataset.documents.length),
-      leadQueries: vectors.leadQueries !== undefined,
-    };
+      seed,
+    );
+    const plan: SaeTrainingPlan = { ...defaults, ...(epochs !== undefined ? { epochs } : {}) };
     const cached = await trainOrReuseSae(
       cacheDir,
       dataset.name,
@@ -230,7 +254,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
       progress.update,
       vectors.leadQueries,
     );
-    return cached.dir;
+    return { dir: cached.dir, plan };
   };
   let json: unknown;
   try {
@@ -243,18 +267,19 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
         backend,
         cacheDir,
         ks: kList(args, name === 'table1' ? [32, 64, 128] : [128]),
+        seeds,
         ...(epochs !== undefined ? { epochs } : {}),
         onProgress: progress.update,
       };
       if (name === 'table1') {
         const result = await runTable1(options);
-        await write('table1.md', renderTable1(result, command, date));
+        await write('table1.md', renderTable1(result, command, date, await codeOfThisRun()));
         json = result;
         if (!quiet) io.stdout.write(`${renderRetentionTable(result.entries)}\n`);
       } else {
         const result = await runKlAblation(options);
         await write('kl.svg', renderKlSvg(result));
-        await write('kl.md', renderKl(result, command, date, 'kl.svg'));
+        await write('kl.md', renderKl(result, command, date, 'kl.svg', await codeOfThisRun()));
         json = result;
       }
     } else if (name === 'amplify' || name === 'frequency') {
@@ -262,55 +287,74 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
       const [k] = kList(args, [32]);
       const sections: string[] = [];
       const results: unknown[] = [];
-      const saeDirs = new Map<string, string>();
       for (const dataset of datasets) {
         const vectors = await embedDataset(dataset, embedder, progress.update);
-        const saeDir = await saeFor(dataset, vectors, k!);
-        saeDirs.set(dataset.name, saeDir);
+        const svgName = `${name}-${dataset.name.replace(/[^\w.-]+/g, '_')}.svg`;
+        if (name === 'frequency') {
+          // One SAE per seed (the Table 1 SAEs at K); --sae gives one SAE.
+          const perSeed: FrequencyResult[] = [];
+          const plans: SaeTrainingPlan[] = [];
+          for (const seed of saeArg ? [seeds[0]!] : seeds) {
+            const { dir, plan } = await saeFor(dataset, vectors, k!, seed);
+            if (plan) plans.push(plan);
+            const sae = await loadSae(dir);
+            try {
+              perSeed.push(
+                await runFrequency({
+                  corpus: dataset.name,
+                  documents: dataset.documents,
+                  documentVectors: vectors.documents,
+                  sae,
+                }),
+              );
+            } finally {
+              await sae.dispose();
+            }
+          }
+          const header = provenanceBlock(command, date, {
+            embedder: embedderLabel(embedder),
+            datasets: datasetProvenance([dataset]),
+            seeds: saeArg ? [] : seeds,
+            plans,
+            code: await codeOfThisRun(),
+          });
+          await write(svgName, renderFrequencySvg(perSeed[0]!));
+          sections.push(renderFrequency(perSeed, header, svgName));
+          results.push(perSeed);
+          continue;
+        }
+        const saeDir = (await saeFor(dataset, vectors, k!, seeds[0]!)).dir;
         const sae = await loadSae(saeDir);
         try {
-          const svgName = `${name}-${dataset.name.replace(/[^\w.-]+/g, '_')}.svg`;
-          if (name === 'amplify') {
-            const inputs = {
-              dataset,
-              sae,
-              documentVectors: vectors.documents,
-              queryVectors: vectors.queries,
-              queries: vectors.judgedQueries,
-            };
-            const catalog = await experimentCatalog(
-              saeDirs.get(dataset.name)!,
-              sae,
-              embedder,
-              dataset.documents,
-              progress.update,
-              `label ${dataset.name}`,
-            );
-            try {
-              const byConcept = await runAmplify({
-                ...inputs,
-                conceptSearch: async (text) => {
-                  const [best] = await catalog.searchFeatures(text, 1);
-                  return best && { feature: best.id, score: best.score };
-                },
-              });
-              const byJudgments = await runAmplify(inputs);
-              await write(svgName, renderAmplifySvg([byConcept, byJudgments]));
-              sections.push(renderAmplify([byConcept, byJudgments], command, date, svgName));
-              results.push(byConcept, byJudgments);
-            } finally {
-              await catalog.dispose();
-            }
-          } else {
-            const result = await runFrequency({
-              corpus: dataset.name,
-              documents: dataset.documents,
-              documentVectors: vectors.documents,
-              sae,
+          const inputs = {
+            dataset,
+            sae,
+            documentVectors: vectors.documents,
+            queryVectors: vectors.queries,
+            queries: vectors.judgedQueries,
+          };
+          const catalog = await experimentCatalog(
+            saeDir,
+            sae,
+            embedder,
+            dataset.documents,
+            progress.update,
+            `label ${dataset.name}`,
+          );
+          try {
+            const byConcept = await runAmplify({
+              ...inputs,
+              conceptSearch: async (text) => {
+                const [best] = await catalog.searchFeatures(text, 1);
+                return best && { feature: best.id, score: best.score };
+              },
             });
-            await write(svgName, renderFrequencySvg(result));
-            sections.push(renderFrequency(result, command, date, svgName));
-            results.push(result);
+            const byJudgments = await runAmplify(inputs);
+            await write(svgName, renderAmplifySvg([byConcept, byJudgments]));
+            sections.push(renderAmplify([byConcept, byJudgments], command, date, svgName));
+            results.push(byConcept, byJudgments);
+          } finally {
+            await catalog.dispose();
           }
         } finally {
           await sae.dispose();
@@ -372,17 +416,18 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
         saeDir = demoSae;
         saeNote = 'the demo SAE shipped in packages/cli/demo/sae';
       } else {
-        const plan: SaeTrainingPlan = {
-          ...DEFAULT_PLAN,
-          nLatents: 2048,
-          k: kList(args, [32])[0]!,
-          epochs: epochs ?? 30,
-          leadQueries: false,
-        };
+        const defaults = await defaultPlan(
+          passages.length,
+          0,
+          embedder.dims,
+          kList(args, [32])[0]!,
+          seeds[0]!,
+        );
+        const plan: SaeTrainingPlan = { ...defaults, ...(epochs !== undefined ? { epochs } : {}) };
         saeDir = (
           await trainOrReuseSae(cacheDir, 'demo-corpus', documentVectors, embedding, plan, progress.update)
         ).dir;
-        saeNote = `trained by this command on the demo corpus's passages: ${plan.nLatents} latents, ${plan.epochs} epochs, MSE + KL with M = 8, seed ${plan.seed}`;
+        saeNote = `trained by this command on the demo corpus's passages: ${plan.nLatents} latents, up to ${plan.epochs} epochs, the default recipe (${plan.loss} loss, KL weight ${plan.kldWeight}, M = ${plan.neighbours}), seed ${plan.seed}`;
       }
       const sae = await loadSae(saeDir);
       const catalog = await experimentCatalog(

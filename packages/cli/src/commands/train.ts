@@ -31,9 +31,10 @@ import { createProgress } from '../progress.js';
 const USAGE =
   'steer train (--embeddings <file.npy|file.jsonl|dir of .npy shards> | --corpus <corpus.jsonl> [--embedder default|onnx:<dir>] | ' +
   '--from-index <name> [--vector-field f] [--index-backend embedded|elasticsearch] [--page-size 1000]) ' +
-  '--latents N --k K --epochs E --out <dir> [--batch 512] [--kld-weight 1] [--neighbours 8] [--queries <file>] ' +
-  '[--qrels <qrels.tsv>] [--neighbour-search auto|exact|ivf] [--neighbour-recall 0.9] [--checkpoint-every <steps>] ' +
-  '[--eval-rows N] [--lr 0.001] [--aux-k d/2] [--seed 0] [--backend auto|cuda|webgpu|onnx|wasm|cpu] [--resume] [--json]';
+  '--k K --out <dir> [--latents N] [--epochs E] [--loss scale-free|paper] [--kld-weight w] [--temperature T] ' +
+  '[--batch 512] [--neighbours 8] [--queries <file>] [--qrels <qrels.tsv>] [--neighbour-search auto|exact|ivf] ' +
+  '[--neighbour-recall 0.9] [--checkpoint-every <steps>] [--eval-rows N] [--lr 0.001] [--aux-k d/2] [--seed 0] ' +
+  '[--backend auto|cuda|webgpu|onnx|wasm|cpu] [--resume] [--json]';
 
 /** Codes of TrainError caused by the user's input or environment (exit 2); the rest are failures (exit 1). */
 const USAGE_CODES = new Set([
@@ -116,6 +117,27 @@ async function vectorIds(path: string, opened: OpenedVectors): Promise<string[]>
   return ids.map(String);
 }
 
+/** The model `steer embed` recorded beside a vector file (`<file>.model.json`), when there is one. */
+async function recordedModel(path: string): Promise<{ model: string; version?: string } | undefined> {
+  const sidecar = `${path}.model.json`;
+  if (!(await exists(sidecar))) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(sidecar, 'utf8'));
+  } catch (error) {
+    throw new UsageError(
+      `train: ${sidecar} is not valid JSON (${(error as Error).message}); fix or delete it`,
+    );
+  }
+  const { model, version } = (parsed ?? {}) as { model?: unknown; version?: unknown };
+  if (typeof model !== 'string' || (version !== undefined && typeof version !== 'string')) {
+    throw new UsageError(
+      `train: ${sidecar} must be {"model": "<id>", "version": "<version>"}; fix or delete it`,
+    );
+  }
+  return { model, ...(typeof version === 'string' ? { version } : {}) };
+}
+
 /** Whether the first 1,000 rows have unit length (recorded in the SAE manifest). */
 function isUnitNorm(source: VectorSource): boolean {
   const rows = Math.min(source.rows, 1000);
@@ -162,13 +184,20 @@ async function inputsFromEmbeddings(args: CommandArgs, io: CommandIO, path: stri
           queries && qFile ? await vectorIds(qFile, queries) : [],
         )
       : undefined;
-  const model = str(args, 'embedding-model') ?? 'unknown';
+  const recorded = await recordedModel(file);
+  const model = str(args, 'embedding-model') ?? recorded?.model ?? 'unknown';
+  const version = recorded?.model === model ? recorded.version : undefined;
   return {
     docs: docs.source,
     ...(queries ? { queries: queries.source } : {}),
     ...(relevant ? { relevant } : {}),
     dims,
-    embedding: { model, dims, normalized: isUnitNorm(docs.source) },
+    embedding: {
+      model,
+      ...(version !== undefined ? { version } : {}),
+      dims,
+      normalized: isUnitNorm(docs.source),
+    },
     note: `${docs.source.rows} document vectors${queries ? `, ${queries.source.rows} query vectors` : ''} of ${dims} dims (${docs.source.description})`,
   };
 }
@@ -184,7 +213,15 @@ interface EmbedJob {
 /** Messages from the embedding worker. */
 type EmbedMessage =
   | { type: 'progress'; done: number; total: number }
-  | { type: 'done'; id: string; dims: number; normalized: boolean; docs: Float32Array; queries: Float32Array }
+  | {
+      type: 'done';
+      id: string;
+      version?: string;
+      dims: number;
+      normalized: boolean;
+      docs: Float32Array;
+      queries: Float32Array;
+    }
   | { type: 'error'; name: string; message: string };
 
 // NOTE: the default embedder (@energetic-ai/core) bundles TF.js 4.5 and claims the wasm backend of the
@@ -209,6 +246,7 @@ async function embedInWorker(job: EmbedJob): Promise<void> {
       const message: EmbedMessage = {
         type: 'done',
         id: embedder.id,
+        ...(embedder.version !== undefined ? { version: embedder.version } : {}),
         dims: embedder.dims,
         normalized: embedder.normalized,
         docs,
@@ -327,7 +365,12 @@ async function inputsFromCorpus(args: CommandArgs, io: CommandIO, path: string):
     ...(queryDocs.length > 0 ? { queries: embedded.queries } : {}),
     ...(relevant ? { relevant } : {}),
     dims: embedded.dims,
-    embedding: { model: embedded.id, dims: embedded.dims, normalized: embedded.normalized },
+    embedding: {
+      model: embedded.id,
+      ...(embedded.version !== undefined ? { version: embedded.version } : {}),
+      dims: embedded.dims,
+      normalized: embedded.normalized,
+    },
     note: `${corpus.length} documents${queryDocs.length ? ` and ${queryDocs.length} queries` : ''} embedded with ${embedded.id}`,
   };
 }
@@ -378,9 +421,11 @@ export const trainCommand: Command = {
     'data-dir': { type: 'string' },
     'embedding-model': { type: 'string' },
     latents: { type: 'string' },
+    loss: { type: 'string' },
     k: { type: 'string' },
     'kld-weight': { type: 'string' },
     neighbours: { type: 'string' },
+    'query-weight': { type: 'string' },
     temperature: { type: 'string' },
     epochs: { type: 'string' },
     batch: { type: 'string' },
@@ -421,14 +466,16 @@ export const trainCommand: Command = {
     const onOff = choice(args, 'unit-norm', ['on', 'off'] as const);
     const encoderInit = choice(args, 'encoder-init', ['decoder', 'random'] as const);
     const options: Omit<TrainOptions, 'embedding'> = {
-      nLatents: required(integer(args, 'latents', 1), 'latents'),
+      nLatents: integer(args, 'latents', 1),
       k: required(integer(args, 'k', 1), 'k'),
-      epochs: required(integer(args, 'epochs', 1), 'epochs'),
+      epochs: integer(args, 'epochs', 1),
+      loss: choice(args, 'loss', ['scale-free', 'paper'] as const),
       out: isAbsolute(out) ? out : resolve(io.cwd, out),
       batch: integer(args, 'batch', 1),
       lr: real(args, 'lr', Number.MIN_VALUE),
       kldWeight: real(args, 'kld-weight', 0),
       neighbours: integer(args, 'neighbours', 0),
+      queryWeight: real(args, 'query-weight', Number.MIN_VALUE),
       temperature: real(args, 'temperature', Number.MIN_VALUE),
       auxK: integer(args, 'aux-k', 0),
       auxCoef: real(args, 'aux-coef', 0),
@@ -477,6 +524,7 @@ export const trainCommand: Command = {
       if (json) {
         printJson(io, {
           sae: result.sae,
+          nLatents: result.nLatents,
           mse: result.mse,
           deadFraction: result.deadFraction,
           stepsPerSecond: result.stepsPerSecond,
@@ -484,7 +532,7 @@ export const trainCommand: Command = {
         });
       } else {
         io.stdout.write(
-          `trained ${result.steps} steps on ${result.backend.name} (${result.stepsPerSecond.toFixed(2)} steps/s): ` +
+          `trained ${result.nLatents} latents for ${result.steps} steps on ${result.backend.name} (${result.stepsPerSecond.toFixed(2)} steps/s): ` +
             `mse ${result.mse.toPrecision(4)}, dead latents ${(100 * result.deadFraction).toFixed(1)}% -> ${result.sae}\n`,
         );
       }

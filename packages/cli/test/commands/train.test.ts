@@ -125,7 +125,15 @@ test('steer train --json prints exactly one JSON document and writes a loadable 
   const lines = result.stdout.trim().split('\n');
   assert.equal(lines.length, 1);
   const summary = JSON.parse(lines[0]!);
-  assert.deepEqual(Object.keys(summary).sort(), ['backend', 'deadFraction', 'mse', 'sae', 'stepsPerSecond']);
+  assert.deepEqual(Object.keys(summary).sort(), [
+    'backend',
+    'deadFraction',
+    'mse',
+    'nLatents',
+    'sae',
+    'stepsPerSecond',
+  ]);
+  assert.equal(summary.nLatents, 32);
   assert.equal(summary.sae, join(root, 'sae'));
   assert.equal(summary.backend, 'wasm');
   assert.ok(summary.mse > 0 && summary.stepsPerSecond > 0);
@@ -155,7 +163,11 @@ test('steer train reports progress on stderr, refuses to clobber a run, and resu
   assert.equal(result.code, 0);
   assert.match(result.stderr, /backend wasm/);
   assert.match(result.stderr, /epoch 1: loss/);
-  assert.match(result.stdout, /trained \d+ steps on wasm/);
+  assert.match(result.stdout, /trained 16 latents for \d+ steps on wasm/);
+  assert.match(
+    result.stderr,
+    /16 latents, k 2, up to 1 epochs; scale-free loss: MSE x [\d.e+-]+, no KL term/,
+  );
   await assert.rejects(run(args), (e: Error) => e instanceof UsageError && /pass --resume/.test(e.message));
   const resumed = await run([...args, '--resume']);
   assert.equal(resumed.code, 0);
@@ -229,13 +241,43 @@ test('steer train --corpus embeds documents and judged queries with the embedder
   const summary = JSON.parse(result.stdout);
   const manifest = await readSaeManifest(summary.sae);
   assert.equal(manifest.embedding.model, 'use-lite-512');
+  assert.match(manifest.embedding.version ?? '', /model-embeddings-en@/);
   assert.equal(manifest.dModel, 512);
   assert.equal(manifest.training?.pseudoQueries, true);
 });
 
+test('steer train --embeddings records the model and version that steer embed wrote beside the vectors', async () => {
+  await writeNpy(
+    join(root, 'sidecar.npy'),
+    new Float32Array(300 * 16).map((_, i) => Math.sin(i)),
+    [300, 16],
+  );
+  await writeFile(
+    join(root, 'sidecar.npy.model.json'),
+    JSON.stringify({ model: 'test-16', version: 'v7 rev2', dims: 16, normalized: false }),
+  );
+  const args = ['--embeddings', 'sidecar.npy', '--latents', '16', '--k', '2', '--epochs', '1', '--json'];
+  const result = await run([...args, '--neighbours', '0', '--out', 'sae-sidecar', '--backend', 'wasm']);
+  assert.equal(result.code, 0);
+  const manifest = await readSaeManifest(join(root, 'sae-sidecar'));
+  assert.deepEqual(manifest.embedding, { model: 'test-16', version: 'v7 rev2', dims: 16, normalized: false });
+  await writeFile(join(root, 'sidecar.npy.model.json'), '{"model": 3}');
+  await assert.rejects(
+    run([...args, '--out', 'sae-bad-sidecar']),
+    (e: Error) => e instanceof UsageError && /sidecar\.npy\.model\.json must be/.test(e.message),
+  );
+});
+
 test('bad input is a UsageError (exit 2) naming the problem', async () => {
-  const base = ['--latents', '8', '--k', '2', '--epochs', '1', '--out', 'x', '--json'];
-  await assert.rejects(run(['--embeddings', 'vectors.npy', ...base.slice(2)]), UsageError);
+  const base = ['--k', '2', '--latents', '8', '--epochs', '1', '--out', 'x', '--json'];
+  await assert.rejects(
+    run(['--embeddings', 'vectors.npy', ...base.slice(2)]),
+    (e: Error) => e instanceof UsageError && /--k is required/.test(e.message),
+  );
+  await assert.rejects(
+    run(['--embeddings', 'vectors.npy', ...base, '--loss', 'huber']),
+    /--loss must be one of scale-free, paper/,
+  );
   await assert.rejects(
     run(['--embeddings', 'vectors.npy', ...base, '--k', '9']),
     (e: Error) => e instanceof UsageError && /--k 9 is larger/.test(e.message),

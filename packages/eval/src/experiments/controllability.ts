@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { seededRandom, type Catalog } from '@steer/catalog';
+import { bootstrapMean, type Interval } from '../statistics.js';
 import type { Embedder } from '@steer/embed';
 import { compileText, type SteeringPlan } from '@steer/grammar';
 import { latentNorm, loadSae, type FeatureEdit, type SaeRuntime, type SparseLatents } from '@steer/sae';
@@ -12,7 +13,7 @@ import { EvalError } from '../datasets.js';
 import { embedTexts } from '../run-eval.js';
 import { experimentCatalog } from './catalogs.js';
 import {
-  DEFAULT_PLAN,
+  defaultPlan,
   documentText,
   provenance,
   trainOrReuseSae,
@@ -139,36 +140,6 @@ export function holdOutQueries(
   return {
     collection: documents.filter((d) => !held.has(d.id)),
     queries: documents.filter((d) => held.has(d.id)),
-  };
-}
-
-/** A mean with its 95% bootstrap interval. */
-export interface Interval {
-  mean: number;
-  low: number;
-  high: number;
-}
-
-/**
- * The mean of `values` with a 95% percentile bootstrap interval (`resamples` resamples, seeded). Values are
- * per-query means, so the interval is over queries.
- */
-export function bootstrapMean(values: readonly number[], resamples = 2000, seed = 1): Interval {
-  const n = values.length;
-  const mean = n === 0 ? 0 : values.reduce((a, b) => a + b, 0) / n;
-  if (n < 2) return { mean, low: mean, high: mean };
-  const random = seededRandom(seed);
-  const means = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += values[Math.floor(random() * n)]!;
-    means[r] = sum / n;
-  }
-  means.sort();
-  return {
-    mean,
-    low: means[Math.floor(0.025 * (resamples - 1))]!,
-    high: means[Math.ceil(0.975 * (resamples - 1))]!,
   };
 }
 
@@ -371,8 +342,7 @@ export async function runControllability(options: ControllabilityOptions): Promi
     const stat = (f: (c: (typeof cells)[number]) => number, salt: number) =>
       bootstrapMean(
         cells.map((c) => f(c) / c.pairs),
-        2000,
-        options.seed * 101 + p * 7 + salt,
+        { resamples: 2000, seed: options.seed * 101 + p * 7 + salt },
       );
     return {
       ...setting,
@@ -459,7 +429,7 @@ function acrossSeeds(values: number[]): { mean: number; min: number; max: number
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
-const interval = (i: Interval) => `${pct(i.mean)} [${pct(i.low)}, ${pct(i.high)}]`;
+const interval = (i: Interval) => `${pct(i.value)} [${pct(i.low)}, ${pct(i.high)}]`;
 
 /** Share of the target topic against relative strength, per source, averaged over seeds (SVG). */
 export function renderControllabilitySvg(results: readonly ControllabilityResult[]): string {
@@ -469,7 +439,7 @@ export function renderControllabilitySvg(results: readonly ControllabilityResult
       for (const result of results) {
         for (const s of result.settings) {
           if (s.source !== source || s.edit.endsWith('/1')) continue;
-          byStrength.set(s.strength, [...(byStrength.get(s.strength) ?? []), s[metric].mean]);
+          byStrength.set(s.strength, [...(byStrength.get(s.strength) ?? []), s[metric].value]);
         }
       }
       return [...byStrength]
@@ -537,7 +507,7 @@ export function renderControllability(
       ? `${pct(m.mean)} (seeds ${pct(m.min)} to ${pct(m.max)})`
       : `${m.mean.toFixed(2)} (seeds ${m.min.toFixed(2)} to ${m.max.toFixed(2)})`;
   lines.push(
-    `| mean of ${results.length} | | | ${across(mean((r) => def(r).shareBefore.mean))} | ${across(mean((r) => def(r).shareAfter.mean))} | ${across(mean((r) => def(r).gained.mean))} | ${across(mean((r) => def(r).kept.mean))} | ${across(
+    `| mean of ${results.length} | | | ${across(mean((r) => def(r).shareBefore.value))} | ${across(mean((r) => def(r).shareAfter.value))} | ${across(mean((r) => def(r).gained.value))} | ${across(mean((r) => def(r).kept.value))} | ${across(
       mean((r) => p1(r, 'name')),
       false,
     )} |`,
@@ -550,7 +520,7 @@ export function renderControllability(
   for (const [i, setting] of first.settings.entries()) {
     const all = results.map((r) => r.settings[i]!);
     const cell = (f: (s: SettingResult) => Interval) =>
-      `${pct(all.reduce((a, s) => a + f(s).mean, 0) / all.length)} [${pct(Math.min(...all.map((s) => f(s).low)))}, ${pct(Math.max(...all.map((s) => f(s).high)))}]`;
+      `${pct(all.reduce((a, s) => a + f(s).value, 0) / all.length)} [${pct(Math.min(...all.map((s) => f(s).low)))}, ${pct(Math.max(...all.map((s) => f(s).high)))}]`;
     lines.push(
       `| ${setting.source} | \`${setting.edit}\` | ${cell((s) => s.shareBefore)} | ${cell((s) => s.shareAfter)} | ${cell((s) => s.gained)} | ${cell((s) => s.kept)} |`,
     );
@@ -663,20 +633,20 @@ export async function runControllabilityStudy(
       64,
       progress('embed headlines'),
     );
-    plan = {
-      ...DEFAULT_PLAN,
+    // The default recipe (scale-free loss, relative KL weight) at the issue's 2,048 latents.
+    const recipe = await defaultPlan(collection.length, 0, embedder.dims, options.k ?? 32, seed);
+    const seedPlan: SaeTrainingPlan = {
+      ...recipe,
       nLatents: options.nLatents ?? 2048,
-      k: options.k ?? 32,
       epochs: options.epochs ?? 30,
-      seed,
-      leadQueries: false,
     };
+    plan = seedPlan;
     const cached = await trainOrReuseSae(
       cacheDir,
       `${name}-holdout${perTopic}-split${seed}`,
       collectionVectors,
       embedding,
-      plan,
+      seedPlan,
       options.onProgress,
     );
     const sae = await loadSae(cached.dir);
@@ -711,7 +681,7 @@ export async function runControllabilityStudy(
     }
   }
   const note = plan
-    ? `Collection ${name} (${corpus.length} articles, ${topics.length} topics; corpus.jsonl sha256 ${corpusSha.slice(0, 16)}…, topics file sha256 ${topicsSha.slice(0, 16)}…); per seed s: ${perTopic} articles per topic held out (split s), SAE trained on the rest by \`trainOrReuseSae\` (${plan.nLatents} latents, K=${plan.k}, up to ${plan.epochs} epochs with early stopping, MSE + KL with M = ${plan.neighbours}, training seed s), catalog by \`steer label\` defaults; embedder ${embedder.id}.`
+    ? `Collection ${name} (${corpus.length} articles, ${topics.length} topics; corpus.jsonl sha256 ${corpusSha.slice(0, 16)}…, topics file sha256 ${topicsSha.slice(0, 16)}…); per seed s: ${perTopic} articles per topic held out (split s), SAE trained on the rest by \`trainOrReuseSae\` (${plan.nLatents} latents, K=${plan.k}, up to ${plan.epochs} epochs with early stopping, the default recipe: ${plan.loss} loss, KL weight ${plan.kldWeight}, M = ${plan.neighbours}, training seed s), catalog by \`steer label\` defaults; embedder ${embedder.id}.`
     : '';
   return { results, note };
 }

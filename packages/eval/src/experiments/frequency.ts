@@ -3,7 +3,8 @@
 import { featureFrequencies, frequencyBuckets, rankFrequencySvg, type FeatureStats } from '@steer/catalog';
 import type { SaeRuntime, SparseLatents } from '@steer/sae';
 import type { EvalDocument } from '../datasets.js';
-import { documentText, provenance } from './shared.js';
+import { meanAndSd } from '../statistics.js';
+import { documentText } from './shared.js';
 
 /** One example feature of a frequency bucket. */
 export interface FrequencyExample {
@@ -215,35 +216,45 @@ export function renderFrequencySvg(result: FrequencyResult): string {
   );
 }
 
-/** The frequency report in Markdown. */
+/**
+ * The frequency report in Markdown for one corpus: `results` holds one SAE per training seed (the plot and the
+ * examples are the first's; slopes are given per seed and as mean ± sd). `header` is the provenance block.
+ */
 export function renderFrequency(
-  result: FrequencyResult,
-  command: string,
-  date: Date,
+  results: readonly FrequencyResult[],
+  header: string,
   svgName: string,
 ): string {
+  const first = results[0]!;
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
   const atRank = (values: readonly number[], rank: number) =>
     values[rank - 1] === undefined ? '—' : pct(values[rank - 1]!);
+  const slopes = meanAndSd(results.map((r) => r.featureSlope));
+  const live = meanAndSd(results.map((r) => r.liveFeatures));
   return [
-    `# Figure 3: feature activation frequency vs term frequency (${result.corpus})`,
+    `# Figure 3: feature activation frequency vs term frequency (${first.corpus})`,
     '',
-    provenance(command, date),
+    header,
     '',
     `![rank-frequency](${svgName})`,
     '',
-    `SAE ${result.saeId}: K=${result.k}, ${result.nLatents} latents, ${result.liveFeatures} fire on at least one of the ${result.documents} documents.`,
+    `The plot shows SAE ${first.saeId} (K=${first.k}, ${first.nLatents} latents, the first seed); ${first.liveFeatures} of its features fire on at least one of the ${first.documents} documents.`,
     '',
-    '| curve | items | rank 1 | rank 10 | rank 100 | rank 1000 | log-log slope |',
-    '|---|---|---|---|---|---|---|',
-    `| SAE features | ${result.liveFeatures} | ${atRank(result.featureFrequencies, 1)} | ${atRank(result.featureFrequencies, 10)} | ${atRank(result.featureFrequencies, 100)} | ${atRank(result.featureFrequencies, 1000)} | ${result.featureSlope.toFixed(2)} |`,
-    `| bag-of-words terms | ${result.vocabulary} | ${atRank(result.termFrequencies, 1)} | ${atRank(result.termFrequencies, 10)} | ${atRank(result.termFrequencies, 100)} | ${atRank(result.termFrequencies, 1000)} | ${result.termSlope.toFixed(2)} |`,
+    '| curve | SAE | items | rank 1 | rank 10 | rank 100 | rank 1000 | log-log slope |',
+    '|---|---|---|---|---|---|---|---|',
+    ...results.map(
+      (r) =>
+        `| SAE features | ${r.saeId} | ${r.liveFeatures} | ${atRank(r.featureFrequencies, 1)} | ${atRank(r.featureFrequencies, 10)} | ${atRank(r.featureFrequencies, 100)} | ${atRank(r.featureFrequencies, 1000)} | ${r.featureSlope.toFixed(2)} |`,
+    ),
+    `| bag-of-words terms | — | ${first.vocabulary} | ${atRank(first.termFrequencies, 1)} | ${atRank(first.termFrequencies, 10)} | ${atRank(first.termFrequencies, 100)} | ${atRank(first.termFrequencies, 1000)} | ${first.termSlope.toFixed(2)} |`,
     '',
-    '## Head, torso and tail features',
+    `Over the ${results.length} seeds: feature log-log slope ${slopes.mean.toFixed(2)} ± ${slopes.sd.toFixed(2)} (terms ${first.termSlope.toFixed(2)}); live features ${live.mean.toFixed(0)} ± ${live.sd.toFixed(0)} of ${first.nLatents}.`,
+    '',
+    '## Head, torso and tail features (first seed)',
     '',
     '| bucket | feature | documents | keywords of its top documents | strongest document |',
     '|---|---|---|---|---|',
-    ...result.examples.map(
+    ...first.examples.map(
       (e) =>
         `| ${e.bucket} | ${e.feature} | ${pct(e.frequency)} | ${e.keywords.join(', ') || '—'} | ${e.topDocument.replace(/\|/g, '\\|')} |`,
     ),
@@ -255,6 +266,7 @@ export function renderFrequency(
     "  (the catalog's tokenizer, stopwords kept), i.e. the bag-of-words vocabulary of the same corpus.",
     '- Head / torso / tail: the most frequent features, those around the median rank, and the rarest live ones; keywords',
     "  are the content words most over-represented (ratio of document frequencies) in each feature's ten strongest documents.",
+    '- The SAEs are the Table 1 SAEs at this K (same cache), one per seed.',
     '',
   ].join('\n');
 }

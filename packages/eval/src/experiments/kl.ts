@@ -1,85 +1,200 @@
-// Figure 2 of the paper: the KL ablation. SAEs trained with and without the KL term of the loss (kld weight 1
-// vs 0) at the same K, compared by sparse and reconstructed MRR@10 as bars.
+// Figure 2 of the paper: the KL ablation. SAEs trained with the default recipe and with the KL term off (weight 0),
+// same data, K and seeds, compared by the paired per-query difference of MRR@10 with its bootstrap interval.
+import { embedderLabel } from '../provenance.js';
 import type { EvalMethod } from '../run-eval.js';
-import { provenance } from './shared.js';
+import { bootstrapPairedDifference, compareInterval, meanAndSd, type Interval } from '../statistics.js';
+import { DEFAULT_SEEDS } from './shared.js';
 import { barChartSvg } from './svg.js';
-import { evaluateGrid, vectorCache, type Table1Entry, type Table1Options } from './table1.js';
+import {
+  cellsOf,
+  datasetProvenance,
+  evaluateGrid,
+  meanSd,
+  numInterval,
+  provenanceBlock,
+  seedAveraged,
+  summarizeCell,
+  trainingTable,
+  vectorCache,
+  type Table1Cell,
+  type Table1Entry,
+  type Table1Options,
+  type Table1Result,
+} from './table1.js';
 
-/** Result of {@link runKlAblation}: entries with the KL loss (kldWeight 1) and without (0). */
+/** Result of {@link runKlAblation}: entries with the default KL weight and without the KL term (0). */
 export interface KlResult {
   withKl: Table1Entry[];
   withoutKl: Table1Entry[];
+  datasets: Table1Result['datasets'];
+  embedder: string;
+  seeds: number[];
 }
 
 /**
- * Trains (or reuses) and evaluates SAEs with and without the KL loss at each K (default 128).
- * The KL-weight-1 SAEs are the ones Table 1 caches, so running both reuses them.
+ * Trains (or reuses) and evaluates SAEs with and without the KL loss at each K (default 128) and seed. The
+ * default-weight SAEs are the ones Table 1 caches, so running both reuses them.
  */
 export async function runKlAblation(options: Table1Options): Promise<KlResult> {
   const ks = options.ks ?? [128];
   const vectors = vectorCache(options.embedder, options.onProgress);
   return {
-    withKl: await evaluateGrid(options, ks, 1, vectors),
+    withKl: await evaluateGrid(options, ks, 'default', vectors),
     withoutKl: await evaluateGrid(options, ks, 0, vectors),
+    datasets: datasetProvenance(options.datasets),
+    embedder: embedderLabel(options.embedder),
+    seeds: [...(options.seeds ?? DEFAULT_SEEDS)],
   };
 }
 
-const mrr = (entry: Table1Entry, method: EvalMethod): number =>
-  entry.result.rows.find((r) => r.method === method)!.mrr10;
+/** The KL effect on one method of one dataset and K: paired per-query differences (with minus without). */
+export interface KlComparison {
+  dataset: string;
+  k: number;
+  method: EvalMethod;
+  with: Table1Cell;
+  without: Table1Cell;
+  /** Mean ± sd over seeds of MRR@10, with and without KL. */
+  mrrWith: { mean: number; sd: number };
+  mrrWithout: { mean: number; sd: number };
+  /** mean(RR with KL - RR without), seed-averaged per query, with its 95% bootstrap interval over queries. */
+  difference: Interval;
+  /** The same for nDCG@10 and for the top-10 overlap with the original (over every query). */
+  ndcgDifference: Interval;
+  overlapDifference: Interval;
+  verdict: 'KL helps' | 'KL hurts' | 'within noise';
+}
 
-function categories(
-  result: KlResult,
-): Array<{ label: string; method: EvalMethod; with: Table1Entry; without: Table1Entry }> {
-  const out: Array<{ label: string; method: EvalMethod; with: Table1Entry; without: Table1Entry }> = [];
-  for (const w of result.withKl) {
-    const wo = result.withoutKl.find((e) => e.dataset === w.dataset && e.k === w.k);
+/** Pairs the cells with and without KL and compares sparse and reconstructed retrieval. */
+export function compareKl(result: KlResult): KlComparison[] {
+  const without = cellsOf(result.withoutKl);
+  const out: KlComparison[] = [];
+  for (const w of cellsOf(result.withKl)) {
+    const wo = without.find((c) => c.dataset === w.dataset && c.k === w.k);
     if (!wo) continue;
-    const prefix = `${result.withKl.some((e) => e.dataset !== w.dataset) ? `${w.dataset}\n` : ''}K=${w.k}`;
-    for (const method of ['sparse', 'reconstructed'] as const)
-      out.push({ label: `${prefix} ${method}`, method, with: w, without: wo });
+    const sw = summarizeCell(w);
+    const swo = summarizeCell(wo);
+    for (const method of ['sparse', 'reconstructed'] as const) {
+      const overlap = (cell: Table1Cell) =>
+        cell.entries[0]!.result.rows.find((r) => r.method === method)!.perQueryOverlap.map(
+          (_, q) =>
+            cell.entries.reduce(
+              (sum, e) => sum + e.result.rows.find((r) => r.method === method)!.perQueryOverlap[q]!,
+              0,
+            ) / cell.entries.length,
+        );
+      const difference = bootstrapPairedDifference(
+        seedAveraged(w, method, 'mrr10'),
+        seedAveraged(wo, method, 'mrr10'),
+      );
+      const verdict = compareInterval(difference, 0);
+      out.push({
+        dataset: w.dataset,
+        k: w.k,
+        method,
+        with: w,
+        without: wo,
+        mrrWith: sw.find((s) => s.method === method)!.mrr10,
+        mrrWithout: swo.find((s) => s.method === method)!.mrr10,
+        difference,
+        ndcgDifference: bootstrapPairedDifference(
+          seedAveraged(w, method, 'ndcg10'),
+          seedAveraged(wo, method, 'ndcg10'),
+        ),
+        overlapDifference: bootstrapPairedDifference(overlap(w), overlap(wo)),
+        verdict: verdict === 'above' ? 'KL helps' : verdict === 'below' ? 'KL hurts' : 'within noise',
+      });
+    }
   }
   return out;
 }
 
-/** The ablation's bar chart: sparse and reconstructed MRR@10 per K, with vs without KL, original as reference. */
+/** The ablation's bar chart: MRR@10 per dataset, K and method, with and without KL, with 95% intervals. */
 export function renderKlSvg(result: KlResult): string {
-  const cats = categories(result);
+  const comparisons = compareKl(result);
+  const multi = new Set(comparisons.map((c) => c.dataset)).size > 1;
+  const interval = (c: KlComparison, cell: Table1Cell) =>
+    summarizeCell(cell).find((s) => s.method === c.method)!.mrr10Ci;
   return barChartSvg({
-    title: 'KL ablation: MRR@10 with and without the KL loss',
+    title: 'KL ablation: MRR@10 with and without the KL loss (95% bootstrap intervals)',
     yLabel: 'MRR@10',
-    categories: cats.map((c) => c.label),
+    categories: comparisons.map((c) => `${multi ? `${c.dataset}\n` : ''}K=${c.k} ${c.method}`),
     series: [
-      { name: 'MSE + KL (weight 1)', values: cats.map((c) => mrr(c.with, c.method)) },
-      { name: 'MSE only (weight 0)', values: cats.map((c) => mrr(c.without, c.method)) },
-      { name: 'original dense', values: cats.map((c) => mrr(c.with, 'original')) },
+      {
+        name: 'with KL (default recipe)',
+        values: comparisons.map((c) => interval(c, c.with).value),
+        intervals: comparisons.map((c) => [interval(c, c.with).low, interval(c, c.with).high] as const),
+      },
+      {
+        name: 'without KL (weight 0)',
+        values: comparisons.map((c) => interval(c, c.without).value),
+        intervals: comparisons.map((c) => [interval(c, c.without).low, interval(c, c.without).high] as const),
+      },
+      {
+        name: 'original dense',
+        values: comparisons.map(
+          (c) => summarizeCell(c.with).find((s) => s.method === 'original')!.mrr10Ci.value,
+        ),
+      },
     ],
   });
 }
 
+const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(4)}`;
+const signedInterval = (i: Interval): string => `${signed(i.value)} [${signed(i.low)}, ${signed(i.high)}]`;
+
 /** The ablation's Markdown report. */
-export function renderKl(result: KlResult, command: string, date: Date, svgName: string): string {
+export function renderKl(
+  result: KlResult,
+  command: string,
+  date: Date,
+  svgName: string,
+  code: { commit: string; dirty: boolean; trainer: string },
+): string {
+  const comparisons = compareKl(result);
+  const mse = (cell: Table1Cell) =>
+    meanAndSd(cell.entries.map((e) => (typeof e.training.mse === 'number' ? e.training.mse : Number.NaN)));
   const lines = [
     '# Figure 2: the KL loss ablation',
     '',
-    provenance(command, date),
+    provenanceBlock(command, date, {
+      embedder: result.embedder,
+      datasets: result.datasets,
+      seeds: result.seeds,
+      plans: [...result.withKl, ...result.withoutKl].map((e) => e.plan),
+      code,
+    }),
+    '- The two arms differ in the KL weight only (the table below says which SAE is which).',
     '',
     `![KL ablation](${svgName})`,
     '',
-    '| dataset | K | method | MRR@10 with KL | MRR@10 without KL | difference | original | training MSE with / without |',
-    '|---|---|---|---|---|---|---|---|',
+    '| dataset | K | method | MRR@10 with KL (mean ± sd) | without KL | difference of MRR@10 [95% CI] | verdict | difference of nDCG@10 [95% CI] | difference of top-10 overlap [95% CI] | training MSE with / without |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const c of categories(result)) {
-    const a = mrr(c.with, c.method);
-    const b = mrr(c.without, c.method);
+  for (const c of comparisons) {
+    const a = mse(c.with);
+    const b = mse(c.without);
     lines.push(
-      `| ${c.with.dataset} | ${c.with.k} | ${c.method} | ${a.toFixed(4)} | ${b.toFixed(4)} | ${(a - b >= 0 ? '+' : '') + (a - b).toFixed(4)} | ${mrr(c.with, 'original').toFixed(4)} | ${c.with.trainingMse?.toExponential(3) ?? '—'} / ${c.without.trainingMse?.toExponential(3) ?? '—'} |`,
+      `| ${c.dataset} | ${c.k} | ${c.method} | ${meanSd(c.mrrWith)} | ${meanSd(c.mrrWithout)} | ${signedInterval(c.difference)} | ${c.verdict} | ${signedInterval(c.ndcgDifference)} | ${signedInterval(c.overlapDifference)} | ${a.mean.toExponential(3)} / ${b.mean.toExponential(3)} |`,
     );
   }
+  const originals = cellsOf(result.withKl).map(
+    (cell) =>
+      `${cell.dataset}: ${numInterval(summarizeCell(cell).find((s) => s.method === 'original')!.mrr10Ci)}`,
+  );
   lines.push(
     '',
-    '- Both SAEs of a pair share everything (data, latents, K, epochs, seed, pseudo-query groups with M = 8) except the KL weight.',
-    '- Trained on the corpus only (documents, and for corpora under 4,000 documents their lead sentences, as pseudo-queries;',
-    '  see table1.md); evaluated on the judged test queries.',
+    `Original dense MRR@10 [95% CI]: ${[...new Set(originals)].join('; ')}.`,
+    '',
+    '- A difference is the mean over judged queries of (reciprocal rank with KL) - (without KL), each averaged over the',
+    '  seeds first; its interval is a paired bootstrap over the queries. "KL helps" or "KL hurts" only when the whole',
+    '  interval is on one side of 0; "within noise" otherwise. The overlap difference uses every query.',
+    '- Trained on the corpus only (documents, and for corpora under 4,000 documents their lead sentences, as',
+    '  pseudo-queries; see table1.md); evaluated on the judged test queries.',
+    '',
+    '## Every SAE',
+    '',
+    trainingTable([...result.withKl, ...result.withoutKl]),
     '',
   );
   return lines.join('\n');

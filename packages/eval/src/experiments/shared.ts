@@ -1,12 +1,13 @@
 // Shared pieces of the paper's experiments: embedding a dataset once, training (or reusing) a cached SAE on
 // a dataset's documents only, and writing report files atomically with their provenance.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Embedder } from '@steer/embed';
 import type { SaeManifest } from '@steer/sae';
 import type { EvalDataset } from '../datasets.js';
 import { EvalError } from '../datasets.js';
+import { contentHash, embedderLabel } from '../provenance.js';
 import { embedTexts } from '../run-eval.js';
 
 /** Vectors of a dataset as evaluateSae embeds them: documents as `title. text`, judged queries only. */
@@ -15,6 +16,8 @@ export interface DatasetVectors {
   documents: Float32Array;
   /** [judgedQueries.length, dims] */
   queries: Float32Array;
+  /** Every query of the dataset, judged or not, in `dataset.queries` order: [dataset.queries.length, dims]. */
+  allQueries: Float32Array;
   judgedQueries: EvalDataset['queries'];
   dims: number;
   /**
@@ -64,15 +67,21 @@ export async function embedDataset(
     64,
     (done, total) => onProgress?.({ stage: `embed ${dataset.name} documents`, done, total }),
   );
-  const queries = await embedTexts(
+  const allQueries = await embedTexts(
     embedder,
-    judgedQueries.map((q) => q.text),
+    dataset.queries.map((q) => q.text),
     'query',
     64,
     (done, total) => onProgress?.({ stage: `embed ${dataset.name} queries`, done, total }),
   );
+  const dims = embedder.dims;
+  const queries = new Float32Array(judgedQueries.length * dims);
+  let row = 0;
+  dataset.queries.forEach((q, i) => {
+    if (dataset.qrels.has(q.id)) queries.set(allQueries.subarray(i * dims, (i + 1) * dims), row++ * dims);
+  });
   if (dataset.documents.length >= LEAD_QUERY_MAX_DOCUMENTS) {
-    return { documents, queries, judgedQueries, dims: embedder.dims };
+    return { documents, queries, allQueries, judgedQueries, dims };
   }
   const leads = dataset.documents.map(leadText);
   const docIndex = leads.flatMap((lead, i) => (lead ? [i] : []));
@@ -83,15 +92,17 @@ export async function embedDataset(
     64,
     (done, total) => onProgress?.({ stage: `embed ${dataset.name} lead sentences`, done, total }),
   );
-  return { documents, queries, judgedQueries, dims: embedder.dims, leadQueries: { vectors, docIndex } };
+  return { documents, queries, allQueries, judgedQueries, dims, leadQueries: { vectors, docIndex } };
 }
 
-/** How an experiment trains its SAEs; the defaults are the ones the committed results use. */
+/** How an experiment trains its SAEs: every choice that changes the weights (the rest are the trainer's defaults). */
 export interface SaeTrainingPlan {
   nLatents: number;
   k: number;
   epochs: number;
-  /** Weight of the KL loss (1 = the paper's loss, 0 = MSE-only ablation). */
+  /** How the losses are scaled (the trainer's `loss`). */
+  loss: 'scale-free' | 'paper';
+  /** Weight of the KL loss in the plan's loss scale (0 = MSE-only ablation). */
   kldWeight: number;
   /** Candidate documents per pseudo-query (the paper's M). */
   neighbours: number;
@@ -100,26 +111,55 @@ export interface SaeTrainingPlan {
   leadQueries: boolean;
 }
 
-/** The default plan: 4,096 latents (see docs/results/table1.md for why), M = 8, seed 0. */
-export const DEFAULT_PLAN: Omit<SaeTrainingPlan, 'k' | 'epochs' | 'leadQueries'> = {
-  nLatents: 4096,
-  kldWeight: 1,
-  neighbours: 8,
-  seed: 0,
-};
+/** The training seeds of every cell (mean ± sd over them). */
+export const DEFAULT_SEEDS: readonly number[] = [0, 1, 2];
 
-/** Epochs per dataset size, measured to finish in a few minutes each on the wasm backend (2 busy cores). */
-export function defaultEpochs(documents: number): number {
-  return documents >= 4000 ? 6 : 12;
+/**
+ * The default plan for a corpus of `documents` vectors (plus `extraRows` lead-sentence pseudo-queries) of `dims`
+ * dimensions: the trainer's defaults (latents and epochs from the data, the scale-free loss and its KL weight), M = 8.
+ */
+export async function defaultPlan(
+  documents: number,
+  extraRows: number,
+  dims: number,
+  k: number,
+  seed: number,
+): Promise<SaeTrainingPlan> {
+  // NOTE: @steer/train loads TensorFlow.js on first use; importing it lazily keeps `steer` start-up fast.
+  const { defaultLatents, defaultEpochs, DEFAULT_RELATIVE_KLD_WEIGHT } = await import('@steer/train');
+  return {
+    nLatents: defaultLatents(documents + extraRows, dims),
+    k,
+    epochs: defaultEpochs(documents + extraRows),
+    loss: 'scale-free',
+    kldWeight: DEFAULT_RELATIVE_KLD_WEIGHT,
+    neighbours: 8,
+    seed,
+    leadQueries: extraRows > 0,
+  };
 }
 
-/** Folder of the cached SAE for a dataset and plan under `cacheDir`. */
-export function saeCacheDir(cacheDir: string, datasetName: string, plan: SaeTrainingPlan): string {
-  const safe = datasetName.replace(/[^\w.-]+/g, '_');
+/** What an SAE in the cache was made from: the plan, the vectors and the code. Its hash names the cache folder. */
+export interface SaeCacheKey {
+  dataset: string;
+  plan: SaeTrainingPlan;
+  /** The embedder's id and version. */
+  embedder: string;
+  /** Content hash of the document vectors (and of the lead-sentence vectors and their documents). */
+  vectors: string;
+  /** Hash of the trainer's compiled code (@steer/train codeVersion().trainer). */
+  trainerCode: string;
+}
+
+/** Folder of the cached SAE for a key under `cacheDir`: readable choices, then a hash of the whole key. */
+export function saeCacheDir(cacheDir: string, key: SaeCacheKey): string {
+  const safe = key.dataset.replace(/[^\w.-]+/g, '_');
+  const { plan } = key;
+  const digest = contentHash(JSON.stringify(key));
   return join(
     cacheDir,
     'sae',
-    `${safe}-k${plan.k}-n${plan.nLatents}-kld${plan.kldWeight}-m${plan.neighbours}-e${plan.epochs}-seed${plan.seed}${plan.leadQueries ? '-lq' : ''}`,
+    `${safe}-k${plan.k}-n${plan.nLatents}-${plan.loss}-kld${plan.kldWeight}-seed${plan.seed}-${digest}`,
   );
 }
 
@@ -130,12 +170,14 @@ export interface CachedSae {
   trained: boolean;
   /** Seconds of training recorded by the trainer (summed over its epochs; 0 when unknown). */
   seconds: number;
+  key: SaeCacheKey;
 }
 
 /**
  * Trains an SAE on the corpus only: the DOCUMENT vectors (documents stand in as pseudo-queries for the KL loss)
  * plus, when `plan.leadQueries`, the documents' lead sentences as extra pseudo-queries. No test query or judgment is
- * seen. Reuses the SAE cached for the same dataset and plan. Training runs on the wasm backend and resumes an
+ * seen. Reuses the SAE cached for the same key (dataset, plan, embedder, vectors, trainer code); an entry whose
+ * manifest records another key is trained again, never reused. Training runs on the wasm backend and resumes an
  * interrupted run from its checkpoint.
  * @throws TrainError from the trainer; EvalError `experiment_cache` when the cache folder cannot be written, or
  * `experiment_input` when the plan wants lead-sentence queries and none are given.
@@ -144,7 +186,7 @@ export async function trainOrReuseSae(
   cacheDir: string,
   datasetName: string,
   documents: Float32Array,
-  embedding: { model: string; dims: number; normalized: boolean },
+  embedding: { model: string; version?: string; dims: number; normalized: boolean },
   plan: SaeTrainingPlan,
   onProgress?: ProgressSink,
   leadQueries?: DatasetVectors['leadQueries'],
@@ -155,11 +197,27 @@ export async function trainOrReuseSae(
       'experiment_input',
     );
   }
-  const dir = saeCacheDir(cacheDir, datasetName, plan);
+  // NOTE: @steer/train loads TensorFlow.js on first use; importing it lazily keeps `steer` start-up fast.
+  const { train, codeVersion } = await import('@steer/train');
+  const code = codeVersion();
+  const leads = plan.leadQueries && leadQueries ? leadQueries : undefined;
+  const key: SaeCacheKey = {
+    dataset: datasetName,
+    plan,
+    embedder: embedderLabel({ id: embedding.model, version: embedding.version }),
+    vectors: leads ? contentHash(documents, leads.vectors, leads.docIndex.join(',')) : contentHash(documents),
+    trainerCode: code.trainer,
+  };
+  const dir = saeCacheDir(cacheDir, key);
   const manifestPath = join(dir, 'manifest.json');
   if (existsSync(manifestPath)) {
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as SaeManifest;
-    return { dir, manifest, trained: false, seconds: await recordedTrainingSeconds(dir) };
+    if (JSON.stringify(manifest.training?.cacheKey) === JSON.stringify(key)) {
+      return { dir, manifest, trained: false, seconds: await recordedTrainingSeconds(dir), key };
+    }
+    // Made from something else (a copied folder, an edited manifest): never reuse it.
+    await rm(dir, { recursive: true, force: true });
+    await rm(`${dir}.train`, { recursive: true, force: true });
   }
   try {
     await mkdir(dirname(dir), { recursive: true });
@@ -169,20 +227,17 @@ export async function trainOrReuseSae(
       'experiment_cache',
     );
   }
-  // NOTE: @steer/train loads TensorFlow.js; importing it lazily keeps `steer` start-up fast for everything else.
-  const { train } = await import('@steer/train');
   await train(
     {
       dModel: embedding.dims,
       docs: documents,
-      ...(plan.leadQueries && leadQueries
-        ? { queries: leadQueries.vectors, relevant: leadQueries.docIndex.map((d) => [d]) }
-        : {}),
+      ...(leads ? { queries: leads.vectors, relevant: leads.docIndex.map((d) => [d]) } : {}),
     },
     {
       nLatents: plan.nLatents,
       k: plan.k,
       epochs: plan.epochs,
+      loss: plan.loss,
       kldWeight: plan.kldWeight,
       neighbours: plan.neighbours,
       seed: plan.seed,
@@ -190,11 +245,17 @@ export async function trainOrReuseSae(
       backend: 'wasm',
       resume: true,
       out: dir,
-      embedding,
+      embedding: {
+        model: embedding.model,
+        dims: embedding.dims,
+        normalized: embedding.normalized,
+        ...(embedding.version !== undefined ? { version: embedding.version } : {}),
+      },
+      provenance: { cacheKey: key },
       onEvent: (event) => {
         if (event.type === 'progress' && event.phase === 'train') {
           onProgress?.({
-            stage: `train ${datasetName} K=${plan.k} kld=${plan.kldWeight}`,
+            stage: `train ${datasetName} K=${plan.k} kld=${plan.kldWeight} seed=${plan.seed}`,
             done: event.done,
             total: event.total,
           });
@@ -203,7 +264,7 @@ export async function trainOrReuseSae(
     },
   );
   const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as SaeManifest;
-  return { dir, manifest, trained: true, seconds: await recordedTrainingSeconds(dir) };
+  return { dir, manifest, trained: true, seconds: await recordedTrainingSeconds(dir), key };
 }
 
 /** Seconds of training recorded in the trainer's metrics.jsonl beside an SAE (0 when absent). */

@@ -6,8 +6,15 @@ export interface BarChart {
   title: string;
   yLabel: string;
   categories: readonly string[];
-  /** values[i] belongs to categories[i]; a category may hold '\\n' to break its label in two lines. */
-  series: ReadonlyArray<{ name: string; values: readonly number[] }>;
+  /**
+   * values[i] belongs to categories[i]; a category may hold '\\n' to break its label in two lines. `intervals[i]`,
+   * when given, is drawn as a whisker over the bar (e.g. a 95% confidence interval).
+   */
+  series: ReadonlyArray<{
+    name: string;
+    values: readonly number[];
+    intervals?: ReadonlyArray<readonly [number, number]>;
+  }>;
   width?: number;
   height?: number;
 }
@@ -99,7 +106,10 @@ export function barChartSvg(chart: BarChart): string {
   const height = chart.height ?? 420;
   const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
-  const max = Math.max(0, ...chart.series.flatMap((s) => s.values));
+  const max = Math.max(
+    0,
+    ...chart.series.flatMap((s) => [...s.values, ...(s.intervals ?? []).map(([, high]) => high)]),
+  );
   const { top, step } = niceScale(max * 1.1);
   const parts = frame(width, height, chart.title);
   const sy = yAxis(parts, top, step, plotW, plotH, chart.yLabel);
@@ -115,6 +125,14 @@ export function barChartSvg(chart: BarChart): string {
         `<rect class="bar" data-series="${escapeXml(series.name)}" data-category="${escapeXml(category.replace(/\n/g, ' '))}" data-value="${value}" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(MARGIN.top + plotH - y).toFixed(1)}" fill="${PALETTE[s % PALETTE.length]}"/>`,
         `<text x="${(x + barW / 2).toFixed(1)}" y="${(y - 4).toFixed(1)}" text-anchor="middle" font-size="10">${value.toFixed(3)}</text>`,
       );
+      const interval = series.intervals?.[c];
+      if (interval) {
+        const cx = (x + barW / 2 - 1).toFixed(1);
+        const [low, high] = [sy(interval[0]), sy(interval[1])];
+        parts.push(
+          `<path class="interval" data-series="${escapeXml(series.name)}" data-category="${escapeXml(category.replace(/\n/g, ' '))}" data-low="${interval[0]}" data-high="${interval[1]}" d="M${cx},${low.toFixed(1)}V${high.toFixed(1)}M${(Number(cx) - 4).toFixed(1)},${low.toFixed(1)}h8M${(Number(cx) - 4).toFixed(1)},${high.toFixed(1)}h8" stroke="#333" fill="none"/>`,
+        );
+      }
     });
     // A category label may hold '\n' for a second line.
     const labelLines = category.split('\n');

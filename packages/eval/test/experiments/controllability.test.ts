@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { buildCatalog, openCatalog } from '@steer/catalog';
 import type { Embedder } from '@steer/embed';
 import { loadSae, writeSae } from '@steer/sae';
+import { bootstrapMean } from '../../src/statistics.js';
 import {
-  bootstrapMean,
   holdOutQueries,
   labelChosenFeature,
   loadTopicCorpus,
@@ -76,12 +76,12 @@ test('held-out queries are per topic, seeded, and never in the collection; inter
   assert.deepEqual(holdOutQueries(docs, topics, 3, 1).queries, a.queries);
   assert.notDeepEqual(holdOutQueries(docs, topics, 3, 2).queries, a.queries);
   assert.throws(() => holdOutQueries(docs, topics, 8, 1), /hold out at most half/);
-  const interval = bootstrapMean([0, 1, 1, 0, 1, 1, 1, 0], 500, 3);
-  assert.equal(interval.mean, 0.625);
+  const interval = bootstrapMean([0, 1, 1, 0, 1, 1, 1, 0], { resamples: 500, seed: 3 });
+  assert.equal(interval.value, 0.625);
   assert.ok(
-    interval.low < interval.mean && interval.mean < interval.high && interval.low >= 0 && interval.high <= 1,
+    interval.low < interval.value && interval.value < interval.high && interval.low >= 0 && interval.high <= 1,
   );
-  assert.deepEqual(bootstrapMean([0.4]), { mean: 0.4, low: 0.4, high: 0.4 });
+  assert.deepEqual(bootstrapMean([0.4]), { value: 0.4, low: 0.4, high: 0.4 });
 });
 
 test('bad topic files and corpora are refused with the file named', async () => {
@@ -145,12 +145,12 @@ test('steering held-out headlines toward another topic by concept search raises 
       (s) => s.source === 'description' && s.edit === '+~"<topic>"*4x',
     )!;
     assert.ok(
-      byDescription.shareAfter.mean > byDescription.shareBefore.mean + 0.3,
+      byDescription.shareAfter.value > byDescription.shareBefore.value + 0.3,
       JSON.stringify(byDescription),
     );
-    assert.ok(byDescription.gained.mean >= 0.9);
+    assert.ok(byDescription.gained.value >= 0.9);
     const upper = result.settings.find((s) => s.source === 'label-chosen')!;
-    assert.ok(upper.shareAfter.mean > upper.shareBefore.mean);
+    assert.ok(upper.shareAfter.value > upper.shareBefore.value);
     for (const p of result.precision.filter((p) => p.source === 'description')) {
       assert.equal(p.features[0]!.id, topics.indexOf(p.topic), `${p.topic}: ${JSON.stringify(p.features)}`);
       assert.equal(p.precisionAt1, 1);

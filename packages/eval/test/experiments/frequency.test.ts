@@ -73,8 +73,16 @@ test('the frequency report plots both curves and lists head, torso and tail feat
     );
     assert.equal(series.length, 2);
     assert.match(series[1]!.attributes['data-name']!, /bag-of-words terms/);
-    const md = renderFrequency(result, 'steer experiment frequency', new Date(), 'f.svg');
-    assert.match(md, /\| SAE features \| 6 \| 100\.00% \|/);
+    const md = renderFrequency(
+      [result, { ...result, saeId: 'sae-second-seed', featureSlope: result.featureSlope + 0.2 }],
+      'Produced by `steer experiment frequency`.',
+      'f.svg',
+    );
+    assert.match(md, /^Produced by `steer experiment frequency`\.$/m);
+    assert.match(md, new RegExp(`\\| SAE features \\| ${result.saeId} \\| 6 \\| 100\\.00% \\|`));
+    assert.match(md, /\| SAE features \| sae-second-seed \| 6 \|/);
+    // slope mean ± sd over the two seeds: sd of (s, s + 0.2) is 0.1414
+    assert.match(md, new RegExp(`slope ${(result.featureSlope + 0.1).toFixed(2)} ± 0\\.14`));
     assert.match(md, /\| head \| 0 \| 100\.00% \|/);
   } finally {
     await cleanup();

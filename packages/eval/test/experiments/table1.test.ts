@@ -1,89 +1,226 @@
-// Table 1 and KL-ablation rendering and goal checks on hand-made evaluation results.
+// Table 1 and KL-ablation aggregation, goal checks and rendering on hand-made evaluation results (several seeds).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EvalResult, EvalMethod } from '../../src/run-eval.js';
-import { renderKl, renderKlSvg } from '../../src/experiments/kl.js';
-import { checkGoals, renderTable1, type Table1Entry } from '../../src/experiments/table1.js';
-import { leadText, saeCacheDir } from '../../src/experiments/shared.js';
+import type { EvalResult, EvalMethod, EvalRow } from '../../src/run-eval.js';
+import { compareKl, renderKl, renderKlSvg, type KlResult } from '../../src/experiments/kl.js';
+import {
+  cellsOf,
+  checkGoals,
+  renderTable1,
+  summarizeCell,
+  type Table1Entry,
+  type Table1Result,
+} from '../../src/experiments/table1.js';
+import { leadText, saeCacheDir, type SaeTrainingPlan } from '../../src/experiments/shared.js';
 import { allElements, parseXml } from './helpers.js';
 
-function entry(k: number, kldWeight: number, mrr: Record<EvalMethod, number>): Table1Entry {
+const METHODS: EvalMethod[] = ['original', 'sparse', 'reconstructed', 'reconstructed-cosine', 'residual'];
+const code = { commit: '0123456789abcdef', dirty: false, trainer: 'feedbeef' };
+
+/** A row whose per-query reciprocal ranks are `rr` (nDCG = rr / 2, overlap 0.5). */
+function rowOf(method: EvalMethod, k: number, rr: number[], original: number[]): EvalRow {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const point = (v: number) => ({ value: v, low: v, high: v });
+  return {
+    method,
+    k: method === 'original' ? 0 : k,
+    mse: 0.001,
+    mrr10: mean(rr),
+    p10: 0.1,
+    r10: 0.2,
+    ndcg10: mean(rr) / 2,
+    mrr10Ci: point(mean(rr)),
+    ndcg10Ci: point(mean(rr) / 2),
+    retention: point(mean(rr) / mean(original)),
+    overlap10: method === 'original' ? 1 : 0.5,
+    perQuery: { mrr10: rr, ndcg10: rr.map((v) => v / 2) },
+    perQueryOverlap: [method === 'original' ? 1 : 0.5, method === 'original' ? 1 : 0.5],
+  };
+}
+
+function plan(k: number, kldWeight: number, seed: number): SaeTrainingPlan {
+  return {
+    nLatents: 64,
+    k,
+    epochs: 2,
+    loss: 'scale-free',
+    kldWeight,
+    neighbours: 8,
+    seed,
+    leadQueries: false,
+  };
+}
+
+/** One SAE: per-query reciprocal ranks per method over 40 queries (the original's are 0.5 everywhere). */
+function entry(
+  k: number,
+  kldWeight: number,
+  seed: number,
+  rr: Partial<Record<EvalMethod, number[]>>,
+): Table1Entry {
+  const original = rr.original ?? Array.from({ length: 40 }, () => 0.5);
   const result: EvalResult = {
     dataset: 'toy',
-    saeId: `sae-${k}-${kldWeight}`,
-    embedder: 'test',
+    saeId: `sae-${k}-${kldWeight}-${seed}`,
+    embedder: 'test@1',
     documents: 10,
-    queries: 3,
+    queries: original.length,
+    allQueries: 2,
+    judgedQueryIds: original.map((_, i) => `q${i}`),
     relevanceNote: 'grade >= 1',
-    rows: (['original', 'sparse', 'reconstructed', 'residual'] as const).map((method) => ({
-      method,
-      k: method === 'original' ? 0 : k,
-      mse: 0.001,
-      mrr10: mrr[method],
-      p10: 0.1,
-      r10: 0.2,
-      ndcg10: 0.3,
-    })),
+    hashes: { corpus: 'c', queries: 'q', qrels: 'r' },
+    rows: METHODS.map((m) => rowOf(m, k, rr[m] ?? original, original)),
   };
   return {
     dataset: 'toy',
     k,
+    seed,
     kldWeight,
     saeDir: '/tmp/x',
-    plan: { nLatents: 64, k, epochs: 2, kldWeight, neighbours: 8, seed: 0, leadQueries: false },
-    trainSeconds: 0,
+    plan: plan(k, kldWeight, seed),
+    key: {
+      dataset: 'toy',
+      plan: plan(k, kldWeight, seed),
+      embedder: 'test@1',
+      vectors: 'v',
+      trainerCode: 't',
+    },
+    trainSeconds: 12,
     trained: false,
-    trainingMse: 0.002,
-    deadFraction: 0.1,
+    training: { mse: 0.002, deadFraction: 0.1, epochsRun: 2, bestEpoch: 2 },
     result,
   };
 }
 
-// Paper retention at K = 32: reconstructed 82.8%, sparse 75.5%.
-const good = entry(32, 1, { original: 0.5, sparse: 0.4, reconstructed: 0.45, residual: 0.5 });
-const weak = entry(64, 1, { original: 0.5, sparse: 0.3, reconstructed: 0.46, residual: 0.49 });
+/** 40 reciprocal ranks with the given mean: half 0 half 2 * mean, or constant. */
+const constant = (v: number) => Array.from({ length: 40 }, () => v);
+const noisy = (mean: number, phase = 0) =>
+  Array.from({ length: 40 }, (_, i) => ((i + phase) % 2 === 0 ? 0 : 2 * mean));
 
-test('goals: residual must keep 100%, sparse and reconstructed must beat the paper', () => {
-  const checks = checkGoals([good, weak]);
-  const met = (k: number, method: EvalMethod) => checks.find((c) => c.k === k && c.method === method)!.met;
-  assert.equal(met(32, 'sparse'), true); // 80% > 75.5%
-  assert.equal(met(32, 'reconstructed'), true); // 90% > 82.8%
-  assert.equal(met(32, 'residual'), true);
-  assert.equal(met(64, 'sparse'), false); // 60% < 84.9%
-  assert.equal(met(64, 'reconstructed'), true); // 92% > 88.6%
-  assert.equal(met(64, 'residual'), false); // 98%
+function result(entries: Table1Entry[]): Table1Result {
+  return {
+    entries,
+    datasets: [
+      {
+        name: 'toy',
+        hashes: { corpus: 'c0ffee', queries: 'q', qrels: 'r' },
+        documents: 10,
+        queries: 2,
+        judged: 40,
+      },
+    ],
+    embedder: 'test@1',
+    seeds: [0, 1, 2],
+  };
+}
+
+test('cells average over seeds: MRR mean ± sd, retention of the seed-averaged per-query ranks', () => {
+  const entries = [0, 1, 2].map((seed) =>
+    entry(32, 0.1, seed, { sparse: constant(0.4 + 0.01 * seed), reconstructed: constant(0.45) }),
+  );
+  const [cell] = cellsOf(entries);
+  assert.equal(cell!.entries.length, 3);
+  const sparse = summarizeCell(cell!).find((s) => s.method === 'sparse')!;
+  assert.ok(Math.abs(sparse.mrr10.mean - 0.41) < 1e-12);
+  assert.ok(Math.abs(sparse.mrr10.sd - 0.01) < 1e-12);
+  // constant per-query values: the interval collapses onto the point
+  assert.ok(Math.abs(sparse.retention.value - 0.82) < 1e-12);
+  assert.ok(Math.abs(sparse.retention.low - 0.82) < 1e-12 && Math.abs(sparse.retention.high - 0.82) < 1e-12);
+  assert.ok(Math.abs(sparse.paper! - 0.2721 / 0.3605) < 1e-12);
 });
 
-test('the Table 1 report has the retention table, the misses and its provenance', () => {
+test('goals: met only when the whole retention interval is above the paper', () => {
+  const above = [0, 1, 2].map((seed) =>
+    entry(32, 0.1, seed, { sparse: constant(0.4), reconstructed: constant(0.45) }),
+  );
+  const noisyCell = [0, 1, 2].map((seed) =>
+    entry(64, 0.1, seed, { sparse: noisy(0.44), reconstructed: constant(0.3) }),
+  );
+  const checks = checkGoals([...above, ...noisyCell]);
+  const at = (k: number, method: EvalMethod) => checks.find((c) => c.k === k && c.method === method)!;
+  assert.equal(at(32, 'sparse').verdict, 'above'); // 80% > 75.5%, no spread
+  assert.equal(at(32, 'sparse').met, true);
+  assert.equal(at(32, 'reconstructed').met, true); // 90% > 82.8%
+  // 88% on average but half the queries score 0: the interval straddles 84.9%
+  assert.equal(at(64, 'sparse').verdict, 'within noise');
+  assert.equal(at(64, 'sparse').met, false);
+  assert.equal(at(64, 'reconstructed').verdict, 'below'); // 60% < 88.6%
+  assert.equal(checks.length, 4, 'residual and cosine rows are not goals');
+});
+
+test('the Table 1 report has provenance, intervals, verdicts, every SAE, and flags mixed recipes', () => {
+  const entries = [0, 1, 2].map((seed) =>
+    entry(32, 0.1, seed, { sparse: constant(0.4), reconstructed: constant(0.45) }),
+  );
   const md = renderTable1(
-    { entries: [good, weak] },
+    result(entries),
     'steer experiment table1 --out x',
     new Date('2026-01-02T03:04:00Z'),
+    code,
   );
-  assert.match(md, /Produced by `steer experiment table1 --out x` on 2026-01-02 03:04 UTC/);
   assert.match(
     md,
-    /\| toy \| 32 \| 0\.5000 \| 0\.4000 \| 80\.0% \(75\.5%\) \| 0\.4500 \| 90\.0% \(82\.8%\) \| 0\.5000 \| 100\.0% \|/,
+    /Produced by `steer experiment table1 --out x` on 2026-01-02 03:04 UTC, at commit 0123456789ab \(trainer code feedbeef\)/,
   );
-  assert.match(md, /4 of 6 goals met/);
-  assert.match(md, /- toy K=64 sparse: 60\.0% of the original MRR@10, target above 84\.9%/);
+  assert.match(md, /- Embedder: test@1\./);
+  assert.match(md, /- toy: 10 documents \(corpus hash c0ffee\)/);
+  assert.match(md, /- Training seeds: 0, 1, 2; bootstrap: 10,000 resamples/);
+  assert.match(md, /- Recipe: scale-free loss, KL weight 0\.1 \(relative to the normalised MSE\), M = 8;/);
+  assert.match(
+    md,
+    /\| toy \| 32 \| 0\.5000 \[0\.5000, 0\.5000\] \| 0\.4000 ± 0\.0000 \| 80\.0% \[80\.0, 80\.0\] \| 75\.5% \(above\) \| 0\.4500 ± 0\.0000 \| 90\.0% \[90\.0, 90\.0\] \| 82\.8% \(above\) \|/,
+  );
+  assert.match(md, /2 of 2 goals met/);
+  assert.match(md, /\| toy \| 32 \| 2 \| sae-32-0\.1-2 \| 64 \| 0\.1 \| 2 \/ 2 \| 2 \|/);
+  const mixed = renderTable1(
+    result([...entries, { ...entry(64, 0.1, 0, {}), plan: { ...plan(64, 0.1, 0), loss: 'paper' } }]),
+    'steer experiment table1',
+    new Date(),
+    code,
+  );
+  assert.match(mixed, /\*\*These results mix 2 recipes\*\*/);
 });
 
-test('the KL ablation renders bars for both losses and a table of differences', () => {
-  const withKl = entry(128, 1, { original: 0.5, sparse: 0.45, reconstructed: 0.48, residual: 0.5 });
-  const withoutKl = entry(128, 0, { original: 0.5, sparse: 0.35, reconstructed: 0.47, residual: 0.5 });
-  const result = { withKl: [withKl], withoutKl: [withoutKl] };
-  const bars = allElements(parseXml(renderKlSvg(result))).filter((e) => e.attributes.class === 'bar');
-  const value = (series: string, category: string) =>
-    Number(
-      bars.find((b) => b.attributes['data-series'] === series && b.attributes['data-category'] === category)!
-        .attributes['data-value'],
-    );
-  assert.equal(value('MSE + KL (weight 1)', 'K=128 sparse'), 0.45);
-  assert.equal(value('MSE only (weight 0)', 'K=128 sparse'), 0.35);
-  assert.equal(value('original dense', 'K=128 reconstructed'), 0.5);
-  const md = renderKl(result, 'steer experiment kl', new Date(), 'kl.svg');
-  assert.match(md, /\| toy \| 128 \| sparse \| 0\.4500 \| 0\.3500 \| \+0\.1000 \|/);
+test('the KL ablation pairs cells and judges the difference by its interval', () => {
+  const withKl = [0, 1, 2].map((seed) =>
+    entry(128, 0.1, seed, { sparse: constant(0.45), reconstructed: noisy(0.48) }),
+  );
+  const withoutKl = [0, 1, 2].map((seed) =>
+    entry(128, 0, seed, { sparse: constant(0.35), reconstructed: noisy(0.47, 1) }),
+  );
+  const kl: KlResult = {
+    withKl,
+    withoutKl,
+    datasets: result([]).datasets,
+    embedder: 'test@1',
+    seeds: [0, 1, 2],
+  };
+  const comparisons = compareKl(kl);
+  const sparse = comparisons.find((c) => c.method === 'sparse')!;
+  assert.ok(Math.abs(sparse.difference.value - 0.1) < 1e-12);
+  assert.equal(sparse.verdict, 'KL helps');
+  assert.equal(comparisons.find((c) => c.method === 'reconstructed')!.verdict, 'within noise');
+  const svg = allElements(parseXml(renderKlSvg(kl)));
+  const bar = (series: string, category: string) =>
+    svg.find(
+      (b) =>
+        b.attributes.class === 'bar' &&
+        b.attributes['data-series'] === series &&
+        b.attributes['data-category'] === category,
+    )!;
+  const plotted = (series: string) => Number(bar(series, 'K=128 sparse').attributes['data-value']);
+  assert.ok(Math.abs(plotted('with KL (default recipe)') - 0.45) < 1e-12);
+  assert.ok(Math.abs(plotted('without KL (weight 0)') - 0.35) < 1e-12);
+  const whisker = svg.find(
+    (e) => e.attributes.class === 'interval' && e.attributes['data-category'] === 'K=128 reconstructed',
+  )!;
+  assert.ok(Number(whisker.attributes['data-low']) < 0.48 && Number(whisker.attributes['data-high']) > 0.48);
+  const md = renderKl(kl, 'steer experiment kl', new Date(), 'kl.svg', code);
+  assert.match(
+    md,
+    /\| toy \| 128 \| sparse \| 0\.4500 ± 0\.0000 \| 0\.3500 ± 0\.0000 \| \+0\.1000 \[\+0\.1000, \+0\.1000\] \| KL helps \|/,
+  );
+  assert.match(md, /\| toy \| 128 \| reconstructed \| .* \| within noise \|/);
   assert.match(md, /!\[KL ablation\]\(kl\.svg\)/);
 });
 
@@ -100,7 +237,22 @@ test('lead sentences are the title, else the text to the first period, at most 2
   );
 });
 
-test('the SAE cache folder names every training choice', () => {
-  const plan = { nLatents: 4096, k: 32, epochs: 6, kldWeight: 0, neighbours: 8, seed: 0, leadQueries: true };
-  assert.equal(saeCacheDir('/c', 'ms marco', plan), '/c/sae/ms_marco-k32-n4096-kld0-m8-e6-seed0-lq');
+test('the SAE cache folder names the training choices and hashes everything that made the SAE', () => {
+  const key = {
+    dataset: 'ms marco',
+    plan: { ...plan(32, 0, 0), nLatents: 4096, leadQueries: true },
+    embedder: 'use-lite-512@rev2',
+    vectors: 'abc',
+    trainerCode: 'def',
+  };
+  const dir = saeCacheDir('/c', key);
+  assert.match(dir, /^\/c\/sae\/ms_marco-k32-n4096-scale-free-kld0-seed0-[0-9a-f]{16}$/);
+  for (const changed of [
+    { ...key, vectors: 'abd' },
+    { ...key, trainerCode: 'deg' },
+    { ...key, embedder: 'use-lite-512@rev1' },
+    { ...key, plan: { ...key.plan, epochs: 3 } },
+  ]) {
+    assert.notEqual(saeCacheDir('/c', changed), dir);
+  }
 });

@@ -78,6 +78,17 @@ export function unitCount(shape: BatchShape): number {
   return shape.groups > 0 ? shape.groups : shape.rows;
 }
 
+/** The weight of row r in the reconstruction term: `queryWeight` on a group's query row, 1 on every other row. */
+function rowWeight(hyper: StepHyper, shape: BatchShape, r: number): number {
+  return shape.groups > 0 && r < shape.groups ? hyper.queryWeight : 1;
+}
+
+/** The reconstruction term's denominator: d times the rows' total weight (see tf.ts). */
+function reconstructionWeight(hyper: StepHyper, shape: BatchShape): number {
+  const G = shape.groups;
+  return (G > 0 ? G * hyper.queryWeight + (shape.rows - G) : shape.rows) * hyper.dModel;
+}
+
 /** Decodes row r from its active latents into xhat and g = dL/dx_hat of the MSE; records the row's sums. */
 function decodeRow(
   mem: StepMemory,
@@ -94,7 +105,7 @@ function decodeRow(
     const a = vals[j]!;
     if (a > 0) math.axpy(acc, 0, wDecT, idx[j]! * d, a);
   }
-  const gScale = (2 * hyper.mseScale) / (shape.rows * d);
+  const gScale = (2 * hyper.mseScale * rowWeight(hyper, shape, r)) / reconstructionWeight(hyper, shape);
   const base = r * d;
   let diffSq = 0;
   for (let c = 0; c < d; c++) {
@@ -286,15 +297,17 @@ export function lossParts(
   shape: BatchShape,
 ): { loss: number; mse: number; kl: number; auxk: number; auxDenominator: number } {
   let diffSq = 0;
+  let weightedDiffSq = 0;
   let auxSq = 0;
   let kl = 0;
   for (let r = 0; r < shape.rows; r++) {
-    diffSq += mem.rowStats[r * ROW_STATS + STAT_DIFF]!;
+    const rowDiff = mem.rowStats[r * ROW_STATS + STAT_DIFF]!;
+    diffSq += rowDiff;
+    weightedDiffSq += rowWeight(hyper, shape, r) * rowDiff;
     auxSq += mem.rowStats[r * ROW_STATS + STAT_AUX]!;
     kl += mem.rowStats[r * ROW_STATS + STAT_KL]!;
   }
-  const size = shape.rows * hyper.dModel;
-  const mse = diffSq / size;
+  const mse = weightedDiffSq / reconstructionWeight(hyper, shape);
   const auxDenominator = diffSq + 1e-12;
   const auxk = shape.kAux > 0 ? auxSq / auxDenominator : 0;
   kl = shape.groups > 0 ? kl / shape.groups : 0;

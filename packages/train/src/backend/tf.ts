@@ -5,6 +5,7 @@
 //   xc = x - b_dec;  z = xc W_enc^T + b_enc;  (vals, idx) = TopK(z, k);  a = ReLU(vals)
 //   x_hat = b_dec + sum_j a[r, j] * W_decT[idx[r, j]]                       (gather of k rows, no dense product)
 //   L = mseScale * mse + kldWeight * kl + auxCoef * auxScale * auxk   (auxk: residual error normalised by the residual)
+//   mse = sum_r w_r |x_hat_r - x_r|^2 / (d sum_r w_r), w = queryWeight on a group's query rows, 1 on its documents
 // Backward with g = dL/dx_hat:
 //   dA[r, j] = g[r] . W_decT[idx[r, j]]          dW_decT[idx[r, j]] += a[r, j] g[r]   (scatter-add)
 //   dz[r, j] = dA[r, j] [vals > 0]               dW_enc[idx[r, j]]  += dz[r, j] xc[r] (scatter-add)
@@ -318,8 +319,14 @@ export function createTrainerCore(hyper: StepHyper, state: CoreState): TrainerCo
       const wg = t.reshape(t.gatherND(params.wDecT, idxFlat), [R, k, d]); // decoder rows of the active latents
       const xhat = t.add(t.reshape(t.matMul(t.reshape(act, [R, 1, k]), wg), [R, d]), params.bDec) as Tensor2D;
       const diff = t.sub(xhat, x);
-      const mse = t.div(t.sum(t.square(diff)), R * d);
-      let g: Tensor = t.mul(diff, (2 * hyper.mseScale) / (R * d)); // dL/dx_hat
+      // Reconstruction term: a weighted mean over rows where each query row weighs queryWeight document rows.
+      const queryWeight = G > 0 ? hyper.queryWeight : 1;
+      const rowWeights =
+        queryWeight === 1 ? null : t.concat([t.fill([G, 1], queryWeight), t.ones([G * M, 1])], 0);
+      const totalWeight = (queryWeight === 1 ? R : G * queryWeight + G * M) * d;
+      const weightedDiff = rowWeights === null ? diff : t.mul(diff, rowWeights);
+      const mse = t.div(t.sum(t.mul(weightedDiff, diff)), totalWeight);
+      let g: Tensor = t.mul(weightedDiff, (2 * hyper.mseScale) / totalWeight); // dL/dx_hat
       let kl: Tensor = t.scalar(0);
       if (G > 0) {
         const T = hyper.temperature;

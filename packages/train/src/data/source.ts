@@ -1,6 +1,7 @@
 // Training vectors as random-access rows that stay on disk: a float32/float64 .npy file or a folder of .npy
 // shards read by offset (positional reads; the OS page cache, not this process, holds what was read), or a
 // matrix already in memory. Readers copy rows into caller-owned buffers, so memory does not grow with the rows.
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
@@ -260,10 +261,12 @@ export interface SourceScan {
   meanSquare: number;
   /** `bytes:fnv1a` over a strided sample of the float32 bytes, to tell a resumed run its data changed. */
   fingerprint: string;
+  /** SHA-256 (hex) of every float32 byte in row order: the training vectors a manifest names. */
+  sha256: string;
 }
 
 /**
- * Reads every row once in chunks: checks that all values are finite, and computes the mean and fingerprint.
+ * Reads every row once in chunks: checks that all values are finite, and computes the mean, the fingerprint and the SHA-256.
  * `what` names the data in messages; `rowName` names a row (default `<what> row <r>`).
  * @throws TrainError `bad_input` naming the first bad row.
  */
@@ -284,6 +287,7 @@ export function scanSource(
   const totalBytes = rows * dims * 4;
   const stride = Math.max(1, Math.floor(totalBytes / 65536));
   let hash = 0x811c9dc5;
+  const sha256 = createHash('sha256');
   let nextSample = 0;
   const step = chunkRows(dims);
   const buffer = new Float32Array(step * dims);
@@ -304,11 +308,17 @@ export function scanSource(
       for (let c = 0; c < dims; c++) mean[c] += chunk[r * dims + c]!;
     }
     const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    sha256.update(bytes);
     const offset = start * dims * 4;
     for (; nextSample < offset + bytes.length; nextSample += stride) {
       hash = Math.imul(hash ^ bytes[nextSample - offset]!, 0x01000193) >>> 0;
     }
   }
   for (let c = 0; c < dims; c++) mean[c] /= rows;
-  return { mean, meanSquare: sumSquares / (rows * dims), fingerprint: `${totalBytes}:${hash.toString(16)}` };
+  return {
+    mean,
+    meanSquare: sumSquares / (rows * dims),
+    fingerprint: `${totalBytes}:${hash.toString(16)}`,
+    sha256: sha256.digest('hex'),
+  };
 }

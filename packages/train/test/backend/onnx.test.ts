@@ -18,6 +18,7 @@ const hyper: StepHyper = {
   nLatents: n,
   k: 4,
   mseScale: 2.5,
+  queryWeight: 3,
   kldWeight: 0.5,
   temperature: 0.7,
   auxK: 6,

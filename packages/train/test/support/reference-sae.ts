@@ -7,6 +7,7 @@ export interface ReferenceHyper {
   n: number;
   k: number;
   mseScale: number;
+  queryWeight: number;
   kldWeight: number;
   temperature: number;
   auxK: number;
@@ -88,14 +89,20 @@ export function referenceLoss(
       xhat[r * d + c] = s;
     }
   }
+  // Row weights of the reconstruction term: queryWeight on the groups' query rows, 1 on documents.
+  const G0 = batch.neighbours > 0 ? batch.groups : 0;
+  const rowWeight = (r: number): number => (r < G0 ? h.queryWeight : 1);
+  let totalWeight = 0;
+  for (let r = 0; r < R; r++) totalWeight += rowWeight(r) * d;
   let mse = 0;
   const g = new Float64Array(R * d);
   for (let j = 0; j < R * d; j++) {
     const diff = xhat[j]! - x[j]!;
-    mse += diff * diff;
-    g[j] = (2 * h.mseScale * diff) / (R * d);
+    const w = rowWeight(Math.floor(j / d));
+    mse += w * diff * diff;
+    g[j] = (2 * h.mseScale * w * diff) / totalWeight;
   }
-  mse /= R * d;
+  mse /= totalWeight;
 
   let kl = 0;
   const G = batch.neighbours > 0 ? batch.groups : 0;

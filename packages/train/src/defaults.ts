@@ -1,0 +1,31 @@
+// Training defaults derived from the data (RECIPE.md): the number of latents and the epochs from the number of
+// training vectors, so that `steer train` needs no more than `--k` on a corpus of any size.
+
+/** Training vectors (rows, counting each group's documents) the default epochs aim to show the SAE. */
+const TARGET_ROWS_SEEN = 1_000_000;
+
+/** The power of two nearest to `x` (x >= 1). */
+function nearestPowerOfTwo(x: number): number {
+  const below = 2 ** Math.floor(Math.log2(Math.max(1, x)));
+  return x / below > Math.SQRT2 ? below * 2 : below;
+}
+
+/**
+ * Default number of latents for `rows` training vectors of `dModel` dimensions: the power of two nearest to
+ * sqrt(rows * dModel) (the dictionary grows with both the data and the space), between dModel and 16 * dModel,
+ * and at least 2 * k.
+ */
+export function defaultLatents(rows: number, dModel: number, k = 1): number {
+  const target = nearestPowerOfTwo(Math.sqrt(Math.max(1, rows) * dModel));
+  return Math.max(2 * k, Math.min(16 * dModel, Math.max(dModel, target)));
+}
+
+/**
+ * Default epochs for `rows` training vectors grouped with `neighbours` documents each (an epoch shows each row
+ * as a query once, with its documents): enough epochs to show about a million vectors, between 10 and 100.
+ * Early stopping on the validation split ends a run sooner when it stops improving.
+ */
+export function defaultEpochs(rows: number, neighbours = 8): number {
+  const perEpoch = Math.max(1, rows) * (1 + neighbours);
+  return Math.max(10, Math.min(100, Math.round(TARGET_ROWS_SEEN / perEpoch)));
+}
