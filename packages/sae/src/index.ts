@@ -10,4 +10,10 @@ export {
   type SaeWeights,
 } from './artifact.js';
 export { loadSae, type LoadSaeOptions, type SaeRuntime, type SteerOptions } from './runtime.js';
-export { applyEdits, latentNorm, type FeatureEdit, type SparseLatents, type SteerMode } from './sparse-ops.js';
+export {
+  applyEdits,
+  latentNorm,
+  type FeatureEdit,
+  type SparseLatents,
+  type SteerMode,
+} from './sparse-ops.js';

@@ -16,7 +16,13 @@ import { assembleBatch, usesPseudoQueries, type Groups, type TrainingRows } from
 import type { NeighbourMethod } from './data/neighbours.js';
 import { epochOrder } from './data/order.js';
 import { loadOrBuildGroups } from './data/saved-groups.js';
-import { concatSources, memorySource, scanSource, type SourceScan, type VectorSource } from './data/source.js';
+import {
+  concatSources,
+  memorySource,
+  scanSource,
+  type SourceScan,
+  type VectorSource,
+} from './data/source.js';
 import { TrainError, describeError } from './errors.js';
 import { initialState, type BiasInit } from './init.js';
 import type { CoreState, LossParts, StepHyper } from './model.js';

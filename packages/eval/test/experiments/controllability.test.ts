@@ -79,7 +79,10 @@ test('held-out queries are per topic, seeded, and never in the collection; inter
   const interval = bootstrapMean([0, 1, 1, 0, 1, 1, 1, 0], { resamples: 500, seed: 3 });
   assert.equal(interval.value, 0.625);
   assert.ok(
-    interval.low < interval.value && interval.value < interval.high && interval.low >= 0 && interval.high <= 1,
+    interval.low < interval.value &&
+      interval.value < interval.high &&
+      interval.low >= 0 &&
+      interval.high <= 1,
   );
   assert.deepEqual(bootstrapMean([0.4]), { value: 0.4, low: 0.4, high: 0.4 });
 });
