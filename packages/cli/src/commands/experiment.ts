@@ -115,6 +115,7 @@ function commandLine(name: string, args: CommandArgs): string {
     'k',
     'epochs',
     'seeds',
+    'train-backend',
     'per-topic',
     'embedder',
     'out',
@@ -163,7 +164,7 @@ export const experimentCommand: Command = {
     "Run one of the paper's experiments (table1, kl, frequency, amplify, perspectives) or the controllability study and write Markdown + SVG",
   usage:
     'steer experiment <table1|kl|frequency|amplify|perspectives|controllability> [--dataset <dir> ...] --out <dir> ' +
-    '[--cache <dir>] [--k 32,64,128] [--seeds 0,1,2] [--epochs N] [--per-topic 10] [--sae <dir>] [--corpus <file.jsonl>] ' +
+    '[--cache <dir>] [--k 32,64,128] [--seeds 0,1,2] [--epochs N] [--train-backend onnx|wasm] [--threads N] [--per-topic 10] [--sae <dir>] [--corpus <file.jsonl>] ' +
     '[--queries <file.json>] [--embedder ...] [--json]',
   options: {
     ...jsonOption,
@@ -175,6 +176,8 @@ export const experimentCommand: Command = {
     k: { type: 'string' },
     seeds: { type: 'string' },
     epochs: { type: 'string' },
+    'train-backend': { type: 'string' },
+    threads: { type: 'string' },
     sae: { type: 'string' },
     corpus: { type: 'string' },
     queries: { type: 'string' },
@@ -211,8 +214,14 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
     name === 'perspectives'
       ? !saeArg && !existsSync(join(demoSae, 'manifest.json'))
       : !saeArg || name === 'table1' || name === 'kl' || name === 'controllability';
+  const trainBackend = str(args, 'train-backend') ?? 'onnx';
+  if (trainBackend !== 'onnx' && trainBackend !== 'wasm') {
+    throw new UsageError(`experiment: --train-backend must be onnx or wasm, not '${trainBackend}'`);
+  }
+  const threads = positive(args, 'threads');
   // NOTE: the trainer's wasm backend must start before the default embedder loads its own TF.js.
-  if (needsTraining) await prepareTrainer();
+  if (needsTraining)
+    await prepareTrainer({ backend: trainBackend, ...(threads !== undefined ? { threads } : {}) });
   const embedder: Embedder = await createEmbedder(config.embedder, {
     cacheDir: join(config.dataDir, 'cache'),
   });

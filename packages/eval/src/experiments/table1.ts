@@ -364,15 +364,15 @@ function ndcgAndOverlapTable(entries: readonly Table1Entry[]): string {
 /** One line per SAE: its id, plan, what the trainer recorded, and its MRR@10 per method. */
 export function trainingTable(entries: readonly Table1Entry[]): string {
   const lines = [
-    '| dataset | K | seed | SAE id | latents | KL weight (relative) | epochs run / max | best epoch | temperature | KL weight applied | training MSE | dead latents | training time | trained by this run | sparse | reconstructed | residual |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| dataset | K | seed | SAE id | latents | KL weight (relative) | epochs run / max | best epoch | temperature | KL weight applied | training MSE | dead latents | training time | trained on | trained by this run | sparse | reconstructed | residual |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const e of entries) {
     const t = e.training;
     const calibration = (t.calibration ?? {}) as { temperature?: number; kldWeight?: number };
     const numberOr = (v: unknown, f: (x: number) => string) => (typeof v === 'number' ? f(v) : '—');
     lines.push(
-      `| ${e.dataset} | ${e.k} | ${e.seed} | ${e.result.saeId} | ${e.plan.nLatents} | ${e.plan.kldWeight} | ${numberOr(t.epochsRun, String)} / ${e.plan.epochs} | ${numberOr(t.bestEpoch, String)} | ${numberOr(calibration.temperature, (x) => x.toPrecision(3))} | ${numberOr(calibration.kldWeight, (x) => x.toPrecision(3))} | ${numberOr(t.mse, (x) => x.toExponential(3))} | ${numberOr(t.deadFraction, pct)} | ${e.trainSeconds > 0 ? `${e.trainSeconds.toFixed(0)} s` : '—'} | ${e.trained ? 'yes' : 'no (cached)'} | ${num(row(e, 'sparse').mrr10)} | ${num(row(e, 'reconstructed').mrr10)} | ${num(row(e, 'residual').mrr10)} |`,
+      `| ${e.dataset} | ${e.k} | ${e.seed} | ${e.result.saeId} | ${e.plan.nLatents} | ${e.plan.kldWeight} | ${numberOr(t.epochsRun, String)} / ${e.plan.epochs} | ${numberOr(t.bestEpoch, String)} | ${numberOr(calibration.temperature, (x) => x.toPrecision(3))} | ${numberOr(calibration.kldWeight, (x) => x.toPrecision(3))} | ${numberOr(t.mse, (x) => x.toExponential(3))} | ${numberOr(t.deadFraction, pct)} | ${e.trainSeconds > 0 ? `${e.trainSeconds.toFixed(0)} s` : '—'} | ${e.key.backend} | ${e.trained ? 'yes' : 'no (cached)'} | ${num(row(e, 'sparse').mrr10)} | ${num(row(e, 'reconstructed').mrr10)} | ${num(row(e, 'residual').mrr10)} |`,
     );
   }
   return lines.join('\n');
