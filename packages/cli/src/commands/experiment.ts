@@ -360,7 +360,9 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
             });
             const byJudgments = await runAmplify(inputs);
             await write(svgName, renderAmplifySvg([byConcept, byJudgments]));
-            sections.push(renderAmplify([byConcept, byJudgments], command, date, svgName));
+            sections.push(
+              renderAmplify([byConcept, byJudgments], command, date, svgName, await codeOfThisRun()),
+            );
             results.push(byConcept, byJudgments);
           } finally {
             await catalog.dispose();
@@ -393,7 +395,14 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
       await write('controllability.svg', renderControllabilitySvg(result.results));
       await write(
         'controllability.md',
-        renderControllability(result.results, command, date, 'controllability.svg', result.note),
+        renderControllability(
+          result.results,
+          command,
+          date,
+          'controllability.svg',
+          result.note,
+          await codeOfThisRun(),
+        ),
       );
       json = result.results;
     } else {
@@ -458,7 +467,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
         await write('perspectives.svg', renderPerspectivesSvg(result));
         await write(
           'perspectives.md',
-          renderPerspectives(result, command, date, 'perspectives.svg', saeNote),
+          renderPerspectives(result, command, date, 'perspectives.svg', saeNote, await codeOfThisRun()),
         );
         json = result;
       } finally {

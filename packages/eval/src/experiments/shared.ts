@@ -316,7 +316,17 @@ export async function writeFileAtomic(path: string, content: string): Promise<vo
   await rename(temp, path);
 }
 
-/** The provenance line every report starts with. */
-export function provenance(command: string, date: Date): string {
-  return `Produced by \`${command}\` on ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC.`;
+/** The code behind a report: git commit (with `dirty` when tracked files differed) and the trainer's code hash. */
+export interface ReportCode {
+  commit: string;
+  dirty: boolean;
+  trainer: string;
+}
+
+/** The provenance line every report starts with; with `code`, the commit and trainer code that produced it. */
+export function provenance(command: string, date: Date, code?: ReportCode): string {
+  const when = date.toISOString().slice(0, 16).replace('T', ' ');
+  if (!code) return `Produced by \`${command}\` on ${when} UTC.`;
+  const commit = `${code.commit.slice(0, 12)}${code.dirty ? ' (with uncommitted changes)' : ''}`;
+  return `Produced by \`${command}\` on ${when} UTC, at commit ${commit} (trainer code ${code.trainer}).`;
 }
