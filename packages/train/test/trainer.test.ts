@@ -67,7 +67,8 @@ describe('train', () => {
 
   it('with default flags and the KL term on, recovers >= 95% of a planted dictionary (issue 11 case)', async () => {
     // 64-d, 96 unit atoms, 4 per vector with weights 0.5-1.5, 8,000 vectors; only k is given (the recipe derives
-    // 512 latents and 14 epochs, the scale-free loss and the calibrated KL with documents as pseudo-queries).
+    // 512 latents and 14 epochs, the scale-free loss and the calibrated KL with documents as pseudo-queries), on
+    // the backend `auto` picks (onnx without a GPU).
     const dir = await tempDir();
     try {
       const { dict, docs } = plantedData(64, 96, 4, 8000);
@@ -79,7 +80,6 @@ describe('train', () => {
           k: 4,
           out,
           embedding: { ...embedding, dims: 64 },
-          backend: 'wasm',
           onEvent: (e) => events.push(e.type),
         },
       );
