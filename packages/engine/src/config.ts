@@ -1,4 +1,5 @@
 // `steer.config.json`: found upwards from a directory, shared by the CLI, the bridge and the language server.
+import { SteerError } from '@steer/core';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
@@ -38,9 +39,12 @@ export interface SteerConfig {
 }
 
 /** Thrown for an unreadable or invalid config file; names the file and the field. */
-export class ConfigError extends Error {
+export class ConfigError extends SteerError {
   override name = 'ConfigError';
-  readonly code = 'config_invalid';
+  declare readonly code: 'config_invalid';
+  constructor(message: string) {
+    super('engine', 'config_invalid', message);
+  }
 }
 
 /** Returns the path of the nearest `steer.config.json` at or above `startDir`, or undefined. */

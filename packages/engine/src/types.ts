@@ -1,4 +1,5 @@
 // Types of the steering pipeline shared by the CLI, the bridge and the language server.
+import { SteerError } from '@steer/core';
 import type { Diagnostic, SteeringPlan } from '@steer/grammar';
 import type { Filter, SearchHit } from '@steer/search';
 
@@ -26,14 +27,14 @@ export interface ResolvedQuery {
 }
 
 /** Thrown when a steer query does not parse or compile; carries the diagnostics with their ranges. */
-export class SteerQueryError extends Error {
+export class SteerQueryError extends SteerError {
   override name = 'SteerQueryError';
-  readonly code = 'steer_query_invalid';
+  declare readonly code: 'steer_query_invalid';
   constructor(
     message: string,
     readonly diagnostics: Diagnostic[],
   ) {
-    super(message);
+    super('engine', 'steer_query_invalid', message);
   }
 }
 

@@ -1,4 +1,5 @@
 // Dataset loaders for evaluation: BEIR layout (corpus.jsonl, queries.jsonl, qrels) and Cranfield (SMART layout).
+import { SteerError } from '@steer/core';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,13 +30,10 @@ export interface EvalDataset {
 }
 
 /** Thrown for a missing, unreadable or malformed dataset; names the file and line. */
-export class EvalError extends Error {
+export class EvalError extends SteerError {
   override name = 'EvalError';
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
+  constructor(message: string, code: string) {
+    super('eval', code, message);
   }
 }
 

@@ -1,5 +1,6 @@
 // Handlers of the custom requests (protocol.ts): run the query under the cursor steered and unsteered,
 // explain a feature, save a query's edits as a preset.
+import { SteerError } from '@steer/core';
 import type { SearchResult, SteerEngine } from '@steer/engine';
 import { formatStatement, type PresetDefinition, type Steer } from '@steer/grammar';
 import { savePreset } from '@steer/presets';
@@ -47,8 +48,11 @@ export interface CustomRequestHandlers {
 }
 
 /** A user-facing failure of a custom request (the server answers it as a ResponseError). */
-export class SteerRequestError extends Error {
+export class SteerRequestError extends SteerError {
   override name = 'SteerRequestError';
+  constructor(message: string) {
+    super('language-server', 'request_failed', message);
+  }
 }
 
 function steersText(steers: Steer[]): string {
