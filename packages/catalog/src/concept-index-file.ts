@@ -1,11 +1,10 @@
 // The concept-search index saved beside the catalog (`concept-index.bin` + `concept-scan.onnx`), keyed by the
 // SAE id and the catalog build, so that a later run loads it instead of rebuilding it from the SAE weights.
-import { randomBytes } from 'node:crypto';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConceptIndexArrays } from './concept-index.js';
 import type { LexicalColumns } from './lexical-index.js';
-import { writeFileAtomic } from './storage.js';
+import { writeFileAtomic, writeFileAtomicWith } from '@steer/core';
 
 export const CONCEPT_INDEX_FILE = 'concept-index.bin';
 export const CONCEPT_SCAN_FILE = 'concept-scan.onnx';
@@ -85,20 +84,12 @@ export async function saveConceptIndex(
   new DataView(head.buffer).setUint32(4, json.byteLength, true);
   head.set(json, 8);
   const path = join(dir, CONCEPT_INDEX_FILE);
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const file = await open(temp, 'w');
-  try {
+  await writeFileAtomicWith(path, async (file) => {
     await file.write(head, 0, head.byteLength, 0);
     for (const [name, data] of sections)
       await file.write(bytesOf(data), 0, data.byteLength, layout[name]![0]);
     await file.truncate(offset);
-    await file.close();
-    await rename(temp, path);
-  } catch (error) {
-    await file.close().catch(() => undefined);
-    await rm(temp, { force: true });
-    throw error;
-  }
+  });
   if (arrays.scan)
     await writeFileAtomic(join(dir, CONCEPT_SCAN_FILE), scanModel(CONCEPT_INDEX_FILE, HEADER_BYTES));
 }

@@ -1,6 +1,6 @@
 // Writes each document's SAE latents into a sparse_vector side field (`steer index --latents`), resumably.
-import { randomUUID } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '@steer/core';
 import type { Client } from '@elastic/elasticsearch';
 import { ElasticsearchBackendError } from './errors.js';
 import { fieldMapping } from './mapping.js';
@@ -100,9 +100,7 @@ async function readCheckpoint(file: string, index: string, field: string): Promi
 }
 
 async function writeCheckpointAtomically(file: string, checkpoint: Checkpoint): Promise<void> {
-  const temp = `${file}.${randomUUID()}.tmp`;
-  await writeFile(temp, JSON.stringify(checkpoint));
-  await rename(temp, file);
+  await writeFileAtomic(file, JSON.stringify(checkpoint));
 }
 
 /** Ensures `field` is mapped as sparse_vector in `index`; throws `latent_field_conflict` when it is something else. */

@@ -1,21 +1,13 @@
 // `steer.config.json`: found upwards from a directory, shared by the CLI, the bridge and the language server.
-import { SteerError } from '@steer/core';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { SteerError } from '@steer/core';
+import type { ElasticsearchConfig } from '@steer/elasticsearch';
 
 export const CONFIG_FILE = 'steer.config.json';
 
-/** Connection settings for an Elasticsearch cluster (see @steer/elasticsearch for the environment variables). */
-export interface ElasticsearchConfig {
-  url?: string;
-  cloudId?: string;
-  apiKey?: string;
-  username?: string;
-  password?: string;
-  caCert?: string;
-  /** Name of the dense_vector field in existing indexes; discovered from `_mapping` when absent. */
-  vectorField?: string;
-}
+/** steer.config.json's `elasticsearch` section (connection and field names), defined by @steer/elasticsearch. */
+export type { ElasticsearchConfig };
 
 /** The resolved configuration. Paths are absolute. */
 export interface SteerConfig {

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '@steer/core';
 import { createEmbedder, type Embedder } from '@steer/embed';
 import {
   BBC_TOPICS_FILE,
@@ -38,7 +39,6 @@ import {
   runPerspectives,
   runTable1,
   trainOrReuseSae,
-  writeFileAtomic,
   type DatasetVectors,
   embedderLabel,
   type EvalDataset,
@@ -226,7 +226,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
   const progress = stagedProgress(io, quiet);
   const written: string[] = [];
   const write = async (file: string, content: string) => {
-    await writeFileAtomic(join(out, file), content);
+    await writeFileAtomic(join(out, file), content, { mkdir: true });
     written.push(join(out, file));
   };
   /** The SAE for a dataset: --sae, else the cached Table 1 SAE at K and seed (trained when missing). */

@@ -1,7 +1,7 @@
 // Shared pieces of the paper's experiments: embedding a dataset once, training (or reusing) a cached SAE on
 // a dataset's documents only, and writing report files atomically with their provenance.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Embedder } from '@steer/embed';
 import type { SaeManifest } from '@steer/sae';
@@ -287,14 +287,6 @@ async function recordedTrainingSeconds(dir: string): Promise<number> {
 export async function prepareTrainer(): Promise<void> {
   const { useBackend } = await import('@steer/train');
   await useBackend('wasm');
-}
-
-/** Writes a file atomically (temporary name, then rename), creating its folder. */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.tmp-${process.pid}`;
-  await writeFile(temp, content);
-  await rename(temp, path);
 }
 
 /** The provenance line every report starts with. */
