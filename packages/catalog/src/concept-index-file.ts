@@ -1,6 +1,7 @@
 // The concept-search index saved beside the catalog (`concept-index.bin` + `concept-scan.onnx`), keyed by the
 // SAE id and the catalog build, so that a later run loads it instead of rebuilding it from the SAE weights.
 import { open, rm, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConceptIndexArrays } from './concept-index.js';
 import type { LexicalColumns } from './lexical-index.js';
@@ -102,6 +103,99 @@ export interface LoadedConceptIndex {
   scanModel?: string;
 }
 
+/** The header of an open index file when it is one of ours and matches `key`; undefined otherwise. */
+async function readHeader(
+  file: FileHandle,
+  size: number,
+  key: ConceptIndexKey,
+): Promise<FileHeader | undefined> {
+  if (size < HEADER_BYTES) return undefined;
+  const head = new Uint8Array(HEADER_BYTES);
+  await file.read(head, 0, HEADER_BYTES, 0);
+  const view = new DataView(head.buffer);
+  const length = view.getUint32(4, true);
+  if (view.getUint32(0, true) !== MAGIC || length + 8 > HEADER_BYTES) return undefined;
+  let header: FileHeader;
+  try {
+    header = JSON.parse(new TextDecoder().decode(head.subarray(8, 8 + length))) as FileHeader;
+  } catch {
+    return undefined;
+  }
+  const matches =
+    header.format === FORMAT &&
+    header.saeId === key.saeId &&
+    header.catalog === key.catalog &&
+    header.nLatents === key.nLatents &&
+    header.dModel === key.dModel &&
+    header.k === key.k;
+  return matches ? header : undefined;
+}
+
+/** Reads the sections of an index file (a missing one is undefined), all at once. */
+async function readSections(file: FileHandle, sections: FileHeader['sections']) {
+  const read = async <T extends SectionData>(
+    name: string,
+    make: (buffer: ArrayBuffer) => T,
+  ): Promise<T | undefined> => {
+    const section = sections[name];
+    if (!section) return undefined;
+    const buffer = new ArrayBuffer(section[1]);
+    await file.read(new Uint8Array(buffer), 0, section[1], section[0]);
+    return make(buffer);
+  };
+  const i8 = (b: ArrayBuffer) => new Int8Array(b);
+  const f32 = (b: ArrayBuffer) => new Float32Array(b);
+  const u32 = (b: ArrayBuffer) => new Uint32Array(b);
+  // NOTE: the sections are read concurrently; the disk (or page cache) serves them faster together.
+  const [
+    encoderQ,
+    encoderScale,
+    encoderBias,
+    decoderQ,
+    decoderScale,
+    decoderNorm,
+    profileQ,
+    profileScale,
+    scanScale,
+    scanBias,
+    vocabularyBytes,
+    offsets,
+    postingFeatures,
+    postingWeights,
+  ] = await Promise.all([
+    read('encoderQ', i8),
+    read('encoderScale', f32),
+    read('encoderBias', f32),
+    read('decoderQ', i8),
+    read('decoderScale', f32),
+    read('decoderNorm', f32),
+    read('profileQ', i8),
+    read('profileScale', f32),
+    read('scanScale', f32),
+    read('scanBias', f32),
+    read('vocabulary', (b) => new Uint8Array(b)),
+    read('offsets', u32),
+    read('postingFeatures', u32),
+    read('postingWeights', f32),
+  ]);
+  return {
+    encoderQ,
+    encoderScale,
+    encoderBias,
+    decoderQ,
+    decoderScale,
+    decoderNorm,
+    profileQ,
+    profileScale,
+    scanScale,
+    scanBias,
+    vocabularyBytes,
+    offsets,
+    postingFeatures,
+    postingWeights,
+  };
+}
+
 /**
  * Loads the index saved in `dir` when its key matches `key`; undefined when there is none, it is for another
  * SAE or catalog build, or it is damaged (it is then rebuilt and overwritten).
@@ -119,45 +213,11 @@ export async function loadConceptIndex(
   }
   try {
     const size = (await file.stat()).size;
-    if (size < HEADER_BYTES) return undefined;
-    const head = new Uint8Array(HEADER_BYTES);
-    await file.read(head, 0, HEADER_BYTES, 0);
-    const view = new DataView(head.buffer);
-    const length = view.getUint32(4, true);
-    if (view.getUint32(0, true) !== MAGIC || length + 8 > HEADER_BYTES) return undefined;
-    let header: FileHeader;
-    try {
-      header = JSON.parse(new TextDecoder().decode(head.subarray(8, 8 + length))) as FileHeader;
-    } catch {
-      return undefined;
-    }
-    if (
-      header.format !== FORMAT ||
-      header.saeId !== key.saeId ||
-      header.catalog !== key.catalog ||
-      header.nLatents !== key.nLatents ||
-      header.dModel !== key.dModel ||
-      header.k !== key.k
-    ) {
-      return undefined;
-    }
+    const header = await readHeader(file, size, key);
+    if (!header) return undefined;
     const sections = header.sections;
     for (const [offset, bytes] of Object.values(sections)) if (offset + bytes > size) return undefined;
-    const read = async <T extends SectionData>(
-      name: string,
-      make: (buffer: ArrayBuffer) => T,
-    ): Promise<T | undefined> => {
-      const section = sections[name];
-      if (!section) return undefined;
-      const buffer = new ArrayBuffer(section[1]);
-      await file.read(new Uint8Array(buffer), 0, section[1], section[0]);
-      return make(buffer);
-    };
-    const i8 = (b: ArrayBuffer) => new Int8Array(b);
-    const f32 = (b: ArrayBuffer) => new Float32Array(b);
-    const u32 = (b: ArrayBuffer) => new Uint32Array(b);
-    // NOTE: the sections are read concurrently; the disk (or page cache) serves them faster together.
-    const [
+    const {
       encoderQ,
       encoderScale,
       encoderBias,
@@ -172,22 +232,7 @@ export async function loadConceptIndex(
       offsets,
       postingFeatures,
       postingWeights,
-    ] = await Promise.all([
-      read('encoderQ', i8),
-      read('encoderScale', f32),
-      read('encoderBias', f32),
-      read('decoderQ', i8),
-      read('decoderScale', f32),
-      read('decoderNorm', f32),
-      read('profileQ', i8),
-      read('profileScale', f32),
-      read('scanScale', f32),
-      read('scanBias', f32),
-      read('vocabulary', (b) => new Uint8Array(b)),
-      read('offsets', u32),
-      read('postingFeatures', u32),
-      read('postingWeights', f32),
-    ]);
+    } = await readSections(file, sections);
     const n = key.nLatents;
     const d = key.dModel;
     if (

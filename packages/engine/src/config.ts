@@ -1,8 +1,10 @@
 // `steer.config.json`: found upwards from a directory, shared by the CLI, the bridge and the language server.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { SteerError } from '@steer/core';
 import type { ElasticsearchConfig } from '@steer/elasticsearch';
+import { ConfigError } from './errors.js';
+
+export { ConfigError };
 
 export const CONFIG_FILE = 'steer.config.json';
 
@@ -28,15 +30,6 @@ export interface SteerConfig {
   elasticsearch?: ElasticsearchConfig;
   /** Steering mode when the query does not say: residual keeps the unsteered vector exact. */
   steerMode: 'residual' | 'reconstructed';
-}
-
-/** Thrown for an unreadable or invalid config file; names the file and the field. */
-export class ConfigError extends SteerError {
-  override name = 'ConfigError';
-  declare readonly code: 'config_invalid';
-  constructor(message: string) {
-    super('engine', 'config_invalid', message);
-  }
 }
 
 /** Returns the path of the nearest `steer.config.json` at or above `startDir`, or undefined. */

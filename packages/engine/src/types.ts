@@ -1,7 +1,8 @@
 // Types of the steering pipeline shared by the CLI, the bridge and the language server.
-import { SteerError } from '@steer/core';
 import type { Diagnostic, SteeringPlan } from '@steer/grammar';
 import type { Filter, SearchHit } from '@steer/search';
+
+export { SteerQueryError } from './errors.js';
 
 /** Sparse latents of one vector: feature ids and activations, strongest first. */
 export interface LatentVector {
@@ -24,18 +25,6 @@ export interface ResolvedQuery {
   index?: string;
   filter?: Filter;
   diagnostics: Diagnostic[];
-}
-
-/** Thrown when a steer query does not parse or compile; carries the diagnostics with their ranges. */
-export class SteerQueryError extends SteerError {
-  override name = 'SteerQueryError';
-  declare readonly code: 'steer_query_invalid';
-  constructor(
-    message: string,
-    readonly diagnostics: Diagnostic[],
-  ) {
-    super('engine', 'steer_query_invalid', message);
-  }
 }
 
 /** A feature's share of a hit's score: latent activations of query and document multiplied. */

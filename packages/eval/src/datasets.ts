@@ -1,5 +1,6 @@
 // Dataset loaders for evaluation: BEIR layout (corpus.jsonl, queries.jsonl, qrels) and Cranfield (SMART layout).
-import { beirId, parseJsonl, SteerError } from '@steer/core';
+import { beirId, parseJsonl } from '@steer/core';
+import { EvalError } from './errors.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,14 +28,6 @@ export interface EvalDataset {
   minRelevantGrade: number;
   /** How grades map to relevance, for reports. */
   relevanceNote: string;
-}
-
-/** Thrown for a missing, unreadable or malformed dataset; names the file and line. */
-export class EvalError extends SteerError {
-  override name = 'EvalError';
-  constructor(message: string, code: string) {
-    super('eval', code, message);
-  }
 }
 
 async function readText(path: string): Promise<string> {

@@ -14,7 +14,7 @@ import {
   type PresetStore,
   type SteerFile,
 } from '@steer/grammar';
-import { PresetError } from './preset-error.js';
+import { PresetError } from './errors.js';
 
 /** Where presets live unless the caller says otherwise (relative to the working directory). */
 export const DEFAULT_PRESETS_DIR = '.steer/presets';

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { parseJsonl } from '@steer/core';
 import type { FeatureCatalog } from '@steer/grammar';
 import { latentNorm, type SaeRuntime, type SparseLatents } from '@steer/sae';
-import { EvalError } from '../datasets.js';
+import { EvalError } from '../errors.js';
 import { compileSteerQuery, steerQueryLiteral, toSaeEdit } from './controllability.js';
 import { provenance } from './shared.js';
 import { barChartSvg } from './svg.js';

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import type { Embedder } from '@steer/embed';
 import type { SaeManifest } from '@steer/sae';
 import type { EvalDataset } from '../datasets.js';
-import { EvalError } from '../datasets.js';
+import { EvalError } from '../errors.js';
 import { contentHash, embedderLabel } from '../provenance.js';
 import { embedTexts } from '../run-eval.js';
 
