@@ -3,7 +3,6 @@
 import { createHash } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { embedInBatches } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
 import type { SaeRuntime } from '@steer/sae';
 import { CatalogError } from './errors.js';
@@ -353,7 +352,9 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
   let started = performance.now();
   const vectors =
     options.vectors ??
-    (await embedInBatches(embedder!, texts, {
+    (await (
+      await import('@steer/embed')
+    ).embedInBatches(embedder!, texts, {
       batchSize,
       onProgress: (done, total) => progress('embed', done, total),
     }));

@@ -50,7 +50,7 @@ export async function saveConceptIndex(
   key: ConceptIndexKey,
   arrays: ConceptIndexArrays,
   lexical: LexicalColumns,
-  scanModel: (location: string, offset: number) => Uint8Array,
+  scanModel: (location: string, offset: number) => Promise<Uint8Array>,
 ): Promise<void> {
   const sections: Array<[string, SectionData]> = [];
   if (arrays.scan)
@@ -92,7 +92,7 @@ export async function saveConceptIndex(
     await file.truncate(offset);
   });
   if (arrays.scan)
-    await writeFileAtomic(join(dir, CONCEPT_SCAN_FILE), scanModel(CONCEPT_INDEX_FILE, HEADER_BYTES));
+    await writeFileAtomic(join(dir, CONCEPT_SCAN_FILE), await scanModel(CONCEPT_INDEX_FILE, HEADER_BYTES));
 }
 
 /** A loaded index file: the arrays (without the scan matrix, which the scan model reads itself) and the lexical columns. */

@@ -1,7 +1,7 @@
 // Dense profiles of features built from the corpus at label time: each feature's top-document centroid (what
 // concept search compares a concept's embedding with) and the SAE's strength calibration (what `1x` means).
 import { mulberry32 } from '@steer/core';
-import { latentNorm } from '@steer/sae';
+import { latentNorm } from '@steer/sae/files';
 import type { SparseCodes, TopDocument } from './stats.js';
 
 /** Documents whose centroid gets half weight: a centroid of n documents is shrunk by n / (n + this). */

@@ -306,6 +306,14 @@ const BY_COMMAND: Record<string, Record<string, OptionHelp>> = {
     },
     k: { description: 'TopK values to train, comma-separated', default: '32,64,128 for table1, 128 for kl' },
     epochs: { description: 'training epochs of each SAE', default: 'chosen from the corpus size' },
+    'train-backend': {
+      description: 'compute backend that trains the SAEs, onnx or wasm (part of the SAE cache key)',
+      default: 'onnx',
+    },
+    threads: {
+      description: 'CPU threads of the onnx trainer (the SAEs are the same bit for bit on any number)',
+      default: 'every core',
+    },
     sae: {
       description: 'an existing SAE instead of training one',
       default: 'trained (perspectives: the demo SAE)',

@@ -83,3 +83,12 @@ test('steer --help lists every command with its summary; an unknown command exit
   assert.match(unknown.stderr, /unknown command 'serach'/);
   assert.match(unknown.stderr, /search/);
 });
+
+test('steer experiment refuses an unknown --train-backend or a bad --threads before any work, exit 2', async () => {
+  const backend = await run(['experiment', 'table1', '--out', 'x', '--train-backend', 'gpu']);
+  assert.equal(backend.code, 2);
+  assert.match(backend.stderr, /--train-backend must be onnx or wasm, not 'gpu'/);
+  const threads = await run(['experiment', 'table1', '--out', 'x', '--threads', '0']);
+  assert.equal(threads.code, 2);
+  assert.match(threads.stderr, /--threads must be a whole number >= 1, not '0'/);
+});

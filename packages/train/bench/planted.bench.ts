@@ -1,7 +1,9 @@
 // The default recipe on planted dictionaries (issue 11): unit atoms mixed 4 at a time with weights 0.5-1.5, trained
 // with default flags (only k given, KL on), and the fraction of atoms a decoder row recovers at cosine > 0.9,
 // side by side with the same run without the KL term. Also the issue's original command line (192 latents, 30 epochs,
-// batch 256). Slow (minutes per case on one core): run with `npm run bench -- --only planted`.
+// batch 256). Trains on the backend `steer train` picks (auto: onnx on a CPU machine), or STEER_PLANTED_BACKEND, on
+// STEER_PLANTED_THREADS threads (default every core). Slow (a minute or more per case on one core): run with
+// `npm run bench -- --only planted`; STEER_PLANTED_CASES=0,2 picks cases.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +37,7 @@ export async function recoveredFraction(
   c: PlantedCase,
   kldWeight: number | undefined,
   seed = 0,
-): Promise<{ fraction: number; nLatents: number; epochs: number }> {
+): Promise<{ fraction: number; nLatents: number; epochs: number; backend: string; seconds: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'steer-planted-'));
   try {
     const { dict, docs } = plantedData(c.d, c.atoms, 4, c.rows);
@@ -48,7 +50,8 @@ export async function recoveredFraction(
         seed,
         out: join(dir, 'sae'),
         embedding: { model: 'planted', dims: c.d, normalized: false },
-        backend: 'wasm',
+        backend: (process.env.STEER_PLANTED_BACKEND as TrainOptions['backend']) ?? 'auto',
+        ...(process.env.STEER_PLANTED_THREADS ? { threads: Number(process.env.STEER_PLANTED_THREADS) } : {}),
       },
     );
     const weights = await readSaeWeights(join(dir, 'sae'));
@@ -57,6 +60,8 @@ export async function recoveredFraction(
       fraction: cosines.filter((v) => v > 0.9).length / c.atoms,
       nLatents: result.nLatents,
       epochs: result.epochs,
+      backend: result.backend.name,
+      seconds: result.steps / result.stepsPerSecond,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -70,7 +75,7 @@ export async function run(report: (figure: Figure) => void): Promise<void> {
     const withKl = await recoveredFraction(c, undefined);
     const withoutKl = await recoveredFraction(c, 0);
     report({
-      figure: `planted atoms recovered at cosine > 0.9, KL on (${c.name}; ${withKl.nLatents} latents, ${withKl.epochs} epochs)`,
+      figure: `planted atoms recovered at cosine > 0.9, KL on (${c.name}; ${withKl.nLatents} latents, ${withKl.epochs} epochs, ${withKl.backend}, ${withKl.seconds.toFixed(0)} s)`,
       value: 100 * withKl.fraction,
       unit: '%',
       vs: {

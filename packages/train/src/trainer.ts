@@ -101,6 +101,8 @@ export interface TrainOptions {
   evaluationRows?: number;
   seed?: number;
   backend?: BackendName | 'auto';
+  /** Threads of the onnx backend (default: every core); its results are the same bit for bit on any number. */
+  threads?: number;
   /** Folder for checkpoints and metrics (default `<out>.train`). */
   stateDir?: string;
   /** Continue from the checkpoint in the state folder. */
@@ -205,9 +207,11 @@ type Resolved = Required<
     | 'nLatents'
     | 'epochs'
     | 'queryWeight'
+    | 'threads'
   >
 > & {
   queryWeight: number | undefined;
+  threads: number | undefined;
   nLatents: number;
   /** Undefined until the groups are known ({@link defaultEpochs}). */
   epochs: number | undefined;
@@ -272,6 +276,7 @@ function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
     nLatents: options.nLatents ?? defaultLatents(rows, d, options.k),
     epochs: options.epochs,
     queryWeight: options.queryWeight,
+    threads: options.threads,
     temperature: options.temperature,
     maxSteps: options.maxSteps ?? Number.POSITIVE_INFINITY,
     neighbourSearch: options.neighbourSearch ?? 'auto',
@@ -416,7 +421,18 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     row < nDocs ? `${docs.description} row ${row}` : `${queries!.description} row ${row - nDocs}`,
   );
 
-  const backend = await useBackend(r.backend);
+  const started = await useBackend(r.backend);
+  const backend: BackendInfo =
+    started.name === 'onnx' && r.threads !== undefined
+      ? {
+          ...started,
+          threads: r.threads,
+          detail: started.detail.replace(
+            /\d+ threads?\b/,
+            `${r.threads} thread${r.threads === 1 ? '' : 's'}`,
+          ),
+        }
+      : started;
   emit({ type: 'backend', info: backend });
 
   const M = r.neighbours;
@@ -566,7 +582,8 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     await writeFileAtomic(metricsPath, []);
   }
 
-  let core: TrainerCore = await createTrainerCore(hyper, state);
+  const coreOptions = r.threads !== undefined ? { threads: r.threads } : {};
+  let core: TrainerCore = await createTrainerCore(hyper, state, coreOptions);
   let lastVal: LossParts | null = null;
   let stepsThisRun = 0;
   let secondsThisRun = 0;
@@ -691,7 +708,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
         exportState = { ...exportState, params: best.state.params };
         lastVal = (best.meta.validation as LossParts | undefined) ?? lastVal;
         core.dispose();
-        core = await createTrainerCore(hyper, exportState);
+        core = await createTrainerCore(hyper, exportState, coreOptions);
       }
     }
     const final = await evaluateAllRows(core, rows, r.batch, r.evaluationRows, emit);

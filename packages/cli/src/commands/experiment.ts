@@ -115,6 +115,7 @@ function commandLine(name: string, args: CommandArgs): string {
     'k',
     'epochs',
     'seeds',
+    'train-backend',
     'per-topic',
     'embedder',
     'out',
@@ -163,7 +164,7 @@ export const experimentCommand: Command = {
     "Run one of the paper's experiments (table1, kl, frequency, amplify, perspectives) or the controllability study and write Markdown + SVG",
   usage:
     'steer experiment <table1|kl|frequency|amplify|perspectives|controllability> [--dataset <dir> ...] --out <dir> ' +
-    '[--cache <dir>] [--k 32,64,128] [--seeds 0,1,2] [--epochs N] [--per-topic 10] [--sae <dir>] [--corpus <file.jsonl>] ' +
+    '[--cache <dir>] [--k 32,64,128] [--seeds 0,1,2] [--epochs N] [--train-backend onnx|wasm] [--threads N] [--per-topic 10] [--sae <dir>] [--corpus <file.jsonl>] ' +
     '[--queries <file.json>] [--embedder ...] [--json]',
   options: {
     ...jsonOption,
@@ -175,6 +176,8 @@ export const experimentCommand: Command = {
     k: { type: 'string' },
     seeds: { type: 'string' },
     epochs: { type: 'string' },
+    'train-backend': { type: 'string' },
+    threads: { type: 'string' },
     sae: { type: 'string' },
     corpus: { type: 'string' },
     queries: { type: 'string' },
@@ -240,8 +243,14 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
     name === 'perspectives'
       ? !saeArg && !existsSync(join(demoSae, 'manifest.json'))
       : !saeArg || name === 'table1' || name === 'kl' || name === 'controllability';
+  const trainBackend = str(args, 'train-backend') ?? 'onnx';
+  if (trainBackend !== 'onnx' && trainBackend !== 'wasm') {
+    throw new UsageError(`experiment: --train-backend must be onnx or wasm, not '${trainBackend}'`);
+  }
+  const threads = positive(args, 'threads');
   // NOTE: the trainer's wasm backend must start before the default embedder loads its own TF.js.
-  if (needsTraining) await prepareTrainer();
+  if (needsTraining)
+    await prepareTrainer({ backend: trainBackend, ...(threads !== undefined ? { threads } : {}) });
   const embedder: Embedder = await createEmbedder(config.embedder, {
     cacheDir: join(config.dataDir, 'cache'),
   });
@@ -418,7 +427,7 @@ async function runAmplifyOrFrequency(run: ExperimentRun): Promise<unknown> {
         });
         const byJudgments = await runAmplify(inputs);
         await write(svgName, renderAmplifySvg([byConcept, byJudgments]));
-        sections.push(renderAmplify([byConcept, byJudgments], command, date, svgName));
+        sections.push(renderAmplify([byConcept, byJudgments], command, date, svgName, await codeOfThisRun()));
         results.push(byConcept, byJudgments);
       } finally {
         await catalog.dispose();
@@ -455,7 +464,14 @@ async function runControllabilityExperiment(run: ExperimentRun): Promise<unknown
   await write('controllability.svg', renderControllabilitySvg(result.results));
   await write(
     'controllability.md',
-    renderControllability(result.results, command, date, 'controllability.svg', result.note),
+    renderControllability(
+      result.results,
+      command,
+      date,
+      'controllability.svg',
+      result.note,
+      await codeOfThisRun(),
+    ),
   );
   return result.results;
 }
@@ -527,7 +543,10 @@ async function runPerspectivesExperiment(run: ExperimentRun): Promise<unknown> {
       catalog,
     });
     await write('perspectives.svg', renderPerspectivesSvg(result));
-    await write('perspectives.md', renderPerspectives(result, command, date, 'perspectives.svg', saeNote));
+    await write(
+      'perspectives.md',
+      renderPerspectives(result, command, date, 'perspectives.svg', saeNote, await codeOfThisRun()),
+    );
     return result;
   } finally {
     await catalog.dispose();

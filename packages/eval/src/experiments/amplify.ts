@@ -3,7 +3,7 @@
 import type { SaeRuntime, SparseLatents } from '@steer/sae';
 import type { EvalDataset, EvalQuery } from '../datasets.js';
 import { evaluateRuns } from '../metrics.js';
-import { provenance } from './shared.js';
+import { provenance, type ReportCode } from './shared.js';
 import { lineChartSvg } from './svg.js';
 
 /** The paper's grid of amplification strengths: w = 0.0004 * 2^i for i = 0 .. steps - 1. */
@@ -278,6 +278,7 @@ export function renderAmplify(
   command: string,
   date: Date,
   svgName: string,
+  code?: ReportCode,
 ): string {
   const first = results[0]!;
   const f4 = (v: number) => v.toFixed(4);
@@ -296,7 +297,7 @@ export function renderAmplify(
   const lines = [
     `# Figure 4: amplifying the query-relevant feature (${first.dataset})`,
     '',
-    provenance(command, date),
+    provenance(command, date, code),
     '',
     `![amplification curves](${svgName})`,
     '',

@@ -16,6 +16,7 @@ import {
   defaultPlan,
   documentText,
   provenance,
+  type ReportCode,
   trainOrReuseSae,
   type ProgressSink,
   type SaeTrainingPlan,
@@ -467,12 +468,13 @@ export function renderControllability(
   date: Date,
   svgName: string,
   note: string,
+  code?: ReportCode,
 ): string {
   const first = results[0]!;
   const lines = [
     '# Controllability: steering toward a topic with concept search',
     '',
-    provenance(command, date),
+    provenance(command, date, code),
     '',
     `![share against strength](${svgName})`,
     '',
@@ -610,6 +612,7 @@ export async function runControllabilityStudy(
   const embedding = { model: embedder.id, dims: embedder.dims, normalized: embedder.normalized };
   const results: ControllabilityResult[] = [];
   let plan: SaeTrainingPlan | undefined;
+  const trainedOn = new Set<string>();
   for (const seed of options.seeds) {
     const { collection, queries } = holdOutQueries(
       corpus,
@@ -649,6 +652,7 @@ export async function runControllabilityStudy(
       seedPlan,
       options.onProgress,
     );
+    trainedOn.add(cached.key.backend);
     const sae = await loadSae(cached.dir);
     try {
       const catalog = await experimentCatalog(
@@ -681,7 +685,7 @@ export async function runControllabilityStudy(
     }
   }
   const note = plan
-    ? `Collection ${name} (${corpus.length} articles, ${topics.length} topics; corpus.jsonl sha256 ${corpusSha.slice(0, 16)}…, topics file sha256 ${topicsSha.slice(0, 16)}…); per seed s: ${perTopic} articles per topic held out (split s), SAE trained on the rest by \`trainOrReuseSae\` (${plan.nLatents} latents, K=${plan.k}, up to ${plan.epochs} epochs with early stopping, the default recipe: ${plan.loss} loss, KL weight ${plan.kldWeight}, M = ${plan.neighbours}, training seed s), catalog by \`steer label\` defaults; embedder ${embedder.id}.`
+    ? `Collection ${name} (${corpus.length} articles, ${topics.length} topics; corpus.jsonl sha256 ${corpusSha.slice(0, 16)}…, topics file sha256 ${topicsSha.slice(0, 16)}…); per seed s: ${perTopic} articles per topic held out (split s), SAE trained on the rest by \`trainOrReuseSae\` (${plan.nLatents} latents, K=${plan.k}, up to ${plan.epochs} epochs with early stopping, the default recipe: ${plan.loss} loss, KL weight ${plan.kldWeight}, M = ${plan.neighbours}, training seed s, trained on the ${[...trainedOn].join(' and ')} backend), catalog by \`steer label\` defaults; embedder ${embedder.id}.`
     : '';
   return { results, note };
 }

@@ -7,7 +7,7 @@ import type { FeatureCatalog } from '@steer/grammar';
 import { latentNorm, type SaeRuntime, type SparseLatents } from '@steer/sae';
 import { EvalError } from '../errors.js';
 import { compileSteerQuery, steerQueryLiteral, toSaeEdit } from './controllability.js';
-import { provenance } from './shared.js';
+import { provenance, type ReportCode } from './shared.js';
 import { barChartSvg } from './svg.js';
 
 /** The perspective queries shipped with @steer/eval (packages/eval/queries/perspectives.json). */
@@ -379,6 +379,7 @@ export function renderPerspectives(
   date: Date,
   svgName: string,
   saeNote: string,
+  code?: ReportCode,
 ): string {
   const counts = (c: Record<string, number>, r: PerspectiveRow) =>
     `${c[r.toward]} / ${c[r.away]} / ${c.other}`;
@@ -404,7 +405,7 @@ export function renderPerspectives(
   return [
     '# Tables 3 and 4: steering retrieval toward a perspective',
     '',
-    provenance(command, date),
+    provenance(command, date, code),
     '',
     `![perspective counts](${svgName})`,
     '',

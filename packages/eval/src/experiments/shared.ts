@@ -149,6 +149,8 @@ export interface SaeCacheKey {
   vectors: string;
   /** Hash of the trainer's compiled code (@steer/train codeVersion().trainer). */
   trainerCode: string;
+  /** The compute backend that trained it (its numerics differ from the other backends'). */
+  backend: ExperimentBackend;
 }
 
 /** Folder of the cached SAE for a key under `cacheDir`: readable choices, then a hash of the whole key. */
@@ -177,7 +179,8 @@ export interface CachedSae {
  * Trains an SAE on the corpus only: the DOCUMENT vectors (documents stand in as pseudo-queries for the KL loss)
  * plus, when `plan.leadQueries`, the documents' lead sentences as extra pseudo-queries. No test query or judgment is
  * seen. Reuses the SAE cached for the same key (dataset, plan, embedder, vectors, trainer code); an entry whose
- * manifest records another key is trained again, never reused. Training runs on the wasm backend and resumes an
+ * manifest records another key is trained again, never reused. Training runs on the backend {@link prepareTrainer}
+ * started (onnx unless told otherwise) and resumes an
  * interrupted run from its checkpoint.
  * @throws TrainError from the trainer; EvalError `experiment_cache` when the cache folder cannot be written, or
  * `experiment_input` when the plan wants lead-sentence queries and none are given.
@@ -207,6 +210,7 @@ export async function trainOrReuseSae(
     embedder: embedderLabel({ id: embedding.model, version: embedding.version }),
     vectors: leads ? contentHash(documents, leads.vectors, leads.docIndex.join(',')) : contentHash(documents),
     trainerCode: code.trainer,
+    backend: trainerSetup.backend,
   };
   const dir = saeCacheDir(cacheDir, key);
   const manifestPath = join(dir, 'manifest.json');
@@ -242,7 +246,8 @@ export async function trainOrReuseSae(
       neighbours: plan.neighbours,
       seed: plan.seed,
       pseudoQueries: 'on',
-      backend: 'wasm',
+      backend: trainerSetup.backend,
+      ...(trainerSetup.threads !== undefined ? { threads: trainerSetup.threads } : {}),
       resume: true,
       out: dir,
       embedding: {
@@ -279,17 +284,41 @@ async function recordedTrainingSeconds(dir: string): Promise<number> {
   }
 }
 
+/** The compute backends experiments train on: onnxruntime on the CPU (default, several times faster), or TF.js wasm. */
+export type ExperimentBackend = 'onnx' | 'wasm';
+
+/** How experiments train: backend (part of the SAE cache key) and onnx threads (results do not depend on them). */
+const trainerSetup: { backend: ExperimentBackend; threads: number | undefined } = {
+  backend: 'onnx',
+  threads: undefined,
+};
+
 /**
- * Starts the trainer's wasm backend. Call it before creating the default (USE lite) embedder in a process that
- * will train: the embedder bundles its own TF.js, and starting the trainer's wasm backend after it fails with
- * "WASM backend not initialized".
+ * Starts the trainer's backend for the experiments of this process: `onnx` (default) on `threads` threads (default
+ * every core), or `wasm`. Call it before creating the default (USE lite) embedder in a process that will train: the
+ * embedder bundles its own TF.js, and starting the trainer's wasm backend after it fails with "WASM backend not
+ * initialized". @throws TrainError `backend_unavailable`.
  */
-export async function prepareTrainer(): Promise<void> {
+export async function prepareTrainer(
+  options: { backend?: ExperimentBackend; threads?: number } = {},
+): Promise<void> {
   const { useBackend } = await import('@steer/train');
-  await useBackend('wasm');
+  trainerSetup.backend = options.backend ?? 'onnx';
+  trainerSetup.threads = options.threads;
+  await useBackend(trainerSetup.backend);
 }
 
-/** The provenance line every report starts with. */
-export function provenance(command: string, date: Date): string {
-  return `Produced by \`${command}\` on ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC.`;
+/** The code behind a report: git commit (with `dirty` when tracked files differed) and the trainer's code hash. */
+export interface ReportCode {
+  commit: string;
+  dirty: boolean;
+  trainer: string;
+}
+
+/** The provenance line every report starts with; with `code`, the commit and trainer code that produced it. */
+export function provenance(command: string, date: Date, code?: ReportCode): string {
+  const when = date.toISOString().slice(0, 16).replace('T', ' ');
+  if (!code) return `Produced by \`${command}\` on ${when} UTC.`;
+  const commit = `${code.commit.slice(0, 12)}${code.dirty ? ' (with uncommitted changes)' : ''}`;
+  return `Produced by \`${command}\` on ${when} UTC, at commit ${commit} (trainer code ${code.trainer}).`;
 }

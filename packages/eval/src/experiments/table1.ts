@@ -364,15 +364,15 @@ function ndcgAndOverlapTable(entries: readonly Table1Entry[]): string {
 /** One line per SAE: its id, plan, what the trainer recorded, and its MRR@10 per method. */
 export function trainingTable(entries: readonly Table1Entry[]): string {
   const lines = [
-    '| dataset | K | seed | SAE id | latents | KL weight (relative) | epochs run / max | best epoch | temperature | KL weight applied | training MSE | dead latents | training time | trained by this run | sparse | reconstructed | residual |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| dataset | K | seed | SAE id | latents | KL weight (relative) | epochs run / max | best epoch | temperature | KL weight applied | training MSE | dead latents | training time | trained on | trained by this run | sparse | reconstructed | residual |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const e of entries) {
     const t = e.training;
     const calibration = (t.calibration ?? {}) as { temperature?: number; kldWeight?: number };
     const numberOr = (v: unknown, f: (x: number) => string) => (typeof v === 'number' ? f(v) : '—');
     lines.push(
-      `| ${e.dataset} | ${e.k} | ${e.seed} | ${e.result.saeId} | ${e.plan.nLatents} | ${e.plan.kldWeight} | ${numberOr(t.epochsRun, String)} / ${e.plan.epochs} | ${numberOr(t.bestEpoch, String)} | ${numberOr(calibration.temperature, (x) => x.toPrecision(3))} | ${numberOr(calibration.kldWeight, (x) => x.toPrecision(3))} | ${numberOr(t.mse, (x) => x.toExponential(3))} | ${numberOr(t.deadFraction, pct)} | ${e.trainSeconds > 0 ? `${e.trainSeconds.toFixed(0)} s` : '—'} | ${e.trained ? 'yes' : 'no (cached)'} | ${num(row(e, 'sparse').mrr10)} | ${num(row(e, 'reconstructed').mrr10)} | ${num(row(e, 'residual').mrr10)} |`,
+      `| ${e.dataset} | ${e.k} | ${e.seed} | ${e.result.saeId} | ${e.plan.nLatents} | ${e.plan.kldWeight} | ${numberOr(t.epochsRun, String)} / ${e.plan.epochs} | ${numberOr(t.bestEpoch, String)} | ${numberOr(calibration.temperature, (x) => x.toPrecision(3))} | ${numberOr(calibration.kldWeight, (x) => x.toPrecision(3))} | ${numberOr(t.mse, (x) => x.toExponential(3))} | ${numberOr(t.deadFraction, pct)} | ${e.trainSeconds > 0 ? `${e.trainSeconds.toFixed(0)} s` : '—'} | ${e.key.backend} | ${e.trained ? 'yes' : 'no (cached)'} | ${num(row(e, 'sparse').mrr10)} | ${num(row(e, 'reconstructed').mrr10)} | ${num(row(e, 'residual').mrr10)} |`,
     );
   }
   return lines.join('\n');
@@ -467,8 +467,8 @@ export function renderTable1(
     '',
     '## Method',
     '',
-    "- One SAE per dataset, K and seed, trained with @steer/train's default recipe (packages/train/RECIPE.md) on the wasm",
-    "  backend on that dataset's **document** embeddings only. Documents stand in as pseudo-queries for the KL loss",
+    "- One SAE per dataset, K and seed, trained with @steer/train's default recipe (packages/train/RECIPE.md) on the",
+    "  backend in the table above (onnx by default) on that dataset's **document** embeddings only. Documents stand in as pseudo-queries for the KL loss",
     '  (each with its M = 8 nearest documents under the original embedding). Corpora under 4,000 documents (Cranfield)',
     "  also get each document's lead sentence (its title, or its text up to the first period) embedded as a query, as",
     '  an extra pseudo-query with its own document among its candidates. No test query and no judgment is seen in',

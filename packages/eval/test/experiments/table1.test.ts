@@ -84,6 +84,7 @@ function entry(
       embedder: 'test@1',
       vectors: 'v',
       trainerCode: 't',
+      backend: 'onnx',
     },
     trainSeconds: 12,
     trained: false,
@@ -244,12 +245,14 @@ test('the SAE cache folder names the training choices and hashes everything that
     embedder: 'use-lite-512@rev2',
     vectors: 'abc',
     trainerCode: 'def',
+    backend: 'onnx' as const,
   };
   const dir = saeCacheDir('/c', key);
   assert.match(dir, /^\/c\/sae\/ms_marco-k32-n4096-scale-free-kld0-seed0-[0-9a-f]{16}$/);
   for (const changed of [
     { ...key, vectors: 'abd' },
     { ...key, trainerCode: 'deg' },
+    { ...key, backend: 'wasm' as const },
     { ...key, embedder: 'use-lite-512@rev1' },
     { ...key, plan: { ...key.plan, epochs: 3 } },
   ]) {
