@@ -147,53 +147,24 @@ async function readSections(file: FileHandle, sections: FileHeader['sections']) 
   const f32 = (b: ArrayBuffer) => new Float32Array(b);
   const u32 = (b: ArrayBuffer) => new Uint32Array(b);
   // NOTE: the sections are read concurrently; the disk (or page cache) serves them faster together.
-  const [
-    encoderQ,
-    encoderScale,
-    encoderBias,
-    decoderQ,
-    decoderScale,
-    decoderNorm,
-    profileQ,
-    profileScale,
-    scanScale,
-    scanBias,
-    vocabularyBytes,
-    offsets,
-    postingFeatures,
-    postingWeights,
-  ] = await Promise.all([
-    read('encoderQ', i8),
-    read('encoderScale', f32),
-    read('encoderBias', f32),
-    read('decoderQ', i8),
-    read('decoderScale', f32),
-    read('decoderNorm', f32),
-    read('profileQ', i8),
-    read('profileScale', f32),
-    read('scanScale', f32),
-    read('scanBias', f32),
-    read('vocabulary', (b) => new Uint8Array(b)),
-    read('offsets', u32),
-    read('postingFeatures', u32),
-    read('postingWeights', f32),
-  ]);
-  return {
-    encoderQ,
-    encoderScale,
-    encoderBias,
-    decoderQ,
-    decoderScale,
-    decoderNorm,
-    profileQ,
-    profileScale,
-    scanScale,
-    scanBias,
-    vocabularyBytes,
-    offsets,
-    postingFeatures,
-    postingWeights,
+  const reads = {
+    encoderQ: read('encoderQ', i8),
+    encoderScale: read('encoderScale', f32),
+    encoderBias: read('encoderBias', f32),
+    decoderQ: read('decoderQ', i8),
+    decoderScale: read('decoderScale', f32),
+    decoderNorm: read('decoderNorm', f32),
+    profileQ: read('profileQ', i8),
+    profileScale: read('profileScale', f32),
+    scanScale: read('scanScale', f32),
+    scanBias: read('scanBias', f32),
+    vocabularyBytes: read('vocabulary', (b) => new Uint8Array(b)),
+    offsets: read('offsets', u32),
+    postingFeatures: read('postingFeatures', u32),
+    postingWeights: read('postingWeights', f32),
   };
+  const entries = await Promise.all(Object.entries(reads).map(async ([name, data]) => [name, await data]));
+  return Object.fromEntries(entries) as { [K in keyof typeof reads]: Awaited<(typeof reads)[K]> };
 }
 
 /**

@@ -478,21 +478,7 @@ async function runControllabilityExperiment(run: ExperimentRun): Promise<unknown
 
 /** Perspectives on the demo corpus (or --corpus): which perspective the steered top results come from. */
 async function runPerspectivesExperiment(run: ExperimentRun): Promise<unknown> {
-  const {
-    args,
-    io,
-    cacheDir,
-    command,
-    date,
-    epochs,
-    saeArg,
-    demoSae,
-    embedder,
-    embedding,
-    seeds,
-    progress,
-    write,
-  } = run;
+  const { args, io, embedder, progress, write } = run;
   const corpusPath = resolve(io.cwd, str(args, 'corpus') ?? fileURLToPath(new URL('corpus.jsonl', DEMO_DIR)));
   const queriesPath = resolve(io.cwd, str(args, 'queries') ?? fileURLToPath(PERSPECTIVE_QUERIES_FILE));
   const passages = await loadLabelledCorpus(corpusPath);
@@ -511,17 +497,33 @@ async function runPerspectivesExperiment(run: ExperimentRun): Promise<unknown> {
   );
   let saeDir: string;
   let saeNote: string;
-  if (saeArg) {
-    saeDir = resolve(io.cwd, saeArg);
-    saeNote = `given with --sae ${saeArg}`;
-  } else if (existsSync(join(demoSae, 'manifest.json'))) {
-    saeDir = demoSae;
+  if (run.saeArg) {
+    saeDir = resolve(io.cwd, run.saeArg);
+    saeNote = `given with --sae ${run.saeArg}`;
+  } else if (existsSync(join(run.demoSae, 'manifest.json'))) {
+    saeDir = run.demoSae;
     saeNote = 'the demo SAE shipped in packages/cli/demo/sae';
   } else {
-    const defaults = await defaultPlan(passages.length, 0, embedder.dims, kList(args, [32])[0]!, seeds[0]!);
-    const plan: SaeTrainingPlan = { ...defaults, ...(epochs !== undefined ? { epochs } : {}) };
+    const defaults = await defaultPlan(
+      passages.length,
+      0,
+      embedder.dims,
+      kList(args, [32])[0]!,
+      run.seeds[0]!,
+    );
+    const plan: SaeTrainingPlan = {
+      ...defaults,
+      ...(run.epochs !== undefined ? { epochs: run.epochs } : {}),
+    };
     saeDir = (
-      await trainOrReuseSae(cacheDir, 'demo-corpus', documentVectors, embedding, plan, progress.update)
+      await trainOrReuseSae(
+        run.cacheDir,
+        'demo-corpus',
+        documentVectors,
+        run.embedding,
+        plan,
+        progress.update,
+      )
     ).dir;
     saeNote = `trained by this command on the demo corpus's passages: ${plan.nLatents} latents, up to ${plan.epochs} epochs, the default recipe (${plan.loss} loss, KL weight ${plan.kldWeight}, M = ${plan.neighbours}), seed ${plan.seed}`;
   }
@@ -545,7 +547,7 @@ async function runPerspectivesExperiment(run: ExperimentRun): Promise<unknown> {
     await write('perspectives.svg', renderPerspectivesSvg(result));
     await write(
       'perspectives.md',
-      renderPerspectives(result, command, date, 'perspectives.svg', saeNote, await codeOfThisRun()),
+      renderPerspectives(result, run.command, run.date, 'perspectives.svg', saeNote, await codeOfThisRun()),
     );
     return result;
   } finally {
