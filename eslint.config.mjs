@@ -1,5 +1,7 @@
-// Lint config for the whole repository (typescript-eslint, flat config).
+// Lint config for the whole repository (typescript-eslint, flat config), with the layering rule of
+// scripts/eslint-layers.mjs.
 import tseslint from 'typescript-eslint';
+import steer from './scripts/eslint-layers.mjs';
 
 export default tseslint.config(
   {
@@ -12,5 +14,9 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
     },
+  },
+  {
+    plugins: { steer },
+    rules: { 'steer/layers': 'error' },
   },
 );

@@ -1,6 +1,6 @@
 // Builds the extension: bundles src/extension.ts (external vscode) into out/extension.js, the language server of
 // packages/language-server into out/server/ (main.js, its embedding worker embed-worker.js, and chunks loaded on
-// demand), and copies the TextMate grammar from grammar/. With `--target linux-x64` it also copies the native runtimes the server loads
+// demand; packages/language-server/bundle.mjs, as for `steer lsp`), and copies the TextMate grammar from grammar/. With `--target linux-x64` it also copies the native runtimes the server loads
 // (onnxruntime-node, LanceDB with apache-arrow, the USE-lite embedder with the TF.js it bundles) and their
 // dependencies into out/node_modules, keeping only that platform's binaries: the .vsix then works alone.
 // NOTE: run `tsc -b` at the repository root first; the server is bundled from the compiled packages.
@@ -23,31 +23,20 @@ if (target !== undefined && !TARGETS[target]) {
   process.exit(2);
 }
 
-const entries = {
-  server: here('../packages/language-server/dist/src/bin.js'),
-  worker: here('../packages/language-server/dist/src/embed-worker.js'),
-};
-for (const file of Object.values(entries)) {
-  if (!existsSync(file)) {
-    console.error(`extension build: ${file} is missing; run \`npx tsc -b\` at the repository root first`);
-    process.exit(1);
-  }
-}
 // Native modules and packages that load files next to themselves cannot be bundled: they are loaded at run time
 // from out/node_modules (a --target build). The server imports them lazily and works without them (parsing,
 // formatting, options), saying which one is missing.
 const { NATIVE_RUNTIMES: RUNTIMES } = await import(
   pathToFileURL(here('../packages/language-server/dist/src/load-failure.js')).href
+).catch(() => {
+  console.error(
+    'extension build: the language server is not compiled; run `npx tsc -b` at the repository root first',
+  );
+  process.exit(1);
+});
+const { bundleLanguageServer } = await import(
+  pathToFileURL(here('../packages/language-server/bundle.mjs')).href
 );
-const external = ['vscode', ...RUNTIMES, '@energetic-ai/*', '@tensorflow/*', 'webgpu'];
-const common = {
-  bundle: true,
-  platform: 'node',
-  target: 'node18',
-  minify: true,
-  logLevel: 'warning',
-  external,
-};
 const out = here('./out');
 const serverDir = join(out, 'server');
 await rm(out, { recursive: true, force: true });
@@ -55,25 +44,18 @@ await mkdir(serverDir, { recursive: true });
 await mkdir(here('./syntaxes'), { recursive: true });
 await Promise.all([
   build({
-    ...common,
+    bundle: true,
+    platform: 'node',
+    target: 'node18',
+    minify: true,
+    logLevel: 'warning',
+    external: ['vscode'],
     format: 'cjs',
     entryPoints: [here('./src/extension.ts')],
     outfile: join(out, 'extension.js'),
   }),
-  // NOTE: ESM with code splitting, so that starting the server reads and compiles only what the first requests
-  // need (the parser, completion, the catalog); the engine, LanceDB glue and the Elasticsearch client come in
-  // chunks loaded on first use. `require` is provided for the CommonJS packages inside the bundle.
-  build({
-    ...common,
-    format: 'esm',
-    splitting: true,
-    entryPoints: { main: entries.server, 'embed-worker': entries.worker },
-    outdir: serverDir,
-    banner: {
-      js: "import { createRequire as __steerCreateRequire } from 'node:module'; const require = __steerCreateRequire(import.meta.url);",
-    },
-  }),
-  writeFile(join(serverDir, 'package.json'), '{ "type": "module" }\n'),
+  // The language server as `steer lsp` runs it (out/server/main.js, embed-worker.js, chunks loaded on demand).
+  bundleLanguageServer({ outdir: serverDir, api: false }),
   cp(here('../grammar/steer.tmLanguage.json'), here('./syntaxes/steer.tmLanguage.json')),
 ]);
 

@@ -1,4 +1,5 @@
 // Answers in Elasticsearch's error shapes, so every ES client reports bridge errors like cluster errors.
+import { SteerError } from '@steer/core';
 import type { ServerResponse } from 'node:http';
 
 export interface EsErrorCause {
@@ -12,7 +13,7 @@ export interface EsErrorCause {
  * `{"error":{"root_cause":[...],"type","reason"},"status"}`, or with `plain` the RestController's simple
  * `{"error":"<reason>","status"}` (its 406 for an unsupported Content-Type).
  */
-export class BridgeHttpError extends Error {
+export class BridgeHttpError extends SteerError {
   override name = 'BridgeHttpError';
   constructor(
     readonly status: number,
@@ -22,7 +23,7 @@ export class BridgeHttpError extends Error {
     readonly rootCauses?: EsErrorCause[],
     readonly plain = false,
   ) {
-    super(reason);
+    super('bridge', type, reason);
   }
 }
 

@@ -3,6 +3,7 @@
 import { createServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { BridgeHttpError, esErrorBody, sendEsError } from './es-errors.js';
 import { relay, relayRead } from './relay.js';
 import {
@@ -109,6 +110,81 @@ function answerThenDrain(req: IncomingMessage, res: ServerResponse, error: Bridg
   req.resume();
 }
 
+/** Streams any request the bridge does not steer through to the upstream, its body cut at the limit. */
+async function forward(
+  ctx: SearchContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: string,
+): Promise<void> {
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > ctx.maxBodyBytes) throw bodyTooLarge(ctx.maxBodyBytes);
+  const hasBody = (declared !== undefined && declared > 0) || req.headers['transfer-encoding'] !== undefined;
+  const body = hasBody ? limitedBody(req, ctx.maxBodyBytes) : undefined;
+  let failure: unknown;
+  body?.on('error', (error) => (failure = error));
+  try {
+    await relay(res, await ctx.upstream.send(req.method ?? 'GET', target, ctx.forwardHeaders(req), body));
+  } catch (error) {
+    throw failure instanceof BridgeHttpError ? failure : error;
+  }
+}
+
+/**
+ * Answers a request whose handling failed: an upstream answer relayed as is, a BridgeHttpError in Elasticsearch's
+ * shape, anything else as a 500 (reported to `onError`).
+ */
+function answerFailure(
+  req: IncomingMessage,
+  res: ServerResponse,
+  error: unknown,
+  onError?: (error: unknown) => void,
+): void {
+  if (error instanceof RelayedAnswer) {
+    if (res.headersSent) return void res.destroy();
+    relayRead(res, error.answer);
+    return;
+  }
+  if (!(error instanceof BridgeHttpError)) onError?.(error);
+  const answer =
+    error instanceof BridgeHttpError
+      ? error
+      : new BridgeHttpError(
+          500,
+          'steer_bridge_exception',
+          `steer bridge: internal error: ${error instanceof Error ? error.message : String(error)}`,
+        );
+  if (!req.complete) answerThenDrain(req, res, answer);
+  else sendEsError(res, answer);
+}
+
+/** Answers a request node could not parse (timeout, oversized headers, bad HTTP) on the raw socket, then closes it. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, clientTimeoutMs: number): void {
+  if (!socket.writable) return void socket.destroy();
+  const answer =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new BridgeHttpError(
+          408,
+          'request_timeout_exception',
+          `steer bridge: the request was not received within ${clientTimeoutMs} ms; send it faster, or raise --client-timeout`,
+        )
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? new BridgeHttpError(
+            431,
+            'too_long_http_header_exception',
+            'steer bridge: the request headers are too large',
+          )
+        : new BridgeHttpError(
+            400,
+            'illegal_argument_exception',
+            `steer bridge: malformed HTTP request (${error.code ?? error.message})`,
+          );
+  const body = esErrorBody(answer);
+  socket.end(
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\nconnection: close\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-elastic-product: Elasticsearch\r\n\r\n${body}`,
+  );
+}
+
 /**
  * Creates the bridge server (not listening). Requests: `POST|GET /<index>/_search` with a `steer` clause are
  * rewritten; `GET /_steer/features?q=` and `POST /_steer/explain` answer from the steering; everything else is
@@ -149,22 +225,6 @@ export function createBridgeServer(options: BridgeOptions): Server {
   const allowedOrigins = new Set((options.allowedOrigins ?? []).map((o) => o.toLowerCase()));
   let allowedHosts: Set<string> | undefined;
 
-  /** Streams any other request through, its body cut at the limit. */
-  const forward = async (req: IncomingMessage, res: ServerResponse, target: string): Promise<void> => {
-    const declared = declaredLength(req);
-    if (declared !== undefined && declared > maxBodyBytes) throw bodyTooLarge(maxBodyBytes);
-    const hasBody =
-      (declared !== undefined && declared > 0) || req.headers['transfer-encoding'] !== undefined;
-    const body = hasBody ? limitedBody(req, maxBodyBytes) : undefined;
-    let failure: unknown;
-    body?.on('error', (error) => (failure = error));
-    try {
-      await relay(res, await upstream.send(req.method ?? 'GET', target, forwardHeaders(req), body));
-    } catch (error) {
-      throw failure instanceof BridgeHttpError ? failure : error;
-    }
-  };
-
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const target = checkTarget(req.url);
     if (options.upstreamAuthorization !== undefined) {
@@ -184,7 +244,7 @@ export function createBridgeServer(options: BridgeOptions): Server {
       const index = search[1] === undefined ? undefined : decodeURIComponent(search[1]);
       return handleSearch(searchContext, req, res, { index, indexPath: search[1] }, target);
     }
-    return forward(req, res, target);
+    return forward(searchContext, req, res, target);
   };
 
   const clientTimeoutMs = options.clientTimeoutMs ?? 300_000;
@@ -198,24 +258,7 @@ export function createBridgeServer(options: BridgeOptions): Server {
     (req, res) => {
       res.on('error', () => undefined);
       req.on('error', () => res.destroy());
-      handle(req, res).catch((error: unknown) => {
-        if (error instanceof RelayedAnswer) {
-          if (res.headersSent) return void res.destroy();
-          relayRead(res, error.answer);
-          return;
-        }
-        if (!(error instanceof BridgeHttpError)) options.onError?.(error);
-        const answer =
-          error instanceof BridgeHttpError
-            ? error
-            : new BridgeHttpError(
-                500,
-                'steer_bridge_exception',
-                `steer bridge: internal error: ${error instanceof Error ? error.message : String(error)}`,
-              );
-        if (!req.complete) answerThenDrain(req, res, answer);
-        else sendEsError(res, answer);
-      });
+      handle(req, res).catch((error: unknown) => answerFailure(req, res, error, options.onError));
     },
   );
   server.on('checkContinue', (req, res) => {
@@ -231,31 +274,9 @@ export function createBridgeServer(options: BridgeOptions): Server {
     res.writeContinue();
     server.emit('request', req, res);
   });
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return void socket.destroy();
-    const answer =
-      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new BridgeHttpError(
-            408,
-            'request_timeout_exception',
-            `steer bridge: the request was not received within ${clientTimeoutMs} ms; send it faster, or raise --client-timeout`,
-          )
-        : error.code === 'HPE_HEADER_OVERFLOW'
-          ? new BridgeHttpError(
-              431,
-              'too_long_http_header_exception',
-              'steer bridge: the request headers are too large',
-            )
-          : new BridgeHttpError(
-              400,
-              'illegal_argument_exception',
-              `steer bridge: malformed HTTP request (${error.code ?? error.message})`,
-            );
-    const body = esErrorBody(answer);
-    socket.end(
-      `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\nconnection: close\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-elastic-product: Elasticsearch\r\n\r\n${body}`,
-    );
-  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) =>
+    answerClientError(error, socket, clientTimeoutMs),
+  );
   server.on('close', () => void upstream.close());
   return server;
 }

@@ -1,5 +1,6 @@
 // What the bridge learns from the upstream for steered searches, per caller credentials and briefly cached: the
 // cluster's version (refused below 8.15), whether it refused RRF for its licence, and indexes' vector fields.
+import { SteerError } from '@steer/core';
 import type { IncomingHttpHeaders } from 'node:http';
 import { denseVectorFields, MIN_SUPPORTED_VERSION, parseVersion, versionAtLeast } from '@steer/elasticsearch';
 import type { DenseVectorField } from '@steer/elasticsearch';
@@ -8,9 +9,10 @@ import { endToEndHeaders } from './upstream.js';
 import type { HeaderMap, ReadAnswer, Upstream } from './upstream.js';
 
 /** An upstream answer relayed as is (e.g. the 404 of `_mapping` for a missing index). */
-export class RelayedAnswer extends Error {
+export class RelayedAnswer extends SteerError {
   constructor(readonly answer: ReadAnswer) {
-    super(`upstream answered ${answer.status}`);
+    super('bridge', 'relayed_answer', `upstream answered ${answer.status}`, { kind: 'internal' });
+    this.name = 'RelayedAnswer';
   }
 }
 

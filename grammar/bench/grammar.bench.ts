@@ -106,7 +106,7 @@ export async function run(report: (figure: BenchFigure) => void): Promise<void> 
     ['1000-char', LONG, 4_000],
   ] as const) {
     const lexP99 = percentile(
-      latencies([...inputs], iterations, (text) => steerLexer.tokenize(text)),
+      latencies([...inputs], iterations, (text) => steerLexer().tokenize(text)),
       99,
     );
     const parseSorted = latencies([...inputs], iterations, (text) => parse(text));

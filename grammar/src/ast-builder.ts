@@ -72,14 +72,15 @@ export function unquote(token: IToken): string {
 }
 
 /**
- * Builds AST statements from CST statements; one instance, `diagnostics` reset by the caller.
+ * Builds the AST of one statement from its CST (one builder per statement); collects the semantic diagnostics.
  * NOTE: plain methods over `children` rather than Chevrotain's BaseCstVisitor, because recovered CST nodes may
  * miss any child and explicit accessors make those cases visible.
  */
-class AstBuilder {
-  diagnostics: Diagnostic[] = [];
-  /** Range used for nodes whose every token was inserted by recovery. */
-  fallback: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+export class AstBuilder {
+  readonly diagnostics: Diagnostic[] = [];
+
+  /** `fallback`: the range for nodes whose every token was inserted by recovery (the statement's range). */
+  constructor(private readonly fallback: Range) {}
 
   private error(
     code: string,
@@ -469,6 +470,3 @@ function andOf(operands: FilterExpression[], range: Range): FilterExpression {
 function orOf(operands: FilterExpression[], range: Range): FilterExpression {
   return { kind: 'or', operands: operands.flatMap((f) => (f.kind === 'or' ? f.operands : [f])), range };
 }
-
-/** The one builder instance (parse is synchronous, so sharing it is safe). */
-export const astBuilder = new AstBuilder();

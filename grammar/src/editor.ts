@@ -101,7 +101,7 @@ export function expectedAt(text: string, position: Position): Expectation {
   }
   let kinds: string[];
   try {
-    const paths = steerParser.computeContentAssist('statement', preceding);
+    const paths = steerParser().computeContentAssist('statement', preceding);
     kinds = [...new Set(paths.map((p) => p.nextTokenType.name))];
   } catch {
     kinds = [];

@@ -3,12 +3,10 @@ export type * from './ast.js';
 export { parse, type ParseResult, ParseErrorCode, MAX_NESTING } from './parse.js';
 export { OPTION_KEYS, MODE_VALUES, STEER_VALUES, MAX_RESULTS } from './ast-builder.js';
 export { format, formatStatement, formatFilter } from './format.js';
+export { compile, compilePreset, compileText } from './compile.js';
+export { compileFilter } from './compile/filters.js';
+export { resolveStrengthUnit } from './compile/strength.js';
 export {
-  compile,
-  compilePreset,
-  compileText,
-  compileFilter,
-  resolveStrengthUnit,
   CompileCode,
   STRENGTH_DEFAULTS,
   type CompileContext,
@@ -21,7 +19,7 @@ export {
   type SteeringPlan,
   type StrengthCalibration,
   type StrengthUnit,
-} from './compile.js';
+} from './compile/types.js';
 export { tokenAt, nodeAt, expectedAt, type TokenInfo, type Expectation } from './editor.js';
 export { allTokens, tokenScopes, keywordWords } from './tokens.js';
 export { buildTextMateGrammar, type TextMateGrammar } from './textmate.js';

@@ -2,8 +2,8 @@
 // Never throws: every problem becomes a Diagnostic with a stable code and a range.
 import type { ILexingError, IRecognitionException, IToken } from 'chevrotain';
 import type { Diagnostic, Pragma, Range, Statement, SteerFile } from './ast.js';
-import { astBuilder, tokenRange } from './ast-builder.js';
-import { UNEXPECTED_PREFIX, setStatementEndDescription, steerParser } from './parser.js';
+import { AstBuilder, tokenRange } from './ast-builder.js';
+import { UNEXPECTED_PREFIX, steerParser, type SteerParser } from './parser.js';
 import { Newline, Semicolon, StringLiteral, UnterminatedString, steerLexer } from './tokens.js';
 
 /** Result of `parse`: an AST (partial when there were errors) and the diagnostics, in document order. */
@@ -95,7 +95,7 @@ export interface LexedDocument {
 /** Lexes `text` and splits the tokens into statements on newlines and `;`. */
 export function lexDocument(text: string): LexedDocument {
   const lines = new LineIndex(text);
-  const lexed = steerLexer.tokenize(text);
+  const lexed = steerLexer().tokenize(text);
   const lexErrors = lexed.errors.map((e: ILexingError) => lexError(text, e, lines));
   const statements: LexedDocument['statements'] = [];
   let current: IToken[] = [];
@@ -177,6 +177,7 @@ export function parse(text: string): ParseResult {
   const fileRange = lines.range(0, lines.text.length);
   try {
     const doc = lexDocument(lines.text);
+    const parser = steerParser();
     const errors: Diagnostic[] = [...doc.lexErrors];
     const statements: Statement[] = [];
     for (const { tokens, end } of doc.statements) {
@@ -190,18 +191,17 @@ export function parse(text: string): ParseResult {
         });
         continue;
       }
-      setStatementEndDescription(describeEnd(end));
-      astBuilder.diagnostics = [];
-      astBuilder.fallback = span(tokenRange(tokens[0]!), tokenRange(tokens[tokens.length - 1]!));
-      steerParser.input = tokens;
-      const statement = astBuilder.statement(steerParser.statement());
-      let rest = collectErrors(tokens, errors);
+      const astBuilder = new AstBuilder(span(tokenRange(tokens[0]!), tokenRange(tokens[tokens.length - 1]!)));
+      parser.statementEnd.description = describeEnd(end);
+      parser.input = tokens;
+      const statement = astBuilder.statement(parser.statement());
+      let rest = collectErrors(parser, tokens, errors);
       // A token that cannot start an item ends the parse early; skip it and read the rest as more items.
       while (rest.length > 0) {
-        steerParser.input = rest;
-        const more = astBuilder.statement(steerParser.continuation());
-        mergeInto(statement, more);
-        rest = collectErrors(rest, errors);
+        parser.input = rest;
+        const more = astBuilder.statement(parser.continuation());
+        mergeInto(statement, more, astBuilder);
+        rest = collectErrors(parser, rest, errors);
       }
       statement.range = span(statement.range, lastTokenRange(tokens));
       statements.push(statement);
@@ -240,9 +240,9 @@ export function parse(text: string): ParseResult {
 }
 
 /** Records the parser's errors; returns the tokens after an unparsed token (empty when all was parsed). */
-function collectErrors(tokens: IToken[], errors: Diagnostic[]): IToken[] {
+function collectErrors(parser: SteerParser, tokens: IToken[], errors: Diagnostic[]): IToken[] {
   let rest: IToken[] = [];
-  for (const e of steerParser.errors) {
+  for (const e of parser.errors) {
     errors.push(recognitionError(e, tokens));
     if (e.name === 'NotAllInputParsedException') {
       const index = tokens.indexOf(e.token);
@@ -252,7 +252,7 @@ function collectErrors(tokens: IToken[], errors: Diagnostic[]): IToken[] {
   return rest;
 }
 
-function mergeInto(statement: Statement, more: Statement): void {
+function mergeInto(statement: Statement, more: Statement, astBuilder: AstBuilder): void {
   if (more.kind !== 'query') return;
   if (statement.kind === 'preset-definition') {
     statement.steers.push(...more.steers);

@@ -1,5 +1,5 @@
-// The Steer CstParser: rules as class properties, self-analysis in the constructor, one reused instance.
-// It parses ONE statement; `parse.ts` splits a document into statements on newlines and `;` first.
+// The Steer CstParser: rules as class properties, self-analysis in the constructor, one reused instance built on
+// first use. It parses ONE statement; `parse.ts` splits a document into statements on newlines and `;` first.
 import {
   CstParser,
   EOF,
@@ -11,16 +11,13 @@ import {
 } from 'chevrotain';
 import * as t from './tokens.js';
 
-/** Describes the end of the statement being parsed ("end of line", "';'", "end of input") for messages. */
-let statementEndDescription = 'end of input';
-
-/** Sets how the end of the current statement is described in syntax error messages. */
-export function setStatementEndDescription(description: string): void {
-  statementEndDescription = description;
+/** How the end of the statement being parsed is described in messages ("end of line", "';'", "end of input"). */
+interface StatementEnd {
+  description: string;
 }
 
-function describeToken(token: IToken | undefined): string {
-  if (!token || token.tokenType === EOF) return statementEndDescription;
+function describeToken(token: IToken | undefined, end: StatementEnd): string {
+  if (!token || token.tokenType === EOF) return end.description;
   return `'${token.image}'`;
 }
 
@@ -44,31 +41,42 @@ const ruleDescriptions: Record<string, string> = {
 /** The message for a token that cannot continue the statement; `parse.ts` keys code 'unexpected-input' on it. */
 export const UNEXPECTED_PREFIX = 'unexpected ';
 
-function unexpectedMessage(actual: IToken, ruleName: string): string {
+function unexpectedMessage(actual: IToken, ruleName: string, end: StatementEnd): string {
   const expected = ruleDescriptions[ruleName] ?? ruleDescriptions['statement'];
-  return `${UNEXPECTED_PREFIX}${describeToken(actual)}: expected ${expected} or the end of the statement`;
+  return `${UNEXPECTED_PREFIX}${describeToken(actual, end)}: expected ${expected} or the end of the statement`;
 }
 
 /** Messages that say what was expected and what was found (the codes come from the exception names). */
-const messageProvider: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage({ expected, actual, previous, ruleName }) {
-    if (expected === EOF) return unexpectedMessage(actual, ruleName);
-    return `expected ${tokenLabel(expected)}${after(previous)}, found ${describeToken(actual)}`;
-  },
-  buildNotAllInputParsedMessage({ firstRedundant, ruleName }) {
-    return unexpectedMessage(firstRedundant, ruleName);
-  },
-  buildNoViableAltMessage({ expectedPathsPerAlt, actual, previous }) {
-    const message = `expected ${labelsOf(expectedPathsPerAlt.flat())}${after(previous)}, found ${describeToken(actual[0])}`;
-    if (previous?.image === '*' && actual[0]?.image === '-') {
-      return `${message}: strengths are not signed, the operator gives the sign (-f12*0.5 subtracts 0.5)`;
-    }
-    return message;
-  },
-  buildEarlyExitMessage({ expectedIterationPaths, actual, previous }) {
-    return `expected ${labelsOf(expectedIterationPaths)}${after(previous)}, found ${describeToken(actual[0])}`;
-  },
-};
+function messageProvider(end: StatementEnd): IParserErrorMessageProvider {
+  return {
+    buildMismatchTokenMessage({ expected, actual, previous, ruleName }) {
+      if (expected === EOF) return unexpectedMessage(actual, ruleName, end);
+      return `expected ${tokenLabel(expected)}${after(previous)}, found ${describeToken(actual, end)}`;
+    },
+    buildNotAllInputParsedMessage({ firstRedundant, ruleName }) {
+      return unexpectedMessage(firstRedundant, ruleName, end);
+    },
+    buildNoViableAltMessage({ expectedPathsPerAlt, actual, previous }) {
+      const message = `expected ${labelsOf(expectedPathsPerAlt.flat())}${after(previous)}, found ${describeToken(actual[0], end)}`;
+      if (previous?.image === '*' && actual[0]?.image === '-') {
+        return `${message}: strengths are not signed, the operator gives the sign (-f12*0.5 subtracts 0.5)`;
+      }
+      return message;
+    },
+    buildEarlyExitMessage({ expectedIterationPaths, actual, previous }) {
+      return `expected ${labelsOf(expectedIterationPaths)}${after(previous)}, found ${describeToken(actual[0], end)}`;
+    },
+  };
+}
+
+export interface SteerParserOptions {
+  /**
+   * Run Chevrotain's grammar validations (ambiguities, left recursion, ...) in the constructor; they throw on a
+   * broken grammar. Default false: they cost a third of building the parser, which every server start pays, and
+   * the grammar does not change at run time; the grammar tests build the parser with them on.
+   */
+  validate?: boolean;
+}
 
 /** Grammar of one statement; see SPEC.md for the EBNF. */
 export class SteerParser extends CstParser {
@@ -76,13 +84,19 @@ export class SteerParser extends CstParser {
   // of closures on every call was most of the parser's allocation, and GC pauses showed in editor latency.
   private readonly alternatives: Record<string, IOrAlt<unknown>[]> = {};
 
-  constructor() {
+  /** How syntax errors describe the end of the statement being parsed; set by `parse.ts` per statement. */
+  readonly statementEnd: StatementEnd;
+
+  constructor(options: SteerParserOptions = {}) {
+    const statementEnd: StatementEnd = { description: 'end of input' };
     super(t.allTokens, {
       recoveryEnabled: true,
       maxLookahead: 3,
       nodeLocationTracking: 'none',
-      errorMessageProvider: messageProvider,
+      errorMessageProvider: messageProvider(statementEnd),
+      skipValidations: options.validate !== true,
     });
+    this.statementEnd = statementEnd;
     this.performSelfAnalysis();
   }
 
@@ -320,5 +334,14 @@ export class SteerParser extends CstParser {
   });
 }
 
-/** The one parser instance; `parse.ts` sets `input` and calls `statement()` per statement. */
-export const steerParser = new SteerParser();
+let parser: SteerParser | undefined;
+
+/**
+ * The parser that `parse()` and content assist reuse, built on the first call (~40 ms: not at import, so that a
+ * language server answers `initialize` first). Callers set `input` and call one rule; Chevrotain parsers are
+ * reusable but not re-entrant, which is fine for synchronous callers.
+ */
+export function steerParser(): SteerParser {
+  parser ??= new SteerParser();
+  return parser;
+}

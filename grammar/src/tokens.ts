@@ -194,5 +194,23 @@ export const tokenScopes: Readonly<Record<string, string>> = {
   Semicolon: 'punctuation.terminator.statement.steer',
 };
 
-/** The one lexer instance (Chevrotain lexers are reusable and stateless between `tokenize` calls). */
-export const steerLexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });
+let lexer: Lexer | undefined;
+
+/**
+ * Builds a lexer for the Steer tokens. `validate` runs Chevrotain's token-definition checks (they throw on a
+ * broken token list); off by default because they cost most of building the lexer and the token list is fixed
+ * at build time; the grammar tests build one with them on.
+ */
+export function createSteerLexer(options: { validate?: boolean } = {}): Lexer {
+  return new Lexer(allTokens, {
+    positionTracking: 'full',
+    ensureOptimizations: false,
+    skipValidations: options.validate !== true,
+  });
+}
+
+/** The lexer that `parse()` reuses (lexers are stateless between `tokenize` calls), built on the first call. */
+export function steerLexer(): Lexer {
+  lexer ??= createSteerLexer();
+  return lexer;
+}

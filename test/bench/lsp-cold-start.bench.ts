@@ -1,13 +1,15 @@
 // Cold start of the language server on the demo workspace: from spawning the server process to the answer of
 // the first completion request (`+@lear`), sent right after `initialize`, against the 300 ms target. Measured
 // for the server bundled into the VS Code extension (with its runtimes in extension/out/node_modules; built by
-// `npm run package -w extension`) and for `steer lsp --stdio` (what Neovim runs). Besides wall time, the CPU time
-// of the server's main thread until the answer (Linux /proc), which depends less on how busy the machine is.
+// `npm run package -w extension`) and for `steer lsp --stdio` (what Neovim runs; the same bundle, in
+// packages/language-server/dist/bundle). Besides wall time, the CPU time of the server's main thread until the
+// answer (Linux /proc), which depends less on how busy the machine is.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { bundleStaleness } from '@steer/language-server/start';
 import { LspClient } from '../src/lsp-client.js';
 import { repoRoot, steerBin } from '../src/run-cli.js';
 
@@ -91,7 +93,14 @@ export async function run(report: (figure: Figure) => void): Promise<void> {
         'lsp cold start: extension/out has no runtimes; run `npm run package -w extension` to measure it\n',
       );
     }
-    servers.push({ name: 'steer lsp --stdio', script: steerBin, args: ['lsp', '--stdio'] });
+    // NOTE: `steer lsp` runs the bundle that `npm run build` (and `npm run bench`) writes, unless it is stale.
+    const stale = bundleStaleness();
+    if (stale) process.stderr.write(`lsp cold start: ${stale}; \`steer lsp\` runs the compiled modules\n`);
+    servers.push({
+      name: stale ? 'steer lsp --stdio, compiled modules' : 'steer lsp --stdio',
+      script: steerBin,
+      args: ['lsp', '--stdio'],
+    });
     for (const server of servers) {
       await coldStart(server.script, server.args, workspace); // warm the file cache once
       const runs = [];

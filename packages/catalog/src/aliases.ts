@@ -3,7 +3,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CatalogError } from './errors.js';
-import { ALIASES_FILE, type AliasesRecord, writeFileAtomic } from './storage.js';
+import { writeFileAtomic } from '@steer/core';
+import { ALIASES_FILE, type AliasesRecord } from './storage.js';
 
 const ALIAS_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 

@@ -3,7 +3,6 @@
 import { createHash } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { embedInBatches } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
 import type { SaeRuntime } from '@steer/sae';
 import { CatalogError } from './errors.js';
@@ -15,10 +14,11 @@ import {
   pickKeywords,
   scoreTerms,
   type KeywordOptions,
+  type TermIndex,
 } from './keywords.js';
 import { labelWithLlm, type LlmConfig } from './llm-labels.js';
 import { calibrateStrength, featureCentroids } from './profiles.js';
-import { computeFeatureStats } from './stats.js';
+import { computeFeatureStats, type TopDocument } from './stats.js';
 import {
   ALIASES_FILE,
   CATALOG_FORMAT,
@@ -27,6 +27,7 @@ import {
   quantizeRows,
   readHeader,
   writeCatalogFiles,
+  type CatalogFiles,
   type CatalogHeader,
   type DocRecord,
   type DocumentEvidence,
@@ -129,17 +130,10 @@ function checkDocuments(documents: readonly CorpusDocument[]): void {
   });
 }
 
-/**
- * Builds the catalog of `options.sae` over `options.documents` and writes it beside the SAE. Aliases are
- * never touched. Throws CatalogError `sae_mismatch` when the folder holds a catalog of another SAE (unless
- * `force`), `embedder_mismatch` when the embedder is not the SAE's model, `corpus_invalid` for bad documents.
- */
-export async function buildCatalog(options: BuildOptions): Promise<BuildSummary> {
+/** Checks the corpus, the vectors and the embedder against the SAE; sets aside the aliases of another SAE's catalog. */
+async function checkBuildInputs(options: BuildOptions, dir: string): Promise<void> {
   const { sae, embedder, documents } = options;
   const manifest = sae.manifest;
-  const dir = catalogDir(options.saeDir);
-  const timings: BuildSummary['timings'] = {};
-  const progress = options.onProgress ?? (() => {});
   checkDocuments(documents);
   if (options.vectors !== undefined && options.vectors.length !== documents.length * manifest.dModel) {
     throw new CatalogError(
@@ -169,35 +163,20 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
     }
     await rename(join(dir, ALIASES_FILE), join(dir, `aliases.${existing.saeId}.json`)).catch(() => undefined);
   }
-  const batchSize = options.batchSize ?? 64;
-  const topN = options.topDocuments ?? 10;
-  const texts = documents.map(documentText);
+}
 
-  let started = performance.now();
-  const vectors =
-    options.vectors ??
-    (await embedInBatches(embedder!, texts, {
-      batchSize,
-      onProgress: (done, total) => progress('embed', done, total),
-    }));
-  timings.embed = performance.now() - started;
-
-  started = performance.now();
-  const codes = await sae.encodeBatches(vectors, documents.length, {
-    batchSize,
-    onProgress: (done, total) => progress('encode', done, total),
-  });
-  timings.encode = performance.now() - started;
-
-  started = performance.now();
-  const labelDocs = options.labelDocuments ?? 25;
-  const { stats, topDocuments } = computeFeatureStats(codes, manifest.nLatents, Math.max(topN, labelDocs));
-  const languages = options.languages ?? detectLanguages(texts);
-  const terms = buildTermIndex(texts, new StopWords(languages));
+/** Keyword labels of the alive features from their top documents, and each feature's term profile. */
+function labelFeatures(
+  aliveIds: readonly number[],
+  topDocuments: ReadonlyMap<number, TopDocument[]>,
+  terms: TermIndex,
+  labelDocs: number,
+  options: BuildOptions,
+  progress: NonNullable<BuildOptions['onProgress']>,
+): { labels: LabelRecord[]; profiles: Map<number, Array<[string, number]>> } {
   const profileSize = options.profileTerms ?? 24;
   const labels: LabelRecord[] = [];
   const profiles = new Map<number, Array<[string, number]>>();
-  const aliveIds = [...topDocuments.keys()].sort((a, b) => a - b);
   for (const id of aliveIds) {
     const labelTop = topDocuments.get(id)!.slice(0, labelDocs);
     const scored = scoreTerms(
@@ -222,6 +201,179 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
     if (labels.length % 1024 === 0) progress('label', labels.length, aliveIds.length);
   }
   progress('label', aliveIds.length, aliveIds.length);
+  return { labels, profiles };
+}
+
+/**
+ * Token evidence of the most frequent features (which words of their top documents make them fire), into
+ * `evidence`, with their words added to the features' term `profiles`. Returns the documents examined.
+ */
+async function gatherEvidence(
+  corpus: {
+    embedder: Embedder;
+    sae: SaeRuntime;
+    texts: readonly string[];
+    terms: TermIndex;
+    topDocuments: ReadonlyMap<number, TopDocument[]>;
+    progress: NonNullable<BuildOptions['onProgress']>;
+  },
+  byFrequency: readonly number[],
+  evidenceOptions: EvidenceOptions & { features?: number; documents?: number },
+  evidence: Map<number, DocumentEvidence[]>,
+  profiles: Map<number, Array<[string, number]>>,
+): Promise<number> {
+  const { embedder, sae, texts, terms, topDocuments, progress } = corpus;
+  let evidenceDocuments = 0;
+  const chosen = byFrequency.slice(0, evidenceOptions.features ?? 10);
+  const perFeature = evidenceOptions.documents ?? 2;
+  const total = chosen.reduce((sum, id) => sum + Math.min(perFeature, topDocuments.get(id)!.length), 0);
+  for (const id of chosen) {
+    const list: DocumentEvidence[] = [];
+    for (const top of topDocuments.get(id)!.slice(0, perFeature)) {
+      list.push(
+        await documentEvidence(embedder, sae, id, texts[top.doc]!, top.doc, evidenceOptions, terms.stopWords),
+      );
+      progress('evidence', ++evidenceDocuments, total);
+    }
+    evidence.set(id, list);
+    addEvidenceTerms(profiles, id, list, terms.stopWords);
+  }
+  return evidenceDocuments;
+}
+
+/** The stored feature records (top documents, evidence, term profile) and the documents they refer to. */
+function featureRecords(
+  aliveIds: readonly number[],
+  topDocuments: ReadonlyMap<number, TopDocument[]>,
+  topN: number,
+  evidence: ReadonlyMap<number, DocumentEvidence[]>,
+  profiles: ReadonlyMap<number, Array<[string, number]>>,
+  documents: readonly CorpusDocument[],
+  texts: readonly string[],
+): { docs: DocRecord[]; features: FeatureRecord[] } {
+  const docIndex = new Map<number, number>();
+  const docs: DocRecord[] = [];
+  const remap = (doc: number): number => {
+    let index = docIndex.get(doc);
+    if (index === undefined) {
+      index = docs.length;
+      docIndex.set(doc, index);
+      docs.push({ id: documents[doc]!.id, snippet: snippet(texts[doc]!) });
+    }
+    return index;
+  };
+  const features: FeatureRecord[] = aliveIds.map((id) => {
+    const record: FeatureRecord = {
+      id,
+      top: topDocuments
+        .get(id)!
+        .slice(0, topN)
+        .map((t) => [remap(t.doc), Math.round(t.activation * 1e5) / 1e5]),
+    };
+    const found = evidence.get(id);
+    if (found) record.evidence = found.map((e) => ({ ...e, doc: remap(e.doc) }));
+    const profile = profiles.get(id);
+    if (profile && profile.length > 0) record.terms = profile;
+    return record;
+  });
+  return { docs, features };
+}
+
+/** The corpus's term statistics as stored: document frequencies by rank and the 50 most frequent terms. */
+function termsRecordOf(terms: TermIndex, documents: number): TermsRecord {
+  const order = Array.from(terms.documentFrequency.keys())
+    .filter((t) => !terms.phrase[t])
+    .sort((a, b) => terms.documentFrequency[b]! - terms.documentFrequency[a]!);
+  return {
+    documents,
+    documentFrequency: order.map((t) => terms.documentFrequency[t]!),
+    top: order.slice(0, 50).map((t) => [terms.display[t]!, terms.documentFrequency[t]!]),
+  };
+}
+
+/** The header of a catalog built with `options`: the SAE, the corpus (hashed unless given), the labeler, the options. */
+function catalogHeader(
+  options: BuildOptions,
+  languages: string[],
+  strength: CatalogHeader['strength'],
+): CatalogFiles['header'] {
+  const { documents } = options;
+  const manifest = options.sae.manifest;
+  const corpusSha =
+    options.corpus?.sha256 ??
+    documents
+      .reduce(
+        (hash, doc) => hash.update(doc.id).update('\0').update(doc.text).update('\n'),
+        createHash('sha256'),
+      )
+      .digest('hex');
+  return {
+    format: CATALOG_FORMAT,
+    saeId: manifest.id,
+    nLatents: manifest.nLatents,
+    dModel: manifest.dModel,
+    k: manifest.k,
+    embedding: { ...manifest.embedding },
+    createdAt: new Date().toISOString(),
+    corpus: {
+      ...(options.corpus?.path ? { path: options.corpus.path } : {}),
+      sha256: corpusSha,
+      documents: documents.length,
+    },
+    labeler: options.llm ? `llm:${options.llm.model}` : 'keywords',
+    languages,
+    ...(strength ? { strength } : {}),
+    options: {
+      topDocuments: options.topDocuments ?? 10,
+      labelDocuments: options.labelDocuments ?? 25,
+      keywords: options.keywords ?? {},
+      evidence:
+        options.evidence === false ? false : { features: 10, documents: 2, ...(options.evidence ?? {}) },
+    },
+  };
+}
+
+/**
+ * Builds the catalog of `options.sae` over `options.documents` and writes it beside the SAE. Aliases are
+ * never touched. Throws CatalogError `sae_mismatch` when the folder holds a catalog of another SAE (unless
+ * `force`), `embedder_mismatch` when the embedder is not the SAE's model, `corpus_invalid` for bad documents.
+ */
+export async function buildCatalog(options: BuildOptions): Promise<BuildSummary> {
+  const { sae, embedder, documents } = options;
+  const manifest = sae.manifest;
+  const dir = catalogDir(options.saeDir);
+  const timings: BuildSummary['timings'] = {};
+  const progress = options.onProgress ?? (() => {});
+  await checkBuildInputs(options, dir);
+  const batchSize = options.batchSize ?? 64;
+  const topN = options.topDocuments ?? 10;
+  const texts = documents.map(documentText);
+
+  let started = performance.now();
+  const vectors =
+    options.vectors ??
+    (await (
+      await import('@steer/embed')
+    ).embedInBatches(embedder!, texts, {
+      batchSize,
+      onProgress: (done, total) => progress('embed', done, total),
+    }));
+  timings.embed = performance.now() - started;
+
+  started = performance.now();
+  const codes = await sae.encodeBatches(vectors, documents.length, {
+    batchSize,
+    onProgress: (done, total) => progress('encode', done, total),
+  });
+  timings.encode = performance.now() - started;
+
+  started = performance.now();
+  const labelDocs = options.labelDocuments ?? 25;
+  const { stats, topDocuments } = computeFeatureStats(codes, manifest.nLatents, Math.max(topN, labelDocs));
+  const languages = options.languages ?? detectLanguages(texts);
+  const terms = buildTermIndex(texts, new StopWords(languages));
+  const aliveIds = [...topDocuments.keys()].sort((a, b) => a - b);
+  const { labels, profiles } = labelFeatures(aliveIds, topDocuments, terms, labelDocs, options, progress);
   const labelTops = new Map([...topDocuments].map(([id, top]) => [id, top.slice(0, labelDocs)]));
   const centroids = featureCentroids(vectors, manifest.dModel, labelTops, stats.count, manifest.nLatents);
   const strength = calibrateStrength(
@@ -237,29 +389,13 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
   let evidenceDocuments = 0;
   if (options.evidence !== false) {
     started = performance.now();
-    const evidenceOptions = options.evidence ?? {};
-    const chosen = byFrequency.slice(0, evidenceOptions.features ?? 10);
-    const perFeature = evidenceOptions.documents ?? 2;
-    const total = chosen.reduce((sum, id) => sum + Math.min(perFeature, topDocuments.get(id)!.length), 0);
-    for (const id of chosen) {
-      const list: DocumentEvidence[] = [];
-      for (const top of topDocuments.get(id)!.slice(0, perFeature)) {
-        list.push(
-          await documentEvidence(
-            embedder!,
-            sae,
-            id,
-            texts[top.doc]!,
-            top.doc,
-            evidenceOptions,
-            terms.stopWords,
-          ),
-        );
-        progress('evidence', ++evidenceDocuments, total);
-      }
-      evidence.set(id, list);
-      addEvidenceTerms(profiles, id, list, terms.stopWords);
-    }
+    evidenceDocuments = await gatherEvidence(
+      { embedder: embedder!, sae, texts, terms, topDocuments, progress },
+      byFrequency,
+      options.evidence ?? {},
+      evidence,
+      profiles,
+    );
     timings.evidence = performance.now() - started;
   }
 
@@ -290,72 +426,18 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
   }
 
   started = performance.now();
-  const docIndex = new Map<number, number>();
-  const docs: DocRecord[] = [];
-  const remap = (doc: number): number => {
-    let index = docIndex.get(doc);
-    if (index === undefined) {
-      index = docs.length;
-      docIndex.set(doc, index);
-      docs.push({ id: documents[doc]!.id, snippet: snippet(texts[doc]!) });
-    }
-    return index;
-  };
-  const features: FeatureRecord[] = aliveIds.map((id) => {
-    const record: FeatureRecord = {
-      id,
-      top: topDocuments
-        .get(id)!
-        .slice(0, topN)
-        .map((t) => [remap(t.doc), Math.round(t.activation * 1e5) / 1e5]),
-    };
-    const found = evidence.get(id);
-    if (found) record.evidence = found.map((e) => ({ ...e, doc: remap(e.doc) }));
-    const profile = profiles.get(id);
-    if (profile && profile.length > 0) record.terms = profile;
-    return record;
-  });
-  const order = Array.from(terms.documentFrequency.keys())
-    .filter((t) => !terms.phrase[t])
-    .sort((a, b) => terms.documentFrequency[b]! - terms.documentFrequency[a]!);
-  const termsRecord: TermsRecord = {
-    documents: documents.length,
-    documentFrequency: order.map((t) => terms.documentFrequency[t]!),
-    top: order.slice(0, 50).map((t) => [terms.display[t]!, terms.documentFrequency[t]!]),
-  };
-  const corpusSha =
-    options.corpus?.sha256 ??
-    documents
-      .reduce(
-        (hash, doc) => hash.update(doc.id).update('\0').update(doc.text).update('\n'),
-        createHash('sha256'),
-      )
-      .digest('hex');
+  const { docs, features } = featureRecords(
+    aliveIds,
+    topDocuments,
+    topN,
+    evidence,
+    profiles,
+    documents,
+    texts,
+  );
+  const termsRecord = termsRecordOf(terms, documents.length);
   const header = await writeCatalogFiles(dir, {
-    header: {
-      format: CATALOG_FORMAT,
-      saeId: manifest.id,
-      nLatents: manifest.nLatents,
-      dModel: manifest.dModel,
-      k: manifest.k,
-      embedding: { ...manifest.embedding },
-      createdAt: new Date().toISOString(),
-      corpus: {
-        ...(options.corpus?.path ? { path: options.corpus.path } : {}),
-        sha256: corpusSha,
-        documents: documents.length,
-      },
-      labeler: options.llm ? `llm:${options.llm.model}` : 'keywords',
-      languages,
-      ...(strength ? { strength } : {}),
-      options: {
-        topDocuments: topN,
-        labelDocuments: labelDocs,
-        keywords: options.keywords ?? {},
-        evidence:
-          options.evidence === false ? false : { features: 10, documents: 2, ...(options.evidence ?? {}) },
-      },
-    },
+    header: catalogHeader(options, languages, strength),
     stats,
     labels,
     features,

@@ -4,13 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Embedder } from '@steer/embed';
 import type { FeatureCatalog, FeatureInfo } from '@steer/grammar';
-import {
-  readSaeManifest,
-  readSaeWeights,
-  type SaeManifest,
-  type SaeRuntime,
-  type SaeWeights,
-} from '@steer/sae';
+import type { SaeRuntime } from '@steer/sae';
+// NOTE: the runtime-free door of @steer/sae, so that opening a catalog does not load onnxruntime.
+import { readSaeManifest, readSaeWeights, type SaeManifest, type SaeWeights } from '@steer/sae/files';
 import { normalizeAliasName, readAliases, writeAliases } from './aliases.js';
 import { ConceptIndex, scanModel, type ConceptIndexArrays, type DenseScores } from './concept-index.js';
 import { loadConceptIndex, saveConceptIndex, type ConceptIndexKey } from './concept-index-file.js';
@@ -438,7 +434,7 @@ export class Catalog implements FeatureCatalog {
     }
     const index = await ConceptIndex.open(
       arrays,
-      arrays.scan ? scanModel(arrays, { data: arrays.scan.q }) : undefined,
+      arrays.scan ? await scanModel(arrays, { data: arrays.scan.q }) : undefined,
       options,
     );
     dropScanMatrix(arrays);

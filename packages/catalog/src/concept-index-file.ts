@@ -1,11 +1,11 @@
 // The concept-search index saved beside the catalog (`concept-index.bin` + `concept-scan.onnx`), keyed by the
 // SAE id and the catalog build, so that a later run loads it instead of rebuilding it from the SAE weights.
-import { randomBytes } from 'node:crypto';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConceptIndexArrays } from './concept-index.js';
 import type { LexicalColumns } from './lexical-index.js';
-import { writeFileAtomic } from './storage.js';
+import { writeFileAtomic, writeFileAtomicWith } from '@steer/core';
 
 export const CONCEPT_INDEX_FILE = 'concept-index.bin';
 export const CONCEPT_SCAN_FILE = 'concept-scan.onnx';
@@ -50,7 +50,7 @@ export async function saveConceptIndex(
   key: ConceptIndexKey,
   arrays: ConceptIndexArrays,
   lexical: LexicalColumns,
-  scanModel: (location: string, offset: number) => Uint8Array,
+  scanModel: (location: string, offset: number) => Promise<Uint8Array>,
 ): Promise<void> {
   const sections: Array<[string, SectionData]> = [];
   if (arrays.scan)
@@ -85,22 +85,14 @@ export async function saveConceptIndex(
   new DataView(head.buffer).setUint32(4, json.byteLength, true);
   head.set(json, 8);
   const path = join(dir, CONCEPT_INDEX_FILE);
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const file = await open(temp, 'w');
-  try {
+  await writeFileAtomicWith(path, async (file) => {
     await file.write(head, 0, head.byteLength, 0);
     for (const [name, data] of sections)
       await file.write(bytesOf(data), 0, data.byteLength, layout[name]![0]);
     await file.truncate(offset);
-    await file.close();
-    await rename(temp, path);
-  } catch (error) {
-    await file.close().catch(() => undefined);
-    await rm(temp, { force: true });
-    throw error;
-  }
+  });
   if (arrays.scan)
-    await writeFileAtomic(join(dir, CONCEPT_SCAN_FILE), scanModel(CONCEPT_INDEX_FILE, HEADER_BYTES));
+    await writeFileAtomic(join(dir, CONCEPT_SCAN_FILE), await scanModel(CONCEPT_INDEX_FILE, HEADER_BYTES));
 }
 
 /** A loaded index file: the arrays (without the scan matrix, which the scan model reads itself) and the lexical columns. */
@@ -109,6 +101,70 @@ export interface LoadedConceptIndex {
   lexical: LexicalColumns;
   /** Path of the scan model, when the index has a scan. */
   scanModel?: string;
+}
+
+/** The header of an open index file when it is one of ours and matches `key`; undefined otherwise. */
+async function readHeader(
+  file: FileHandle,
+  size: number,
+  key: ConceptIndexKey,
+): Promise<FileHeader | undefined> {
+  if (size < HEADER_BYTES) return undefined;
+  const head = new Uint8Array(HEADER_BYTES);
+  await file.read(head, 0, HEADER_BYTES, 0);
+  const view = new DataView(head.buffer);
+  const length = view.getUint32(4, true);
+  if (view.getUint32(0, true) !== MAGIC || length + 8 > HEADER_BYTES) return undefined;
+  let header: FileHeader;
+  try {
+    header = JSON.parse(new TextDecoder().decode(head.subarray(8, 8 + length))) as FileHeader;
+  } catch {
+    return undefined;
+  }
+  const matches =
+    header.format === FORMAT &&
+    header.saeId === key.saeId &&
+    header.catalog === key.catalog &&
+    header.nLatents === key.nLatents &&
+    header.dModel === key.dModel &&
+    header.k === key.k;
+  return matches ? header : undefined;
+}
+
+/** Reads the sections of an index file (a missing one is undefined), all at once. */
+async function readSections(file: FileHandle, sections: FileHeader['sections']) {
+  const read = async <T extends SectionData>(
+    name: string,
+    make: (buffer: ArrayBuffer) => T,
+  ): Promise<T | undefined> => {
+    const section = sections[name];
+    if (!section) return undefined;
+    const buffer = new ArrayBuffer(section[1]);
+    await file.read(new Uint8Array(buffer), 0, section[1], section[0]);
+    return make(buffer);
+  };
+  const i8 = (b: ArrayBuffer) => new Int8Array(b);
+  const f32 = (b: ArrayBuffer) => new Float32Array(b);
+  const u32 = (b: ArrayBuffer) => new Uint32Array(b);
+  // NOTE: the sections are read concurrently; the disk (or page cache) serves them faster together.
+  const reads = {
+    encoderQ: read('encoderQ', i8),
+    encoderScale: read('encoderScale', f32),
+    encoderBias: read('encoderBias', f32),
+    decoderQ: read('decoderQ', i8),
+    decoderScale: read('decoderScale', f32),
+    decoderNorm: read('decoderNorm', f32),
+    profileQ: read('profileQ', i8),
+    profileScale: read('profileScale', f32),
+    scanScale: read('scanScale', f32),
+    scanBias: read('scanBias', f32),
+    vocabularyBytes: read('vocabulary', (b) => new Uint8Array(b)),
+    offsets: read('offsets', u32),
+    postingFeatures: read('postingFeatures', u32),
+    postingWeights: read('postingWeights', f32),
+  };
+  const entries = await Promise.all(Object.entries(reads).map(async ([name, data]) => [name, await data]));
+  return Object.fromEntries(entries) as { [K in keyof typeof reads]: Awaited<(typeof reads)[K]> };
 }
 
 /**
@@ -128,45 +184,11 @@ export async function loadConceptIndex(
   }
   try {
     const size = (await file.stat()).size;
-    if (size < HEADER_BYTES) return undefined;
-    const head = new Uint8Array(HEADER_BYTES);
-    await file.read(head, 0, HEADER_BYTES, 0);
-    const view = new DataView(head.buffer);
-    const length = view.getUint32(4, true);
-    if (view.getUint32(0, true) !== MAGIC || length + 8 > HEADER_BYTES) return undefined;
-    let header: FileHeader;
-    try {
-      header = JSON.parse(new TextDecoder().decode(head.subarray(8, 8 + length))) as FileHeader;
-    } catch {
-      return undefined;
-    }
-    if (
-      header.format !== FORMAT ||
-      header.saeId !== key.saeId ||
-      header.catalog !== key.catalog ||
-      header.nLatents !== key.nLatents ||
-      header.dModel !== key.dModel ||
-      header.k !== key.k
-    ) {
-      return undefined;
-    }
+    const header = await readHeader(file, size, key);
+    if (!header) return undefined;
     const sections = header.sections;
     for (const [offset, bytes] of Object.values(sections)) if (offset + bytes > size) return undefined;
-    const read = async <T extends SectionData>(
-      name: string,
-      make: (buffer: ArrayBuffer) => T,
-    ): Promise<T | undefined> => {
-      const section = sections[name];
-      if (!section) return undefined;
-      const buffer = new ArrayBuffer(section[1]);
-      await file.read(new Uint8Array(buffer), 0, section[1], section[0]);
-      return make(buffer);
-    };
-    const i8 = (b: ArrayBuffer) => new Int8Array(b);
-    const f32 = (b: ArrayBuffer) => new Float32Array(b);
-    const u32 = (b: ArrayBuffer) => new Uint32Array(b);
-    // NOTE: the sections are read concurrently; the disk (or page cache) serves them faster together.
-    const [
+    const {
       encoderQ,
       encoderScale,
       encoderBias,
@@ -181,22 +203,7 @@ export async function loadConceptIndex(
       offsets,
       postingFeatures,
       postingWeights,
-    ] = await Promise.all([
-      read('encoderQ', i8),
-      read('encoderScale', f32),
-      read('encoderBias', f32),
-      read('decoderQ', i8),
-      read('decoderScale', f32),
-      read('decoderNorm', f32),
-      read('profileQ', i8),
-      read('profileScale', f32),
-      read('scanScale', f32),
-      read('scanBias', f32),
-      read('vocabulary', (b) => new Uint8Array(b)),
-      read('offsets', u32),
-      read('postingFeatures', u32),
-      read('postingWeights', f32),
-    ]);
+    } = await readSections(file, sections);
     const n = key.nLatents;
     const d = key.dModel;
     if (

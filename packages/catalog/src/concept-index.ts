@@ -2,9 +2,18 @@
 // candidates are rescored from int8 copies of the encoder rows, unit decoder directions and top-document
 // profiles. The index can be saved beside the catalog and loaded in a fraction of the time it takes to build.
 import { availableParallelism } from 'node:os';
-import { buildModel, createSession, type Session } from '@steer/onnx';
+import type * as Onnx from '@steer/onnx';
+import type { Session } from '@steer/onnx';
 import type { SaeWeights } from '@steer/sae';
 import { roundToInt, type QuantizedRows } from './storage.js';
+
+/**
+ * @steer/onnx, imported on first use. NOTE: it loads onnxruntime's native library (~25 ms at a language server's
+ * start); opening a catalog for labels, aliases and hover never needs it, only the concept scan does.
+ */
+function onnx(): Promise<typeof Onnx> {
+  return import('@steer/onnx');
+}
 
 /** Dense scores of one concept vector for a few features. */
 export interface DenseScores {
@@ -110,12 +119,13 @@ export function topIndices(scores: Float32Array, count: number): Int32Array {
 }
 
 /** The scan as an ONNX model whose int8 matrix is inline, or external data at `offset` of the file `location`. */
-export function scanModel(
+export async function scanModel(
   arrays: ConceptIndexArrays,
   matrix: { data: Int8Array } | { location: string; offset: number },
-): Uint8Array {
+): Promise<Uint8Array> {
   const { dModel: d, nLatents: n, scan } = arrays;
   if (!scan) throw new RangeError('catalog: this concept index has no scan (every feature is rescored)');
+  const { buildModel } = await onnx();
   return buildModel({
     name: 'steer-concept-scan',
     inputs: [{ name: 'x', type: 'float32', shape: [1, d] }],
@@ -285,7 +295,7 @@ export class ConceptIndex {
     const arrays = ConceptIndex.buildArrays(weights, k, options.profiles, options);
     return ConceptIndex.open(
       arrays,
-      arrays.scan ? scanModel(arrays, { data: arrays.scan.q }) : undefined,
+      arrays.scan ? await scanModel(arrays, { data: arrays.scan.q }) : undefined,
       options,
     );
   }
@@ -301,6 +311,7 @@ export class ConceptIndex {
   ): Promise<ConceptIndex> {
     const n = arrays.nLatents;
     if (!model) return new ConceptIndex(arrays, undefined, n);
+    const { createSession } = await onnx();
     const session = await createSession(model, { intraOpThreads: scanThreads(options) });
     const index = new ConceptIndex(arrays, session, Math.min(n, options.candidates ?? 1024));
     // Warm up onnxruntime and the JIT so that the first user query is as fast as the later ones.

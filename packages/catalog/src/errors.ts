@@ -1,4 +1,5 @@
 // The catalog's error type: every failure names the component, the input and the fix, with a stable code.
+import { SteerError } from '@steer/core';
 
 /** Stable codes of {@link CatalogError}. */
 export type CatalogErrorCode =
@@ -13,12 +14,10 @@ export type CatalogErrorCode =
   | 'invalid_option';
 
 /** Thrown for bad catalog input: a missing or torn catalog, a catalog of another SAE, a bad alias, ... */
-export class CatalogError extends Error {
+export class CatalogError extends SteerError {
   override name = 'CatalogError';
-  constructor(
-    readonly code: CatalogErrorCode,
-    message: string,
-  ) {
-    super(message);
+  declare readonly code: CatalogErrorCode;
+  constructor(code: CatalogErrorCode, message: string) {
+    super('catalog', code, message);
   }
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CatalogError } from './errors.js';
-import { writeFileAtomic } from './storage.js';
+import { writeFileAtomic } from '@steer/core';
 
 /** Where and how to ask for labels. Nothing calls out unless a config exists. */
 export interface LlmConfig {

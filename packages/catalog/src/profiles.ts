@@ -1,6 +1,7 @@
 // Dense profiles of features built from the corpus at label time: each feature's top-document centroid (what
 // concept search compares a concept's embedding with) and the SAE's strength calibration (what `1x` means).
-import { latentNorm } from '@steer/sae';
+import { mulberry32 } from '@steer/core';
+import { latentNorm } from '@steer/sae/files';
 import type { SparseCodes, TopDocument } from './stats.js';
 
 /** Documents whose centroid gets half weight: a centroid of n documents is shrunk by n / (n + this). */
@@ -59,13 +60,7 @@ export interface StrengthCalibration {
 
 /** A seeded uniform generator in [0, 1) (mulberry32): reproducible sampling for calibration and experiments. */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 function median(values: number[]): number {

@@ -1,8 +1,8 @@
 // The catalog folder beside an SAE (`<sae dir>/catalog/`): a JSON header, a binary stats file, JSONL label
 // and detail files, and the aliases overlay. Every file is written to a temporary name and renamed.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@steer/core';
 import { CatalogError } from './errors.js';
 import type { StrengthCalibration } from './profiles.js';
 import type { FeatureStats } from './stats.js';
@@ -106,18 +106,6 @@ export interface AliasesRecord {
 /** The catalog folder of an SAE folder. */
 export function catalogDir(saeDir: string): string {
   return join(saeDir, CATALOG_DIR);
-}
-
-/** Writes `data` to `path` through a temporary file in the same folder and a rename. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(temp, data);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
 }
 
 /** Serializes the stats columns: magic, version, nLatents, documents, then count u32 and four f32 columns. */

@@ -1,4 +1,5 @@
 // The shape every `steer` sub-command implements, and the error type that maps to exit codes.
+import { SteerError } from '@steer/core';
 import type { ParseArgsConfig } from 'node:util';
 
 /** Where a command writes: data goes to stdout, logs and progress to stderr. */
@@ -30,6 +31,9 @@ export interface Command {
  * An error caused by the user's input or environment (bad flag, missing file, wrong dims).
  * The CLI prints its message and exits with code 2; any other error exits with code 1.
  */
-export class UsageError extends Error {
+export class UsageError extends SteerError {
   override name = 'UsageError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('cli', 'usage', message, options);
+  }
 }

@@ -1,7 +1,6 @@
 // Reading corpora: BEIR-style JSONL (`{"_id", "title", "text", "metadata"}`), one document a line.
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
+import { beirId, readJsonl } from '@steer/core';
 import { UsageError } from './command.js';
 
 export interface CorpusDocument {
@@ -31,23 +30,13 @@ export async function readCorpus(path: string): Promise<CorpusDocument[]> {
   }
   const docs: CorpusDocument[] = [];
   const seen = new Set<string>();
-  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
-  let lineNo = 0;
-  for await (const line of lines) {
-    lineNo++;
-    if (line.trim() === '') continue;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch {
-      throw new UsageError(`corpus: ${path}:${lineNo} is not valid JSON; each line must be one JSON object`);
-    }
-    const obj = raw as Record<string, unknown>;
-    const id = obj._id ?? obj.id;
-    if ((typeof id !== 'string' && typeof id !== 'number') || typeof obj.text !== 'string') {
+  const notJson = (lineNo: number) =>
+    new UsageError(`corpus: ${path}:${lineNo} is not valid JSON; each line must be one JSON object`);
+  for await (const { value: obj, line: lineNo } of readJsonl(path, notJson)) {
+    const docId = beirId(obj);
+    if (docId === undefined || typeof obj.text !== 'string') {
       throw new UsageError(`corpus: ${path}:${lineNo} needs a string "_id" (or "id") and a string "text"`);
     }
-    const docId = String(id);
     if (seen.has(docId))
       throw new UsageError(`corpus: ${path}:${lineNo} repeats the id '${docId}'; ids must be unique`);
     seen.add(docId);

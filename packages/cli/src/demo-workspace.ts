@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import { writeFileAtomic } from '@steer/embed';
+import { writeFileAtomic } from '@steer/core';
 import { CONFIG_FILE } from '@steer/engine';
 import { UsageError } from './command.js';
 import { quoteText } from './query-text.js';

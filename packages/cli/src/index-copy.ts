@@ -1,9 +1,9 @@
 // A local, resumable copy of what an index stores (`--from-index`): the reader's slices are read page by page into
 // .npy parts (plus ids and texts), each part written whole before `copy.json` records it with the slice's cursor,
 // so a killed copy resumes after the last recorded part and never leaves a half-written part in use.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@steer/core';
 import { writeNpy } from '@steer/embed';
 import type { IndexReader, ReadCursor } from '@steer/search';
 import { UsageError } from './command.js';
@@ -81,12 +81,6 @@ async function readManifest(dir: string): Promise<CopyManifest | undefined> {
   );
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, text);
-  await rename(temp, path);
-}
-
 /** Options of {@link copyIndex}. */
 export interface CopyOptions {
   /** Continue a copy found in `dir` (else a copy there is refused). */
@@ -149,7 +143,7 @@ export async function copyIndex(reader: IndexReader, dir: string, options: CopyO
         done: false,
       })),
     };
-    await writeAtomic(join(dir, MANIFEST), JSON.stringify(manifest));
+    await writeFileAtomic(join(dir, MANIFEST), JSON.stringify(manifest));
   }
   const current = manifest;
   // Parts written by a killed run after its last recorded one are not part of the copy.
@@ -166,7 +160,7 @@ export async function copyIndex(reader: IndexReader, dir: string, options: CopyO
   let saving: Promise<void> = Promise.resolve();
   const save = (): Promise<void> => {
     const snapshot = JSON.stringify(current);
-    saving = saving.then(() => writeAtomic(join(dir, MANIFEST), snapshot));
+    saving = saving.then(() => writeFileAtomic(join(dir, MANIFEST), snapshot));
     return saving;
   };
   const copySlice = async (slice: number): Promise<void> => {
@@ -201,8 +195,8 @@ export async function copyIndex(reader: IndexReader, dir: string, options: CopyO
           offset += chunk.length;
         }
         await writeNpy(join(dir, name), vectors, [rows, reader.dims]);
-        await writeAtomic(join(dir, `${name}.ids.json`), JSON.stringify(ids));
-        if (reader.textField) await writeAtomic(join(dir, `${name}.texts.json`), JSON.stringify(texts));
+        await writeFileAtomic(join(dir, `${name}.ids.json`), JSON.stringify(ids));
+        if (reader.textField) await writeFileAtomic(join(dir, `${name}.texts.json`), JSON.stringify(texts));
         state.parts.push(name);
         state.rows += rows;
       }

@@ -1,5 +1,6 @@
 // Turning command-line arguments into steer query text.
 import { parse } from '@steer/grammar';
+import type { ParseResult } from '@steer/grammar';
 import { UsageError } from './command.js';
 
 /** Quotes `text` as a steer text term. */
@@ -8,16 +9,27 @@ export function quoteText(text: string): string {
 }
 
 /**
- * Returns the steer query for a command-line argument. An argument that parses as a steer query is used as
- * it is; one without any double quote that does not parse is taken as plain text (so `steer search
- * university focus` works); `plainText` forces the latter.
+ * The steer query of a command-line argument followed by `--edit` flags, with its parse: the engine compiles that
+ * parse as it is, so a query is parsed once on its way from the command line. An argument that parses as a steer
+ * query is used as it is; one without any double quote that does not parse is taken as plain text (so `steer
+ * search university focus` works); `plainText` forces the latter.
  */
-export function toQueryText(argument: string, options: { plainText?: boolean } = {}): string {
+export function toSteerQuery(
+  argument: string,
+  edits: readonly string[],
+  options: { plainText?: boolean } = {},
+): { text: string; parsed: ParseResult } {
   if (argument.trim() === '')
     throw new UsageError('the query is empty; give some text, e.g. steer search "jobs"');
-  if (options.plainText) return quoteText(argument);
-  if (parse(argument).errors.length === 0) return argument;
-  return argument.includes('"') ? argument : quoteText(argument);
+  const editText = editsToQuery(edits);
+  let base = quoteText(argument);
+  if (!options.plainText) {
+    const parsed = parse(argument);
+    if (parsed.errors.length === 0 && editText === '') return { text: argument, parsed };
+    if (parsed.errors.length === 0 || argument.includes('"')) base = argument;
+  }
+  const text = base + editText;
+  return { text, parsed: parse(text) };
 }
 
 /**

@@ -120,6 +120,8 @@ function isIndexNotFound(error: unknown): boolean {
 /** The Elasticsearch SearchBackend. Create with openElasticsearchBackend, or `new` around your own client. */
 export class ElasticsearchBackend implements SearchBackend {
   readonly kind = 'elasticsearch';
+  /** Sparse and hybrid search the latents indexed by `steer index --latents`, and hits explain their scores by them. */
+  readonly capabilities = { dense: true, sparse: true, hybrid: true, explain: true };
   readonly textField: string;
   readonly latentField: string;
   private readonly states = new Map<string, IndexState>();

@@ -54,7 +54,7 @@ export class ElasticsearchBackendError extends SearchError {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(SEARCH_CODES[esCode], message, options);
+    super(SEARCH_CODES[esCode], message, { ...options, component: 'elasticsearch' });
   }
 }
 

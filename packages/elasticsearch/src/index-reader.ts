@@ -8,6 +8,7 @@ import type { ElasticsearchConfig } from './backend.js';
 import { createElasticsearchClient, esConnectionFromEnv } from './connection.js';
 import { ElasticsearchBackendError, unreachableOr } from './errors.js';
 import { denseVectorFields, fieldMapping, steerIndexMeta } from './mapping.js';
+import type { DenseVectorField } from './mapping.js';
 
 /** Options of {@link openElasticsearchIndexReader}. */
 export interface ElasticsearchReaderOptions {
@@ -52,27 +53,11 @@ function valueAt(source: unknown, path: string): unknown {
   return node;
 }
 
-/**
- * Opens `index` of the cluster (`config`, the STEER_ES_* variables of `env`, or a given `client`) for reading its
- * stored vectors and texts.
- * @throws ElasticsearchBackendError `index_not_found`, `no_vector_field` (the field is missing or not dense_vector),
- * `ambiguous_vector_field`, `invalid_document` (the text field is missing on some documents; the message names the
- * index, the field, how many and which), `es_unreachable`.
- */
-export async function openElasticsearchIndexReader(
-  config: ElasticsearchConfig,
-  index: string,
-  options: ElasticsearchReaderOptions = {},
-  connection: { env?: Record<string, string | undefined>; client?: Client } = {},
-): Promise<ElasticsearchIndexReader> {
-  const client =
-    connection.client ??
-    createElasticsearchClient(esConnectionFromEnv(connection.env ?? process.env, config));
-  const keepAlive = options.keepAlive ?? '10m';
-  let mappings: unknown;
+/** The mappings of `index`. @throws ElasticsearchBackendError `index_not_found`, `es_unreachable`. */
+async function readMappings(client: Client, index: string): Promise<unknown> {
   try {
     const response = await client.indices.getMapping({ index });
-    mappings = Object.values(response)[0]?.mappings;
+    return Object.values(response)[0]?.mappings;
   } catch (error) {
     if (error instanceof errors.ResponseError && error.statusCode === 404) {
       throw new ElasticsearchBackendError(
@@ -81,12 +66,22 @@ export async function openElasticsearchIndexReader(
         { cause: error },
       );
     }
-    unreachable(error);
+    return unreachable(error);
   }
+}
+
+/**
+ * The dense_vector field to read: `wanted`, else the index's only one; it must have dims.
+ * @throws ElasticsearchBackendError `no_vector_field`, `ambiguous_vector_field`.
+ */
+function chooseVectorField(
+  mappings: unknown,
+  index: string,
+  wanted: string | undefined,
+): DenseVectorField & { dims: number } {
   const dense = denseVectorFields(mappings);
   const names = dense.map((f) => f.path).join(', ') || 'none';
-  const wanted = options.vectorField ?? config.vectorField;
-  let field = wanted !== undefined ? dense.find((f) => f.path === wanted) : dense[0];
+  const field = wanted !== undefined ? dense.find((f) => f.path === wanted) : dense[0];
   if (wanted !== undefined && field === undefined) {
     const other = fieldMapping(mappings, wanted);
     throw new ElasticsearchBackendError(
@@ -104,37 +99,102 @@ export async function openElasticsearchIndexReader(
         : `elasticsearch: index '${index}' has several dense_vector fields (${names}); name one with --vector-field`,
     );
   }
-  field = field!;
-  if (field.dims === undefined) {
+  const chosen = field!;
+  if (chosen.dims === undefined) {
     throw new ElasticsearchBackendError(
       'no_vector_field',
-      `elasticsearch: field '${field.path}' of index '${index}' has no dims yet (no document set it); index documents first`,
+      `elasticsearch: field '${chosen.path}' of index '${index}' has no dims yet (no document set it); index documents first`,
     );
   }
+  return { ...chosen, dims: chosen.dims };
+}
+
+/**
+ * Checks that `textField` is a text or keyword field that every document has.
+ * @throws ElasticsearchBackendError `invalid_document` naming how many documents lack it and which.
+ */
+async function checkTextField(
+  client: Client,
+  mappings: unknown,
+  index: string,
+  textField: string,
+): Promise<void> {
+  const text = fieldMapping(mappings, textField);
+  if (text === undefined || (text.type !== 'text' && text.type !== 'keyword')) {
+    throw new ElasticsearchBackendError(
+      'invalid_document',
+      `elasticsearch: index '${index}' has no text field '${textField}'${text ? ` (it is ${text.type ?? 'an object'})` : ''}; name a text or keyword field`,
+    );
+  }
+  const missingQuery: estypes.QueryDslQueryContainer = {
+    bool: { must_not: [{ exists: { field: textField } }] },
+  };
+  const missing = await client.count({ index, query: missingQuery }).catch(unreachable);
+  if (missing.count > 0) {
+    const examples = await client
+      .search({ index, size: 3, _source: false, query: missingQuery })
+      .catch(unreachable);
+    throw new ElasticsearchBackendError(
+      'invalid_document',
+      `elasticsearch: text field '${textField}' is missing on ${missing.count} documents of index '${index}' (e.g. ${examples.hits.hits.map((h) => `'${h._id}'`).join(', ')}); fill it, or name a field every document has`,
+    );
+  }
+}
+
+/** One page of hits as ids, vectors and texts. @throws ElasticsearchBackendError `invalid_document`. */
+function pageOf(
+  hits: Array<estypes.SearchHit<Record<string, unknown>>>,
+  read: { index: string; dims: number; vectorPath: string; textField: string | undefined },
+): ReadPage {
+  const { index, dims, vectorPath, textField } = read;
+  const page: ReadPage = { ids: [], vectors: new Float32Array(hits.length * dims) };
+  if (textField !== undefined) page.texts = [];
+  hits.forEach((hit, i) => {
+    const vector = valueAt(hit._source, vectorPath);
+    if (!Array.isArray(vector) || vector.length !== dims) {
+      throw new ElasticsearchBackendError(
+        'invalid_document',
+        `elasticsearch: document '${hit._id}' of index '${index}' has no ${dims}-dim '${vectorPath}' in _source (${Array.isArray(vector) ? `${vector.length} values` : 'absent; are vectors excluded from _source?'}); read another field or re-index it`,
+      );
+    }
+    page.vectors.set(vector as number[], i * dims);
+    page.ids.push(hit._id!);
+    if (textField !== undefined) {
+      const text = valueAt(hit._source, textField);
+      if (typeof text !== 'string') {
+        throw new ElasticsearchBackendError(
+          'invalid_document',
+          `elasticsearch: text field '${textField}' is missing on document '${hit._id}' of index '${index}' (added while reading?); fill it and run again`,
+        );
+      }
+      page.texts!.push(text);
+    }
+  });
+  return page;
+}
+
+/**
+ * Opens `index` of the cluster (`config`, the STEER_ES_* variables of `env`, or a given `client`) for reading its
+ * stored vectors and texts.
+ * @throws ElasticsearchBackendError `index_not_found`, `no_vector_field` (the field is missing or not dense_vector),
+ * `ambiguous_vector_field`, `invalid_document` (the text field is missing on some documents; the message names the
+ * index, the field, how many and which), `es_unreachable`.
+ */
+export async function openElasticsearchIndexReader(
+  config: ElasticsearchConfig,
+  index: string,
+  options: ElasticsearchReaderOptions = {},
+  connection: { env?: Record<string, string | undefined>; client?: Client } = {},
+): Promise<ElasticsearchIndexReader> {
+  const client =
+    connection.client ??
+    createElasticsearchClient(esConnectionFromEnv(connection.env ?? process.env, config));
+  const keepAlive = options.keepAlive ?? '10m';
+  const mappings = await readMappings(client, index);
+  const field = chooseVectorField(mappings, index, options.vectorField ?? config.vectorField);
   const dims = field.dims;
   const textField = options.textField;
-  if (textField !== undefined) {
-    const text = fieldMapping(mappings, textField);
-    if (text === undefined || (text.type !== 'text' && text.type !== 'keyword')) {
-      throw new ElasticsearchBackendError(
-        'invalid_document',
-        `elasticsearch: index '${index}' has no text field '${textField}'${text ? ` (it is ${text.type ?? 'an object'})` : ''}; name a text or keyword field`,
-      );
-    }
-    const missingQuery: estypes.QueryDslQueryContainer = {
-      bool: { must_not: [{ exists: { field: textField } }] },
-    };
-    const missing = await client.count({ index, query: missingQuery }).catch(unreachable);
-    if (missing.count > 0) {
-      const examples = await client
-        .search({ index, size: 3, _source: false, query: missingQuery })
-        .catch(unreachable);
-      throw new ElasticsearchBackendError(
-        'invalid_document',
-        `elasticsearch: text field '${textField}' is missing on ${missing.count} documents of index '${index}' (e.g. ${examples.hits.hits.map((h) => `'${h._id}'`).join(', ')}); fill it, or name a field every document has`,
-      );
-    }
-  }
+  if (textField !== undefined) await checkTextField(client, mappings, index, textField);
 
   // The point in time: the saved one while it lives, else a new one.
   let pit: string | undefined;
@@ -207,29 +267,7 @@ export async function openElasticsearchIndexReader(
         done.add(slice);
         return null;
       }
-      const page: ReadPage = { ids: [], vectors: new Float32Array(hits.length * dims) };
-      if (textField !== undefined) page.texts = [];
-      hits.forEach((hit, i) => {
-        const vector = valueAt(hit._source, vectorPath);
-        if (!Array.isArray(vector) || vector.length !== dims) {
-          throw new ElasticsearchBackendError(
-            'invalid_document',
-            `elasticsearch: document '${hit._id}' of index '${index}' has no ${dims}-dim '${vectorPath}' in _source (${Array.isArray(vector) ? `${vector.length} values` : 'absent; are vectors excluded from _source?'}); read another field or re-index it`,
-          );
-        }
-        page.vectors.set(vector as number[], i * dims);
-        page.ids.push(hit._id!);
-        if (textField !== undefined) {
-          const text = valueAt(hit._source, textField);
-          if (typeof text !== 'string') {
-            throw new ElasticsearchBackendError(
-              'invalid_document',
-              `elasticsearch: text field '${textField}' is missing on document '${hit._id}' of index '${index}' (added while reading?); fill it and run again`,
-            );
-          }
-          page.texts!.push(text);
-        }
-      });
+      const page = pageOf(hits, { index, dims, vectorPath, textField });
       return { page, cursor: hits.at(-1)!.sort as ReadCursor };
     },
     async close() {

@@ -1,6 +1,6 @@
 // Writes each document's SAE latents into a sparse_vector side field (`steer index --latents`), resumably.
-import { randomUUID } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '@steer/core';
 import type { Client } from '@elastic/elasticsearch';
 import { ElasticsearchBackendError } from './errors.js';
 import { fieldMapping } from './mapping.js';
@@ -100,9 +100,7 @@ async function readCheckpoint(file: string, index: string, field: string): Promi
 }
 
 async function writeCheckpointAtomically(file: string, checkpoint: Checkpoint): Promise<void> {
-  const temp = `${file}.${randomUUID()}.tmp`;
-  await writeFile(temp, JSON.stringify(checkpoint));
-  await rename(temp, file);
+  await writeFileAtomic(file, JSON.stringify(checkpoint));
 }
 
 /** Ensures `field` is mapped as sparse_vector in `index`; throws `latent_field_conflict` when it is something else. */
@@ -122,6 +120,55 @@ export async function ensureLatentField(
     );
   }
   await client.indices.putMapping({ index, properties: { [field]: { type: 'sparse_vector' } } });
+}
+
+/**
+ * The checkpoint's contiguous watermark: documents are numbered in the order they are read, the cluster confirms
+ * them in any order, and every document before `done` is confirmed. `save` records it at most every 250 ms.
+ */
+class Watermark {
+  private readonly pending = new Map<string, number[]>();
+  private readonly confirmed = new Set<number>();
+  private lastSavedAt = 0;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(
+    public done: number,
+    private readonly save?: (done: number) => Promise<void>,
+  ) {}
+
+  /** Document number `seq` is on its way under `id`. */
+  expect(id: string, seq: number): void {
+    const seqs = this.pending.get(id) ?? [];
+    seqs.push(seq);
+    this.pending.set(id, seqs);
+  }
+
+  /** The number of the oldest document on its way under `id`, no longer pending; undefined when there is none. */
+  settle(id: string | undefined): number | undefined {
+    if (id === undefined) return undefined;
+    const seqs = this.pending.get(id);
+    const seq = seqs?.shift();
+    if (seqs && seqs.length === 0) this.pending.delete(id);
+    return seq;
+  }
+
+  /** Document number `seq` is done; moves the watermark over every done document and saves it now and then. */
+  confirm(seq: number): void {
+    this.confirmed.add(seq);
+    while (this.confirmed.delete(this.done)) this.done++;
+    if (this.save && Date.now() - this.lastSavedAt > 250) {
+      this.lastSavedAt = Date.now();
+      const done = this.done;
+      const save = this.save;
+      this.saving = this.saving.then(() => save(done));
+    }
+  }
+
+  /** Resolves when every save started so far is written. */
+  saved(): Promise<void> {
+    return this.saving;
+  }
 }
 
 /**
@@ -153,30 +200,12 @@ export async function writeLatents(
   let skipped = 0;
   let failed = 0;
   const failures: WriteLatentsResult['failures'] = [];
-  // Sequence numbers of documents, for the checkpoint's contiguous watermark.
-  const pending = new Map<string, number[]>();
-  const confirmed = new Set<number>();
-  let watermark = resumeFrom;
-  let checkpointWrite: Promise<void> = Promise.resolve();
-  let lastCheckpointAt = 0;
+  const watermark = new Watermark(
+    resumeFrom,
+    checkpointFile ? (done) => writeCheckpointAtomically(checkpointFile, { index, field, done }) : undefined,
+  );
   const report = (): void => {
     options.onProgress?.({ done: written + skipped, total: options.total, written, skipped, failed });
-  };
-  const confirm = (seq: number): void => {
-    confirmed.add(seq);
-    while (confirmed.delete(watermark)) watermark++;
-    if (checkpointFile && Date.now() - lastCheckpointAt > 250) {
-      lastCheckpointAt = Date.now();
-      const snapshot = { index, field, done: watermark };
-      checkpointWrite = checkpointWrite.then(() => writeCheckpointAtomically(checkpointFile, snapshot));
-    }
-  };
-  const settle = (id: string | undefined): number | undefined => {
-    if (id === undefined) return undefined;
-    const seqs = pending.get(id);
-    const seq = seqs?.shift();
-    if (seqs && seqs.length === 0) pending.delete(id);
-    return seq;
   };
 
   const idsOf = new WeakMap<object, string>();
@@ -199,15 +228,13 @@ export async function writeLatents(
       for (const { seq: s, doc } of batch) {
         if (existing.has(doc.id)) {
           skipped++;
-          confirm(s);
+          watermark.confirm(s);
           report();
           continue;
         }
         const update = { [field]: latentsToSparseVector(doc.latents) };
         idsOf.set(update, doc.id);
-        const seqs = pending.get(doc.id) ?? [];
-        seqs.push(s);
-        pending.set(doc.id, seqs);
+        watermark.expect(doc.id, s);
         yield update;
       }
       batch = [];
@@ -235,14 +262,14 @@ export async function writeLatents(
     datasource: updates(),
     onDocument: (update) => [{ update: { _index: index, _id: idsOf.get(update)! } }, {}],
     onSuccess: ({ result }) => {
-      const seq = settle(result.update?._id ?? undefined);
+      const seq = watermark.settle(result.update?._id ?? undefined);
       written++;
-      if (seq !== undefined) confirm(seq);
+      if (seq !== undefined) watermark.confirm(seq);
       report();
     },
     onDrop: (drop) => {
       const id = (drop.operation as { update?: { _id?: string } }).update?._id ?? '';
-      settle(id);
+      watermark.settle(id);
       failed++;
       if (failures.length < 20) {
         failures.push({
@@ -261,10 +288,10 @@ export async function writeLatents(
     concurrency: options.concurrency ?? 2,
     refreshOnCompletion: index,
   });
-  await checkpointWrite;
+  await watermark.saved();
   if (checkpointFile) {
     if (failed === 0) await rm(checkpointFile, { force: true });
-    else await writeCheckpointAtomically(checkpointFile, { index, field, done: watermark });
+    else await writeCheckpointAtomically(checkpointFile, { index, field, done: watermark.done });
   }
   return { written, skipped, failed, failures };
 }

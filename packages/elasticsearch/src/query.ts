@@ -1,10 +1,12 @@
 // Builds Elasticsearch search bodies for Steer's three modes: dense kNN, sparse latents, and the two fused by RRF.
 import type { estypes } from '@elastic/elasticsearch';
+import type { SearchMode } from '@steer/search';
 import { ElasticsearchBackendError } from './errors.js';
 import { latentsToSparseVector } from './sparse.js';
 import type { LatentsLike } from './sparse.js';
 
-export type SearchMode = 'dense' | 'sparse' | 'hybrid';
+/** The three search modes, defined once in @steer/search (where backends declare which they support). */
+export type { SearchMode };
 
 /** Where the dense query vector comes from: a local embedder, or a model deployed in the cluster. */
 export type QueryVectorSource = { vector: ArrayLike<number> } | { text: string; modelId: string };

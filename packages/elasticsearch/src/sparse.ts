@@ -1,14 +1,12 @@
 // SAE latents as Elasticsearch sparse_vector values (`{"f123": 0.42}`) and the per-feature explanation of a sparse score.
+import type { QueryLatents } from '@steer/search';
 import { ElasticsearchBackendError } from './errors.js';
 
 /** Prefix of feature keys in the sparse_vector field: feature 123 -> "f123". */
 export const LATENT_KEY_PREFIX = 'f';
 
-/** Sparse latents of one vector: feature ids and activations (e.g. an SAE's TopK output). */
-export interface LatentsLike {
-  indices: ArrayLike<number>; // [k]
-  values: ArrayLike<number>; // [k]
-}
+/** Sparse latents of one vector: feature ids and activations (e.g. an SAE's TopK output); @steer/search's QueryLatents. */
+export type LatentsLike = QueryLatents;
 
 /** A feature's share of a sparse score: query weight × document weight. Same shape as the engine's FeatureContribution. */
 export interface LatentContribution {

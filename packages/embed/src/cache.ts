@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '@steer/core';
 import { checkEmbedInput, type EmbedKind, type EmbedOptions, type Embedder } from './embedder.js';
 import { EmbedError, describeError } from './errors.js';
 

@@ -1,4 +1,5 @@
 // Typed error of @steer/embed: every failure carries a stable `code` and a message naming the input and the fix.
+import { SteerError } from '@steer/core';
 
 /** Stable codes of {@link EmbedError}. */
 export type EmbedErrorCode =
@@ -15,13 +16,12 @@ export type EmbedErrorCode =
   | 'disposed';
 
 /** Error thrown by @steer/embed; `code` is stable, `message` names the component, the input and the fix. */
-export class EmbedError extends Error {
-  readonly code: EmbedErrorCode;
+export class EmbedError extends SteerError {
+  declare readonly code: EmbedErrorCode;
 
   constructor(code: EmbedErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('embed', code, message, options);
     this.name = 'EmbedError';
-    this.code = code;
   }
 }
 

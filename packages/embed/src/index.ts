@@ -18,4 +18,3 @@ export {
 export { withCache, type CachedEmbedder, type CacheStats } from './cache.js';
 export { createEmbedder } from './create.js';
 export { embedInBatches } from './batches.js';
-export { writeFileAtomic } from './atomic-write.js';

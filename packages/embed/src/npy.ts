@@ -1,8 +1,6 @@
 // Reads and writes NumPy .npy files of float32 matrices (the interchange format of precomputed embeddings).
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { commitTemporary, temporarySibling, writeFileAtomic } from '@steer/core';
 import { EmbedError, describeError } from './errors.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -224,7 +222,7 @@ export async function createNpyWriter(path: string, dims: number): Promise<NpyWr
   if (!Number.isInteger(dims) || dims < 1) {
     throw new EmbedError('dims_mismatch', `embed: createNpyWriter(${path}) needs dims >= 1, got ${dims}`);
   }
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = temporarySibling(path);
   let handle: FileHandle;
   try {
     handle = await open(temp, 'w');
@@ -266,7 +264,7 @@ export async function createNpyWriter(path: string, dims: number): Promise<NpyWr
         await handle.write(header, 0, header.length, 0);
         await handle.sync();
         await handle.close();
-        await rename(temp, path);
+        await commitTemporary(temp, path);
       } catch (error) {
         await fail(error);
       }

@@ -1,20 +1,15 @@
 // `steer.config.json`: found upwards from a directory, shared by the CLI, the bridge and the language server.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { ElasticsearchConfig } from '@steer/elasticsearch';
+import { ConfigError } from './errors.js';
+
+export { ConfigError };
 
 export const CONFIG_FILE = 'steer.config.json';
 
-/** Connection settings for an Elasticsearch cluster (see @steer/elasticsearch for the environment variables). */
-export interface ElasticsearchConfig {
-  url?: string;
-  cloudId?: string;
-  apiKey?: string;
-  username?: string;
-  password?: string;
-  caCert?: string;
-  /** Name of the dense_vector field in existing indexes; discovered from `_mapping` when absent. */
-  vectorField?: string;
-}
+/** steer.config.json's `elasticsearch` section (connection and field names), defined by @steer/elasticsearch. */
+export type { ElasticsearchConfig };
 
 /** The resolved configuration. Paths are absolute. */
 export interface SteerConfig {
@@ -35,12 +30,6 @@ export interface SteerConfig {
   elasticsearch?: ElasticsearchConfig;
   /** Steering mode when the query does not say: residual keeps the unsteered vector exact. */
   steerMode: 'residual' | 'reconstructed';
-}
-
-/** Thrown for an unreadable or invalid config file; names the file and the field. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  readonly code = 'config_invalid';
 }
 
 /** Returns the path of the nearest `steer.config.json` at or above `startDir`, or undefined. */

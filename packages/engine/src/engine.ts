@@ -1,13 +1,14 @@
 // The steering pipeline: parse and compile a steer query, embed its texts, steer through the SAE, search.
 import { join } from 'node:path';
 import { compileText } from '@steer/grammar';
+import type { ParseResult } from '@steer/grammar';
 import type { Diagnostic, FeatureCatalog, SteeringPlan } from '@steer/grammar';
 import { applyEdits, latentNorm, loadSae } from '@steer/sae';
 import type { FeatureEdit, SaeRuntime } from '@steer/sae';
 import { createEmbedder } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
 import { openLanceBackend } from '@steer/search';
-import { ElasticsearchBackend, openElasticsearchBackend } from '@steer/elasticsearch';
+import { openElasticsearchBackend } from '@steer/elasticsearch';
 import type { SearchBackend, SearchHit } from '@steer/search';
 import { openCatalog, emptyCatalog } from '@steer/catalog';
 import { FolderPresetStore } from '@steer/presets';
@@ -116,12 +117,13 @@ export class SteerEngine {
   }
 
   /**
-   * Parses and compiles `query` (one query) and returns its plan; throws SteerQueryError on any error. Relative
+   * Parses and compiles `query` (one query; or the result of `parse`, which is then not parsed again) and returns
+   * its plan; throws SteerQueryError on any error. Relative
    * strengths (`2x`) are multiples of the query's own code: its texts are embedded and encoded for them (and
    * `vectors` keeps the mixed embedding, so that the search does not embed them again).
    */
   async plan(
-    query: string,
+    query: string | ParseResult,
     vectors: Map<string, Float32Array> = new Map(),
   ): Promise<{ plan: SteeringPlan; diagnostics: Diagnostic[] }> {
     const presets = this.parts.presetsDir ? new FolderPresetStore(this.parts.presetsDir) : undefined;
@@ -162,7 +164,7 @@ export class SteerEngine {
   }
 
   /** Resolves a steer query into the steered vector, its latents and the search options. */
-  async resolve(query: string, defaults: ResolveDefaults = {}): Promise<ResolvedQuery> {
+  async resolve(query: string | ParseResult, defaults: ResolveDefaults = {}): Promise<ResolvedQuery> {
     const vectors = new Map<string, Float32Array>();
     const { plan, diagnostics } = await this.plan(query, vectors);
     const baseVector = await this.mixTexts(plan.texts, vectors);
@@ -208,34 +210,28 @@ export class SteerEngine {
   }
 
   /** Runs a steer query against the backend; with `compare`, also the same query without its edits. */
-  async search(query: string, options: ResolveDefaults & { compare?: boolean } = {}): Promise<SearchResult> {
+  async search(
+    query: string | ParseResult,
+    options: ResolveDefaults & { compare?: boolean } = {},
+  ): Promise<SearchResult> {
     const resolved = await this.resolve(query, options);
     const index = resolved.index ?? this.config?.index ?? 'default';
     const backend = this.backend;
-    if (resolved.mode !== 'dense' && !(backend instanceof ElasticsearchBackend)) {
+    if (!backend.capabilities[resolved.mode]) {
       throw new SteerQueryError(
         `mode=${resolved.mode} needs SAE latents stored in the index; the embedded store keeps dense vectors only — use mode=dense, or an Elasticsearch index built with \`steer index --latents\``,
         [],
       );
     }
-    const run = async (vector: Float32Array, latents: LatentVector): Promise<SearchHit[]> => {
-      if (backend instanceof ElasticsearchBackend) {
-        return backend.search(index, {
-          mode: resolved.mode,
-          vector,
-          latents,
-          k: resolved.k,
-          numCandidates: resolved.numCandidates,
-          filter: resolved.filter,
-        });
-      }
-      return backend.knnSearch(index, {
+    const run = (vector: Float32Array, latents: LatentVector): Promise<SearchHit[]> =>
+      backend.search(index, {
+        mode: resolved.mode,
         vector,
+        latents,
         k: resolved.k,
         numCandidates: resolved.numCandidates,
         filter: resolved.filter,
       });
-    };
     const hits = await run(resolved.vector, resolved.latents);
     const baseline = options.compare
       ? await run(

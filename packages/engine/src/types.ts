@@ -2,6 +2,8 @@
 import type { Diagnostic, SteeringPlan } from '@steer/grammar';
 import type { Filter, SearchHit } from '@steer/search';
 
+export { SteerQueryError } from './errors.js';
+
 /** Sparse latents of one vector: feature ids and activations, strongest first. */
 export interface LatentVector {
   indices: Int32Array; // [k]
@@ -23,18 +25,6 @@ export interface ResolvedQuery {
   index?: string;
   filter?: Filter;
   diagnostics: Diagnostic[];
-}
-
-/** Thrown when a steer query does not parse or compile; carries the diagnostics with their ranges. */
-export class SteerQueryError extends Error {
-  override name = 'SteerQueryError';
-  readonly code = 'steer_query_invalid';
-  constructor(
-    message: string,
-    readonly diagnostics: Diagnostic[],
-  ) {
-    super(message);
-  }
 }
 
 /** A feature's share of a hit's score: latent activations of query and document multiplied. */

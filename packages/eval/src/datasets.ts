@@ -1,4 +1,6 @@
 // Dataset loaders for evaluation: BEIR layout (corpus.jsonl, queries.jsonl, qrels) and Cranfield (SMART layout).
+import { beirId, parseJsonl } from '@steer/core';
+import { EvalError } from './errors.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,17 +30,6 @@ export interface EvalDataset {
   relevanceNote: string;
 }
 
-/** Thrown for a missing, unreadable or malformed dataset; names the file and line. */
-export class EvalError extends Error {
-  override name = 'EvalError';
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
-}
-
 async function readText(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
@@ -50,31 +41,20 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-function parseJsonl<T>(
+function parseJsonlWith<T>(
   text: string,
   path: string,
   check: (value: Record<string, unknown>, line: number) => T,
 ): T[] {
-  const out: T[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      throw new EvalError(`dataset: ${path}:${i + 1} is not valid JSON`, 'dataset_malformed');
-    }
-    out.push(check(value as Record<string, unknown>, i + 1));
-  });
-  return out;
+  const notJson = (line: number) =>
+    new EvalError(`dataset: ${path}:${line} is not valid JSON`, 'dataset_malformed');
+  return Array.from(parseJsonl(text, notJson), ({ value, line }) => check(value, line));
 }
 
 function requireId(value: Record<string, unknown>, path: string, line: number): string {
-  const id = value._id ?? value.id;
-  if (typeof id !== 'string' && typeof id !== 'number') {
-    throw new EvalError(`dataset: ${path}:${line} has no "_id"`, 'dataset_malformed');
-  }
-  return String(id);
+  const id = beirId(value);
+  if (id === undefined) throw new EvalError(`dataset: ${path}:${line} has no "_id"`, 'dataset_malformed');
+  return id;
 }
 
 /**
@@ -95,7 +75,7 @@ export async function loadBeirDataset(
       'dataset_unreadable',
     );
   }
-  const documents = parseJsonl(await readText(corpusPath), corpusPath, (v, line) => {
+  const documents = parseJsonlWith(await readText(corpusPath), corpusPath, (v, line) => {
     if (typeof v.text !== 'string')
       throw new EvalError(`dataset: ${corpusPath}:${line} has no "text"`, 'dataset_malformed');
     return {
@@ -104,7 +84,7 @@ export async function loadBeirDataset(
       text: v.text,
     };
   });
-  const queries = parseJsonl(await readText(queriesPath), queriesPath, (v, line) => {
+  const queries = parseJsonlWith(await readText(queriesPath), queriesPath, (v, line) => {
     if (typeof v.text !== 'string')
       throw new EvalError(`dataset: ${queriesPath}:${line} has no "text"`, 'dataset_malformed');
     return { id: requireId(v, queriesPath, line), text: v.text };

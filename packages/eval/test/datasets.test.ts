@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EvalError, loadBeirDataset, loadCranfieldDataset, loadDataset } from '../src/datasets.js';
+import { loadBeirDataset, loadCranfieldDataset, loadDataset } from '../src/datasets.js';
+import { EvalError } from '../src/errors.js';
 
 async function fixture(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'steer-eval-'));

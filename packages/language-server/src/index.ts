@@ -26,10 +26,10 @@ export { createFormattingProvider, type FormattingProvider } from './formatting.
 export { createSymbolsProvider, type SymbolsProvider } from './symbols.js';
 export {
   createCustomRequestHandlers,
-  SteerRequestError,
   type CustomRequestHandlers,
   type RequestServices,
 } from './custom-requests.js';
+export { SteerRequestError } from './errors.js';
 export { SteerWorkspace, CONFIG_FILE_NAME, type Project, type WorkspaceOptions } from './workspace.js';
 export {
   EMPTY_CONTEXT,

@@ -1,5 +1,6 @@
 // Custom messages between the Steer extension and the language server, declared once for both sides.
-// NOTE: this module imports only the protocol package, so the extension bundle does not pull in the server.
+// NOTE: this module imports only the protocol package (and types), so the extension bundle does not pull in the server.
+import type { FeatureDescription } from '@steer/catalog';
 import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 
 /** A 0-based position (LSP convention). */
@@ -55,20 +56,12 @@ export interface ExplainFeatureParams {
   feature?: number;
 }
 
-export interface ExplainFeatureResult {
+/** What the catalog knows about a feature (its FeatureDescription, defined once in @steer/catalog), as sent. */
+export interface ExplainFeatureResult extends Pick<
+  FeatureDescription,
+  'label' | 'keywords' | 'aliases' | 'dead' | 'stats' | 'topDocuments'
+> {
   feature: number;
-  label?: string;
-  keywords: string[];
-  aliases: string[];
-  dead?: boolean;
-  stats?: {
-    count: number;
-    frequency: number;
-    meanActivation: number;
-    p99Activation: number;
-    typicalActivation: number;
-  };
-  topDocuments: Array<{ id: string; activation: number; snippet: string }>;
   /** The same, as Markdown (what hover shows). */
   markdown: string;
 }

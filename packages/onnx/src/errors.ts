@@ -1,4 +1,5 @@
 // Typed error of @steer/onnx: every failure carries a stable `code` and a message that names the fix.
+import { SteerError } from '@steer/core';
 
 /** Stable codes of {@link OnnxError}. */
 export type OnnxErrorCode =
@@ -11,12 +12,11 @@ export type OnnxErrorCode =
   | 'session_disposed';
 
 /** Error thrown by @steer/onnx; `code` is stable, `message` names the input and the fix. */
-export class OnnxError extends Error {
-  readonly code: OnnxErrorCode;
+export class OnnxError extends SteerError {
+  declare readonly code: OnnxErrorCode;
 
   constructor(code: OnnxErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('onnx', code, message, options);
     this.name = 'OnnxError';
-    this.code = code;
   }
 }

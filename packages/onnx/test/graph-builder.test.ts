@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { mulberry32 } from '@steer/core';
 import { buildModel, createSession, OnnxError, type GraphSpec } from '../src/index.js';
 
 // Relative tolerance of float comparisons against the float64 reference (float32 accumulation error).
@@ -22,13 +23,8 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>): vo
 }
 
 function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const uniform = mulberry32(seed);
+  return () => uniform() - 0.5;
 }
 
 /** y = Relu(alpha * x W^T + b) for x [batch, d], W [n, d]. */

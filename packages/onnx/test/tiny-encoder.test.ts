@@ -2,19 +2,15 @@
 // masked mean pooling, L2 normalization) with buildModel and checks onnxruntime against a JS reference.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '@steer/core';
 import { buildModel, createSession } from '../src/index.js';
 
 // Relative tolerance against the float64 reference (float32 arithmetic in onnxruntime).
 const TOLERANCE = 1e-5;
 
 function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const uniform = mulberry32(seed);
+  return () => uniform() - 0.5;
 }
 
 const vocab = 11;

@@ -12,4 +12,4 @@ export {
   type SavePresetOptions,
   type SaveResult,
 } from './preset-folder.js';
-export { PresetError, type PresetErrorCode } from './preset-error.js';
+export { PresetError, type PresetErrorCode } from './errors.js';

@@ -1,8 +1,8 @@
 // Presets stored as .steer files in a folder (default .steer/presets/), one `<name>.steer` per preset, each
 // bound to the SAE it was made for by a `# sae: <id>` header pragma. Writes are atomic (temp file + rename).
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@steer/core';
 import {
   compilePreset,
   format,
@@ -14,7 +14,7 @@ import {
   type PresetStore,
   type SteerFile,
 } from '@steer/grammar';
-import { PresetError } from './preset-error.js';
+import { PresetError } from './errors.js';
 
 /** Where presets live unless the caller says otherwise (relative to the working directory). */
 export const DEFAULT_PRESETS_DIR = '.steer/presets';
@@ -102,25 +102,6 @@ function readPreset(name: string, path: string, text: string): PresetDetails {
   return details;
 }
 
-/** Writes `text` to `path` via a unique temporary file in the same folder, then renames (or links) it in place. */
-async function writeAtomically(path: string, text: string, overwrite: boolean): Promise<void> {
-  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temporary, 'wx');
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    if (overwrite) await rename(temporary, path);
-    else await link(temporary, path); // fails with EEXIST instead of replacing, atomically
-  } finally {
-    // After a rename the temporary name is gone; after a link or a failure it must not linger.
-    await unlink(temporary).catch(() => undefined);
-  }
-}
-
 /**
  * Validates `editsText` (e.g. `+@salary*0.5 +@jobs*0.3`) against the catalog and saves it as preset `name`
  * in `dir`, bound to the SAE. Returns the saved preset with compile warnings.
@@ -198,7 +179,7 @@ export async function savePreset(
   await mkdir(dir, { recursive: true });
   const path = presetPath(dir, name);
   try {
-    await writeAtomically(path, text, options.overwrite ?? true);
+    await writeFileAtomic(path, text, { overwrite: options.overwrite ?? true });
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new PresetError(

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { syncFolder } from '@steer/core';
 import { SaeError } from './errors.js';
 import {
   readSafetensorsF32,
@@ -221,6 +222,7 @@ export async function writeSae(
       }
       await rm(old, { recursive: true, force: true });
     }
+    await syncFolder(parent);
     return manifest;
   } catch (error) {
     await rm(temp, { recursive: true, force: true });

@@ -1,8 +1,8 @@
 // Generates the ONNX graph of the SAE encoder, h = TopK(ReLU-after)(W_enc (x - b_dec) + b_enc), whose
 // weights are ONNX external data pointing into sae.safetensors, so they are never copied on disk.
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '@steer/core';
 import { buildModel, type Initializer } from '@steer/onnx';
 import { ENCODER_CACHE_PREFIX, WEIGHTS_FILE, type SaeManifest } from './artifact.js';
 import type { SafetensorsHeader } from './safetensors.js';
@@ -84,13 +84,10 @@ export async function writeEncoderBeside(
  * written. @returns false when the folder is not writable (nothing is left behind).
  */
 export async function writeBeside(path: string, data: Uint8Array): Promise<boolean> {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    await writeFile(temp, data, { flag: 'wx' });
-    await rename(temp, path);
+    await writeFileAtomic(path, data);
     return true;
   } catch {
-    await rm(temp, { force: true });
     return false;
   }
 }

@@ -1,4 +1,5 @@
 // Typed error of @steer/sae: a stable `code` and a message that names the input and the fix.
+import { SteerError } from '@steer/core';
 
 /** Stable codes of {@link SaeError}. */
 export type SaeErrorCode =
@@ -16,12 +17,11 @@ export type SaeErrorCode =
   | 'runtime_disposed';
 
 /** Error thrown by @steer/sae; `code` is stable, `message` names the problem and the fix. */
-export class SaeError extends Error {
-  readonly code: SaeErrorCode;
+export class SaeError extends SteerError {
+  declare readonly code: SaeErrorCode;
 
   constructor(code: SaeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('sae', code, message, options);
     this.name = 'SaeError';
-    this.code = code;
   }
 }

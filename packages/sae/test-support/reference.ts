@@ -1,4 +1,5 @@
 // Test helpers: seeded random tiny SAEs and an independent float64 reference of the TopK SAE maths.
+import { mulberry32 } from '@steer/core';
 import type { FeatureEdit, SaeWeights } from '../src/index.js';
 
 /** Relative tolerance of float32 results against the float64 reference; |expected| < 1 is compared absolutely. */
@@ -6,13 +7,8 @@ export const TOLERANCE = 1e-5;
 
 /** mulberry32 uniform numbers in [-0.5, 0.5). */
 export function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const uniform = mulberry32(seed);
+  return () => uniform() - 0.5;
 }
 
 /** Random SAE weights of the given size. */

@@ -1,4 +1,5 @@
 // The search-backend contract shared by the embedded LanceDB store and the Elasticsearch backend.
+import type { Filter } from '@steer/core';
 
 /** How vectors in an index are compared. Scores follow Elasticsearch's definitions so backends agree. */
 export type Similarity = 'cosine' | 'dot_product' | 'l2_norm';
@@ -21,17 +22,34 @@ export interface IndexInfo {
   count: number;
 }
 
+/** The backend-neutral metadata filter, defined once in @steer/core (the query language compiles to it). */
+export type { Filter };
+
+/** How a search ranks documents: dense kNN, SAE latents stored beside the vectors (sparse), or both fused. */
+export type SearchMode = 'dense' | 'sparse' | 'hybrid';
+
+/** A query's SAE latents: feature ids and activations, strongest first. */
+export interface QueryLatents {
+  indices: ArrayLike<number>; // [k]
+  values: ArrayLike<number>; // [k]
+}
+
 /**
- * A metadata filter, backend-neutral. Compiled by each backend to its own filter language
- * (LanceDB SQL `where`, Elasticsearch query DSL).
+ * What a backend can do; callers ask this instead of testing the class. Every backend searches `dense`; `sparse`
+ * and `hybrid` need latents stored with the documents; `explain` says which latent features made a hit's score.
  */
-export type Filter =
-  | { op: 'eq'; field: string; value: string | number | boolean }
-  | { op: 'in'; field: string; values: Array<string | number> }
-  | { op: 'range'; field: string; gt?: number; gte?: number; lt?: number; lte?: number }
-  | { op: 'and'; filters: Filter[] }
-  | { op: 'or'; filters: Filter[] }
-  | { op: 'not'; filter: Filter };
+export interface BackendCapabilities {
+  dense: boolean;
+  sparse: boolean;
+  hybrid: boolean;
+  explain: boolean;
+}
+
+/** A search in one of the modes a backend declares: `latents` are the query's for sparse and hybrid. */
+export interface ModeQuery extends KnnQuery {
+  mode: SearchMode;
+  latents?: QueryLatents;
+}
 
 export interface KnnQuery {
   vector: Float32Array; // [dims]
@@ -66,6 +84,8 @@ export interface CreateIndexOptions {
 /** A store of dense-vector indexes. Implemented by LanceDB (embedded default) and Elasticsearch. */
 export interface SearchBackend {
   readonly kind: string;
+  /** The search modes this backend supports; see {@link BackendCapabilities}. */
+  readonly capabilities: BackendCapabilities;
   createIndex(name: string, options: CreateIndexOptions): Promise<IndexInfo>;
   /** Returns the index's description; throws a SearchError with code `index_not_found` when absent. */
   describeIndex(name: string): Promise<IndexInfo>;
@@ -82,6 +102,11 @@ export interface SearchBackend {
   ): Promise<{ added: number }>;
   /** Top `query.k` hits by score (Elasticsearch units), best first; `empty_index` when the index holds nothing. */
   knnSearch(name: string, query: KnnQuery): Promise<SearchHit[]>;
+  /**
+   * Searches in `query.mode`, which must be one the backend declares in {@link capabilities}; dense is
+   * {@link knnSearch}. Throws SearchError `invalid_query` for a mode the backend cannot search.
+   */
+  search(name: string, query: ModeQuery): Promise<SearchHit[]>;
   deleteDocuments(name: string, ids: string[]): Promise<{ deleted: number }>;
   deleteIndex(name: string): Promise<void>;
   close(): Promise<void>;

@@ -1,4 +1,5 @@
 // Typed error of @steer/search: a stable `code` and a message that names the component, the input and the fix.
+import { SteerError } from '@steer/core';
 
 /** Stable codes of {@link SearchError}. */
 export type SearchErrorCode =
@@ -19,12 +20,12 @@ export type SearchErrorCode =
   | 'backend_error';
 
 /** Error thrown by every search backend; `code` is stable, `message` names the problem and the fix. */
-export class SearchError extends Error {
-  readonly code: SearchErrorCode;
+export class SearchError extends SteerError {
+  declare readonly code: SearchErrorCode;
 
-  constructor(code: SearchErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** `options.component` names a backend's own package (default `search`). */
+  constructor(code: SearchErrorCode, message: string, options?: { cause?: unknown; component?: string }) {
+    super(options?.component ?? 'search', code, message, options);
     this.name = 'SearchError';
-    this.code = code;
   }
 }

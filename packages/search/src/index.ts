@@ -1,6 +1,7 @@
 // Public door of @steer/search: the search-backend contract, its errors and scores, and the embedded LanceDB backend.
 
 export type {
+  BackendCapabilities,
   BulkProgress,
   CreateIndexOptions,
   Filter,
@@ -8,10 +9,13 @@ export type {
   IndexInfo,
   IndexReader,
   KnnQuery,
+  ModeQuery,
+  QueryLatents,
   ReadCursor,
   ReadPage,
   SearchBackend,
   SearchHit,
+  SearchMode,
   Similarity,
 } from './backend.js';
 export { SearchError, type SearchErrorCode } from './errors.js';

@@ -3,19 +3,15 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mulberry32 } from '@steer/core';
+import { normalize, plantedWeights as plantWeights } from '@steer/test-support';
 import type { Embedder } from '@steer/embed';
 import { writeSae, type SaeWeights } from '@steer/sae';
 import type { CorpusDocument } from '../../src/index.js';
 
 /** mulberry32 uniform numbers in [0, 1). */
 export function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 function hashString(text: string): number {
@@ -31,12 +27,7 @@ export function wordVector(word: string, dims: number): Float32Array {
   return normalize(v);
 }
 
-export function normalize(v: Float32Array): Float32Array {
-  let norm = 0;
-  for (const x of v) norm += x * x;
-  norm = Math.sqrt(norm) || 1;
-  return v.map((x) => x / norm);
-}
+export { normalize };
 
 /** Bag-of-words embedder: the normalized sum of word vectors. Counts calls for cache tests. */
 export function hashEmbedder(dims = 64, id = 'test-bow-64'): Embedder & { calls: number; texts: number } {
@@ -114,23 +105,7 @@ export function plantedWeights(
   extra: number,
   seed = 3,
 ): SaeWeights {
-  const random = seeded(seed);
-  const n = directions.length + extra;
-  const W_enc = new Float32Array(n * dims);
-  const W_dec = new Float32Array(dims * n);
-  const b_enc = new Float32Array(n);
-  for (let j = 0; j < n; j++) {
-    const direction =
-      j < directions.length
-        ? directions[j]!
-        : normalize(Float32Array.from({ length: dims }, () => random() * 2 - 1));
-    if (j >= directions.length) b_enc[j] = -0.3;
-    for (let i = 0; i < dims; i++) {
-      W_enc[j * dims + i] = direction[i]!;
-      W_dec[i * n + j] = direction[i]!;
-    }
-  }
-  return { W_enc, b_enc, W_dec, b_dec: new Float32Array(dims), dModel: dims, nLatents: n };
+  return plantWeights(directions, dims, extra, { seed, bias: (_j, _n, planted) => (planted ? 0 : -0.3) });
 }
 
 /** Topic direction of the bag-of-words embedder: the normalized sum of the topic's word vectors. */

@@ -6,6 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join, relative, resolve } from 'node:path';
 import { openCatalog } from '@steer/catalog';
+import type { Catalog } from '@steer/catalog';
 import { createEmbedder } from '@steer/embed';
 import { loadConfig, openEngine } from '@steer/engine';
 import type { SteerEngine } from '@steer/engine';
@@ -137,6 +138,85 @@ function moveMarker(moved: number | null | undefined): string {
   return ` ${marker.padEnd(3)} `;
 }
 
+/**
+ * Runs each demo query steered by concept (toward the perspective's concept direction at the default strength, 1x
+ * relative to the query's own code, away from the other perspective's best feature) beside the unsteered run.
+ */
+async function runDemoQueries(
+  engine: SteerEngine,
+  catalog: Catalog,
+  queries: readonly DemoQuery[],
+  index: string,
+  perspectives: Map<string, string>,
+) {
+  const results = [];
+  const steerings: DemoSteering[] = [];
+  const direction = async (concept: string) =>
+    ((await catalog.resolveConcept(concept)) ?? []).map(({ feature, weight }) => ({
+      id: feature.id,
+      ...(feature.label ? { label: feature.label } : {}),
+      weight: Math.round(weight * 1000) / 1000,
+    }));
+  for (const q of queries) {
+    // Steer by concept: toward the perspective's concept direction at the default strength (1x, relative
+    // to the query's own code), away from the other perspective's best feature.
+    const steerQuery = `${quoteText(q.query)} +~${quoteText(q.steerConcept)} -~${quoteText(q.awayConcept)}/1 k=${TOP_K}`;
+    const result = await engine.search(steerQuery, { index, compare: true });
+    const marked = markMoves(result.baseline ?? [], result.hits, perspectives);
+    const toward = await direction(q.steerConcept);
+    const away = (await direction(q.awayConcept)).slice(0, 1);
+    results.push({
+      query: q.query,
+      steerQuery,
+      toward: { perspective: q.steerToward, concept: q.steerConcept, features: toward },
+      away: { perspective: q.steerAwayFrom, concept: q.awayConcept, features: away },
+      ...marked,
+    });
+    // demo.steer names the concept's strongest feature by id and by alias, beside the concept itself.
+    const [towardTop] = toward;
+    const [awayTop] = away;
+    if (towardTop) {
+      steerings.push({
+        query: q.query,
+        toward: { perspective: q.steerToward, concept: q.steerConcept, id: towardTop.id },
+        ...(awayTop && awayTop.id !== towardTop.id
+          ? { away: { perspective: q.steerAwayFrom, id: awayTop.id } }
+          : {}),
+      });
+    }
+  }
+  return { results, steerings };
+}
+
+/** Prints each query's features and its hits without and with steering, moves marked. */
+function printDemoResults(
+  io: CommandIO,
+  results: Awaited<ReturnType<typeof runDemoQueries>>['results'],
+): void {
+  for (const r of results) {
+    io.stdout.write(`\n━━ ${r.query}\n`);
+    const named = (features: Array<{ id: number; label?: string }>) =>
+      features
+        .map((f) => `f${f.id} (${f.label?.split(', ').slice(0, 3).join(', ') ?? 'unlabelled'})`)
+        .join(', ');
+    io.stdout.write(
+      `   steer toward '${r.toward.perspective}' with ${named(r.toward.features)}` +
+        `, away from '${r.away.perspective}' with ${named(r.away.features)}\n`,
+    );
+    io.stdout.write(`   steer query: ${r.steerQuery}\n`);
+    io.stdout.write('   without steering:\n');
+    r.baseline.forEach((h, i) =>
+      io.stdout.write(`     ${i + 1}. [${(h.perspective ?? '').padEnd(11)}] ${h.text.slice(0, 90)}\n`),
+    );
+    io.stdout.write('   with steering:\n');
+    r.steered.forEach((h, i) =>
+      io.stdout.write(
+        `     ${i + 1}.${moveMarker(h.moved)}[${(h.perspective ?? '').padEnd(11)}] ${h.text.slice(0, 86)}\n`,
+      ),
+    );
+  }
+}
+
 export const demoCommand: Command = {
   name: 'demo',
   summary:
@@ -173,42 +253,7 @@ export const demoCommand: Command = {
       const perspectives = new Map(
         docs.map((d) => [d.id, String(d.metadata.perspective ?? d.metadata.topic ?? '')]),
       );
-      const results = [];
-      const steerings: DemoSteering[] = [];
-      const direction = async (concept: string) =>
-        ((await catalog.resolveConcept(concept)) ?? []).map(({ feature, weight }) => ({
-          id: feature.id,
-          ...(feature.label ? { label: feature.label } : {}),
-          weight: Math.round(weight * 1000) / 1000,
-        }));
-      for (const q of queries) {
-        // Steer by concept: toward the perspective's concept direction at the default strength (1x, relative
-        // to the query's own code), away from the other perspective's best feature.
-        const steerQuery = `${quoteText(q.query)} +~${quoteText(q.steerConcept)} -~${quoteText(q.awayConcept)}/1 k=${TOP_K}`;
-        const result = await engine.search(steerQuery, { index, compare: true });
-        const marked = markMoves(result.baseline ?? [], result.hits, perspectives);
-        const toward = await direction(q.steerConcept);
-        const away = (await direction(q.awayConcept)).slice(0, 1);
-        results.push({
-          query: q.query,
-          steerQuery,
-          toward: { perspective: q.steerToward, concept: q.steerConcept, features: toward },
-          away: { perspective: q.steerAwayFrom, concept: q.awayConcept, features: away },
-          ...marked,
-        });
-        // demo.steer names the concept's strongest feature by id and by alias, beside the concept itself.
-        const [towardTop] = toward;
-        const [awayTop] = away;
-        if (towardTop) {
-          steerings.push({
-            query: q.query,
-            toward: { perspective: q.steerToward, concept: q.steerConcept, id: towardTop.id },
-            ...(awayTop && awayTop.id !== towardTop.id
-              ? { away: { perspective: q.steerAwayFrom, id: awayTop.id } }
-              : {}),
-          });
-        }
-      }
+      const { results, steerings } = await runDemoQueries(engine, catalog, queries, index, perspectives);
 
       // The workspace: aliases for the chosen features, steer.config.json, demo.steer (checked to compile).
       for (const [name, id] of demoAliases(steerings)) await catalog.setAlias(name, id);
@@ -253,28 +298,7 @@ export const demoCommand: Command = {
         });
         return 0;
       }
-      for (const r of results) {
-        io.stdout.write(`\n━━ ${r.query}\n`);
-        const named = (features: Array<{ id: number; label?: string }>) =>
-          features
-            .map((f) => `f${f.id} (${f.label?.split(', ').slice(0, 3).join(', ') ?? 'unlabelled'})`)
-            .join(', ');
-        io.stdout.write(
-          `   steer toward '${r.toward.perspective}' with ${named(r.toward.features)}` +
-            `, away from '${r.away.perspective}' with ${named(r.away.features)}\n`,
-        );
-        io.stdout.write(`   steer query: ${r.steerQuery}\n`);
-        io.stdout.write('   without steering:\n');
-        r.baseline.forEach((h, i) =>
-          io.stdout.write(`     ${i + 1}. [${(h.perspective ?? '').padEnd(11)}] ${h.text.slice(0, 90)}\n`),
-        );
-        io.stdout.write('   with steering:\n');
-        r.steered.forEach((h, i) =>
-          io.stdout.write(
-            `     ${i + 1}.${moveMarker(h.moved)}[${(h.perspective ?? '').padEnd(11)}] ${h.text.slice(0, 86)}\n`,
-          ),
-        );
-      }
+      printDemoResults(io, results);
       const keptNote =
         steerFile === 'kept'
           ? ` (you edited ${DEMO_STEER_FILE}, so it was kept; delete it to get a fresh one)`

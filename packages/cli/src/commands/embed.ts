@@ -1,6 +1,6 @@
 // `steer embed`: embeds a corpus into a float32 .npy file (plus ids), through the embedding cache.
-import { writeFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '@steer/core';
 import { createEmbedder, writeNpy } from '@steer/embed';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
@@ -38,8 +38,7 @@ export const embedCommand: Command = {
       const outPath = resolve(io.cwd, out);
       await writeNpy(outPath, vectors, [docs.length, embedder.dims]);
       const idsPath = `${outPath}.ids.json`;
-      await writeFile(`${idsPath}.tmp`, JSON.stringify(docs.map((d) => d.id)));
-      await rename(`${idsPath}.tmp`, idsPath);
+      await writeFileAtomic(idsPath, JSON.stringify(docs.map((d) => d.id)));
       // The model beside the vectors, so that `steer train --embeddings` records it (and its version) in the SAE.
       const modelPath = `${outPath}.model.json`;
       const model = {
@@ -48,8 +47,7 @@ export const embedCommand: Command = {
         dims: embedder.dims,
         normalized: embedder.normalized,
       };
-      await writeFile(`${modelPath}.tmp`, JSON.stringify(model));
-      await rename(`${modelPath}.tmp`, modelPath);
+      await writeFileAtomic(modelPath, JSON.stringify(model));
       progress.finish(`${docs.length} documents, ${embedder.dims} dims -> ${out}`);
       if (args.values.json) {
         printJson(io, {

@@ -1,6 +1,6 @@
 // `steer eval`: retrieval quality of an SAE's methods (original, sparse, reconstructed, residual) on a dataset.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '@steer/core';
 import { createEmbedder } from '@steer/embed';
 import { evaluateSae, loadDataset, renderMarkdownTable, renderReport } from '@steer/eval';
 import { loadSae } from '@steer/sae';
@@ -44,13 +44,12 @@ export const evalCommand: Command = {
       progress.finish();
       if (args.values.report) {
         const dir = resolve(io.cwd, args.values.report as string);
-        await mkdir(dir, { recursive: true });
         const command = `steer eval --dataset ${datasetDir} --sae ${config.sae}`;
-        await writeFile(
-          join(dir, 'eval.md.tmp'),
+        await writeFileAtomic(
+          join(dir, 'eval.md'),
           renderReport(`Evaluation on ${dataset.name}`, command, [result]),
+          { mkdir: true },
         );
-        await rename(join(dir, 'eval.md.tmp'), join(dir, 'eval.md'));
       }
       if (quiet) printJson(io, result);
       else

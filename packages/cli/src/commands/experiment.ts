@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '@steer/core';
 import { createEmbedder, type Embedder } from '@steer/embed';
 import {
   BBC_TOPICS_FILE,
@@ -38,7 +39,6 @@ import {
   runPerspectives,
   runTable1,
   trainOrReuseSae,
-  writeFileAtomic,
   type DatasetVectors,
   embedderLabel,
   type EvalDataset,
@@ -194,6 +194,35 @@ export const experimentCommand: Command = {
   },
 };
 
+/** What every experiment of one `steer experiment` run shares: its arguments, output, embedder and SAEs. */
+interface ExperimentRun {
+  args: CommandArgs;
+  io: CommandIO;
+  name: ExperimentName;
+  out: string;
+  config: ReturnType<typeof configFromArgs>;
+  cacheDir: string;
+  quiet: boolean;
+  command: string;
+  date: Date;
+  epochs: number | undefined;
+  saeArg: string | undefined;
+  demoSae: string;
+  embedder: Embedder;
+  embedding: { model: string; version?: string; dims: number; normalized: boolean };
+  seeds: number[];
+  progress: ReturnType<typeof stagedProgress>;
+  /** Writes `file` under --out atomically and records it. */
+  write: (file: string, content: string) => Promise<void>;
+  /** The SAE for a dataset: --sae, else the cached Table 1 SAE at K and seed (trained when missing). */
+  saeFor: (
+    dataset: EvalDataset,
+    vectors: DatasetVectors,
+    k: number,
+    seed: number,
+  ) => Promise<{ dir: string; plan?: SaeTrainingPlan }>;
+}
+
 async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> {
   const name = args.positionals[0] as ExperimentName | undefined;
   if (!name || !NAMES.includes(name)) {
@@ -235,7 +264,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
   const progress = stagedProgress(io, quiet);
   const written: string[] = [];
   const write = async (file: string, content: string) => {
-    await writeFileAtomic(join(out, file), content);
+    await writeFileAtomic(join(out, file), content, { mkdir: true });
     written.push(join(out, file));
   };
   /** The SAE for a dataset: --sae, else the cached Table 1 SAE at K and seed (trained when missing). */
@@ -265,220 +294,264 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
     );
     return { dir: cached.dir, plan };
   };
+  const run: ExperimentRun = {
+    args,
+    io,
+    name,
+    out,
+    config,
+    cacheDir,
+    quiet,
+    command,
+    date,
+    epochs,
+    saeArg,
+    demoSae,
+    embedder,
+    embedding,
+    seeds,
+    progress,
+    write,
+    saeFor,
+  };
   let json: unknown;
   try {
-    if (name === 'table1' || name === 'kl') {
-      const datasets = await datasetsOf(args, io, name);
-      const backend = await openLanceBackend(join(cacheDir, 'lance'));
-      const options = {
-        datasets,
-        embedder,
-        backend,
-        cacheDir,
-        ks: kList(args, name === 'table1' ? [32, 64, 128] : [128]),
-        seeds,
-        ...(epochs !== undefined ? { epochs } : {}),
-        onProgress: progress.update,
-      };
-      if (name === 'table1') {
-        const result = await runTable1(options);
-        await write('table1.md', renderTable1(result, command, date, await codeOfThisRun()));
-        json = result;
-        if (!quiet) io.stdout.write(`${renderRetentionTable(result.entries)}\n`);
-      } else {
-        const result = await runKlAblation(options);
-        await write('kl.svg', renderKlSvg(result));
-        await write('kl.md', renderKl(result, command, date, 'kl.svg', await codeOfThisRun()));
-        json = result;
-      }
-    } else if (name === 'amplify' || name === 'frequency') {
-      const datasets = await datasetsOf(args, io, name);
-      const [k] = kList(args, [32]);
-      const sections: string[] = [];
-      const results: unknown[] = [];
-      for (const dataset of datasets) {
-        const vectors = await embedDataset(dataset, embedder, progress.update);
-        const svgName = `${name}-${dataset.name.replace(/[^\w.-]+/g, '_')}.svg`;
-        if (name === 'frequency') {
-          // One SAE per seed (the Table 1 SAEs at K); --sae gives one SAE.
-          const perSeed: FrequencyResult[] = [];
-          const plans: SaeTrainingPlan[] = [];
-          for (const seed of saeArg ? [seeds[0]!] : seeds) {
-            const { dir, plan } = await saeFor(dataset, vectors, k!, seed);
-            if (plan) plans.push(plan);
-            const sae = await loadSae(dir);
-            try {
-              perSeed.push(
-                await runFrequency({
-                  corpus: dataset.name,
-                  documents: dataset.documents,
-                  documentVectors: vectors.documents,
-                  sae,
-                }),
-              );
-            } finally {
-              await sae.dispose();
-            }
-          }
-          const header = provenanceBlock(command, date, {
-            embedder: embedderLabel(embedder),
-            datasets: datasetProvenance([dataset]),
-            seeds: saeArg ? [] : seeds,
-            plans,
-            code: await codeOfThisRun(),
-          });
-          await write(svgName, renderFrequencySvg(perSeed[0]!));
-          sections.push(renderFrequency(perSeed, header, svgName));
-          results.push(perSeed);
-          continue;
-        }
-        const saeDir = (await saeFor(dataset, vectors, k!, seeds[0]!)).dir;
-        const sae = await loadSae(saeDir);
-        try {
-          const inputs = {
-            dataset,
-            sae,
-            documentVectors: vectors.documents,
-            queryVectors: vectors.queries,
-            queries: vectors.judgedQueries,
-          };
-          const catalog = await experimentCatalog(
-            saeDir,
-            sae,
-            embedder,
-            dataset.documents,
-            progress.update,
-            `label ${dataset.name}`,
-          );
-          try {
-            const byConcept = await runAmplify({
-              ...inputs,
-              conceptSearch: async (text) => {
-                const [best] = await catalog.searchFeatures(text, 1);
-                return best && { feature: best.id, score: best.score };
-              },
-            });
-            const byJudgments = await runAmplify(inputs);
-            await write(svgName, renderAmplifySvg([byConcept, byJudgments]));
-            sections.push(
-              renderAmplify([byConcept, byJudgments], command, date, svgName, await codeOfThisRun()),
-            );
-            results.push(byConcept, byJudgments);
-          } finally {
-            await catalog.dispose();
-          }
-        } finally {
-          await sae.dispose();
-        }
-      }
-      await write(`${name}.md`, sections.join('\n'));
-      json = results;
-    } else if (name === 'controllability') {
-      const raw = args.values.dataset;
-      const dataset = Array.isArray(raw) ? raw[0] : raw;
-      if (typeof dataset !== 'string')
-        throw new UsageError(
-          'experiment controllability needs --dataset <dir> holding a topic-labelled corpus.jsonl',
-        );
-      const seeds = seedList(args);
-      const result = await runControllabilityStudy({
-        datasetDir: resolve(io.cwd, dataset),
-        topicsPath: resolve(io.cwd, str(args, 'queries') ?? fileURLToPath(BBC_TOPICS_FILE)),
-        seeds,
-        perTopic: positive(args, 'per-topic') ?? 10,
-        k: kList(args, [32])[0]!,
-        epochs: epochs ?? 30,
-        cacheDir,
-        embedder,
-        onProgress: progress.update,
-      });
-      await write('controllability.svg', renderControllabilitySvg(result.results));
-      await write(
-        'controllability.md',
-        renderControllability(
-          result.results,
-          command,
-          date,
-          'controllability.svg',
-          result.note,
-          await codeOfThisRun(),
-        ),
-      );
-      json = result.results;
-    } else {
-      const corpusPath = resolve(
-        io.cwd,
-        str(args, 'corpus') ?? fileURLToPath(new URL('corpus.jsonl', DEMO_DIR)),
-      );
-      const queriesPath = resolve(io.cwd, str(args, 'queries') ?? fileURLToPath(PERSPECTIVE_QUERIES_FILE));
-      const passages = await loadLabelledCorpus(corpusPath);
-      const queries = await loadPerspectiveQueries(queriesPath);
-      const documentVectors = await embedTexts(
-        embedder,
-        passages.map((p) => (p.title ? `${p.title}. ${p.text}` : p.text)),
-        'document',
-        64,
-        (done, total) => progress.update({ stage: 'embed corpus', done, total }),
-      );
-      const queryVectors = await embedTexts(
-        embedder,
-        queries.map((q) => q.query),
-        'query',
-      );
-      let saeDir: string;
-      let saeNote: string;
-      if (saeArg) {
-        saeDir = resolve(io.cwd, saeArg);
-        saeNote = `given with --sae ${saeArg}`;
-      } else if (existsSync(join(demoSae, 'manifest.json'))) {
-        saeDir = demoSae;
-        saeNote = 'the demo SAE shipped in packages/cli/demo/sae';
-      } else {
-        const defaults = await defaultPlan(
-          passages.length,
-          0,
-          embedder.dims,
-          kList(args, [32])[0]!,
-          seeds[0]!,
-        );
-        const plan: SaeTrainingPlan = { ...defaults, ...(epochs !== undefined ? { epochs } : {}) };
-        saeDir = (
-          await trainOrReuseSae(cacheDir, 'demo-corpus', documentVectors, embedding, plan, progress.update)
-        ).dir;
-        saeNote = `trained by this command on the demo corpus's passages: ${plan.nLatents} latents, up to ${plan.epochs} epochs, the default recipe (${plan.loss} loss, KL weight ${plan.kldWeight}, M = ${plan.neighbours}), seed ${plan.seed}`;
-      }
-      const sae = await loadSae(saeDir);
-      const catalog = await experimentCatalog(
-        saeDir,
-        sae,
-        embedder,
-        passages.map((p) => ({ id: p.id, title: p.title, text: p.text })),
-        progress.update,
-      );
-      try {
-        const result = await runPerspectives({
-          passages,
-          documentVectors,
-          queries,
-          queryVectors,
-          sae,
-          catalog,
-        });
-        await write('perspectives.svg', renderPerspectivesSvg(result));
-        await write(
-          'perspectives.md',
-          renderPerspectives(result, command, date, 'perspectives.svg', saeNote, await codeOfThisRun()),
-        );
-        json = result;
-      } finally {
-        await catalog.dispose();
-        await sae.dispose();
-      }
-    }
+    if (name === 'table1' || name === 'kl') json = await runTable1OrKl(run);
+    else if (name === 'amplify' || name === 'frequency') json = await runAmplifyOrFrequency(run);
+    else if (name === 'controllability') json = await runControllabilityExperiment(run);
+    else json = await runPerspectivesExperiment(run);
   } finally {
     progress.finish();
   }
   if (quiet) printJson(io, { experiment: name, command, files: written, result: json });
   else io.stdout.write(`${written.map((f) => `wrote ${f}`).join('\n')}\n`);
   return 0;
+}
+
+/** Table 1 (retention of retrieval quality through the SAE) or the KL ablation, on the --dataset folders. */
+async function runTable1OrKl(run: ExperimentRun): Promise<unknown> {
+  const { args, io, name, cacheDir, quiet, command, date, epochs, embedder, seeds, progress, write } = run;
+  const datasets = await datasetsOf(args, io, name);
+  const backend = await openLanceBackend(join(cacheDir, 'lance'));
+  const options = {
+    datasets,
+    embedder,
+    backend,
+    cacheDir,
+    ks: kList(args, name === 'table1' ? [32, 64, 128] : [128]),
+    seeds,
+    ...(epochs !== undefined ? { epochs } : {}),
+    onProgress: progress.update,
+  };
+  if (name === 'table1') {
+    const result = await runTable1(options);
+    await write('table1.md', renderTable1(result, command, date, await codeOfThisRun()));
+    if (!quiet) io.stdout.write(`${renderRetentionTable(result.entries)}\n`);
+    return result;
+  } else {
+    const result = await runKlAblation(options);
+    await write('kl.svg', renderKlSvg(result));
+    await write('kl.md', renderKl(result, command, date, 'kl.svg', await codeOfThisRun()));
+    return result;
+  }
+}
+
+/** The amplification study (concept search and judgments) or the feature-frequency plot, per dataset. */
+async function runAmplifyOrFrequency(run: ExperimentRun): Promise<unknown> {
+  const { args, io, name, command, date, saeArg, embedder, seeds, progress, write, saeFor } = run;
+  const datasets = await datasetsOf(args, io, name);
+  const [k] = kList(args, [32]);
+  const sections: string[] = [];
+  const results: unknown[] = [];
+  for (const dataset of datasets) {
+    const vectors = await embedDataset(dataset, embedder, progress.update);
+    const svgName = `${name}-${dataset.name.replace(/[^\w.-]+/g, '_')}.svg`;
+    if (name === 'frequency') {
+      // One SAE per seed (the Table 1 SAEs at K); --sae gives one SAE.
+      const perSeed: FrequencyResult[] = [];
+      const plans: SaeTrainingPlan[] = [];
+      for (const seed of saeArg ? [seeds[0]!] : seeds) {
+        const { dir, plan } = await saeFor(dataset, vectors, k!, seed);
+        if (plan) plans.push(plan);
+        const sae = await loadSae(dir);
+        try {
+          perSeed.push(
+            await runFrequency({
+              corpus: dataset.name,
+              documents: dataset.documents,
+              documentVectors: vectors.documents,
+              sae,
+            }),
+          );
+        } finally {
+          await sae.dispose();
+        }
+      }
+      const header = provenanceBlock(command, date, {
+        embedder: embedderLabel(embedder),
+        datasets: datasetProvenance([dataset]),
+        seeds: saeArg ? [] : seeds,
+        plans,
+        code: await codeOfThisRun(),
+      });
+      await write(svgName, renderFrequencySvg(perSeed[0]!));
+      sections.push(renderFrequency(perSeed, header, svgName));
+      results.push(perSeed);
+      continue;
+    }
+    const saeDir = (await saeFor(dataset, vectors, k!, seeds[0]!)).dir;
+    const sae = await loadSae(saeDir);
+    try {
+      const inputs = {
+        dataset,
+        sae,
+        documentVectors: vectors.documents,
+        queryVectors: vectors.queries,
+        queries: vectors.judgedQueries,
+      };
+      const catalog = await experimentCatalog(
+        saeDir,
+        sae,
+        embedder,
+        dataset.documents,
+        progress.update,
+        `label ${dataset.name}`,
+      );
+      try {
+        const byConcept = await runAmplify({
+          ...inputs,
+          conceptSearch: async (text) => {
+            const [best] = await catalog.searchFeatures(text, 1);
+            return best && { feature: best.id, score: best.score };
+          },
+        });
+        const byJudgments = await runAmplify(inputs);
+        await write(svgName, renderAmplifySvg([byConcept, byJudgments]));
+        sections.push(renderAmplify([byConcept, byJudgments], command, date, svgName, await codeOfThisRun()));
+        results.push(byConcept, byJudgments);
+      } finally {
+        await catalog.dispose();
+      }
+    } finally {
+      await sae.dispose();
+    }
+  }
+  await write(`${name}.md`, sections.join('\n'));
+  return results;
+}
+
+/** Controllability on a topic-labelled corpus: the target topic's share of the top 10 before and after steering. */
+async function runControllabilityExperiment(run: ExperimentRun): Promise<unknown> {
+  const { args, io, cacheDir, command, date, epochs, embedder, progress, write } = run;
+  const raw = args.values.dataset;
+  const dataset = Array.isArray(raw) ? raw[0] : raw;
+  if (typeof dataset !== 'string')
+    throw new UsageError(
+      'experiment controllability needs --dataset <dir> holding a topic-labelled corpus.jsonl',
+    );
+  const seeds = seedList(args);
+  const result = await runControllabilityStudy({
+    datasetDir: resolve(io.cwd, dataset),
+    topicsPath: resolve(io.cwd, str(args, 'queries') ?? fileURLToPath(BBC_TOPICS_FILE)),
+    seeds,
+    perTopic: positive(args, 'per-topic') ?? 10,
+    k: kList(args, [32])[0]!,
+    epochs: epochs ?? 30,
+    cacheDir,
+    embedder,
+    onProgress: progress.update,
+  });
+  await write('controllability.svg', renderControllabilitySvg(result.results));
+  await write(
+    'controllability.md',
+    renderControllability(
+      result.results,
+      command,
+      date,
+      'controllability.svg',
+      result.note,
+      await codeOfThisRun(),
+    ),
+  );
+  return result.results;
+}
+
+/** Perspectives on the demo corpus (or --corpus): which perspective the steered top results come from. */
+async function runPerspectivesExperiment(run: ExperimentRun): Promise<unknown> {
+  const { args, io, embedder, progress, write } = run;
+  const corpusPath = resolve(io.cwd, str(args, 'corpus') ?? fileURLToPath(new URL('corpus.jsonl', DEMO_DIR)));
+  const queriesPath = resolve(io.cwd, str(args, 'queries') ?? fileURLToPath(PERSPECTIVE_QUERIES_FILE));
+  const passages = await loadLabelledCorpus(corpusPath);
+  const queries = await loadPerspectiveQueries(queriesPath);
+  const documentVectors = await embedTexts(
+    embedder,
+    passages.map((p) => (p.title ? `${p.title}. ${p.text}` : p.text)),
+    'document',
+    64,
+    (done, total) => progress.update({ stage: 'embed corpus', done, total }),
+  );
+  const queryVectors = await embedTexts(
+    embedder,
+    queries.map((q) => q.query),
+    'query',
+  );
+  let saeDir: string;
+  let saeNote: string;
+  if (run.saeArg) {
+    saeDir = resolve(io.cwd, run.saeArg);
+    saeNote = `given with --sae ${run.saeArg}`;
+  } else if (existsSync(join(run.demoSae, 'manifest.json'))) {
+    saeDir = run.demoSae;
+    saeNote = 'the demo SAE shipped in packages/cli/demo/sae';
+  } else {
+    const defaults = await defaultPlan(
+      passages.length,
+      0,
+      embedder.dims,
+      kList(args, [32])[0]!,
+      run.seeds[0]!,
+    );
+    const plan: SaeTrainingPlan = {
+      ...defaults,
+      ...(run.epochs !== undefined ? { epochs: run.epochs } : {}),
+    };
+    saeDir = (
+      await trainOrReuseSae(
+        run.cacheDir,
+        'demo-corpus',
+        documentVectors,
+        run.embedding,
+        plan,
+        progress.update,
+      )
+    ).dir;
+    saeNote = `trained by this command on the demo corpus's passages: ${plan.nLatents} latents, up to ${plan.epochs} epochs, the default recipe (${plan.loss} loss, KL weight ${plan.kldWeight}, M = ${plan.neighbours}), seed ${plan.seed}`;
+  }
+  const sae = await loadSae(saeDir);
+  const catalog = await experimentCatalog(
+    saeDir,
+    sae,
+    embedder,
+    passages.map((p) => ({ id: p.id, title: p.title, text: p.text })),
+    progress.update,
+  );
+  try {
+    const result = await runPerspectives({
+      passages,
+      documentVectors,
+      queries,
+      queryVectors,
+      sae,
+      catalog,
+    });
+    await write('perspectives.svg', renderPerspectivesSvg(result));
+    await write(
+      'perspectives.md',
+      renderPerspectives(result, run.command, run.date, 'perspectives.svg', saeNote, await codeOfThisRun()),
+    );
+    return result;
+  } finally {
+    await catalog.dispose();
+    await sae.dispose();
+  }
 }

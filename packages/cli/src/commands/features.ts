@@ -1,7 +1,7 @@
 // `steer features search|alias|stats|show`: concept search over the catalog, user aliases, the feature
 // frequency distribution (SVG plot, head/torso/tail examples) and one feature's description.
-import { mkdir, writeFile, rename } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '@steer/core';
 import {
   featureFrequencies,
   frequencyBuckets,
@@ -145,9 +145,7 @@ async function stats(args: CommandArgs, io: CommandIO): Promise<number> {
           yLabel: 'fraction of documents (log scale)',
         },
       );
-      await mkdir(dirname(plotPath), { recursive: true });
-      await writeFile(`${plotPath}.tmp`, svg);
-      await rename(`${plotPath}.tmp`, plotPath);
+      await writeFileAtomic(plotPath, svg, { mkdir: true });
     }
     const summary = {
       saeId: catalog.saeId,

@@ -1,5 +1,5 @@
 // `steer lsp --stdio`: runs the Steer language server for .steer files on stdin/stdout (for editors).
-import { startLanguageServer } from '@steer/language-server';
+import { loadLanguageServer } from '@steer/language-server/start';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 
@@ -17,6 +17,13 @@ export const lspCommand: Command = {
     if (args.positionals.length > 0) {
       throw new UsageError(
         `lsp takes no arguments, found ${args.positionals.join(' ')}; run \`steer lsp --stdio\``,
+      );
+    }
+    // NOTE: the bundled server when it is up to date (it starts ~5 times faster than the compiled modules).
+    const { startLanguageServer, notBundled } = await loadLanguageServer();
+    if (notBundled) {
+      io.stderr.write(
+        `steer lsp: ${notBundled}; starting from the compiled modules, which takes longer; run \`npm run build\` to rebuild it\n`,
       );
     }
     // NOTE: configuration is found per document (steer.config.json upwards from each file), not from io.cwd.

@@ -4,7 +4,7 @@ import type { SearchHit } from '@steer/search';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { configFromArgs, configOptions, intOption, jsonOption, printJson } from '../options.js';
-import { editsToQuery, toQueryText } from '../query-text.js';
+import { toSteerQuery } from '../query-text.js';
 
 function printHits(io: { stdout: NodeJS.WritableStream }, title: string, hits: SearchHit[]): void {
   io.stdout.write(`${title}\n`);
@@ -33,13 +33,15 @@ export const searchCommand: Command = {
       throw new UsageError('search takes one query argument; quote it: steer search \'"jobs" +f12*0.5\'');
     }
     const config = configFromArgs(args, io);
-    const query =
-      toQueryText(args.positionals[0]!, { plainText: args.values.text === true }) +
-      editsToQuery((args.values.edit as string[] | undefined) ?? []);
+    const { text: query, parsed } = toSteerQuery(
+      args.positionals[0]!,
+      (args.values.edit as string[] | undefined) ?? [],
+      { plainText: args.values.text === true },
+    );
     const engine = await openEngine(config);
     try {
       const k = args.values.k === undefined ? undefined : intOption(args, 'k', 10, 10_000);
-      const result = await engine.search(query, {
+      const result = await engine.search(parsed, {
         k,
         index: config.index,
         compare: args.values.compare === true,

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { parseArgs } from 'node:util';
+import { mulberry32 } from '@steer/core';
+import { plantedWeights } from '@steer/test-support';
 import { loadDefaultEmbedder } from '@steer/embed';
 import { writeSae } from '@steer/sae';
 import type { Command, CommandIO } from '../../src/command.js';
@@ -29,13 +31,7 @@ let corpusPath: string;
 const dataDir = join(tmpdir(), 'steer-cli-label-test-data');
 
 function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 async function plantedSae(
@@ -45,29 +41,11 @@ async function plantedSae(
   extra: number,
   model: string,
 ): Promise<void> {
-  const random = seeded(extra);
-  const n = directions.length + extra;
-  const W_enc = new Float32Array(n * dims);
-  const W_dec = new Float32Array(dims * n);
-  const b_enc = new Float32Array(n);
-  for (let j = 0; j < n; j++) {
-    let direction = directions[j];
-    if (!direction) {
-      direction = Float32Array.from({ length: dims }, () => random() * 2 - 1);
-      const norm = Math.hypot(...direction);
-      direction = direction.map((x) => x / norm);
-      b_enc[j] = -0.2;
-    }
-    for (let i = 0; i < dims; i++) {
-      W_enc[j * dims + i] = direction[i]!;
-      W_dec[i * n + j] = direction[i]!;
-    }
-  }
-  await writeSae(
-    dir,
-    { W_enc, b_enc, W_dec, b_dec: new Float32Array(dims), dModel: dims, nLatents: n },
-    { k: 3, embedding: { model, dims, normalized: true } },
-  );
+  const weights = plantedWeights(directions, dims, extra, {
+    seed: extra,
+    bias: (_j, _n, planted) => (planted ? 0 : -0.2),
+  });
+  await writeSae(dir, weights, { k: 3, embedding: { model, dims, normalized: true } });
 }
 
 before(async () => {

@@ -2,6 +2,7 @@
 // with a WordPiece tokenizer.json, written to a folder, plus an independent float64 reference of its embedding.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mulberry32 } from '@steer/core';
 import { buildModel } from '@steer/onnx';
 
 export const HIDDEN = 8;
@@ -47,14 +48,8 @@ export const VOCAB = [
 
 /** A deterministic pseudo-random generator (mulberry32) giving values in [-1, 1). */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const uniform = mulberry32(seed);
+  return () => uniform() * 2 - 1;
 }
 
 export interface TinyBertWeights {

@@ -9,7 +9,7 @@ import { bootstrapMean, type Interval } from '../statistics.js';
 import type { Embedder } from '@steer/embed';
 import { compileText, type SteeringPlan } from '@steer/grammar';
 import { latentNorm, loadSae, type FeatureEdit, type SaeRuntime, type SparseLatents } from '@steer/sae';
-import { EvalError } from '../datasets.js';
+import { EvalError } from '../errors.js';
 import { embedTexts } from '../run-eval.js';
 import { experimentCatalog } from './catalogs.js';
 import {

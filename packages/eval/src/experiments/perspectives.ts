@@ -2,9 +2,10 @@
 // demo corpus, count how many of the top 5 belong to each perspective before and after amplifying that
 // perspective's feature in the query (residual steering).
 import { readFile } from 'node:fs/promises';
+import { parseJsonl } from '@steer/core';
 import type { FeatureCatalog } from '@steer/grammar';
 import { latentNorm, type SaeRuntime, type SparseLatents } from '@steer/sae';
-import { EvalError } from '../datasets.js';
+import { EvalError } from '../errors.js';
 import { compileSteerQuery, steerQueryLiteral, toSaeEdit } from './controllability.js';
 import { provenance, type ReportCode } from './shared.js';
 import { barChartSvg } from './svg.js';
@@ -82,42 +83,35 @@ export async function loadLabelledCorpus(path: string): Promise<LabelledPassage[
       'experiment_input',
     );
   }
-  return text
-    .split('\n')
-    .map((line, i) => [line, i + 1] as const)
-    .filter(([line]) => line.trim() !== '')
-    .map(([line, n]) => {
-      let value: {
-        _id?: unknown;
-        title?: unknown;
-        text?: unknown;
-        metadata?: { topic?: unknown; perspective?: unknown };
-      };
-      try {
-        value = JSON.parse(line);
-      } catch {
-        throw new EvalError(`experiment: ${path}:${n} is not valid JSON`, 'experiment_input');
-      }
-      const { topic, perspective } = value.metadata ?? {};
-      if (
-        typeof value._id !== 'string' ||
-        typeof value.text !== 'string' ||
-        typeof topic !== 'string' ||
-        typeof perspective !== 'string'
-      ) {
-        throw new EvalError(
-          `experiment: ${path}:${n} needs "_id", "text" and metadata.topic / metadata.perspective labels`,
-          'experiment_input',
-        );
-      }
-      return {
-        id: value._id,
-        title: typeof value.title === 'string' ? value.title : '',
-        text: value.text,
-        topic,
-        perspective,
-      };
-    });
+  const notJson = (n: number) =>
+    new EvalError(`experiment: ${path}:${n} is not valid JSON`, 'experiment_input');
+  return Array.from(parseJsonl(text, notJson), ({ value: line, line: n }) => {
+    const value = line as {
+      _id?: unknown;
+      title?: unknown;
+      text?: unknown;
+      metadata?: { topic?: unknown; perspective?: unknown };
+    };
+    const { topic, perspective } = value.metadata ?? {};
+    if (
+      typeof value._id !== 'string' ||
+      typeof value.text !== 'string' ||
+      typeof topic !== 'string' ||
+      typeof perspective !== 'string'
+    ) {
+      throw new EvalError(
+        `experiment: ${path}:${n} needs "_id", "text" and metadata.topic / metadata.perspective labels`,
+        'experiment_input',
+      );
+    }
+    return {
+      id: value._id,
+      title: typeof value.title === 'string' ? value.title : '',
+      text: value.text,
+      topic,
+      perspective,
+    };
+  });
 }
 
 /**

@@ -1,12 +1,12 @@
 // Shared pieces of the paper's experiments: embedding a dataset once, training (or reusing) a cached SAE on
 // a dataset's documents only, and writing report files atomically with their provenance.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Embedder } from '@steer/embed';
 import type { SaeManifest } from '@steer/sae';
 import type { EvalDataset } from '../datasets.js';
-import { EvalError } from '../datasets.js';
+import { EvalError } from '../errors.js';
 import { contentHash, embedderLabel } from '../provenance.js';
 import { embedTexts } from '../run-eval.js';
 
@@ -306,14 +306,6 @@ export async function prepareTrainer(
   trainerSetup.backend = options.backend ?? 'onnx';
   trainerSetup.threads = options.threads;
   await useBackend(trainerSetup.backend);
-}
-
-/** Writes a file atomically (temporary name, then rename), creating its folder. */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.tmp-${process.pid}`;
-  await writeFile(temp, content);
-  await rename(temp, path);
 }
 
 /** The code behind a report: git commit (with `dirty` when tracked files differed) and the trainer's code hash. */

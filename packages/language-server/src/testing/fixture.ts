@@ -4,11 +4,13 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mulberry32 } from '@steer/core';
 import { buildCatalog, Catalog, openCatalog, type FeatureStats, type LabelRecord } from '@steer/catalog';
 import { createEmbedder, type Embedder } from '@steer/embed';
 import { openEngine } from '@steer/engine';
 import { savePreset } from '@steer/presets';
 import { loadSae, writeSae, type SaeManifest, type SaeWeights } from '@steer/sae';
+import { normalize, plantedWeights } from '@steer/test-support';
 
 /** Topics of the fixture corpus; feature i of the fixture SAE is topic i and has the topic's name as alias. */
 export const FIXTURE_TOPICS: Record<string, string[]> = {
@@ -130,20 +132,7 @@ export function inMemoryCatalog(options: {
 
 /** A small seeded PRNG (mulberry32), so fixtures and benchmarks are reproducible. */
 export function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function normalize(v: Float32Array): Float32Array {
-  let norm = 0;
-  for (const x of v) norm += x * x;
-  norm = Math.sqrt(norm) || 1;
-  return v.map((x) => x / norm);
+  return mulberry32(seed);
 }
 
 /**
@@ -171,31 +160,11 @@ export async function createFixtureProject(options: FixtureOptions = {}): Promis
     return normalize(sum);
   });
   const extra = options.extra ?? 10;
-  const n = directions.length + extra;
-  const random = seeded(11);
-  const W_enc = new Float32Array(n * dims);
-  const W_dec = new Float32Array(dims * n);
-  const b_enc = new Float32Array(n);
-  for (let j = 0; j < n; j++) {
-    const direction =
-      j < directions.length
-        ? directions[j]!
-        : normalize(Float32Array.from({ length: dims }, () => random() * 2 - 1));
-    // Planted features fire on their topic (cosine above ~0.3); random ones rarely, the last one never.
-    b_enc[j] = j < directions.length ? -0.3 : j === n - 1 ? -10 : -0.15;
-    for (let i = 0; i < dims; i++) {
-      W_enc[j * dims + i] = direction[i]!;
-      W_dec[i * n + j] = direction[i]!;
-    }
-  }
-  const weights: SaeWeights = {
-    W_enc,
-    b_enc,
-    W_dec,
-    b_dec: new Float32Array(dims),
-    dModel: dims,
-    nLatents: n,
-  };
+  // Planted features fire on their topic (cosine above ~0.3); random ones rarely, the last one never.
+  const weights: SaeWeights = plantedWeights(directions, dims, extra, {
+    seed: 11,
+    bias: (j, n, planted) => (planted ? -0.3 : j === n - 1 ? -10 : -0.15),
+  });
   const saeDir = join(root, 'sae');
   const manifest = await writeSae(saeDir, weights, {
     k: 3,
@@ -265,8 +234,8 @@ export async function createFixtureProject(options: FixtureOptions = {}): Promis
     presetsDir,
     configFile,
     topics,
-    deadFeature: n - 1,
-    nLatents: n,
+    deadFeature: weights.nLatents - 1,
+    nLatents: weights.nLatents,
     saeId: manifest.id,
     catalog,
     embedder,

@@ -6,7 +6,8 @@ import type { IndexReader, ReadCursor, ReadPage } from '../backend.js';
 import { SearchError } from '../errors.js';
 import { arrow } from './arrow.js';
 import { metadataColumnName } from './columns.js';
-import { describeTable, lance, notFound } from './lance-backend.js';
+import { lance, notFound } from './lance-call.js';
+import { describeTable } from './table.js';
 
 /** Options of {@link openLanceIndexReader}. */
 export interface LanceReaderOptions {

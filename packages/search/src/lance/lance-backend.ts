@@ -24,7 +24,7 @@
 //
 // One process writes a data directory at a time; table handles do not watch other processes' writes.
 
-import { connect, Index, type Connection, type Table } from '@lancedb/lancedb';
+import { connect, Index, type Connection } from '@lancedb/lancedb';
 import { join } from 'node:path';
 import type {
   BulkProgress,
@@ -32,6 +32,7 @@ import type {
   IndexedDocument,
   IndexInfo,
   KnnQuery,
+  ModeQuery,
   SearchBackend,
   SearchHit,
   Similarity,
@@ -39,9 +40,19 @@ import type {
 import { ensureWritableDir } from '../data-dir.js';
 import { SearchError } from '../errors.js';
 import { lanceDistanceToScore } from '../scoring.js';
-import { arrow, type Field, type Schema } from './arrow.js';
-import { metadataColumnName, metadataKeyOfColumn, type MetadataFieldType } from './columns.js';
+import { arrow } from './arrow.js';
 import { compileFilterToSql } from './filter-sql.js';
+import { lance, message, notFound } from './lance-call.js';
+import {
+  describeTable,
+  FORMAT_VERSION,
+  SCHEMA_KEY,
+  vectorType,
+  writeBatch,
+  type OpenIndex,
+  type Row,
+} from './table.js';
+import { assertIndexName, validateCreateOptions, validateDocument, validateQuery } from './validation.js';
 
 /** Options of {@link openLanceBackend}. */
 export interface LanceBackendOptions {
@@ -56,44 +67,11 @@ const DEFAULT_ANN_THRESHOLD = 50_000;
 const ROWS_PER_ANN_PARTITION = 1_000_000;
 /** Compact once this many small fragments (one per written batch) pile up. */
 const SMALL_FRAGMENTS_BEFORE_COMPACTION = 16;
-const MAX_DIMS = 65_536;
-/** Elasticsearch rejects dot_product vectors whose magnitude is further than this from 1. */
-const UNIT_MAGNITUDE_TOLERANCE = 1e-3;
-const INDEX_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const SCHEMA_KEY = {
-  format: 'steer.format',
-  similarity: 'steer.similarity',
-  embeddingModel: 'steer.embedding_model',
-} as const;
-const FORMAT_VERSION = '1';
 const DISTANCE_TYPE: Record<Similarity, 'cosine' | 'dot' | 'l2'> = {
   cosine: 'cosine',
   dot_product: 'dot',
   l2_norm: 'l2',
 };
-const SIMILARITIES: readonly Similarity[] = ['cosine', 'dot_product', 'l2_norm'];
-
-/** What the backend keeps about an open index. */
-export interface OpenIndex {
-  name: string;
-  table: Table;
-  dims: number;
-  similarity: Similarity;
-  embeddingModel?: string;
-  schema: Schema;
-  /** Metadata keys that have a column, with the column's type. */
-  fields: Map<string, MetadataFieldType>;
-  hasAnnIndex: boolean;
-}
-
-/** A validated document, ready to become one Arrow row. */
-interface Row {
-  id: string;
-  text: string;
-  metadataJson: string;
-  metadata: Record<string, string | number | boolean | null>;
-  vector: ArrayLike<number>;
-}
 
 /**
  * Opens (creating it when missing) the embedded LanceDB store under `<dataDir>/lancedb/`.
@@ -133,6 +111,8 @@ export async function openLanceBackend(
 
 class LanceBackend implements SearchBackend {
   readonly kind = 'lancedb';
+  /** Dense vectors only: no latents are stored, so no sparse or hybrid search and no latent explanation. */
+  readonly capabilities = { dense: true, sparse: false, hybrid: false, explain: false };
   private readonly open = new Map<string, OpenIndex>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private closed = false;
@@ -238,6 +218,16 @@ class LanceBackend implements SearchBackend {
       if (done > 0) await this.maintain(index);
       return { added: done };
     });
+  }
+
+  async search(name: string, { mode, vector, k, numCandidates, filter }: ModeQuery): Promise<SearchHit[]> {
+    if (mode !== 'dense') {
+      throw new SearchError(
+        'invalid_query',
+        `lancedb: mode=${mode} needs SAE latents stored in the index, and this store keeps dense vectors only; use mode=dense`,
+      );
+    }
+    return this.knnSearch(name, { vector, k, numCandidates, filter });
   }
 
   async knnSearch(name: string, query: KnnQuery): Promise<SearchHit[]> {
@@ -420,324 +410,6 @@ class LanceBackend implements SearchBackend {
   }
 }
 
-function vectorType(dims: number) {
-  return new arrow.FixedSizeList(dims, new arrow.Field('item', new arrow.Float32(), true));
-}
-
-/** Reads an index's settings back from its table schema. */
-export async function describeTable(name: string, table: Table): Promise<OpenIndex> {
-  const schema = await lance(`read schema of '${name}'`, () => table.schema());
-  const similarity = schema.metadata.get(SCHEMA_KEY.similarity) as Similarity | undefined;
-  const vectorField = schema.fields.find((f) => f.name === 'vector');
-  const dims =
-    vectorField !== undefined && arrow.DataType.isFixedSizeList(vectorField.type)
-      ? vectorField.type.listSize
-      : 0;
-  if (similarity === undefined || !SIMILARITIES.includes(similarity) || dims === 0) {
-    throw new SearchError(
-      'index_invalid',
-      `lancedb: table '${name}' was not created by steer (no similarity or vector column); delete it or use another index name`,
-    );
-  }
-  const fields = new Map<string, MetadataFieldType>();
-  for (const field of schema.fields) {
-    const key = metadataKeyOfColumn(field.name);
-    if (key === undefined) continue;
-    const type = fieldTypeOf(field);
-    if (type !== undefined) fields.set(key, type);
-  }
-  const indices = await lance(`list vector indexes of '${name}'`, () => table.listIndices());
-  const embeddingModel = schema.metadata.get(SCHEMA_KEY.embeddingModel);
-  return {
-    name,
-    table,
-    dims,
-    similarity,
-    ...(embeddingModel !== undefined ? { embeddingModel } : {}),
-    schema,
-    fields,
-    hasAnnIndex: indices.some((i) => i.columns.includes('vector')),
-  };
-}
-
-function fieldTypeOf(field: Field): MetadataFieldType | undefined {
-  if (arrow.DataType.isUtf8(field.type)) return 'string';
-  if (arrow.DataType.isFloat(field.type)) return 'number';
-  if (arrow.DataType.isInt(field.type)) return 'boolean';
-  return undefined;
-}
-
-function arrowTypeOf(type: MetadataFieldType) {
-  switch (type) {
-    case 'string':
-      return new arrow.Utf8();
-    case 'number':
-      return new arrow.Float64();
-    case 'boolean':
-      // NOTE: booleans are stored as Int8 0/1: apache-arrow 18 serialises an all-null Bool column with
-      // an empty value buffer, which LanceDB rejects ("Need at least 1 bytes for bitmap").
-      return new arrow.Int8();
-  }
-}
-
-/** Adds columns for new metadata keys, then merges `rows` on `id` (last duplicate in the batch wins). */
-async function writeBatch(index: OpenIndex, rows: Row[]): Promise<void> {
-  const byId = new Map<string, Row>();
-  for (const row of rows) {
-    byId.delete(row.id);
-    byId.set(row.id, row);
-  }
-  const unique = [...byId.values()];
-  const newFields = new Map<string, MetadataFieldType>();
-  for (const row of unique) {
-    for (const [key, value] of Object.entries(row.metadata)) {
-      if (value === null) continue;
-      const type = typeof value as MetadataFieldType;
-      const known = index.fields.get(key) ?? newFields.get(key);
-      if (known === undefined) newFields.set(key, type);
-      else if (known !== type) {
-        throw new SearchError(
-          'metadata_type_mismatch',
-          `lancedb: document '${row.id}' has metadata '${key}' = ${JSON.stringify(value)} (${type}) but index '${index.name}' ` +
-            `stores ${known} values under '${key}'; convert it to a ${known} or use another key`,
-        );
-      }
-    }
-  }
-  if (newFields.size > 0) {
-    const fields = [...newFields].map(
-      ([key, type]) => new arrow.Field(metadataColumnName(key), arrowTypeOf(type), true),
-    );
-    await lance(`add metadata columns to '${index.name}'`, () => index.table.addColumns(fields));
-    for (const [key, type] of newFields) index.fields.set(key, type);
-    index.schema = await lance(`read schema of '${index.name}'`, () => index.table.schema());
-  }
-  const data = toArrowTable(index, unique);
-  await lance(`write to '${index.name}'`, () =>
-    index.table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data),
-  );
-}
-
-/** Builds one Arrow record batch in the table's exact schema. */
-function toArrowTable(index: OpenIndex, rows: Row[]) {
-  const flat = new Float32Array(rows.length * index.dims);
-  rows.forEach((row, i) => flat.set(Array.from(row.vector), i * index.dims));
-  const children = index.schema.fields.map((field) => {
-    switch (field.name) {
-      case 'id':
-        return column(
-          rows.map((r) => r.id),
-          field,
-        );
-      case 'text':
-        return column(
-          rows.map((r) => r.text),
-          field,
-        );
-      case 'metadata':
-        return column(
-          rows.map((r) => r.metadataJson),
-          field,
-        );
-      case 'vector': {
-        const child = arrow.makeData({ type: new arrow.Float32(), length: flat.length, data: flat });
-        return arrow.makeData({ type: vectorType(index.dims), length: rows.length, nullCount: 0, child });
-      }
-      default: {
-        const key = metadataKeyOfColumn(field.name);
-        const values = rows.map((r) => (key === undefined ? null : (r.metadata[key] ?? null)));
-        return column(
-          values.map((v) => (typeof v === 'boolean' ? Number(v) : v)),
-          field,
-        );
-      }
-    }
-  });
-  const struct = arrow.makeData({
-    type: new arrow.Struct(index.schema.fields),
-    length: rows.length,
-    nullCount: 0,
-    children,
-  });
-  return new arrow.Table([new arrow.RecordBatch(index.schema, struct)]);
-}
-
-/** One Arrow data chunk of `field`'s type holding `values` (null for a missing value). */
-function column(values: unknown[], field: Field) {
-  const builder = arrow.makeBuilder({ type: field.type, nullValues: [null, undefined] });
-  for (const value of values) builder.append(value);
-  return builder.finish().flush();
-}
-
-function validateCreateOptions(name: string, options: CreateIndexOptions): void {
-  if (!Number.isInteger(options.dims) || options.dims < 1 || options.dims > MAX_DIMS) {
-    throw new SearchError(
-      'invalid_index_options',
-      `lancedb: index '${name}' needs dims as an integer in 1..${MAX_DIMS} but got ${String(options.dims)}; pass the embedding model's dimension`,
-    );
-  }
-  if (!SIMILARITIES.includes(options.similarity)) {
-    throw new SearchError(
-      'invalid_index_options',
-      `lancedb: index '${name}' has unknown similarity ${JSON.stringify(options.similarity)}; use cosine, dot_product or l2_norm`,
-    );
-  }
-  if (options.embeddingModel !== undefined && typeof options.embeddingModel !== 'string') {
-    throw new SearchError(
-      'invalid_index_options',
-      `lancedb: index '${name}' embeddingModel must be a string`,
-    );
-  }
-}
-
-function validateDocument(index: OpenIndex, document: IndexedDocument, position: number): Row {
-  const where = `document #${position}`;
-  if (document === null || typeof document !== 'object') {
-    throw new SearchError(
-      'invalid_document',
-      `lancedb: ${where} is not an object; pass { id, text, vector, metadata? }`,
-    );
-  }
-  const { id, text, metadata } = document;
-  if (typeof id !== 'string' || id.length === 0) {
-    throw new SearchError(
-      'invalid_document',
-      `lancedb: ${where} has no id; give every document a non-empty string id`,
-    );
-  }
-  if (typeof text !== 'string') {
-    throw new SearchError(
-      'invalid_document',
-      `lancedb: document '${id}' has no text; pass its text as a string`,
-    );
-  }
-  const cleanMetadata: Record<string, string | number | boolean | null> = {};
-  if (metadata !== undefined && metadata !== null) {
-    if (typeof metadata !== 'object' || Array.isArray(metadata)) {
-      throw new SearchError(
-        'invalid_document',
-        `lancedb: document '${id}' metadata must be an object of scalar values`,
-      );
-    }
-    for (const [key, value] of Object.entries(metadata)) {
-      const ok =
-        value === null ||
-        typeof value === 'string' ||
-        typeof value === 'boolean' ||
-        (typeof value === 'number' && Number.isFinite(value));
-      if (!ok || key.length === 0) {
-        throw new SearchError(
-          'invalid_document',
-          `lancedb: document '${id}' metadata '${key}' = ${String(value)} is not a string, finite number, boolean or null; flatten or drop it`,
-        );
-      }
-      cleanMetadata[key] = value;
-    }
-  }
-  checkVector(index, document.vector, `document '${id}'`);
-  return {
-    id,
-    text,
-    metadata: cleanMetadata,
-    metadataJson: JSON.stringify(cleanMetadata),
-    vector: document.vector,
-  };
-}
-
-function validateQuery(index: OpenIndex, query: KnnQuery): void {
-  if (query === null || typeof query !== 'object') {
-    throw new SearchError(
-      'invalid_query',
-      `lancedb: the query for '${index.name}' must be { vector, k, numCandidates?, filter? }`,
-    );
-  }
-  if (!Number.isInteger(query.k) || query.k < 1) {
-    throw new SearchError('invalid_query', `lancedb: k must be a positive integer but is ${String(query.k)}`);
-  }
-  if (
-    query.numCandidates !== undefined &&
-    (!Number.isInteger(query.numCandidates) || query.numCandidates < query.k)
-  ) {
-    throw new SearchError(
-      'invalid_query',
-      `lancedb: numCandidates must be an integer >= k (${query.k}) but is ${String(query.numCandidates)}; raise it or leave it out`,
-    );
-  }
-  checkVector(index, query.vector, 'the query vector');
-}
-
-/** Checks length, finiteness and what the similarity needs (non-zero for cosine, unit length for dot_product). */
-function checkVector(index: OpenIndex, vector: ArrayLike<number> | undefined, what: string): void {
-  if (vector === undefined || vector === null || typeof vector.length !== 'number') {
-    throw new SearchError(
-      'invalid_vector',
-      `lancedb: ${what} has no vector; pass a Float32Array of ${index.dims} dims`,
-    );
-  }
-  if (vector.length !== index.dims) {
-    const model = index.embeddingModel !== undefined ? ` (${index.embeddingModel})` : '';
-    throw new SearchError(
-      'dims_mismatch',
-      `lancedb: ${what} has ${vector.length} dims but index '${index.name}' expects ${index.dims}${model}; ` +
-        `embed with the index's model or create a new index with dims ${vector.length}`,
-    );
-  }
-  let normSq = 0;
-  for (let i = 0; i < vector.length; i++) {
-    const value = vector[i]!;
-    if (!Number.isFinite(value)) {
-      throw new SearchError(
-        'invalid_vector',
-        `lancedb: ${what} has ${String(value)} at position ${i}; vectors must be finite, re-embed the text`,
-      );
-    }
-    normSq += value * value;
-  }
-  if (index.similarity === 'cosine' && normSq === 0) {
-    throw new SearchError(
-      'invalid_vector',
-      `lancedb: ${what} is all zeros, which has no cosine similarity; drop it or re-embed it`,
-    );
-  }
-  if (index.similarity === 'dot_product' && Math.abs(Math.sqrt(normSq) - 1) > UNIT_MAGNITUDE_TOLERANCE) {
-    throw new SearchError(
-      'invalid_vector',
-      `lancedb: ${what} has magnitude ${Math.sqrt(normSq).toFixed(4)} but index '${index.name}' uses dot_product, ` +
-        `which needs unit vectors; normalize it or create the index with cosine`,
-    );
-  }
-}
-
-function assertIndexName(name: string): void {
-  if (typeof name !== 'string' || !INDEX_NAME_PATTERN.test(name)) {
-    throw new SearchError(
-      'invalid_index_name',
-      `lancedb: index name ${JSON.stringify(name)} is not valid; use 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit`,
-    );
-  }
-}
-
-export function notFound(name: string, root: string): SearchError {
-  return new SearchError(
-    'index_not_found',
-    `lancedb: no index '${name}' in ${root}; create it first (steer index) or check the index name and --data-dir`,
-  );
-}
-
 function sqlString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Runs a LanceDB call, turning its errors into SearchError `backend_error` that says what was being done. */
-export async function lance<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof SearchError) throw error;
-    throw new SearchError('backend_error', `lancedb: ${what} failed: ${message(error)}`, { cause: error });
-  }
 }

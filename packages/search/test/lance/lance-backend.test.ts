@@ -470,3 +470,23 @@ test('past annThreshold an IVF_HNSW_SQ index is built and hits keep exact scores
     await backend.close();
   }
 });
+
+test('the embedded store declares dense search only: search(dense) is kNN, sparse and hybrid are refused', () =>
+  withBackend(async (backend) => {
+    assert.deepEqual(backend.capabilities, { dense: true, sparse: false, hybrid: false, explain: false });
+    await backend.createIndex('docs', { dims: 8, similarity: 'cosine' });
+    const docs = corpus(20, 8, false);
+    await backend.addDocuments('docs', docs);
+    const query = { vector: docs[2]!.vector, k: 4 };
+    assert.deepEqual(
+      await backend.search('docs', { ...query, mode: 'dense' }),
+      await backend.knnSearch('docs', query),
+    );
+    for (const mode of ['sparse', 'hybrid'] as const) {
+      await rejectsWith(
+        backend.search('docs', { ...query, mode, latents: { indices: [1], values: [0.5] } }),
+        'invalid_query',
+        new RegExp(`mode=${mode} needs SAE latents stored in the index`),
+      );
+    }
+  }));

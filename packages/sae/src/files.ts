@@ -1,0 +1,19 @@
+// @steer/sae/files: the SAE folder's readers and writers and the sparse-latent math, without the ONNX runtime
+// (for code that reads SAEs but never encodes, such as a catalog opened by the language server).
+export { SaeError, type SaeErrorCode } from './errors.js';
+export {
+  writeSae,
+  readSaeManifest,
+  readSaeWeights,
+  SAE_FORMAT,
+  type EmbeddingInfo,
+  type SaeManifest,
+  type SaeWeights,
+} from './artifact.js';
+export {
+  applyEdits,
+  latentNorm,
+  type FeatureEdit,
+  type SparseLatents,
+  type SteerMode,
+} from './sparse-ops.js';
