@@ -2,6 +2,7 @@
 // stopping, an atomic checkpoint and a metrics line per epoch, exact resume, and export to the SAE format.
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '@steer/core';
 import { writeSae, type EmbeddingInfo } from '@steer/sae';
 import {
   createTrainerCore,
@@ -10,8 +11,8 @@ import {
   type BackendName,
   type TrainerCore,
 } from './backend/index.js';
-import { readCheckpoint, writeCheckpoint, writeFileAtomic, writeWeights } from './checkpoint.js';
-import { calibrateLoss, type LossCalibration, type LossScale } from './calibrate.js';
+import { readCheckpoint, writeCheckpoint, writeWeights } from './checkpoint.js';
+import { calibrateLoss, momentsFrom, type LossCalibration, type LossScale } from './calibrate.js';
 import { assembleBatch, usesPseudoQueries, type Groups, type TrainingRows } from './data/groups.js';
 import type { NeighbourMethod } from './data/neighbours.js';
 import { epochOrder } from './data/order.js';
@@ -368,13 +369,7 @@ function calibrate(
     groups: count,
     neighbours: groups.neighbours,
   };
-  let meanNormSquared = 0;
-  for (const m of scan.mean) meanNormSquared += m * m;
-  const moments = {
-    variance: Math.max(0, scan.meanSquare - meanNormSquared / rows.dModel),
-    meanSquare: scan.meanSquare,
-  };
-  return calibrateLoss(moments, sample, rows.dModel, {
+  return calibrateLoss(momentsFrom(scan.mean, scan.meanSquare), sample, rows.dModel, {
     loss: r.loss,
     kldWeight: r.kldWeight,
     ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
@@ -579,7 +574,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
       rng: new Rng(deriveSeed(r.seed, 2)),
       mean: scan.mean,
     });
-    await writeFileAtomic(metricsPath, []);
+    await writeFileAtomic(metricsPath, [], { mkdir: true });
   }
 
   const coreOptions = r.threads !== undefined ? { threads: r.threads } : {};
@@ -888,5 +883,5 @@ async function truncateMetrics(path: string, epoch: number): Promise<void> {
         return false;
       }
     });
-  await writeFileAtomic(path, [new TextEncoder().encode(kept.map((l) => `${l}\n`).join(''))]);
+  await writeFileAtomic(path, kept.map((l) => `${l}\n`).join(''), { mkdir: true });
 }

@@ -36,7 +36,10 @@ const USAGE =
   '[--neighbour-recall 0.9] [--checkpoint-every <steps>] [--eval-rows N] [--lr 0.001] [--aux-k d/2] [--seed 0] ' +
   '[--backend auto|cuda|webgpu|onnx|wasm|cpu] [--resume] [--json]';
 
-/** Codes of TrainError caused by the user's input or environment (exit 2); the rest are failures (exit 1). */
+/**
+ * Codes of TrainError about the flags or input files, re-raised as the command's UsageError; the rest (a damaged
+ * checkpoint, a diverged loss) stay TrainErrors, which the CLI maps by their kind like every SteerError.
+ */
 const USAGE_CODES = new Set([
   'bad_config',
   'bad_input',
