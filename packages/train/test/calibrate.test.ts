@@ -67,7 +67,7 @@ describe('calibration of the scale-free loss', () => {
     assert.ok(Math.abs(variance - 8 / 3) < 1e-12); // each dimension varies by 8/3 around its mean
   });
 
-  it('momentsFrom gives the same moments from a streamed mean row and mean(x^2) (the trainer\'s path)', () => {
+  it("momentsFrom gives the same moments from a streamed mean row and mean(x^2) (the trainer's path)", () => {
     const direct = dataMoments(Float32Array.from([1, 2, 3, 4, 5, 6]), 3, 2);
     const streamed = momentsFrom(new Float64Array([3, 4]), 91 / 6);
     assert.ok(Math.abs(streamed.variance - 8 / 3) < 1e-12);
