@@ -34,7 +34,7 @@ const USAGE =
   '--k K --out <dir> [--latents N] [--epochs E] [--loss scale-free|paper] [--kld-weight w] [--temperature T] ' +
   '[--batch 512] [--neighbours 8] [--queries <file>] [--qrels <qrels.tsv>] [--neighbour-search auto|exact|ivf] ' +
   '[--neighbour-recall 0.9] [--checkpoint-every <steps>] [--eval-rows N] [--lr 0.001] [--aux-k d/2] [--seed 0] ' +
-  '[--backend auto|cuda|webgpu|onnx|wasm|cpu] [--resume] [--json]';
+  '[--backend auto|cuda|webgpu|onnx|wasm|cpu] [--threads N] [--resume] [--json]';
 
 /**
  * Codes of TrainError about the flags or input files, re-raised as the command's UsageError; the rest (a damaged
@@ -449,6 +449,7 @@ export const trainCommand: Command = {
     'max-steps': { type: 'string' },
     seed: { type: 'string' },
     backend: { type: 'string' },
+    threads: { type: 'string' },
     out: { type: 'string', short: 'o' },
     'state-dir': { type: 'string' },
     resume: { type: 'boolean' },
@@ -496,6 +497,7 @@ export const trainCommand: Command = {
       maxSteps: integer(args, 'max-steps', 1),
       seed: integer(args, 'seed', 0),
       backend: choice<BackendName | 'auto'>(args, 'backend', ['auto', ...BACKEND_ORDER]),
+      threads: integer(args, 'threads', 1),
       stateDir: str(args, 'state-dir') !== undefined ? resolve(io.cwd, str(args, 'state-dir')!) : undefined,
       resume: args.values.resume === true,
       ...(json ? {} : { onEvent: createProgressReporter(io.stderr, io.interactive) }),
