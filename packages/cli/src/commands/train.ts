@@ -2,12 +2,13 @@
 // embedded on the fly, with checkpoints, --resume, and export to the SAE format the runtime loads.
 import { access, readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { createEmbedder } from '@steer/embed';
 import {
   BACKEND_ORDER,
   TrainError,
   createProgressReporter,
+  isolatedTfWorker,
   loadQrels,
   concatSources,
   openVectorFiles,
@@ -227,9 +228,9 @@ type EmbedMessage =
     }
   | { type: 'error'; name: string; message: string };
 
-// NOTE: the default embedder (@energetic-ai/core) bundles TF.js 4.5 and claims the wasm backend of the
-// process-wide TF.js engine, which the trainer's TF.js 4.22 shares (the engine lives on globalThis). Embedding
-// therefore runs in a worker thread, whose globals are its own; this module is that worker's entry too.
+// NOTE: the default embedder bundles its own TF.js, which would claim the process-wide TF.js engine before the
+// trainer's (the reason and the owner: packages/train/src/backend/tf-engine.ts). Embedding therefore runs in the
+// worker thread isolatedTfWorker gives it; this module is that worker's entry too.
 async function embedInWorker(job: EmbedJob): Promise<void> {
   const port = parentPort!;
   try {
@@ -274,7 +275,7 @@ function embedTexts(
   onProgress: (done: number, total: number) => void,
 ): Promise<Extract<EmbedMessage, { type: 'done' }>> {
   return new Promise((resolvePromise, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { steerTrainEmbed: job } });
+    const worker = isolatedTfWorker(new URL(import.meta.url), { steerTrainEmbed: job });
     let settled = false;
     worker.on('message', (message: EmbedMessage) => {
       if (message.type === 'progress') onProgress(message.done, message.total);
