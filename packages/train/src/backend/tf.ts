@@ -2,16 +2,8 @@
 // backend, the step (tf-step.ts) bound to them, and PyTorch's Adam with the unit-norm decoder. TF.js itself is loaded
 // and its engine owned by tf-engine.ts.
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
-import { TrainError } from '../errors.js';
-import {
-  batchRows,
-  type CoreState,
-  type LossParts,
-  type SaeParams,
-  type StepBatch,
-  type StepHyper,
-} from '../model.js';
-import type { TrainerCore } from './core.js';
+import { batchRows, type CoreState, type LossParts, type SaeParams, type StepHyper } from '../model.js';
+import { checkBatchRows, checkStateSizes, type TrainerCore } from './core.js';
 import { activeBackend, tf, type Tf } from './tf-engine.js';
 import {
   PARAM_KEYS,
@@ -24,21 +16,6 @@ import {
 } from './tf-step.js';
 
 export { activeBackend, useTfBackend, type TfBackendName } from './tf-engine.js';
-
-/** @throws TrainError `bad_config` when an array of `state` does not hold a [n, d] SAE's values. */
-function checkStateSizes(state: CoreState, d: number, n: number): void {
-  const sizes: Record<ParamKey, number> = { wEnc: n * d, bEnc: n, wDecT: n * d, bDec: d };
-  for (const part of [state.params, state.adamM, state.adamV]) {
-    for (const key of PARAM_KEYS) {
-      if (part[key].length !== sizes[key]) {
-        throw new TrainError(
-          'bad_config',
-          `train: state array ${key} has ${part[key].length} values, expected ${sizes[key]}`,
-        );
-      }
-    }
-  }
-}
 
 /** The AuxK setup of the next step: the dead latents (not fired for deadAfterRows rows), or null when none are. */
 function auxSetup(t: Tf, hyper: StepHyper, sinceFiredHost: Int32Array): AuxSetup | null {
@@ -154,21 +131,11 @@ export function createTrainerCore(hyper: StepHyper, state: CoreState): TrainerCo
 
   const ctx: StepContext = { t, hyper, params, native };
 
-  const checkBatch = (batch: StepBatch): void => {
-    const rows = batchRows(batch);
-    if (rows < 1 || batch.x.length !== rows * d) {
-      throw new TrainError(
-        'bad_input',
-        `train: batch has ${batch.x.length} values, expected ${rows} rows of ${d}`,
-      );
-    }
-  };
-
   return {
     backend,
 
     async step(batch, lr) {
-      checkBatch(batch);
+      checkBatchRows(batch, d);
       const aux = auxSetup(t, hyper, sinceFiredHost);
       const R = batchRows(batch);
       adamStep += 1;
@@ -208,7 +175,7 @@ export function createTrainerCore(hyper: StepHyper, state: CoreState): TrainerCo
     },
 
     async evaluate(batch) {
-      checkBatch(batch);
+      checkBatchRows(batch, d);
       const { parts, fired } = t.tidy(() => {
         const out = computeStep(ctx, batch, false, null);
         return { parts: out.parts, fired: out.fired };
@@ -222,7 +189,7 @@ export function createTrainerCore(hyper: StepHyper, state: CoreState): TrainerCo
     },
 
     async gradients(batch) {
-      checkBatch(batch);
+      checkBatchRows(batch, d);
       const aux = auxSetup(t, hyper, sinceFiredHost);
       const out = t.tidy(() => {
         const r = computeStep(ctx, batch, true, aux);
