@@ -32,7 +32,7 @@ export type Tf = typeof TFNamespace;
 const require = createRequire(import.meta.url);
 let tfCache: Tf | undefined;
 
-// Set when another copy of TF.js created the process-wide engine before ours (see activate()).
+// Set when another copy of TF.js created the process-wide engine before ours (see useTfBackend).
 let foreignEngine = false;
 
 /** Our TF.js, loaded on first use (which creates the process-wide engine unless another copy did). */
