@@ -70,6 +70,7 @@ function serverCapabilities(providers: SteerProviders): InitializeResult {
   };
 }
 
+/** Lookups on the open documents and the workspace; a request on a document that is not open fails, naming it. */
 function lookups(documents: TextDocuments<TextDocument>, workspace: SteerWorkspace): Lookups {
   const contextOf = (uri: string) => workspace.contextFor(uri);
   return {
