@@ -11,7 +11,9 @@ export const PAPER_MRR10 = {
 /** The paper's retention for a method and K, when the paper reports it. */
 export function paperRetention(method: EvalRow['method'], k: number): number | undefined {
   if (method === 'original' || method === 'residual') return 1;
-  const mrr = PAPER_MRR10[method === 'reconstructed-cosine' ? 'reconstructed' : method][k];
+  const paperMethod =
+    method === 'reconstructed-cosine' ? 'reconstructed' : method === 'sparse-dot' ? 'sparse' : method;
+  const mrr = PAPER_MRR10[paperMethod][k];
   return mrr === undefined ? undefined : mrr / PAPER_MRR10.original;
 }
 
@@ -64,6 +66,8 @@ export function renderReport(
     '- Intervals: 95% percentile bootstrap over the judged queries (10,000 resamples, seed 0). Top-10 overlap: the fraction of the',
     "  original top 10 that the method's top 10 holds, averaged over every query (judged or not).",
     "- Reconstructed ranks the reconstructions by dot product (the paper's rule); reconstructed-cosine by cosine.",
+    "- Sparse ranks by the query's latents dotted with each document's unit-normalised latents (Steer's rule, what",
+    "  `steer index --latents` writes); sparse-dot by the raw dot product of the codes (the paper's rule).",
     '',
   ].join('\n');
 }

@@ -12,11 +12,25 @@ import { contentHash, datasetHashes, embedderLabel, type DatasetHashes } from '.
 import { bootstrapMean, bootstrapRatio, type Interval } from './statistics.js';
 
 /**
- * The retrieval methods: the original dense vectors; the SAE's sparse latents (exact inverted index); the
- * reconstructions ranked by dot product (the paper's rule) and, as an extra row, by cosine; and residual steering
- * with no edits (the query vector itself).
+ * The retrieval methods: the original dense vectors; the SAE's sparse latents (exact inverted index) with each
+ * document's code unit-normalised (Steer's rule, what `steer index --latents` writes) and, as an extra row, by the raw
+ * code dot product (`sparse-dot`, the paper's rule); the reconstructions ranked by dot product (the paper's rule) and,
+ * as an extra row, by cosine; and residual steering with no edits (the query vector itself).
  */
-export type EvalMethod = 'original' | 'sparse' | 'reconstructed' | 'reconstructed-cosine' | 'residual';
+export type EvalMethod =
+  | 'original'
+  | 'sparse'
+  | 'sparse-dot'
+  | 'reconstructed'
+  | 'reconstructed-cosine'
+  | 'residual';
+
+/**
+ * How sparse retrieval normalises each document's code before the dot product with the query's: `l2` divides it by
+ * its Euclidean norm (cosine between codes, since the query's norm does not change its ranking); `none` keeps it
+ * (the paper's h_q · h_d).
+ */
+export type SparseDocumentNorm = 'l2' | 'none';
 
 export interface EvalRow extends Omit<MetricSummary, 'queries'> {
   method: EvalMethod;
@@ -98,17 +112,33 @@ function meanSquaredError(a: Float32Array, b: Float32Array): number {
   return sum / a.length;
 }
 
-/** Exact sparse retrieval: score(q, d) = sum over shared latents of q_i * d_i, via an inverted index. */
-export function sparseSearch(docs: SparseLatents, queries: SparseLatents, cutoff: number): number[][] {
+/**
+ * Exact sparse retrieval via an inverted index: score(q, d) = sum over shared latents of q_i * d_i / |d| with
+ * `documentNorm: 'l2'` (|d| the Euclidean norm of the document's positive latents), or q_i * d_i with `'none'`.
+ * Returns, per query, the indices of the `cutoff` best documents sharing at least one latent with it, best first,
+ * ties broken by document order. A document without any positive latent (zero norm) is never returned.
+ */
+export function sparseSearch(
+  docs: SparseLatents,
+  queries: SparseLatents,
+  cutoff: number,
+  documentNorm: SparseDocumentNorm,
+): number[][] {
   const postings = new Map<number, Array<{ doc: number; value: number }>>();
   for (let d = 0; d < docs.batch; d++) {
+    let sumSquares = 0;
+    for (let j = 0; j < docs.k; j++) {
+      const value = docs.values[d * docs.k + j]!;
+      if (value > 0) sumSquares += value * value;
+    }
+    const scale = documentNorm === 'l2' && sumSquares > 0 ? 1 / Math.sqrt(sumSquares) : 1;
     for (let j = 0; j < docs.k; j++) {
       const value = docs.values[d * docs.k + j]!;
       if (value <= 0) continue;
       const feature = docs.indices[d * docs.k + j]!;
       let list = postings.get(feature);
       if (!list) postings.set(feature, (list = []));
-      list.push({ doc: d, value });
+      list.push({ doc: d, value: value * scale });
     }
   }
   const results: number[][] = [];
@@ -293,7 +323,8 @@ async function methodRuns(
   const named = (rankings: number[][]): string[][] => rankings.map((docs) => docs.map((d) => ids[d]!));
   const runs: Record<EvalMethod, string[][]> = {
     original: await backendRuns(queryVectors),
-    sparse: named(sparseSearch(docLatents, queryLatents, CUTOFF)),
+    sparse: named(sparseSearch(docLatents, queryLatents, CUTOFF, 'l2')),
+    'sparse-dot': named(sparseSearch(docLatents, queryLatents, CUTOFF, 'none')),
     reconstructed: named(denseSearch(docRecon, queryRecon, dims, CUTOFF, 'dot')),
     'reconstructed-cosine': named(denseSearch(docRecon, queryRecon, dims, CUTOFF, 'cosine')),
     residual: await backendRuns(residual),
@@ -304,8 +335,9 @@ async function methodRuns(
 /**
  * Evaluates the retrieval methods of a dataset through `sae`. The original and residual rows search the backend
  * (dot product when the embedder normalises, else cosine), as users' searches do; the SAE's own methods are exact in
- * memory: sparse over the documents' TopK latents, reconstructed by dot product (the paper's rule; stores' dot
- * product needs unit vectors, and reconstructions are not) and by cosine. Metrics average over the judged queries,
+ * memory: sparse over the documents' TopK latents (unit-normalised document codes, as `steer index --latents`
+ * writes them; the raw dot product, the paper's rule, as `sparse-dot`), reconstructed by dot product (the paper's
+ * rule; stores' dot product needs unit vectors, and reconstructions are not) and by cosine. Metrics average over the judged queries,
  * with 95% bootstrap intervals; the top-10 overlap with the original averages over every query.
  */
 export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
@@ -348,6 +380,7 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
   const rows = [
     row('original', 0, 0),
     row('sparse', k, reconMse),
+    row('sparse-dot', k, reconMse),
     row('reconstructed', k, reconMse),
     row('reconstructed-cosine', k, reconMse),
     row('residual', k, residualMse),

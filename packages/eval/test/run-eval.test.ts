@@ -44,5 +44,30 @@ test('sparseSearch scores shared latents only', () => {
     k: 2,
   };
   const queries = { indices: Int32Array.from([0, 5]), values: Float32Array.from([1, 1]), batch: 1, k: 2 };
-  assert.deepEqual(sparseSearch(docs, queries, 10), [[2, 0]]);
+  assert.deepEqual(sparseSearch(docs, queries, 10, 'none'), [[2, 0]]);
+  assert.deepEqual(sparseSearch(docs, queries, 10, 'l2'), [[2, 0]]); // 2/sqrt(5) > 1/sqrt(2)
+});
+
+test('sparseSearch ranks by the raw code dot product or by the unit-normalised document code', () => {
+  // Documents (k = 2): d0 {0:3, 1:4} |d| = 5; d1 {0:1} |d| = 1; d2 {0:2, 5:2} |d| = sqrt(8);
+  // d3 has no positive latent (zero norm); d4 {0:1} |d| = 1, a tie with d1.
+  const docs = {
+    indices: Int32Array.from([0, 1, 0, 9, 0, 5, 0, 1, 0, 7]),
+    values: Float32Array.from([3, 4, 1, 0, 2, 2, 0, 0, 1, 0]),
+    batch: 5,
+    k: 2,
+  };
+  // q0 {0:1} (its latent 1 is inactive); q1 {1:2, 5:1}; q2 has no positive latent.
+  const queries = {
+    indices: Int32Array.from([0, 1, 1, 5, 3, 4]),
+    values: Float32Array.from([1, 0, 2, 1, 0, 0]),
+    batch: 3,
+    k: 2,
+  };
+  // Dot: q0 -> d0 3, d2 2, d1 1, d4 1; q1 -> d0 8, d2 2.
+  assert.deepEqual(sparseSearch(docs, queries, 10, 'none'), [[0, 2, 1, 4], [0, 2], []]);
+  // Cosine over codes: q0 -> d1 1, d4 1 (tie, document order), d2 2/sqrt(8) = 0.707, d0 3/5 = 0.6;
+  // q1 -> d0 8/5 = 1.6, d2 2/sqrt(8) = 0.707.
+  assert.deepEqual(sparseSearch(docs, queries, 10, 'l2'), [[1, 4, 2, 0], [0, 2], []]);
+  assert.deepEqual(sparseSearch(docs, queries, 3, 'l2'), [[1, 4, 2], [0, 2], []]);
 });
