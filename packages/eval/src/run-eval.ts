@@ -18,12 +18,7 @@ import { bootstrapMean, bootstrapRatio, type Interval } from './statistics.js';
  * as an extra row, by cosine; and residual steering with no edits (the query vector itself).
  */
 export type EvalMethod =
-  | 'original'
-  | 'sparse'
-  | 'sparse-dot'
-  | 'reconstructed'
-  | 'reconstructed-cosine'
-  | 'residual';
+  'original' | 'sparse' | 'sparse-dot' | 'reconstructed' | 'reconstructed-cosine' | 'residual';
 
 /**
  * How sparse retrieval normalises each document's code before the dot product with the query's: `l2` divides it by

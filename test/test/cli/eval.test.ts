@@ -67,7 +67,7 @@ test('steer eval --json prints the five methods with metrics, intervals and over
   assert.match(out.hashes.corpus, /^[0-9a-f]{16}$/);
   assert.deepEqual(
     out.rows.map((r) => r.method),
-    ['original', 'sparse', 'reconstructed', 'reconstructed-cosine', 'residual'],
+    ['original', 'sparse', 'sparse-dot', 'reconstructed', 'reconstructed-cosine', 'residual'],
   );
   const byMethod = new Map(out.rows.map((r) => [r.method, r]));
   assert.equal(byMethod.get('original')!.mrr10, 1, 'the USE-lite embedder ranks these obvious matches first');

@@ -1,5 +1,6 @@
 // Table 1 of the paper: retrieval through SAEs trained per dataset, K and seed on the dataset's documents only:
-// original / sparse / reconstructed (dot product; cosine as an extra row) / residual MRR@10, with the retention of
+// original / sparse (unit-normalised document codes; the paper's raw dot product as an extra row) / reconstructed
+// (dot product; cosine as an extra row) / residual MRR@10, with the retention of
 // the original beside the paper's, bootstrap intervals over queries and the spread over training seeds.
 import type { Embedder } from '@steer/embed';
 import { loadSae } from '@steer/sae';
@@ -276,7 +277,10 @@ export function summarizeCell(cell: Table1Cell): MethodSummary[] {
   });
 }
 
-/** A goal of the issue: sparse and reconstructed retention above the paper's, judged by the interval. */
+/**
+ * A goal of the issue: sparse and reconstructed retention above the paper's, judged by the interval. The sparse goal is
+ * checked under Steer's rule (`sparse`, unit-normalised document codes) or under the paper's (`sparse-dot`).
+ */
 export interface GoalCheck {
   dataset: string;
   k: number;
@@ -288,12 +292,18 @@ export interface GoalCheck {
   met: boolean;
 }
 
-/** Checks every cell's sparse and reconstructed (dot product) retention against the paper's. */
-export function checkGoals(entries: readonly Table1Entry[]): GoalCheck[] {
+/**
+ * Checks every cell's sparse and reconstructed (dot product) retention against the paper's; sparse by `sparseMethod`:
+ * Steer's rule (`sparse`, the default) or the paper's (`sparse-dot`).
+ */
+export function checkGoals(
+  entries: readonly Table1Entry[],
+  sparseMethod: 'sparse' | 'sparse-dot' = 'sparse',
+): GoalCheck[] {
   const checks: GoalCheck[] = [];
   for (const cell of cellsOf(entries)) {
     for (const s of summarizeCell(cell)) {
-      if ((s.method !== 'sparse' && s.method !== 'reconstructed') || s.paper === undefined) continue;
+      if ((s.method !== sparseMethod && s.method !== 'reconstructed') || s.paper === undefined) continue;
       const verdict = compareInterval(s.retention, s.paper);
       checks.push({
         dataset: cell.dataset,
@@ -319,30 +329,49 @@ export const numInterval = (i: Interval): string => `${num(i.value)} [${num(i.lo
 /** `0.5123 ± 0.0100` (mean ± sd over seeds) */
 export const meanSd = (s: { mean: number; sd: number }): string => `${num(s.mean)} ± ${num(s.sd)}`;
 
+/** How the reports name each method's rule. */
+export const METHOD_LABELS: Record<EvalMethod, string> = {
+  original: 'original',
+  sparse: "sparse (Steer's rule: cosine)",
+  'sparse-dot': "sparse (paper's rule: dot)",
+  reconstructed: 'reconstructed (dot)',
+  'reconstructed-cosine': 'reconstructed (cosine)',
+  residual: 'residual',
+};
+
 /** The compact Table 1: per dataset and K, each method's MRR@10 (mean ± sd over seeds) and retention interval. */
 export function renderRetentionTable(entries: readonly Table1Entry[]): string {
   const lines = [
-    '| dataset | K | original MRR@10 [95% CI] | sparse MRR@10 (mean ± sd) | sparse retention [95% CI] | paper | reconstructed (dot) MRR@10 | reconstructed retention [95% CI] | paper | reconstructed (cosine) retention | residual retention |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    `| dataset | K | original MRR@10 [95% CI] | ${METHOD_LABELS.sparse} MRR@10 (mean ± sd) | retention [95% CI] | paper | ${METHOD_LABELS['sparse-dot']} MRR@10 (mean ± sd) | retention [95% CI] | paper | reconstructed (dot) MRR@10 | reconstructed retention [95% CI] | paper | reconstructed (cosine) retention | residual retention |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const cell of cellsOf(entries)) {
     const by = new Map(summarizeCell(cell).map((s) => [s.method, s]));
     const m = (method: EvalMethod) => by.get(method)!;
     const verdict = (s: MethodSummary) =>
       s.paper === undefined ? '' : ` (${compareInterval(s.retention, s.paper)})`;
+    const withPaper = (method: EvalMethod) =>
+      `${meanSd(m(method).mrr10)} | ${pctInterval(m(method).retention)} | ${pct(m(method).paper ?? Number.NaN)}${verdict(m(method))}`;
     lines.push(
-      `| ${cell.dataset} | ${cell.k} | ${numInterval(m('original').mrr10Ci)} | ${meanSd(m('sparse').mrr10)} | ${pctInterval(m('sparse').retention)} | ${pct(m('sparse').paper ?? Number.NaN)}${verdict(m('sparse'))} | ${meanSd(m('reconstructed').mrr10)} | ${pctInterval(m('reconstructed').retention)} | ${pct(m('reconstructed').paper ?? Number.NaN)}${verdict(m('reconstructed'))} | ${pctInterval(m('reconstructed-cosine').retention)} | ${pctInterval(m('residual').retention)} |`,
+      `| ${cell.dataset} | ${cell.k} | ${numInterval(m('original').mrr10Ci)} | ${withPaper('sparse')} | ${withPaper('sparse-dot')} | ${withPaper('reconstructed')} | ${pctInterval(m('reconstructed-cosine').retention)} | ${pctInterval(m('residual').retention)} |`,
     );
   }
   return lines.join('\n');
 }
 
 function ndcgAndOverlapTable(entries: readonly Table1Entry[]): string {
-  const methods: EvalMethod[] = ['original', 'sparse', 'reconstructed', 'reconstructed-cosine', 'residual'];
+  const methods: EvalMethod[] = [
+    'original',
+    'sparse',
+    'sparse-dot',
+    'reconstructed',
+    'reconstructed-cosine',
+    'residual',
+  ];
   const lines = [
-    `| dataset | K | ${methods.map((m) => `${m} nDCG@10 [95% CI]`).join(' | ')} | ${methods
+    `| dataset | K | ${methods.map((m) => `${METHOD_LABELS[m]} nDCG@10 [95% CI]`).join(' | ')} | ${methods
       .slice(1)
-      .map((m) => `${m} top-10 overlap`)
+      .map((m) => `${METHOD_LABELS[m]} top-10 overlap`)
       .join(' | ')} |`,
     `|---|---|${methods.map(() => '---').join('|')}|${methods
       .slice(1)
@@ -364,15 +393,15 @@ function ndcgAndOverlapTable(entries: readonly Table1Entry[]): string {
 /** One line per SAE: its id, plan, what the trainer recorded, and its MRR@10 per method. */
 export function trainingTable(entries: readonly Table1Entry[]): string {
   const lines = [
-    '| dataset | K | seed | SAE id | latents | KL weight (relative) | epochs run / max | best epoch | temperature | KL weight applied | training MSE | dead latents | training time | trained on | trained by this run | sparse | reconstructed | residual |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| dataset | K | seed | SAE id | latents | KL weight (relative) | epochs run / max | best epoch | temperature | KL weight applied | training MSE | dead latents | training time | trained on | trained by this run | sparse | sparse-dot | reconstructed | residual |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const e of entries) {
     const t = e.training;
     const calibration = (t.calibration ?? {}) as { temperature?: number; kldWeight?: number };
     const numberOr = (v: unknown, f: (x: number) => string) => (typeof v === 'number' ? f(v) : '—');
     lines.push(
-      `| ${e.dataset} | ${e.k} | ${e.seed} | ${e.result.saeId} | ${e.plan.nLatents} | ${e.plan.kldWeight} | ${numberOr(t.epochsRun, String)} / ${e.plan.epochs} | ${numberOr(t.bestEpoch, String)} | ${numberOr(calibration.temperature, (x) => x.toPrecision(3))} | ${numberOr(calibration.kldWeight, (x) => x.toPrecision(3))} | ${numberOr(t.mse, (x) => x.toExponential(3))} | ${numberOr(t.deadFraction, pct)} | ${e.trainSeconds > 0 ? `${e.trainSeconds.toFixed(0)} s` : '—'} | ${e.key.backend} | ${e.trained ? 'yes' : 'no (cached)'} | ${num(row(e, 'sparse').mrr10)} | ${num(row(e, 'reconstructed').mrr10)} | ${num(row(e, 'residual').mrr10)} |`,
+      `| ${e.dataset} | ${e.k} | ${e.seed} | ${e.result.saeId} | ${e.plan.nLatents} | ${e.plan.kldWeight} | ${numberOr(t.epochsRun, String)} / ${e.plan.epochs} | ${numberOr(t.bestEpoch, String)} | ${numberOr(calibration.temperature, (x) => x.toPrecision(3))} | ${numberOr(calibration.kldWeight, (x) => x.toPrecision(3))} | ${numberOr(t.mse, (x) => x.toExponential(3))} | ${numberOr(t.deadFraction, pct)} | ${e.trainSeconds > 0 ? `${e.trainSeconds.toFixed(0)} s` : '—'} | ${e.key.backend} | ${e.trained ? 'yes' : 'no (cached)'} | ${num(row(e, 'sparse').mrr10)} | ${num(row(e, 'sparse-dot').mrr10)} | ${num(row(e, 'reconstructed').mrr10)} | ${num(row(e, 'residual').mrr10)} |`,
     );
   }
   return lines.join('\n');
@@ -426,8 +455,11 @@ export function renderTable1(
 ): string {
   const goals = checkGoals(result.entries);
   const met = goals.filter((g) => g.met);
+  const paperRuleGoals = checkGoals(result.entries, 'sparse-dot');
+  const paperRuleMet = paperRuleGoals.filter((g) => g.met);
+  const paperRuleSparse = paperRuleGoals.filter((g) => g.method === 'sparse-dot');
   const describe = (g: GoalCheck) =>
-    `- ${g.dataset} K=${g.k} ${g.method}: retention ${pctInterval(g.retention)}, paper ${pct(g.target)}: ${g.verdict === 'above' ? 'above the paper' : g.verdict === 'below' ? '**below the paper**' : 'within noise of the paper (not shown to be above)'}`;
+    `- ${g.dataset} K=${g.k} ${METHOD_LABELS[g.method]}: retention ${pctInterval(g.retention)}, paper ${pct(g.target)}: ${g.verdict === 'above' ? 'above the paper' : g.verdict === 'below' ? '**below the paper**' : 'within noise of the paper (not shown to be above)'}`;
   return [
     '# Table 1: retrieval through the SAE (original, sparse, reconstructed, residual)',
     '',
@@ -450,9 +482,14 @@ export function renderTable1(
     '',
     '## Goals',
     '',
-    `${met.length} of ${goals.length} goals met (sparse and reconstructed retention above the paper's at every K, judged by the interval).`,
+    `${met.length} of ${goals.length} goals met under Steer's rules (sparse and reconstructed retention above the paper's at every K, judged by the interval; sparse ranks by cosine between codes, reconstructed by dot product).`,
+    `Under the paper's rule for sparse retrieval (raw dot product of the codes), ${paperRuleMet.length} of ${paperRuleGoals.length} are met (${paperRuleSparse.filter((g) => g.met).length} of ${paperRuleSparse.length} sparse).`,
     '',
     ...goals.map(describe),
+    '',
+    "Sparse retrieval under the paper's rule, for comparison:",
+    '',
+    ...paperRuleSparse.map(describe),
     '',
     '## nDCG@10 and faithfulness',
     '',
@@ -476,9 +513,17 @@ export function renderTable1(
     '- Latents and epochs are the trainer defaults derived from the number of training vectors (per SAE above);',
     '  training stops early when the validation loss (5% of the groups) stops improving, and the best validated',
     '  weights are exported.',
-    '- Sparse retrieval is exact over the TopK latents (inverted index); reconstructed retrieval ranks the reconstructed',
-    "  documents by dot product with the reconstructed query (the paper's rule), with cosine as an extra column; the",
-    '  original and residual rows run through the embedded store.',
+    "- Sparse retrieval is exact over the TopK latents (inverted index). **Steer's rule** (the `sparse` row, and what",
+    "  `steer index --latents` writes for Elasticsearch) scores a document by the query's latents dotted with the",
+    "  document's latents divided by their Euclidean norm, i.e. the cosine between the codes (the query's own norm does",
+    "  not change its ranking). **The paper's rule** (`sparse-dot`) is the raw dot product h_q · h_d. Why: the",
+    "  embeddings are unit vectors with a large shared mean (the SAE's b_dec has norm about 0.9), so with c = x - b_dec",
+    '  the dense ranking x_q · x_d equals, up to a constant per query, c_q · c_d - |c_d|²/2: dense retrieval penalises',
+    '  documents far from the mean, while h_q · h_d rewards documents with large codes. Dividing by |h_d| removes that',
+    '  length bias. No weight was tuned; but the correction was found by measuring sparse retrieval on these two',
+    '  datasets (msmarco-5k and cranfield), so it is not an independent test on them.',
+    '- Reconstructed retrieval ranks the reconstructed documents by dot product with the reconstructed query (the',
+    "  paper's rule), with cosine as an extra column; the original and residual rows run through the embedded store.",
     '- Retention is MRR@10 as a fraction of the original dense MRR@10 on the same dataset; "paper" is the same ratio',
     "  from the paper's Table 1 (MS MARCO dev, BGE-base, 196,608 latents). Our encoder is smaller and our corpora tiny,",
     '  so the comparison is of retention, not of absolute MRR.',

@@ -14,7 +14,14 @@ import {
 import { leadText, saeCacheDir, type SaeTrainingPlan } from '../../src/experiments/shared.js';
 import { allElements, parseXml } from './helpers.js';
 
-const METHODS: EvalMethod[] = ['original', 'sparse', 'reconstructed', 'reconstructed-cosine', 'residual'];
+const METHODS: EvalMethod[] = [
+  'original',
+  'sparse',
+  'sparse-dot',
+  'reconstructed',
+  'reconstructed-cosine',
+  'residual',
+];
 const code = { commit: '0123456789abcdef', dirty: false, trainer: 'feedbeef' };
 
 /** A row whose per-query reciprocal ranks are `rr` (nDCG = rr / 2, overlap 0.5). */
@@ -146,12 +153,23 @@ test('goals: met only when the whole retention interval is above the paper', () 
   assert.equal(at(64, 'sparse').verdict, 'within noise');
   assert.equal(at(64, 'sparse').met, false);
   assert.equal(at(64, 'reconstructed').verdict, 'below'); // 60% < 88.6%
-  assert.equal(checks.length, 4, 'residual and cosine rows are not goals');
+  assert.equal(checks.length, 4, 'residual, cosine and sparse-dot rows are not goals');
+  assert.ok(checks.every((c) => c.method !== 'sparse-dot'));
+  // Under the paper's sparse rule the sparse-dot row is judged instead (here equal to the original: 100%).
+  const paperRule = checkGoals([...above, ...noisyCell], 'sparse-dot');
+  assert.deepEqual(
+    paperRule.map((c) => `${c.k} ${c.method} ${c.verdict}`),
+    ['32 sparse-dot above', '32 reconstructed above', '64 sparse-dot above', '64 reconstructed below'],
+  );
 });
 
 test('the Table 1 report has provenance, intervals, verdicts, every SAE, and flags mixed recipes', () => {
   const entries = [0, 1, 2].map((seed) =>
-    entry(32, 0.1, seed, { sparse: constant(0.4), reconstructed: constant(0.45) }),
+    entry(32, 0.1, seed, {
+      sparse: constant(0.4),
+      'sparse-dot': constant(0.35),
+      reconstructed: constant(0.45),
+    }),
   );
   const md = renderTable1(
     result(entries),
@@ -169,10 +187,28 @@ test('the Table 1 report has provenance, intervals, verdicts, every SAE, and fla
   assert.match(md, /- Recipe: scale-free loss, KL weight 0\.1 \(relative to the normalised MSE\), M = 8;/);
   assert.match(
     md,
-    /\| toy \| 32 \| 0\.5000 \[0\.5000, 0\.5000\] \| 0\.4000 ± 0\.0000 \| 80\.0% \[80\.0, 80\.0\] \| 75\.5% \(above\) \| 0\.4500 ± 0\.0000 \| 90\.0% \[90\.0, 90\.0\] \| 82\.8% \(above\) \|/,
+    /\| toy \| 32 \| 0\.5000 \[0\.5000, 0\.5000\] \| 0\.4000 ± 0\.0000 \| 80\.0% \[80\.0, 80\.0\] \| 75\.5% \(above\) \| 0\.3500 ± 0\.0000 \| 70\.0% \[70\.0, 70\.0\] \| 75\.5% \(below\) \| 0\.4500 ± 0\.0000 \| 90\.0% \[90\.0, 90\.0\] \| 82\.8% \(above\) \|/,
   );
-  assert.match(md, /2 of 2 goals met/);
+  assert.match(
+    md,
+    /\| sparse \(Steer's rule: cosine\) MRR@10 \(mean ± sd\) \| retention \[95% CI\] \| paper \| sparse \(paper's rule: dot\) MRR@10/,
+  );
+  assert.match(md, /2 of 2 goals met under Steer's rules/);
+  assert.match(
+    md,
+    /Under the paper's rule for sparse retrieval \(raw dot product of the codes\), 1 of 2 are met \(0 of 1 sparse\)\./,
+  );
+  assert.match(
+    md,
+    /- toy K=32 sparse \(Steer's rule: cosine\): retention 80\.0% \[80\.0, 80\.0\], paper 75\.5%: above the paper/,
+  );
+  assert.match(
+    md,
+    /- toy K=32 sparse \(paper's rule: dot\): retention 70\.0% \[70\.0, 70\.0\], paper 75\.5%: \*\*below the paper\*\*/,
+  );
+  assert.match(md, /found by measuring sparse retrieval on these two/);
   assert.match(md, /\| toy \| 32 \| 2 \| sae-32-0\.1-2 \| 64 \| 0\.1 \| 2 \/ 2 \| 2 \|/);
+  assert.match(md, /\| no \(cached\) \| 0\.4000 \| 0\.3500 \| 0\.4500 \| 0\.5000 \|/);
   const mixed = renderTable1(
     result([...entries, { ...entry(64, 0.1, 0, {}), plan: { ...plan(64, 0.1, 0), loss: 'paper' } }]),
     'steer experiment table1',
