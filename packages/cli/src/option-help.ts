@@ -84,8 +84,14 @@ const BY_COMMAND: Record<string, Record<string, OptionHelp>> = {
         "also write each document's SAE latents into a sparse_vector field (Elasticsearch; needs --sae)",
       default: 'off',
     },
+    'latent-norm': {
+      description:
+        "with --latents, how each document's latents are scaled: l2 divides them by their norm, so sparse and hybrid search rank by cosine between codes (what steer eval's sparse row measures); none writes raw activations (the paper's dot product, which favours documents with large codes). Recorded in the index's _meta",
+      default: 'l2',
+    },
     resume: {
-      description: 'with --latents, skip documents whose latents are already written',
+      description:
+        'with --latents, skip documents whose latents are already written (refused when they were written with another --latent-norm)',
       default: 'off',
     },
   },

@@ -22,6 +22,7 @@ import {
   denseVectorFields,
   fieldMapping,
   sparseVectorFields,
+  recordedLatentNorm,
   steerIndexMeta,
 } from './mapping.js';
 import type { DenseVectorField } from './mapping.js';
@@ -29,7 +30,7 @@ import { buildSearchBody, hybridParts } from './query.js';
 import type { QueryVectorSource, SearchBodyRequest, SearchMode } from './query.js';
 import { fuseReciprocalRank } from './rrf.js';
 import { explainLatentScore, latentsToSparseVector } from './sparse.js';
-import type { LatentContribution, LatentsLike } from './sparse.js';
+import type { LatentContribution, LatentNorm, LatentsLike } from './sparse.js';
 
 /** Field names the backend reads and writes. */
 export interface ElasticsearchBackendOptions {
@@ -46,6 +47,11 @@ export interface ElasticsearchBackendOptions {
    * vectors (exact scores); default: the cluster's (int8_hnsw in recent 8.x, which approximates scores).
    */
   denseIndexOptions?: estypes.MappingDenseVectorIndexOptions;
+  /**
+   * Receives advice that does not stop a search (e.g. latents written before Steer normalised them), once per index;
+   * default: `process.emitWarning` with code `STEER_LATENT_NORM_UNRECORDED`.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** steer.config.json's `elasticsearch` section: connection plus field names. */
@@ -96,6 +102,8 @@ interface IndexState {
   fields: DenseVectorField[];
   latentFields: string[];
   embeddingModel?: string;
+  /** How the documents' latents in the backend's latent field were normalised; undefined when not recorded. */
+  latentNorm?: LatentNorm;
   /** `index.mapping.exclude_source_vectors` (9.2+ default): vectors are left out of `_source` unless asked for. */
   excludeSourceVectors: boolean;
 }
@@ -125,6 +133,8 @@ export class ElasticsearchBackend implements SearchBackend {
   readonly textField: string;
   readonly latentField: string;
   private readonly states = new Map<string, IndexState>();
+  /** Indexes whose unrecorded latent normalisation has been reported (once per index). */
+  private readonly warnedLatentNorm = new Set<string>();
   private profile?: Promise<ClusterProfile>;
 
   constructor(
@@ -190,6 +200,7 @@ export class ElasticsearchBackend implements SearchBackend {
       fields: denseVectorFields(mappings),
       latentFields: sparseVectorFields(mappings),
       embeddingModel: steerIndexMeta(mappings).embeddingModel,
+      latentNorm: recordedLatentNorm(mappings, this.latentField),
       excludeSourceVectors: String(exclude) === 'true',
     };
     this.states.set(name, state);
@@ -466,6 +477,7 @@ export class ElasticsearchBackend implements SearchBackend {
         `elasticsearch: index '${name}' has no sparse_vector field '${this.latentField}' for mode=${mode}; write the latents with \`steer index --latents\`, or use mode=dense`,
       );
     }
+    if (mode !== 'dense') await this.adviseOnUnrecordedNorm(name, state);
     const filter: estypes.QueryDslQueryContainer[] = [];
     if (request.filter) filter.push(compileFilter(request.filter, { termField: this.termField(state) }));
     if (request.rawFilter)
@@ -484,6 +496,26 @@ export class ElasticsearchBackend implements SearchBackend {
       rankWindowSize: request.rankWindowSize,
     };
     return { bodyRequest, source: this.sourceFilter(request, vectorField, state) };
+  }
+
+  /** Says once per index how to rewrite latents written before Steer recorded (and applied) their normalisation. */
+  private async adviseOnUnrecordedNorm(name: string, state: IndexState): Promise<void> {
+    if (state.latentNorm !== undefined || this.warnedLatentNorm.has(name)) return;
+    // NOTE: the mapping may be cached from before `writeLatents` recorded the normalisation through the client.
+    const fresh = await this.state(name, true);
+    if (fresh.latentNorm !== undefined) return;
+    this.warnedLatentNorm.add(name);
+    const { count } = await this.call(name, () =>
+      this.client.count({ index: name, query: { exists: { field: this.latentField } } }),
+    );
+    if (count === 0) return;
+    const message =
+      `elasticsearch: index '${name}' holds latents in '${this.latentField}' written without a recorded normalisation ` +
+      `(before \`steer index --latents\` unit-normalised document latents), so sparse and hybrid scores are raw dot ` +
+      `products, which favour documents with large codes; rewrite them with \`steer index <corpus.jsonl> --index ${name} ` +
+      `--latents --latent-norm l2 --sae <dir> --backend elasticsearch\` (without --resume)`;
+    if (this.options.onWarning) this.options.onWarning(message);
+    else process.emitWarning(message, { code: 'STEER_LATENT_NORM_UNRECORDED' });
   }
 
   private sourceFilter(
@@ -549,10 +581,11 @@ export class ElasticsearchBackend implements SearchBackend {
       request.explain === true ? 5 : typeof request.explain === 'number' ? request.explain : 0;
     const queryVector =
       explainTop > 0 && request.latents ? latentsToSparseVector(request.latents) : undefined;
+    const documentNorm = queryVector ? ((await this.state(name)).latentNorm ?? 'unrecorded') : undefined;
     return hits.map(({ hit, score }) => {
       const hitSource = { ...(hit._source ?? {}) };
       const features = queryVector
-        ? explainLatentScore(queryVector, hitSource[this.latentField], explainTop)
+        ? explainLatentScore(queryVector, hitSource[this.latentField], explainTop, documentNorm)
         : undefined;
       if (!userWantsLatents) delete hitSource[this.latentField];
       return this.toHit(hit._id ?? '', score, hitSource, features);
@@ -672,5 +705,6 @@ export async function openElasticsearchBackend(
     latentField: config.latentField,
     queryModelId: config.queryModelId,
     denseIndexOptions: config.denseIndexOptions,
+    ...(config.onWarning ? { onWarning: config.onWarning } : {}),
   });
 }

@@ -22,6 +22,7 @@ export type ElasticsearchErrorCode =
   | 'invalid_request'
   | 'latent_field_conflict'
   | 'checkpoint_mismatch'
+  | 'latent_norm_mismatch'
   | 'bulk_failed';
 
 const SEARCH_CODES: Record<ElasticsearchErrorCode, SearchErrorCode> = {
@@ -41,6 +42,7 @@ const SEARCH_CODES: Record<ElasticsearchErrorCode, SearchErrorCode> = {
   invalid_request: 'invalid_query',
   latent_field_conflict: 'index_invalid',
   checkpoint_mismatch: 'invalid_index_options',
+  latent_norm_mismatch: 'invalid_index_options',
   bulk_failed: 'invalid_document',
 };
 

@@ -29,7 +29,13 @@ export { ElasticsearchBackendError } from './errors.js';
 export type { ElasticsearchErrorCode } from './errors.js';
 export { compileFilter } from './filter.js';
 export type { CompileFilterOptions } from './filter.js';
-export { chooseVectorField, denseVectorFields, sparseVectorFields, steerIndexMeta } from './mapping.js';
+export {
+  chooseVectorField,
+  denseVectorFields,
+  recordedLatentNorm,
+  sparseVectorFields,
+  steerIndexMeta,
+} from './mapping.js';
 export type { DenseVectorField, SteerIndexMeta } from './mapping.js';
 export { buildSearchBody, defaultNumCandidates, hybridParts, MAX_NUM_CANDIDATES } from './query.js';
 export type {
@@ -42,12 +48,14 @@ export type {
 export {
   FLOAT32_MIN_NORMAL,
   LATENT_KEY_PREFIX,
+  LATENT_NORMS,
   explainLatentScore,
   latentsToSparseVector,
+  normalizeSparseVector,
   sparseVectorToFeatures,
 } from './sparse.js';
-export type { LatentContribution, LatentsLike } from './sparse.js';
-export { ensureLatentField, writeLatents } from './latents.js';
+export type { LatentContribution, LatentNorm, LatentsLike } from './sparse.js';
+export { ensureLatentField, recordLatentNorm, writeLatents } from './latents.js';
 export { openElasticsearchIndexReader } from './index-reader.js';
 export type { ElasticsearchIndexReader, ElasticsearchReaderOptions } from './index-reader.js';
 export type {

@@ -3,9 +3,9 @@ import { readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '@steer/core';
 import type { Client } from '@elastic/elasticsearch';
 import { ElasticsearchBackendError } from './errors.js';
-import { fieldMapping } from './mapping.js';
-import { latentsToSparseVector } from './sparse.js';
-import type { LatentsLike } from './sparse.js';
+import { fieldMapping, recordedLatentNorm } from './mapping.js';
+import { latentsToSparseVector, normalizeSparseVector } from './sparse.js';
+import type { LatentNorm, LatentsLike } from './sparse.js';
 import { DEFAULT_LATENT_FIELD } from './backend.js';
 
 /** One document's latents, keyed by the id the document already has in the index. */
@@ -37,6 +37,12 @@ export type LatentResume = 'none' | 'skip-existing' | 'checkpoint';
 export interface WriteLatentsOptions {
   /** sparse_vector field (default `steer_latents`); added to the mapping when absent. */
   field?: string;
+  /**
+   * `l2` (default) writes each document's latents divided by their Euclidean norm, so that sparse search ranks by
+   * the cosine between codes (Steer's rule, what `steer eval`'s sparse row measures); `none` writes the raw
+   * activations (the paper's rule). Recorded in the index's `_meta.steer.latents[field].norm`.
+   */
+  norm?: LatentNorm;
   /** Number of documents the source yields, for progress. */
   total?: number;
   onProgress?: (progress: LatentWriteProgress) => void;
@@ -123,6 +129,54 @@ export async function ensureLatentField(
 }
 
 /**
+ * Records in the index's `_meta.steer.latents[field]` how the document latents of `field` are normalised, keeping
+ * the rest of `_meta` (a mapping update replaces `_meta` whole).
+ */
+export async function recordLatentNorm(
+  client: Client,
+  index: string,
+  field: string,
+  norm: LatentNorm,
+): Promise<void> {
+  const response = await client.indices.getMapping({ index });
+  const meta = (Object.values(response)[0]?.mappings?._meta ?? {}) as Record<string, unknown>;
+  const steer = (typeof meta.steer === 'object' && meta.steer !== null ? meta.steer : {}) as Record<
+    string,
+    unknown
+  >;
+  const latents = (
+    typeof steer.latents === 'object' && steer.latents !== null ? steer.latents : {}
+  ) as Record<string, unknown>;
+  await client.indices.putMapping({
+    index,
+    _meta: { ...meta, steer: { ...steer, latents: { ...latents, [field]: { norm } } } },
+  });
+}
+
+/**
+ * A resumed run keeps the latents already written, so they must have been written with the same normalisation:
+ * throws `latent_norm_mismatch` when the index records another one, or records none while latents are there.
+ */
+async function checkResumableNorm(
+  client: Client,
+  index: string,
+  field: string,
+  norm: LatentNorm,
+): Promise<void> {
+  const response = await client.indices.getMapping({ index });
+  const recorded = recordedLatentNorm(Object.values(response)[0]?.mappings, field);
+  if (recorded === norm) return;
+  if (recorded === undefined) {
+    const { count } = await client.count({ index, query: { exists: { field } } });
+    if (count === 0) return;
+  }
+  throw new ElasticsearchBackendError(
+    'latent_norm_mismatch',
+    `latents: index '${index}' field '${field}' holds latents written ${recorded === undefined ? 'without a recorded normalisation (before Steer normalised document latents)' : `with --latent-norm ${recorded}`}, so resuming with --latent-norm ${norm} would mix the two; rerun without --resume to rewrite them all${recorded === undefined ? '' : `, or resume with --latent-norm ${recorded}`}`,
+  );
+}
+
+/**
  * The checkpoint's contiguous watermark: documents are numbered in the order they are read, the cluster confirms
  * them in any order, and every document before `done` is confirmed. `save` records it at most every 250 ms.
  */
@@ -172,11 +226,13 @@ class Watermark {
 }
 
 /**
- * Writes each document's latents (positive activations, keys `f<id>`) into the sparse_vector `field` of the
- * documents already in `index`, with partial updates through `client.helpers.bulk`: 429s are retried, progress
+ * Writes each document's latents (positive activations, keys `f<id>`; divided by their norm with `norm` `l2`, the
+ * default) into the sparse_vector `field` of the documents already in `index`, records the normalisation in the
+ * index's `_meta`, with partial updates through `client.helpers.bulk`: 429s are retried, progress
  * is reported per confirmed document, and an interrupted run can resume (see LatentResume).
  * Returns counts; documents the cluster refuses (e.g. missing ids) are counted in `failed`, not thrown.
- * Throws ElasticsearchBackendError on a mapping conflict or a checkpoint that belongs to another index.
+ * Throws ElasticsearchBackendError on a mapping conflict, a checkpoint that belongs to another index, or a resumed
+ * run whose normalisation differs from the latents already written (`latent_norm_mismatch`).
  */
 export async function writeLatents(
   client: Client,
@@ -186,6 +242,7 @@ export async function writeLatents(
 ): Promise<WriteLatentsResult> {
   const field = options.field ?? DEFAULT_LATENT_FIELD;
   const resume = options.resume ?? 'none';
+  const norm = options.norm ?? 'l2';
   if (resume === 'checkpoint' && !options.checkpointFile) {
     throw new ElasticsearchBackendError(
       'invalid_request',
@@ -193,6 +250,9 @@ export async function writeLatents(
     );
   }
   await ensureLatentField(client, index, field);
+  if (resume !== 'none') await checkResumableNorm(client, index, field, norm);
+  // NOTE: recorded before the first write, so a resumed run finds the normalisation its prefix was written with.
+  await recordLatentNorm(client, index, field, norm);
   const checkpointFile = resume === 'checkpoint' ? options.checkpointFile : undefined;
   const resumeFrom = checkpointFile ? await readCheckpoint(checkpointFile, index, field) : 0;
 
@@ -232,7 +292,8 @@ export async function writeLatents(
           report();
           continue;
         }
-        const update = { [field]: latentsToSparseVector(doc.latents) };
+        const weights = latentsToSparseVector(doc.latents);
+        const update = { [field]: norm === 'l2' ? normalizeSparseVector(weights) : weights };
         idsOf.set(update, doc.id);
         watermark.expect(doc.id, s);
         yield update;

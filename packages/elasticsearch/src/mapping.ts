@@ -1,6 +1,7 @@
 // Reading an index's `_mapping`: its dense_vector fields (dims, similarity), sparse_vector fields and Steer's `_meta`.
 import type { Similarity } from '@steer/search';
 import { ElasticsearchBackendError } from './errors.js';
+import { LATENT_NORMS, type LatentNorm } from './sparse.js';
 
 /** A dense_vector field found in a mapping. `path` is dotted for fields inside objects. */
 export interface DenseVectorField {
@@ -17,6 +18,8 @@ export interface DenseVectorField {
 /** What Steer records in the mapping's `_meta.steer` when it creates an index. */
 export interface SteerIndexMeta {
   embeddingModel?: string;
+  /** Per sparse_vector field written by `steer index --latents`: how its document latents were normalised. */
+  latents?: Record<string, { norm: LatentNorm }>;
 }
 
 type MappingNode = { type?: string; properties?: Record<string, MappingNode>; [key: string]: unknown };
@@ -72,7 +75,21 @@ export function fieldMapping(mappings: unknown, path: string): MappingNode | und
 /** Reads `_meta.steer` of a mapping. */
 export function steerIndexMeta(mappings: unknown): SteerIndexMeta {
   const meta = (mappings as { _meta?: { steer?: SteerIndexMeta } } | undefined)?._meta?.steer;
-  return typeof meta?.embeddingModel === 'string' ? { embeddingModel: meta.embeddingModel } : {};
+  const out: SteerIndexMeta = {};
+  if (typeof meta?.embeddingModel === 'string') out.embeddingModel = meta.embeddingModel;
+  if (typeof meta?.latents === 'object' && meta.latents !== null) {
+    for (const [field, entry] of Object.entries(meta.latents)) {
+      const norm = (entry as { norm?: unknown } | null)?.norm;
+      if (LATENT_NORMS.includes(norm as LatentNorm))
+        (out.latents ??= {})[field] = { norm: norm as LatentNorm };
+    }
+  }
+  return out;
+}
+
+/** The normalisation recorded for the latents of `field`, or undefined when none is recorded (older indexes). */
+export function recordedLatentNorm(mappings: unknown, field: string): LatentNorm | undefined {
+  return steerIndexMeta(mappings).latents?.[field]?.norm;
 }
 
 /**

@@ -8,11 +8,29 @@ export const LATENT_KEY_PREFIX = 'f';
 /** Sparse latents of one vector: feature ids and activations (e.g. an SAE's TopK output); @steer/search's QueryLatents. */
 export type LatentsLike = QueryLatents;
 
-/** A feature's share of a sparse score: query weight × document weight. Same shape as the engine's FeatureContribution. */
+/**
+ * How `steer index --latents` scales each document's latents before writing them: `l2` divides them by their
+ * Euclidean norm, so that a sparse score is the query's latents dotted with the document's unit-normalised code
+ * (cosine between codes, up to the query's norm); `none` writes the raw activations (the paper's h_q · h_d).
+ */
+export type LatentNorm = 'l2' | 'none';
+
+/** The latent normalisations `steer index --latents --latent-norm` takes. */
+export const LATENT_NORMS: readonly LatentNorm[] = ['l2', 'none'];
+
+/**
+ * A feature's share of a sparse score: query weight × document weight. Same shape as the engine's
+ * FeatureContribution, plus what the document weight is.
+ */
 export interface LatentContribution {
   feature: number;
   queryActivation: number;
+  /**
+   * The document's stored weight: its activation d_i divided by the norm |d| of its latents when `documentNorm` is
+   * `l2`, the raw activation when `none`; `unrecorded` for latents written before Steer recorded the normalisation.
+   */
   documentActivation: number;
+  documentNorm?: LatentNorm | 'unrecorded';
   contribution: number;
 }
 
@@ -56,6 +74,23 @@ export function latentsToSparseVector(latents: LatentsLike): Record<string, numb
   return out;
 }
 
+/**
+ * Divides the weights of a sparse_vector value by their Euclidean norm (Steer's rule for document latents), dropping
+ * any that fall below float32's smallest normal value. An empty vector stays empty.
+ */
+export function normalizeSparseVector(vector: Record<string, number>): Record<string, number> {
+  let sumSquares = 0;
+  for (const weight of Object.values(vector)) sumSquares += weight * weight;
+  if (sumSquares === 0) return vector;
+  const norm = Math.sqrt(sumSquares);
+  const out: Record<string, number> = {};
+  for (const [key, weight] of Object.entries(vector)) {
+    const scaled = weight / norm;
+    if (Math.fround(scaled) >= FLOAT32_MIN_NORMAL) out[key] = scaled;
+  }
+  return out;
+}
+
 /** Parses a sparse_vector value written by latentsToSparseVector back into feature id -> weight. */
 export function sparseVectorToFeatures(vector: unknown): Map<number, number> {
   const out = new Map<number, number>();
@@ -70,12 +105,14 @@ export function sparseVectorToFeatures(vector: unknown): Map<number, number> {
 
 /**
  * Explains a sparse_vector score: for each feature present in both the query vector and the document's
- * latent field, query weight × document weight, largest first (their sum is the sparse_vector score).
+ * latent field, query weight × document weight, largest first (their sum is the sparse_vector score). With
+ * `documentNorm` `l2` the document weight is d_i / |d|, as `steer index --latents` wrote it; each contribution says so.
  */
 export function explainLatentScore(
   queryVector: Record<string, number>,
   documentVector: unknown,
   limit = Number.POSITIVE_INFINITY,
+  documentNorm?: LatentNorm | 'unrecorded',
 ): LatentContribution[] {
   const doc = sparseVectorToFeatures(documentVector);
   const out: LatentContribution[] = [];
@@ -86,6 +123,7 @@ export function explainLatentScore(
       feature,
       queryActivation,
       documentActivation,
+      ...(documentNorm !== undefined ? { documentNorm } : {}),
       contribution: queryActivation * documentActivation,
     });
   }

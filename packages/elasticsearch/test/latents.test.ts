@@ -19,7 +19,13 @@ function docs(n: number): DocumentLatents[] {
   }));
 }
 
-function setup(mapping: Record<string, unknown> = {}): {
+/** `_meta` of an index whose latents were written with --latent-norm l2. */
+const L2_META = { steer: { latents: { steer_latents: { norm: 'l2' } } } };
+
+function setup(
+  mapping: Record<string, unknown> = {},
+  meta: Record<string, unknown> = Object.keys(mapping).length > 0 ? L2_META : {},
+): {
   mock: ClientMockLike;
   client: Client;
   bulks: Line[][];
@@ -29,7 +35,7 @@ function setup(mapping: Record<string, unknown> = {}): {
   const bulks: Line[][] = [];
   const putMappings: unknown[] = [];
   mock.add({ method: 'GET', path: '/docs/_mapping' }, () => ({
-    docs: { mappings: { properties: mapping } },
+    docs: { mappings: { properties: mapping, _meta: meta } },
   }));
   mock.add({ method: 'PUT', path: '/docs/_mapping' }, (p) => {
     putMappings.push(p.body);
@@ -73,22 +79,57 @@ function okBulk(bulks: Line[][], status: (id: string, attempt: number) => number
 
 describe('writeLatents (elasticsearch-mock)', () => {
   it('adds the sparse_vector mapping and sends partial updates keyed f<id>, positive weights only', async () => {
-    const { mock, client, bulks, putMappings } = setup();
+    const { mock, client, bulks, putMappings } = setup({}, { other: 'kept' });
     mock.add({ method: 'POST', path: '/_bulk' }, okBulk(bulks));
     const progress: number[] = [];
-    const result = await writeLatents(client, 'docs', docs(3), {
+    const source = [...docs(2), { id: 'd2', latents: { indices: [7, 9, 4], values: [3, 4, -1] } }];
+    const result = await writeLatents(client, 'docs', source, {
       total: 3,
       onProgress: (p) => progress.push(p.done),
     });
     assert.deepEqual(result, { written: 3, skipped: 0, failed: 0, failures: [] });
-    assert.deepEqual(putMappings, [{ properties: { steer_latents: { type: 'sparse_vector' } } }]);
-    assert.deepEqual(bulks.flat().slice(0, 4), [
+    assert.deepEqual(putMappings, [
+      { properties: { steer_latents: { type: 'sparse_vector' } } },
+      { _meta: { other: 'kept', steer: { latents: { steer_latents: { norm: 'l2' } } } } },
+    ]);
+    // Unit-normalised by default: {f1: 2} -> {f1: 1}; {f7: 3, f9: 4} -> {f7: 0.6, f9: 0.8}.
+    assert.deepEqual(bulks.flat(), [
       { update: { _index: 'docs', _id: 'd0' } },
       { doc: { steer_latents: { f0: 1 } } },
       { update: { _index: 'docs', _id: 'd1' } },
-      { doc: { steer_latents: { f1: 2 } } },
+      { doc: { steer_latents: { f1: 1 } } },
+      { update: { _index: 'docs', _id: 'd2' } },
+      { doc: { steer_latents: { f7: 0.6, f9: 0.8 } } },
     ]);
     assert.deepEqual(progress, [1, 2, 3]);
+  });
+
+  it('norm none writes the raw activations and records none', async () => {
+    const { mock, client, bulks, putMappings } = setup();
+    mock.add({ method: 'POST', path: '/_bulk' }, okBulk(bulks));
+    await writeLatents(client, 'docs', [{ id: 'd2', latents: { indices: [7, 9], values: [3, 4] } }], {
+      norm: 'none',
+    });
+    assert.deepEqual(putMappings[1], { _meta: { steer: { latents: { steer_latents: { norm: 'none' } } } } });
+    assert.deepEqual(bulks.flat()[1], { doc: { steer_latents: { f7: 3, f9: 4 } } });
+  });
+
+  it('a resume refuses latents written with another or an unrecorded normalisation', async () => {
+    const none = setup(
+      { steer_latents: { type: 'sparse_vector' } },
+      { steer: { latents: { steer_latents: { norm: 'none' } } } },
+    );
+    await assert.rejects(
+      writeLatents(none.client, 'docs', docs(1), { resume: 'skip-existing' }),
+      /written with --latent-norm none, so resuming with --latent-norm l2 would mix the two; rerun without --resume to rewrite them all, or resume with --latent-norm none/,
+    );
+    const unrecorded = setup({ steer_latents: { type: 'sparse_vector' } }, {});
+    unrecorded.mock.add({ method: ['GET', 'POST'], path: '/docs/_count' }, () => ({ count: 4 }));
+    await assert.rejects(
+      writeLatents(unrecorded.client, 'docs', docs(1), { resume: 'skip-existing' }),
+      /without a recorded normalisation/,
+    );
+    assert.deepEqual(unrecorded.putMappings, [], 'nothing is written');
   });
 
   it('refuses a latent field mapped as something else', async () => {

@@ -283,11 +283,13 @@ function backendSuite(label: string, start: () => Promise<Target>, skip: string 
         k: 5,
         explain: true,
       });
+      // Steer's rule: the query's latents dotted with the document's unit-normalised latents (c, a, d, b, e here;
+      // the raw dot product would rank a first).
       const sparseScore = (d: (typeof CORPUS)[number]) =>
         d.latents.indices.reduce(
           (s, f, i) => s + (f === 1 ? 1 : f === 3 ? 0.5 : 0) * d.latents.values[i]!,
           0,
-        );
+        ) / Math.hypot(...d.latents.values);
       const expected = CORPUS.filter((d) => sparseScore(d) > 0).sort(
         (x, y) => sparseScore(y) - sparseScore(x),
       );
@@ -306,6 +308,15 @@ function backendSuite(label: string, start: () => Promise<Target>, skip: string 
           Math.abs(explained - hit.score) <= target.sparseTolerance * want + 1e-6,
           `explanation of ${hit.id} sums to its score`,
         );
+        const doc = CORPUS.find((d) => d.id === hit.id)!;
+        for (const f of hit.features!) {
+          assert.equal(f.documentNorm, 'l2');
+          const raw = doc.latents.values[doc.latents.indices.indexOf(f.feature)]!;
+          const normalised = raw / Math.hypot(...doc.latents.values);
+          assert.ok(
+            Math.abs(f.documentActivation - normalised) <= target.sparseTolerance * normalised + 1e-9,
+          );
+        }
       }
       assert.equal(
         sparse[0]!.source?.steer_latents,
@@ -321,19 +332,20 @@ function backendSuite(label: string, start: () => Promise<Target>, skip: string 
       });
       assert.deepEqual(filtered.map((h) => h.id).sort(), ['b', 'd']);
 
-      const vector = Float32Array.from(unit([0, 1, 0, 0.2]));
+      // Dense d, b, e, a, c and sparse c, a, d, b, e fuse to d, c, then a tie (b, a) that k = 2 leaves out.
+      const vector = Float32Array.from(unit([0, 1, 0, 0.6]));
       const hybrid = await backend.search(name, {
         mode: 'hybrid',
         vector,
         latents: queryLatents,
-        k: 3,
+        k: 2,
         rankWindowSize: 5,
       });
       const dense = await backend.search(name, { vector, k: 5 });
       const rrf = new Map<string, number>();
       dense.forEach((h, r) => rrf.set(h.id, (rrf.get(h.id) ?? 0) + 1 / (60 + r + 1)));
       sparse.forEach((h, r) => rrf.set(h.id, (rrf.get(h.id) ?? 0) + 1 / (60 + r + 1)));
-      const fused = [...rrf.entries()].sort((x, y) => y[1] - x[1]).slice(0, 3);
+      const fused = [...rrf.entries()].sort((x, y) => y[1] - x[1]).slice(0, 2);
       assert.deepEqual(
         hybrid.map((h) => h.id),
         fused.map(([id]) => id),
@@ -355,10 +367,15 @@ function backendSuite(label: string, start: () => Promise<Target>, skip: string 
       await writeLatents(client, name, docs);
       const queryLatents = { indices: [0, 101], values: [0.1, 1] };
       const hits = await backend.search(name, { mode: 'sparse', latents: queryLatents, k: 20 });
+      const mappings = Object.values(await client.indices.getMapping({ index: name }))[0]!.mappings;
+      assert.deepEqual(mappings._meta?.steer?.latents, { steer_latents: { norm: 'l2' } });
+      assert.equal(mappings._meta?.steer?.embeddingModel, 'toy-4d', 'the rest of _meta is kept');
       assert.equal(hits.length, 12, 'every document shares f0 with the query');
       assert.equal(hits[0]!.id, 'p1');
-      assert.ok(Math.abs(hits[0]!.score - 1.1) <= 1.1 * target.sparseTolerance);
-      assert.ok(hits.slice(1).every((h) => Math.abs(h.score - 0.1) <= 0.1 * target.sparseTolerance));
+      // Each document's latents [1, 1] are written unit-normalised: 1/sqrt(2) each.
+      const [top, rest] = [1.1 / Math.SQRT2, 0.1 / Math.SQRT2];
+      assert.ok(Math.abs(hits[0]!.score - top) <= top * target.sparseTolerance);
+      assert.ok(hits.slice(1).every((h) => Math.abs(h.score - rest) <= rest * target.sparseTolerance));
       if (target.version !== undefined) {
         // The same query without `prune: false`, as another client would send it.
         const raw = await client.search({
@@ -369,6 +386,84 @@ function backendSuite(label: string, start: () => Promise<Target>, skip: string 
         const pruned = target.version !== '8.15';
         assert.equal(raw.hits.hits.length, pruned ? 1 : 12, `${target.version} prunes f0: ${pruned}`);
       }
+      await backend.deleteIndex(name);
+    });
+
+    it('--latent-norm none keeps the raw dot product; unrecorded latents search on with one warning; a resume never mixes norms', async () => {
+      const name = indexOf('norm');
+      await backend.createIndex(name, { dims: 4, similarity: 'cosine', embeddingModel: 'toy-4d' });
+      await backend.addDocuments(
+        name,
+        CORPUS.map(({ latents: _latents, ...doc }) => ({ ...doc, vector: Float32Array.from(doc.vector) })),
+      );
+      const docs = CORPUS.map((d) => ({ id: d.id, latents: d.latents }));
+      await writeLatents(client, name, docs, { norm: 'none' });
+      const warnings: string[] = [];
+      const fresh = await openElasticsearchBackend(
+        { url: target.url, ...target.auth, onWarning: (m) => warnings.push(m) },
+        { env: {} },
+      );
+      const queryLatents = { indices: [1, 3], values: [1, 0.5] };
+      const dot = await fresh.search(name, { mode: 'sparse', latents: queryLatents, k: 5, explain: true });
+      // Raw dot products: a 0.9, c 0.7, d 0.6, b 0.25, e 0.05.
+      assert.deepEqual(
+        dot.map((h) => h.id),
+        ['a', 'c', 'd', 'b', 'e'],
+      );
+      assert.ok(dot.every((h) => h.features!.every((f) => f.documentNorm === 'none')));
+      assert.equal(warnings.length, 0, 'a recorded norm, even none, needs no advice');
+      await assert.rejects(
+        writeLatents(client, name, docs, { resume: 'skip-existing' }),
+        (e: unknown) =>
+          (e as { esCode?: string }).esCode === 'latent_norm_mismatch' &&
+          /written with --latent-norm none.*without --resume/.test((e as Error).message),
+      );
+
+      // An index written before Steer recorded the normalisation: its _meta has no latents entry.
+      const old = Object.values(await client.indices.getMapping({ index: name }))[0]!.mappings._meta!;
+      await client.indices.putMapping({
+        index: name,
+        _meta: { steer: { embeddingModel: old.steer.embeddingModel } },
+      });
+      const older = await openElasticsearchBackend(
+        { url: target.url, ...target.auth, onWarning: (m) => warnings.push(m) },
+        { env: {} },
+      );
+      for (let i = 0; i < 2; i++) {
+        const hits = await older.search(name, { mode: 'sparse', latents: queryLatents, k: 5, explain: true });
+        assert.deepEqual(
+          hits.map((h) => h.id),
+          ['a', 'c', 'd', 'b', 'e'],
+        );
+        assert.ok(hits.every((h) => h.features!.every((f) => f.documentNorm === 'unrecorded')));
+      }
+      assert.equal(warnings.length, 1, 'said once per index');
+      assert.match(
+        warnings[0]!,
+        new RegExp(`index '${name}' holds latents .* without a recorded normalisation`),
+      );
+      assert.match(
+        warnings[0]!,
+        /steer index <corpus\.jsonl> --index \S+ --latents --latent-norm l2 --sae <dir>/,
+      );
+      await assert.rejects(
+        writeLatents(client, name, docs, { resume: 'skip-existing' }),
+        (e: unknown) => (e as { esCode?: string }).esCode === 'latent_norm_mismatch',
+      );
+
+      // The rewrite the advice names: every document unit-normalised, recorded, cosine ranking, no more advice.
+      await writeLatents(client, name, docs);
+      const rewritten = await openElasticsearchBackend(
+        { url: target.url, ...target.auth, onWarning: (m) => warnings.push(m) },
+        { env: {} },
+      );
+      const cosine = await rewritten.search(name, { mode: 'sparse', latents: queryLatents, k: 5 });
+      assert.deepEqual(
+        cosine.map((h) => h.id),
+        ['c', 'a', 'd', 'b', 'e'],
+      );
+      assert.equal(warnings.length, 1);
+      await Promise.all([fresh.close(), older.close(), rewritten.close()]);
       await backend.deleteIndex(name);
     });
 

@@ -88,7 +88,9 @@ async function cluster(
   );
   await backend.createIndex(PERM, { dims: 4, similarity: 'cosine', embeddingModel: 'toy-4d' });
   await backend.addDocuments(PERM, PERMUTED);
-  await writeLatents(backend.client, PERM, PERMUTED);
+  // NOTE: raw weights, so that the sparse order is exactly the reverse of the dense one; unit-normalised, the
+  // weights of the last documents differ by less than sparse_vector's precision.
+  await writeLatents(backend.client, PERM, PERMUTED, { norm: 'none' });
   const bridge = await startBridge({ upstream: double.url, steering: createToySteering(), port: 0 });
   return { double, backend, bridge, client: new Client({ node: bridge.url, maxRetries: 0 }) };
 }

@@ -2,7 +2,8 @@
 import { join, resolve } from 'node:path';
 import { createEmbedder } from '@steer/embed';
 import { openEngine } from '@steer/engine';
-import { ElasticsearchBackend, writeLatents } from '@steer/elasticsearch';
+import { ElasticsearchBackend, LATENT_NORMS, writeLatents } from '@steer/elasticsearch';
+import type { LatentNorm } from '@steer/elasticsearch';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { documentText, readCorpus } from '../corpus.js';
@@ -14,7 +15,7 @@ export const indexCommand: Command = {
   name: 'index',
   summary: 'Embed a JSONL corpus and add it to an index (embedded LanceDB store by default)',
   usage:
-    'steer index <corpus.jsonl> [--index <name>] [--overwrite] [--embedder ...] [--latents --sae <dir> [--resume]] [--backend elasticsearch] [--json]',
+    'steer index <corpus.jsonl> [--index <name>] [--overwrite] [--embedder ...] [--latents --sae <dir> [--latent-norm l2|none] [--resume]] [--backend elasticsearch] [--json]',
   options: {
     ...jsonOption,
     ...configOptions,
@@ -22,6 +23,7 @@ export const indexCommand: Command = {
     batch: { type: 'string' },
     similarity: { type: 'string' },
     latents: { type: 'boolean' },
+    'latent-norm': { type: 'string' },
     resume: { type: 'boolean' },
   },
   async run(args, io) {
@@ -39,6 +41,16 @@ export const indexCommand: Command = {
     }
     if (withLatents && !config.sae)
       throw new UsageError('--latents needs --sae <dir>: the SAE whose latents are written');
+    const latentNorm = (args.values['latent-norm'] as string | undefined) ?? 'l2';
+    if (!LATENT_NORMS.includes(latentNorm as LatentNorm)) {
+      throw new UsageError(
+        `--latent-norm must be l2 (unit-normalised document latents, the default) or none (raw activations), not '${latentNorm}'`,
+      );
+    }
+    if (args.values['latent-norm'] !== undefined && !withLatents)
+      throw new UsageError(
+        '--latent-norm applies to the latents --latents writes; add --latents --sae <dir>',
+      );
     const engine = await openEngine(withLatents ? config : { ...config, sae: undefined }, { embedder });
     try {
       const similarity =
@@ -82,7 +94,7 @@ export const indexCommand: Command = {
         { total: docs.length, onProgress: (p) => addProgress.update(p.done, p.total) },
       );
       addProgress.finish(`${added} documents into '${config.index}'`);
-      let latents: { written: number; skipped: number; failed: number } | undefined;
+      let latents: { written: number; skipped: number; failed: number; norm: LatentNorm } | undefined;
       if (withLatents && engine.sae && engine.backend instanceof ElasticsearchBackend) {
         const sae = engine.sae;
         const encoded = await sae.encodeBatches(vectors, docs.length, { batchSize: 256 });
@@ -100,13 +112,19 @@ export const indexCommand: Command = {
           {
             total: docs.length,
             resume: args.values.resume === true ? 'skip-existing' : undefined,
+            norm: latentNorm as LatentNorm,
             onProgress: (p) => latentProgress.update(p.done, p.total),
           },
         );
         latentProgress.finish(
           `${result.written} written, ${result.skipped} skipped, ${result.failed} failed`,
         );
-        latents = { written: result.written, skipped: result.skipped, failed: result.failed };
+        latents = {
+          written: result.written,
+          skipped: result.skipped,
+          failed: result.failed,
+          norm: latentNorm as LatentNorm,
+        };
       }
       if (quiet)
         printJson(io, { index: config.index, added, dims: embedder.dims, embedder: embedder.id, latents });
