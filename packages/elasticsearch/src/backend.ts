@@ -498,6 +498,14 @@ export class ElasticsearchBackend implements SearchBackend {
     return { bodyRequest, source: this.sourceFilter(request, vectorField, state) };
   }
 
+  /**
+   * How the document latents of `name` were normalised by `steer index --latents`, as its `_meta` records it;
+   * undefined when it records nothing (latents written before Steer recorded the normalisation are raw).
+   */
+  async latentNorm(name: string): Promise<LatentNorm | undefined> {
+    return (await this.state(name)).latentNorm;
+  }
+
   /** Says once per index how to rewrite latents written before Steer recorded (and applied) their normalisation. */
   private async adviseOnUnrecordedNorm(name: string, state: IndexState): Promise<void> {
     if (state.latentNorm !== undefined || this.warnedLatentNorm.has(name)) return;

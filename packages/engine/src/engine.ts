@@ -255,9 +255,16 @@ export class SteerEngine {
 
   /**
    * Explains hits by the features query and document share: for each feature active in both, the product
-   * of the two activations. Documents are re-embedded (through the embedding cache) and encoded.
+   * of the two activations. Documents are re-embedded (through the embedding cache) and encoded. With
+   * `documentNorm` `l2` each document's activations are divided by the norm of its latents first, as a sparse score
+   * over latents written by `steer index --latents` (default `--latent-norm l2`) weighs them.
    */
-  async explain(queryVector: Float32Array, hits: SearchHit[], topFeatures = 5): Promise<ExplainedHit[]> {
+  async explain(
+    queryVector: Float32Array,
+    hits: SearchHit[],
+    topFeatures = 5,
+    options: { documentNorm?: 'l2' | 'none' } = {},
+  ): Promise<ExplainedHit[]> {
     const sae = this.requireSae('explaining hits');
     if (hits.length === 0) return [];
     const queryLatents = await this.encodeOne(queryVector);
@@ -268,11 +275,22 @@ export class SteerEngine {
     const encoded = await sae.encode(docVectors, hits.length);
     const catalog = this.featureCatalog();
     return hits.map((hit, row) => {
+      const values = encoded.values.slice(row * encoded.k, (row + 1) * encoded.k);
+      if (options.documentNorm === 'l2') {
+        let sumSquares = 0;
+        for (const v of values) if (v > 0) sumSquares += v * v;
+        if (sumSquares > 0) for (let i = 0; i < values.length; i++) values[i]! /= Math.sqrt(sumSquares);
+      }
       const docLatents = {
         indices: encoded.indices.subarray(row * encoded.k, (row + 1) * encoded.k),
-        values: encoded.values.subarray(row * encoded.k, (row + 1) * encoded.k),
+        values,
       };
-      return { ...hit, features: contributions(queryLatents, docLatents, catalog).slice(0, topFeatures) };
+      const features = contributions(queryLatents, docLatents, catalog).slice(0, topFeatures);
+      const documentNorm = options.documentNorm;
+      return {
+        ...hit,
+        features: documentNorm ? features.map((f) => ({ ...f, documentNorm })) : features,
+      };
     });
   }
 

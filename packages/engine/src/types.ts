@@ -32,7 +32,10 @@ export interface FeatureContribution {
   feature: number;
   label?: string;
   queryActivation: number;
+  /** The document's activation d_i, divided by the norm |d| of its latents when `documentNorm` is `l2`. */
   documentActivation: number;
+  /** Set when the explanation follows a sparse score: `l2` for unit-normalised document latents, `none` for raw. */
+  documentNorm?: 'l2' | 'none';
   contribution: number;
 }
 

@@ -4,11 +4,36 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createEmbedder } from '@steer/embed';
+import { loadSae } from '@steer/sae';
 import { startEsDouble } from '../../src/es-double.js';
 import type { EsDouble } from '../../src/es-double.js';
 import { parseJsonOutput, repoRoot, runSteer } from '../../src/run-cli.js';
 
 const demoSae = join(repoRoot, 'packages/cli/demo/sae');
+const CORPUS = [
+  {
+    _id: 'salary',
+    text: 'Graduates earn higher salaries and land jobs sooner than non-graduates.',
+    metadata: { lang: 'en' },
+  },
+  {
+    _id: 'growth',
+    text: 'College years are for curiosity, reading widely and growing as a person.',
+    metadata: { lang: 'en' },
+  },
+  {
+    _id: 'espresso',
+    text: 'An espresso is pulled in about thirty seconds at nine bars of pressure.',
+    metadata: { lang: 'en' },
+  },
+  {
+    _id: 'kaffee',
+    text: 'Kaffee wird in Deutschland am liebsten als Filterkaffee getrunken.',
+    metadata: { lang: 'de' },
+  },
+];
+
 let double: EsDouble;
 let cwd: string;
 let env: NodeJS.ProcessEnv;
@@ -17,33 +42,7 @@ before(async () => {
   double = await startEsDouble();
   cwd = await mkdtemp(join(tmpdir(), 'steer-es-cli-'));
   env = { STEER_ES_URL: double.url };
-  await writeFile(
-    join(cwd, 'corpus.jsonl'),
-    [
-      {
-        _id: 'salary',
-        text: 'Graduates earn higher salaries and land jobs sooner than non-graduates.',
-        metadata: { lang: 'en' },
-      },
-      {
-        _id: 'growth',
-        text: 'College years are for curiosity, reading widely and growing as a person.',
-        metadata: { lang: 'en' },
-      },
-      {
-        _id: 'espresso',
-        text: 'An espresso is pulled in about thirty seconds at nine bars of pressure.',
-        metadata: { lang: 'en' },
-      },
-      {
-        _id: 'kaffee',
-        text: 'Kaffee wird in Deutschland am liebsten als Filterkaffee getrunken.',
-        metadata: { lang: 'de' },
-      },
-    ]
-      .map((d) => JSON.stringify(d))
-      .join('\n'),
-  );
+  await writeFile(join(cwd, 'corpus.jsonl'), CORPUS.map((d) => JSON.stringify(d)).join('\n'));
 });
 
 after(() => double.close());
@@ -71,6 +70,91 @@ test('steer index --latents writes dense vectors and a sparse_vector latent fiel
   const source = double.getSource('docs', 'growth') as Record<string, unknown>;
   const latents = Object.entries(source.steer_latents as Record<string, number>);
   assert.ok(latents.length > 0 && latents.every(([key, value]) => /^f\d+$/.test(key) && value > 0));
+});
+
+test('sparse search ranks by cosine between SAE codes: latents are written unit-normalised and _meta records l2', async () => {
+  const mapping = (await (await fetch(`${double.url}/docs/_mapping`)).json()) as {
+    docs: { mappings: { _meta: { steer: { latents?: unknown } } } };
+  };
+  assert.deepEqual(mapping.docs.mappings._meta.steer.latents, { steer_latents: { norm: 'l2' } });
+
+  // An independent reference: the SAE's raw codes of the documents and of the query, cosine between them.
+  const query = 'what do students gain from college';
+  const embedder = await createEmbedder('default');
+  const sae = await loadSae(demoSae);
+  const docVectors = await embedder.embed(
+    CORPUS.map((d) => d.text),
+    { kind: 'document' },
+  );
+  const codes = await sae.encode(docVectors, CORPUS.length);
+  const queryCode = await sae.encode(await embedder.embed([query], { kind: 'query' }), 1);
+  await Promise.all([sae.dispose(), embedder.dispose()]);
+  const q = new Map<number, number>();
+  for (let j = 0; j < queryCode.k; j++)
+    if (queryCode.values[j]! > 0) q.set(queryCode.indices[j]!, queryCode.values[j]!);
+  const reference = CORPUS.map((doc, d) => {
+    let dot = 0;
+    let sumSquares = 0;
+    for (let j = 0; j < codes.k; j++) {
+      const value = codes.values[d * codes.k + j]!;
+      if (value <= 0) continue;
+      sumSquares += value * value;
+      dot += (q.get(codes.indices[d * codes.k + j]!) ?? 0) * value;
+    }
+    const stored = Object.values(double.getSource('docs', doc._id)!.steer_latents as Record<string, number>);
+    assert.ok(Math.abs(Math.hypot(...stored) - 1) < 0.01, `${doc._id}: stored latents have unit norm`);
+    return { id: doc._id, score: dot / Math.sqrt(sumSquares) };
+  })
+    .filter((r) => r.score > 0)
+    .sort((a, b) => b.score - a.score);
+
+  const result = await runSteer(
+    [
+      'search',
+      `"${query}" mode=sparse k=4`,
+      '--index',
+      'docs',
+      '--backend',
+      'elasticsearch',
+      '--sae',
+      demoSae,
+      '--explain',
+      '--json',
+    ],
+    { cwd, env },
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.doesNotMatch(result.stderr, /without a recorded normalisation/);
+  const { hits } = parseJsonOutput<{
+    hits: Array<{ id: string; score: number; features: Array<{ documentNorm?: string }> }>;
+  }>(result);
+  assert.deepEqual(
+    hits.map((h) => h.id),
+    reference.map((r) => r.id),
+  );
+  hits.forEach((h, i) => assert.ok(Math.abs(h.score - reference[i]!.score) < 0.01 * reference[i]!.score));
+  assert.ok(hits.every((h) => h.features.length > 0 && h.features.every((f) => f.documentNorm === 'l2')));
+});
+
+test('--latent-norm takes l2 or none only', async () => {
+  const result = await runSteer(
+    [
+      'index',
+      'corpus.jsonl',
+      '--index',
+      'docs',
+      '--backend',
+      'elasticsearch',
+      '--latents',
+      '--sae',
+      demoSae,
+      '--latent-norm',
+      'max',
+    ],
+    { cwd, env },
+  );
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /--latent-norm must be l2 .* or none .*, not 'max'/);
 });
 
 test('dense, sparse and hybrid searches answer through the Elasticsearch backend, with filters', async () => {
