@@ -138,15 +138,12 @@ export async function recordLatentNorm(
   field: string,
   norm: LatentNorm,
 ): Promise<void> {
+  const asRecord = (value: unknown): Record<string, unknown> =>
+    typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
   const response = await client.indices.getMapping({ index });
-  const meta = (Object.values(response)[0]?.mappings?._meta ?? {}) as Record<string, unknown>;
-  const steer = (typeof meta.steer === 'object' && meta.steer !== null ? meta.steer : {}) as Record<
-    string,
-    unknown
-  >;
-  const latents = (
-    typeof steer.latents === 'object' && steer.latents !== null ? steer.latents : {}
-  ) as Record<string, unknown>;
+  const meta = asRecord(Object.values(response)[0]?.mappings?._meta);
+  const steer = asRecord(meta.steer);
+  const latents = asRecord(steer.latents);
   await client.indices.putMapping({
     index,
     _meta: { ...meta, steer: { ...steer, latents: { ...latents, [field]: { norm } } } },

@@ -6,6 +6,7 @@ import { compareKl, renderKl, renderKlSvg, type KlResult } from '../../src/exper
 import {
   cellsOf,
   checkGoals,
+  METHOD_LABELS,
   renderTable1,
   summarizeCell,
   type Table1Entry,
@@ -14,14 +15,7 @@ import {
 import { leadText, saeCacheDir, type SaeTrainingPlan } from '../../src/experiments/shared.js';
 import { allElements, parseXml } from './helpers.js';
 
-const METHODS: EvalMethod[] = [
-  'original',
-  'sparse',
-  'sparse-dot',
-  'reconstructed',
-  'reconstructed-cosine',
-  'residual',
-];
+const METHODS = Object.keys(METHOD_LABELS) as EvalMethod[];
 const code = { commit: '0123456789abcdef', dirty: false, trainer: 'feedbeef' };
 
 /** A row whose per-query reciprocal ranks are `rr` (nDCG = rr / 2, overlap 0.5). */
