@@ -136,6 +136,51 @@ test('sparse search ranks by cosine between SAE codes: latents are written unit-
   assert.ok(hits.every((h) => h.features.length > 0 && h.features.every((f) => f.documentNorm === 'l2')));
 });
 
+test('an index whose latents were written before Steer recorded their normalisation: sparse search works and says how to rewrite them', async () => {
+  const url = `${double.url}/docs/_mapping`;
+  const mapping = (await (await fetch(url)).json()) as {
+    docs: { mappings: { _meta: { steer: Record<string, unknown> } } };
+  };
+  const { latents: _latents, ...olderSteer } = mapping.docs.mappings._meta.steer;
+  const put = await fetch(url, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ _meta: { steer: olderSteer } }),
+  });
+  assert.equal(put.status, 200);
+  const search = (mode: string) =>
+    runSteer(
+      [
+        'search',
+        `"what do students gain from college" mode=${mode} k=2`,
+        '--index',
+        'docs',
+        '--backend',
+        'elasticsearch',
+        '--sae',
+        demoSae,
+      ],
+      { cwd, env },
+    );
+  const result = await search('sparse');
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /results for/);
+  const advice = result.stderr.match(/without a recorded normalisation/g) ?? [];
+  assert.equal(advice.length, 1, result.stderr);
+  assert.match(
+    result.stderr,
+    /--latents --latent-norm l2 --sae <dir> --backend elasticsearch` \(without --resume\)/,
+  );
+  const rewritten = await runSteer(
+    ['index', 'corpus.jsonl', '--index', 'docs', '--backend', 'elasticsearch', '--latents', '--sae', demoSae],
+    { cwd, env },
+  );
+  assert.equal(rewritten.code, 0, rewritten.stderr);
+  const after = await search('hybrid');
+  assert.equal(after.code, 0, after.stderr);
+  assert.doesNotMatch(after.stderr, /without a recorded normalisation/);
+});
+
 test('--latent-norm takes l2 or none only', async () => {
   const result = await runSteer(
     [
