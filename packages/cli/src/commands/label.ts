@@ -193,7 +193,9 @@ export const labelCommand: Command = {
         ...(input.vectors ? { vectors: input.vectors } : {}),
         corpus: input.corpus,
         topDocuments: intOption(args, 'top-docs', 10, 1000),
-        feedbackDocuments: args.values['no-feedback'] ? 0 : intOption(args, 'feedback-docs', 20000, 10_000_000),
+        feedbackDocuments: args.values['no-feedback']
+          ? 0
+          : intOption(args, 'feedback-docs', 20000, 10_000_000),
         evidence: !evidenceOn
           ? false
           : {
