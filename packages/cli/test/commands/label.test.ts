@@ -152,26 +152,11 @@ test('steer label builds the catalog and steer features searches, aliases, plots
       options: { feedbackDocuments: number };
     };
   assert.ok((await catalogHeader()).files['feedback.bin']! > 0);
-  await run(labelCommand, [
-    '--sae',
-    saeDir,
-    '--corpus',
-    corpusPath,
-    '--no-evidence',
-    '--no-feedback',
-    '--json',
-  ]);
+  const relabel = (...extra: string[]) =>
+    run(labelCommand, ['--sae', saeDir, '--corpus', corpusPath, '--no-evidence', ...extra, '--json']);
+  await relabel('--no-feedback');
   assert.equal((await catalogHeader()).files['feedback.bin'], undefined);
-  await run(labelCommand, [
-    '--sae',
-    saeDir,
-    '--corpus',
-    corpusPath,
-    '--no-evidence',
-    '--feedback-docs',
-    '8',
-    '--json',
-  ]);
+  await relabel('--feedback-docs', '8');
   assert.equal((await catalogHeader()).options.feedbackDocuments, 8);
   await assert.rejects(
     run(labelCommand, ['--sae', saeDir, '--corpus', corpusPath, '--feedback-docs', '0']),
