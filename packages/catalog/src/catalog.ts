@@ -40,12 +40,12 @@ import {
 import { foldWord, StopWords } from './text.js';
 
 /**
- * The concept-search score of a catalog with a feedback pool (see the package README): feedback and text
- * evidence, each relative to its best feature, summed with equal weights (CombSUM), +1 for an exact alias.
+ * The concept-search score of a catalog with a feedback pool (see the package README): the feedback relative to
+ * the best feature, +1 for an exact alias; the text match only orders features of equal score (those the
+ * feedback does not reach).
  */
 export const FEEDBACK_SEARCH_WEIGHTS = {
   feedback: 1,
-  lexical: 1,
   aliasExact: 1,
 } as const;
 
@@ -506,9 +506,9 @@ export class Catalog implements FeatureCatalog {
 
   /**
    * Ranks features for concept text whose embedding is `vector` (undefined: lexical only). With a feedback pool
-   * in the catalog the score is f + c (+1 for an exact alias): f = pseudo-relevance feedback (how much more the
+   * in the catalog the score is f (+1 for an exact alias): f = pseudo-relevance feedback (how much more the
    * feature fires on the 10 pool documents nearest the concept than on the whole pool, relative to the best
-   * feature), c = text match (below). Without one (catalogs built before the pool existed) it is
+   * feature); the text match c (below) orders features of equal score. Without one (catalogs built before the pool existed) it is
    * 0.65 t + 0.05 a + 0.15 b + 0.15 c (+1 for an exact alias): t = similarity of the concept to the feature's top
    * documents (relative to the best feature), a = SAE activation relative to the concept's strongest feature,
    * b = cosine between concept and decoder direction (negative counts 0), c = text match of the concept's words
@@ -582,16 +582,17 @@ export class Catalog implements FeatureCatalog {
     for (const [id, part] of parts) {
       if (this.stats && this.stats.count[id] === 0 && !part.alias) continue;
       const score = feedback
-        ? fw.feedback * part.feedback + fw.lexical * part.lexical + (part.alias ? fw.aliasExact : 0)
+        ? fw.feedback * part.feedback + (part.alias ? fw.aliasExact : 0)
         : w.documents * part.documents +
           w.activation * part.activation +
           w.cosine * part.cosine +
           w.lexical * part.lexical +
           (part.alias ? w.aliasExact : 0);
-      if (score <= 0) continue;
+      if (score <= 0 && !(feedback && part.lexical > 0)) continue;
       ranked.push({ id, score, components: part });
     }
-    ranked.sort((a, b) => b.score - a.score || a.id - b.id);
+    // NOTE: with feedback the text match only breaks ties: it orders the features the feedback does not reach.
+    ranked.sort((a, b) => b.score - a.score || b.components.lexical - a.components.lexical || a.id - b.id);
     return ranked.slice(0, limit).map((match) => {
       const info = this.get(match.id)!;
       const weak = this.labels.get(match.id)?.weak;

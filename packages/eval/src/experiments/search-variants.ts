@@ -40,8 +40,16 @@ const reciprocalRankFusion =
 
 /** The variants, the shipped score first. f feedback, t top-document profile, a activation, b cosine, c text. */
 export const SEARCH_VARIANTS: readonly SearchVariant[] = [
-  { name: 'shipped', rule: 'f + c (CombSUM, equal weights)', score: linear({ feedback: 1, lexical: 1 }) },
-  { name: 'f alone', rule: 'f', score: linear({ feedback: 1 }) },
+  {
+    name: 'shipped',
+    rule: 'f; c only breaks ties (orders the features f does not reach)',
+    score: linear({ feedback: 1, lexical: 1e-6 }),
+  },
+  {
+    name: 'f + c (pre-registered)',
+    rule: 'f + c (CombSUM, equal weights): the rule fixed before any measurement',
+    score: linear({ feedback: 1, lexical: 1 }),
+  },
   {
     name: 'RRF(f, c)',
     rule: 'reciprocal rank fusion of f and c, k = 60',
