@@ -1,5 +1,5 @@
 // Lint config for the whole repository (typescript-eslint, flat config), with the layering rule of
-// scripts/eslint-layers.mjs.
+// scripts/eslint-layers.mjs and a limit on the length of functions in source.
 import tseslint from 'typescript-eslint';
 import steer from './scripts/eslint-layers.mjs';
 
@@ -18,5 +18,28 @@ export default tseslint.config(
   {
     plugins: { steer },
     rules: { 'steer/layers': 'error' },
+  },
+  {
+    // No function over 120 lines (blank lines and comments not counted) in source, scripts, benches and the
+    // e2e workspace's test/src: a longer one holds several concerns and is split along its seams (issue 16).
+    // Test folders are exempt: a suite's describe() callback holds all its cases.
+    files: ['**/*.{ts,mts,cts,js,mjs,cjs}'],
+    ignores: [
+      'packages/*/test/**',
+      'grammar/test/**',
+      'es-plugin-bridge/test/**',
+      'extension/test/**',
+      'test/test/**',
+    ],
+    rules: { 'max-lines-per-function': ['error', { max: 120, skipBlankLines: true, skipComments: true }] },
+  },
+  {
+    // being split on another branch (concept search and the controllability experiment).
+    files: [
+      'packages/catalog/src/**',
+      'packages/catalog/bench/**',
+      'packages/eval/src/experiments/controllability.ts',
+    ],
+    rules: { 'max-lines-per-function': 'off' },
   },
 );

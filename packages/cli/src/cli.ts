@@ -39,10 +39,6 @@ export function commandHelp(command: Command): string {
   return `Usage: ${command.usage}\n\n${command.summary}\n\nOptions:\n${options.join('\n')}\n  -h, --help\n        print this help\n`;
 }
 
-// NOTE: TrainError derives from SteerError once the trainer is split (issue 16): any edit under packages/train/src
-// changes the trainer's code hash, which keys the cached SAEs of the experiments running now.
-const NOT_YET_STEER_ERRORS = new Set(['TrainError']);
-
 /**
  * Exit status 2 ("the user's input or environment is wrong"): every SteerError of kind `input` (each names the
  * problem and the fix) and a missing or unreadable file; anything else is an unexpected failure (1).
@@ -50,7 +46,6 @@ const NOT_YET_STEER_ERRORS = new Set(['TrainError']);
 function isUserError(error: unknown): boolean {
   return (
     isInputError(error) ||
-    (error instanceof Error && NOT_YET_STEER_ERRORS.has(error.name)) ||
     (error instanceof Error &&
       ((error as NodeJS.ErrnoException).code === 'ENOENT' ||
         (error as NodeJS.ErrnoException).code === 'EACCES'))

@@ -232,6 +232,11 @@ const BY_COMMAND: Record<string, Record<string, OptionHelp>> = {
       description: 'compute backend: auto, cuda, webgpu, onnx, wasm or cpu',
       default: 'auto (the fastest that starts)',
     },
+    threads: {
+      description:
+        'CPU threads of the onnx backend (the SAE is the same bit for bit on any number; the TF.js backends ignore it)',
+      default: 'every core',
+    },
     out: { description: 'folder the trained SAE is written to', default: 'required' },
     'state-dir': { description: 'folder for checkpoints and metrics.jsonl', default: '<out>.train' },
     resume: { description: 'continue from the last checkpoint in the state folder', default: 'off' },

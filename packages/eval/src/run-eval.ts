@@ -81,7 +81,7 @@ const CUTOFF = 10;
 /** Embeds `texts` in batches, returning [texts.length, dims]. */
 export function embedTexts(
   embedder: Embedder,
-  texts: readonly string[],
+  texts: string[],
   kind: 'query' | 'document',
   batchSize = 64,
   onProgress?: (done: number, total: number) => void,
@@ -199,23 +199,14 @@ export function denseSearch(
   return results;
 }
 
-/**
- * Evaluates the retrieval methods of a dataset through `sae`. The original and residual rows search the backend
- * (dot product when the embedder normalises, else cosine), as users' searches do; the SAE's own methods are exact in
- * memory: sparse over the documents' TopK latents, reconstructed by dot product (the paper's rule; stores' dot
- * product needs unit vectors, and reconstructions are not) and by cosine. Metrics average over the judged queries,
- * with 95% bootstrap intervals; the top-10 overlap with the original averages over every query.
- */
-export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
-  const { dataset, sae, embedder, backend, onProgress } = options;
+/** The document and query embeddings of an evaluation: given, or embedded here; checked against the dataset. */
+async function datasetVectors(
+  options: EvalOptions,
+  ids: string[],
+  texts: string[],
+): Promise<{ docVectors: Float32Array; queryVectors: Float32Array }> {
+  const { dataset, embedder, onProgress } = options;
   const dims = embedder.dims;
-  if (sae.manifest.dModel !== dims) {
-    throw new Error(
-      `eval: the embedder ${embedder.id} gives ${dims}-d vectors but the SAE ${sae.manifest.id} expects ${sae.manifest.dModel}; use the SAE trained for this embedder`,
-    );
-  }
-  const ids = dataset.documents.map((d) => d.id);
-  const texts = dataset.documents.map(documentText);
   const queries = dataset.queries;
   const docVectors =
     options.documentVectors ??
@@ -236,6 +227,34 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
       `eval: expected vectors of ${ids.length} documents and ${queries.length} queries (every query of ${dataset.name}) of ${dims} dims`,
     );
   }
+  return { docVectors, queryVectors };
+}
+
+/** Residual steering with no edits: each query vector through `sae.steer` [queries, dims]. */
+async function unsteeredResiduals(
+  sae: SaeRuntime,
+  queryVectors: Float32Array,
+  nQueries: number,
+  dims: number,
+): Promise<Float32Array> {
+  const residual = new Float32Array(queryVectors.length);
+  for (let q = 0; q < nQueries; q++) {
+    const { vector } = await sae.steer(queryVectors.subarray(q * dims, (q + 1) * dims), []);
+    residual.set(vector, q * dims);
+  }
+  return residual;
+}
+
+/** The rankings of every method, per query of the dataset in order, as document ids. */
+async function methodRuns(
+  options: EvalOptions,
+  ids: string[],
+  texts: string[],
+): Promise<{ runs: Record<EvalMethod, string[][]>; reconMse: number; residualMse: number }> {
+  const { dataset, sae, embedder, backend, onProgress } = options;
+  const dims = embedder.dims;
+  const queries = dataset.queries;
+  const { docVectors, queryVectors } = await datasetVectors(options, ids, texts);
 
   const docLatents = await sae.encode(docVectors, ids.length);
   const queryLatents = await sae.encode(queryVectors, queries.length);
@@ -243,12 +262,7 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
   const docRecon = await sae.decode(docLatents);
   const queryRecon = await sae.decode(queryLatents);
   const reconMse = meanSquaredError(concat(docVectors, queryVectors), concat(docRecon, queryRecon));
-
-  const residual = new Float32Array(queryVectors.length);
-  for (let q = 0; q < queries.length; q++) {
-    const { vector } = await sae.steer(queryVectors.subarray(q * dims, (q + 1) * dims), []);
-    residual.set(vector, q * dims);
-  }
+  const residual = await unsteeredResiduals(sae, queryVectors, queries.length, dims);
 
   const originalIndex = `eval-${contentHash(dataset.name, embedderLabel(embedder), ids.join('\n'), docVectors)}-original`;
   await ensureIndex(
@@ -284,6 +298,29 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
     'reconstructed-cosine': named(denseSearch(docRecon, queryRecon, dims, CUTOFF, 'cosine')),
     residual: await backendRuns(residual),
   };
+  return { runs, reconMse, residualMse: meanSquaredError(queryVectors, residual) };
+}
+
+/**
+ * Evaluates the retrieval methods of a dataset through `sae`. The original and residual rows search the backend
+ * (dot product when the embedder normalises, else cosine), as users' searches do; the SAE's own methods are exact in
+ * memory: sparse over the documents' TopK latents, reconstructed by dot product (the paper's rule; stores' dot
+ * product needs unit vectors, and reconstructions are not) and by cosine. Metrics average over the judged queries,
+ * with 95% bootstrap intervals; the top-10 overlap with the original averages over every query.
+ */
+export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
+  const { dataset, sae, embedder } = options;
+  const dims = embedder.dims;
+  if (sae.manifest.dModel !== dims) {
+    throw new Error(
+      `eval: the embedder ${embedder.id} gives ${dims}-d vectors but the SAE ${sae.manifest.id} expects ${sae.manifest.dModel}; use the SAE trained for this embedder`,
+    );
+  }
+  const ids = dataset.documents.map((d) => d.id);
+  const texts = dataset.documents.map(documentText);
+  const queries = dataset.queries;
+  const { runs, reconMse, residualMse } = await methodRuns(options, ids, texts);
+
   const byQuery = (method: EvalMethod): Map<string, string[]> =>
     new Map(queries.map((q, i) => [q.id, runs[method][i]!]));
   const original = perQueryMetrics(byQuery('original'), dataset.qrels, dataset.minRelevantGrade);
@@ -313,7 +350,7 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
     row('sparse', k, reconMse),
     row('reconstructed', k, reconMse),
     row('reconstructed-cosine', k, reconMse),
-    row('residual', k, meanSquaredError(queryVectors, residual)),
+    row('residual', k, residualMse),
   ];
   return {
     dataset: dataset.name,

@@ -69,129 +69,156 @@ function presetMarkdown(definition: PresetDefinition): string {
   return `**$${definition.name}** (this file)\n\n\`\`\`steer\n${text}\n\`\`\``;
 }
 
+/** A feature id: its description, or why there is none. */
+function featureIdMarkdown(id: number, context: DocumentContext): Promise<string> | string {
+  const catalog = context.catalog;
+  if (!catalog)
+    return `**f${id}**: ${context.featuresUnavailable ?? 'no SAE is configured (set "sae" in steer.config.json)'}`;
+  if (id >= catalog.nLatents) return `**f${id}**: SAE ${catalog.saeId} has only ${catalog.nLatents} features`;
+  return featureHover(catalog, id);
+}
+
+/** An alias or label: the feature it names, or which features it names when there are several. */
+function aliasMarkdown(name: string, context: DocumentContext): Promise<string> | string | undefined {
+  const catalog = context.catalog;
+  if (!catalog)
+    return context.featuresUnavailable ? `**@${name}**: ${context.featuresUnavailable}` : undefined;
+  const found = [...new Map(catalog.byAliasOrLabel(name).map((f) => [f.id, f])).values()];
+  if (found.length === 0) return `**@${name}**: no feature of SAE ${catalog.saeId} has this alias or label`;
+  if (found.length > 1) {
+    return `**@${name}** names ${found.length} features: ${found.map((f) => `f${f.id}`).join(', ')}`;
+  }
+  return featureHover(catalog, found[0]!.id);
+}
+
+/** A concept (`~"text"`, `~3"text"`): the features concept search finds, marking the ones the edit steers. */
+async function conceptMarkdown(
+  text: string,
+  count: number | undefined,
+  catalog: LspCatalog,
+): Promise<string> {
+  let matches: Array<{ id: number; label?: string; score: number }>;
+  let edited: Map<number, number>;
+  try {
+    matches = await catalog.searchFeatures(text, Math.max(count ?? 3, 5));
+    const direction = await catalog.conceptDirection?.(text, count);
+    edited = direction
+      ? new Map(direction.features.map((f) => [f.id, f.weight]))
+      : new Map(matches.slice(0, count ?? 1).map((m) => [m.id, 1]));
+  } catch (cause) {
+    return `concept search failed: ${(cause as Error).message}`;
+  }
+  if (matches.length === 0) return `**~"${text}"**: no matching feature`;
+  const rows = matches.map((m) => {
+    const weight = edited.get(m.id);
+    return `${weight !== undefined ? '**→**' : '-'} f${m.id}${m.label ? ` ${m.label}` : ''} (score ${round(m.score)}${weight !== undefined ? `, weight ${round(weight)}` : ''})`;
+  });
+  const what =
+    edited.size === 1
+      ? 'the best match'
+      : `a direction of ${edited.size} features (weights give its unit length)`;
+  return `**~"${text}"** edits ${what}:\n\n${rows.join('\n\n')}`;
+}
+
+/** A quoted text: the features it activates most. */
+async function textMarkdown(
+  text: string,
+  context: DocumentContext,
+  textFeatures: number,
+): Promise<string | undefined> {
+  if (!context.analyzeText) return undefined;
+  try {
+    const active = await context.analyzeText(text, textFeatures);
+    if (active.length === 0) return `**"${text}"** activates no feature`;
+    const rows = active.map((a) => `- f${a.feature}${a.label ? ` ${a.label}` : ''} (${round(a.activation)})`);
+    return `**"${text}"** activates most:\n\n${rows.join('\n')}`;
+  } catch (cause) {
+    return `cannot analyze the text: ${(cause as Error).message}`;
+  }
+}
+
+/** A preset reference: its definition in this file, else the saved preset's edits. */
+async function presetRefMarkdown(
+  name: string,
+  document: TextDocument,
+  context: DocumentContext,
+): Promise<string> {
+  const local = parsed(document).ast.statements.find(
+    (s): s is PresetDefinition => s.kind === 'preset-definition' && s.name === name,
+  );
+  if (local) return presetMarkdown(local);
+  const saved = (await context.presets?.list().catch(() => []))?.find((p) => p.name === name);
+  if (!saved) return `**$${name}**: no such preset in this file or the presets folder`;
+  if (saved.problem) return `**$${name}** (${saved.path}) is invalid: ${saved.problem}`;
+  return `**$${name}**${saved.saeId ? ` (SAE ${saved.saeId})` : ''}\n\n\`\`\`steer\n${saved.edits}\n\`\`\``;
+}
+
+/** The hover text of a reference, text or option; undefined where there is nothing to say. */
+async function markdownFor(
+  node: AstNode,
+  document: TextDocument,
+  context: DocumentContext,
+  textFeatures: number,
+): Promise<string | undefined> {
+  switch (node.kind) {
+    case 'feature-id':
+      return featureIdMarkdown(node.id, context);
+    case 'alias':
+      return aliasMarkdown(node.name, context);
+    case 'concept':
+      return context.catalog ? conceptMarkdown(node.text, node.count, context.catalog) : undefined;
+    case 'text':
+      return textMarkdown(node.text, context, textFeatures);
+    case 'preset-ref':
+      return presetRefMarkdown(node.name, document, context);
+    case 'option':
+      return OPTION_DOCS[node.key] ? `**${node.key}**: ${OPTION_DOCS[node.key]}` : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Hover on a strength (`*2x`, `*0.5`): what it means in latent units for this query. */
+async function strengthHover(
+  document: TextDocument,
+  position: Position,
+  context: DocumentContext,
+): Promise<Hover | null> {
+  const result = parsed(document);
+  const statement = statementAt(result, position);
+  if (!statement) return null;
+  const edit = statement.steers.find(
+    (s): s is Edit => s.kind === 'edit' && s.strength !== undefined && contains(s.strength.range, position),
+  );
+  if (!edit?.strength) return null;
+  try {
+    const meaning = await strengthMeaning(statement, edit, context);
+    if (!meaning) return null;
+    return {
+      contents: { kind: MarkupKind.Markdown, value: strengthMarkdown(meaning) },
+      range: edit.strength.range,
+    };
+  } catch (cause) {
+    return {
+      contents: {
+        kind: MarkupKind.Markdown,
+        value: `cannot work out this strength: ${(cause as Error).message}`,
+      },
+      range: edit.strength.range,
+    };
+  }
+}
+
 /** Creates the default hover provider. */
 export function createHoverProvider(options: { textFeatures?: number } = {}): HoverProvider {
   const textFeatures = options.textFeatures ?? 8;
-
-  async function markdownFor(
-    node: AstNode,
-    document: TextDocument,
-    context: DocumentContext,
-  ): Promise<string | undefined> {
-    const catalog = context.catalog;
-    switch (node.kind) {
-      case 'feature-id': {
-        if (!catalog)
-          return `**f${node.id}**: ${context.featuresUnavailable ?? 'no SAE is configured (set "sae" in steer.config.json)'}`;
-        if (node.id >= catalog.nLatents)
-          return `**f${node.id}**: SAE ${catalog.saeId} has only ${catalog.nLatents} features`;
-        return featureHover(catalog, node.id);
-      }
-      case 'alias': {
-        if (!catalog)
-          return context.featuresUnavailable
-            ? `**@${node.name}**: ${context.featuresUnavailable}`
-            : undefined;
-        const found = [...new Map(catalog.byAliasOrLabel(node.name).map((f) => [f.id, f])).values()];
-        if (found.length === 0)
-          return `**@${node.name}**: no feature of SAE ${catalog.saeId} has this alias or label`;
-        if (found.length > 1) {
-          return `**@${node.name}** names ${found.length} features: ${found.map((f) => `f${f.id}`).join(', ')}`;
-        }
-        return featureHover(catalog, found[0]!.id);
-      }
-      case 'concept': {
-        if (!catalog) return undefined;
-        let matches: Array<{ id: number; label?: string; score: number }>;
-        let edited: Map<number, number>;
-        try {
-          matches = await catalog.searchFeatures(node.text, Math.max(node.count ?? 3, 5));
-          const direction = await catalog.conceptDirection?.(node.text, node.count);
-          edited = direction
-            ? new Map(direction.features.map((f) => [f.id, f.weight]))
-            : new Map(matches.slice(0, node.count ?? 1).map((m) => [m.id, 1]));
-        } catch (cause) {
-          return `concept search failed: ${(cause as Error).message}`;
-        }
-        if (matches.length === 0) return `**~"${node.text}"**: no matching feature`;
-        const rows = matches.map((m) => {
-          const weight = edited.get(m.id);
-          return `${weight !== undefined ? '**→**' : '-'} f${m.id}${m.label ? ` ${m.label}` : ''} (score ${round(m.score)}${weight !== undefined ? `, weight ${round(weight)}` : ''})`;
-        });
-        const what =
-          edited.size === 1
-            ? 'the best match'
-            : `a direction of ${edited.size} features (weights give its unit length)`;
-        return `**~"${node.text}"** edits ${what}:\n\n${rows.join('\n\n')}`;
-      }
-      case 'text': {
-        if (!context.analyzeText) return undefined;
-        try {
-          const active = await context.analyzeText(node.text, textFeatures);
-          if (active.length === 0) return `**"${node.text}"** activates no feature`;
-          const rows = active.map(
-            (a) => `- f${a.feature}${a.label ? ` ${a.label}` : ''} (${round(a.activation)})`,
-          );
-          return `**"${node.text}"** activates most:\n\n${rows.join('\n')}`;
-        } catch (cause) {
-          return `cannot analyze the text: ${(cause as Error).message}`;
-        }
-      }
-      case 'preset-ref': {
-        const local = parsed(document).ast.statements.find(
-          (s): s is PresetDefinition => s.kind === 'preset-definition' && s.name === node.name,
-        );
-        if (local) return presetMarkdown(local);
-        const saved = (await context.presets?.list().catch(() => []))?.find((p) => p.name === node.name);
-        if (!saved) return `**$${node.name}**: no such preset in this file or the presets folder`;
-        if (saved.problem) return `**$${node.name}** (${saved.path}) is invalid: ${saved.problem}`;
-        return `**$${node.name}**${saved.saeId ? ` (SAE ${saved.saeId})` : ''}\n\n\`\`\`steer\n${saved.edits}\n\`\`\``;
-      }
-      case 'option':
-        return OPTION_DOCS[node.key] ? `**${node.key}**: ${OPTION_DOCS[node.key]}` : undefined;
-      default:
-        return undefined;
-    }
-  }
-
-  /** Hover on a strength (`*2x`, `*0.5`): what it means in latent units for this query. */
-  async function strengthHover(
-    document: TextDocument,
-    position: Position,
-    context: DocumentContext,
-  ): Promise<Hover | null> {
-    const result = parsed(document);
-    const statement = statementAt(result, position);
-    if (!statement) return null;
-    const edit = statement.steers.find(
-      (s): s is Edit => s.kind === 'edit' && s.strength !== undefined && contains(s.strength.range, position),
-    );
-    if (!edit?.strength) return null;
-    try {
-      const meaning = await strengthMeaning(statement, edit, context);
-      if (!meaning) return null;
-      return {
-        contents: { kind: MarkupKind.Markdown, value: strengthMarkdown(meaning) },
-        range: edit.strength.range,
-      };
-    } catch (cause) {
-      return {
-        contents: {
-          kind: MarkupKind.Markdown,
-          value: `cannot work out this strength: ${(cause as Error).message}`,
-        },
-        range: edit.strength.range,
-      };
-    }
-  }
-
   return {
     async hover(document, position, context) {
       if (nodeAt(parsed(document).ast, position)?.kind === 'strength')
         return strengthHover(document, position, context);
       const node = referenceAt(parsed(document), position);
       if (!node) return null;
-      const value = await markdownFor(node, document, context);
+      const value = await markdownFor(node, document, context, textFeatures);
       if (!value) return null;
       return { contents: { kind: MarkupKind.Markdown, value }, range: node.range };
     },

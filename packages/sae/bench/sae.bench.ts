@@ -296,142 +296,148 @@ function encodeNaive(
   return Int32Array.from([...pre.keys()].sort((a, b) => pre[b]! - pre[a]!).slice(0, k));
 }
 
+/** Load time (verifying sha256) and resident memory of a fresh process against the fp32 weight bytes. */
+async function benchLoad(report: Report, saeDir: string, label: string): Promise<void> {
+  const manifest = await readSaeManifest(saeDir);
+  const load = await measureLoadInFreshProcess(saeDir);
+  const weightsMb = (2 * manifest.dModel * manifest.nLatents * 4) / 2 ** 20;
+  report({ figure: `sae load time, verifying sha256 (${label})`, value: load.loadMs, unit: 'ms' });
+  report({
+    figure: `sae resident memory after load + first encode, fresh process (${label})`,
+    value: load.rssMb,
+    unit: 'MiB',
+    vs: { figure: 'fp32 weight bytes (W_enc + W_dec)', value: weightsMb, ratio: load.rssMb / weightsMb },
+  });
+}
+
+/** Batch-encode throughput of the onnxruntime encoder against the naive JS encoder. */
+async function benchEncode(report: Report, saeDir: string, size: SaeSize, label: string): Promise<void> {
+  const runtime = await loadSae(saeDir, { provider: 'cpu', verifyHash: false });
+  const count = size.nLatents > 100_000 ? 512 : 4096;
+  const vectors = randomUnitVectors(count, size.dModel, 7);
+  const encodeStart = performance.now();
+  await runtime.encodeBatches(vectors, count, { batchSize: 128 });
+  const onnxRate = count / ((performance.now() - encodeStart) / 1000);
+  await runtime.dispose();
+
+  // Baseline: the naive JS encoder, on a few vectors (it needs W_enc in JS memory, loaded after the runtime is gone).
+  const weights = await readSaeWeights(saeDir, { verifyHash: false });
+  const naiveCount = size.nLatents > 100_000 ? 4 : 32;
+  const naiveStart = performance.now();
+  for (let i = 0; i < naiveCount; i++) {
+    encodeNaive(
+      weights.W_enc,
+      weights.b_enc,
+      weights.b_dec,
+      vectors.subarray(i * size.dModel, (i + 1) * size.dModel),
+      size.k,
+    );
+  }
+  const naiveRate = naiveCount / ((performance.now() - naiveStart) / 1000);
+  report({
+    figure: `sae batch-encode throughput, onnxruntime cpu, batch 128 (${label})`,
+    value: onnxRate,
+    unit: 'vectors/s',
+    vs: { figure: 'naive JS encoder', value: naiveRate, ratio: onnxRate / naiveRate },
+  });
+}
+
+/** Per-query steering overhead (p50, p99) of each path, against the full encoder. */
+async function benchSteeringOverhead(
+  report: Report,
+  saeDir: string,
+  queries: Float32Array[],
+  label: string,
+): Promise<void> {
+  const overhead = await measureSteeringOverhead(saeDir, queries);
+  const encoder = overhead.exactEncoder;
+  const figure = (what: string, value: number, unit = 'ms', vs?: BenchFigure['vs']): BenchFigure => ({
+    figure: `sae steering overhead ${what} (${label})`,
+    value,
+    unit,
+    ...(vs ? { vs } : {}),
+  });
+  const vsEncoder = (value: number, percentile: 'p50' | 'p99', what = 'full encoder') => ({
+    figure: `${what} ${percentile}`,
+    value: encoder[percentile],
+    ratio: value / encoder[percentile],
+  });
+  const randomEdit = 'zero/add of a random feature + residual update, edit index';
+  report(figure(`p50, ${randomEdit}`, overhead.p50, 'ms', vsEncoder(overhead.p50, 'p50')));
+  report(figure(`p99, ${randomEdit}`, overhead.p99, 'ms', vsEncoder(overhead.p99, 'p99')));
+  const zeroActive = overhead.zeroActive.p50;
+  report(
+    figure(
+      "p50, zero of the query's strongest feature, edit index",
+      zeroActive,
+      'ms',
+      vsEncoder(zeroActive, 'p50'),
+    ),
+  );
+  const reconstructed = overhead.reconstructed;
+  const reconstructedEdit = 'encode + zero/add + full decode, reconstructed mode';
+  report(
+    figure(
+      `p50, ${reconstructedEdit}`,
+      reconstructed.p50,
+      'ms',
+      vsEncoder(reconstructed.p50, 'p50', 'full encoder, residual'),
+    ),
+  );
+  report(figure(`p99, ${reconstructedEdit}`, reconstructed.p99));
+  const addOnly = overhead.addOnly;
+  report(figure('p50, residual add only, no encoder', addOnly.p50, 'ms', vsEncoder(addOnly.p50, 'p50')));
+  report(figure('p99, residual add only, no encoder', addOnly.p99));
+}
+
+/** How often the edit index decides an edit without the encoder, and how often it agrees with the encoder. */
+async function benchEditAgreement(
+  report: Report,
+  saeDir: string,
+  queries: Float32Array[],
+  label: string,
+): Promise<void> {
+  const agreement = await measureEditAgreement(saeDir, queries);
+  for (const [kind, tally] of Object.entries(agreement)) {
+    const what = kind === 'random' ? 'a random feature' : "the query's strongest feature";
+    report({
+      figure: `sae edit index, ${what}: edits decided without the encoder (${label})`,
+      value: (100 * tally.decided) / tally.edits,
+      unit: '%',
+    });
+    report({
+      figure: `sae edit index, ${what}: edits decided by the probes alone (${label})`,
+      value: (100 * tally.byProbes) / tally.edits,
+      unit: '%',
+    });
+    report({
+      figure: `sae edit index, ${what}: decided activations equal to the full encoder's (${label})`,
+      value: (100 * tally.exact) / Math.max(1, tally.decided),
+      unit: '%',
+    });
+    if (tally.latentSetRecall !== undefined) {
+      report({
+        figure: `sae edit index, ${what}: latent-set recall of the int8 scan's top k vs the encoder's (${label})`,
+        value: tally.latentSetRecall,
+        unit: 'recall',
+      });
+    }
+  }
+}
+
 async function benchSize(report: Report, size: SaeSize): Promise<void> {
   const label = `d=${size.dModel},n=${size.nLatents},k=${size.k}`;
   const dir = await mkdtemp(join(tmpdir(), 'steer-sae-bench-'));
   try {
     const saeDir = join(dir, 'sae');
     await createRandomSae(saeDir, size);
-    const manifest = await readSaeManifest(saeDir);
-    const load = await measureLoadInFreshProcess(saeDir);
-    const weightsMb = (2 * manifest.dModel * manifest.nLatents * 4) / 2 ** 20;
-    report({ figure: `sae load time, verifying sha256 (${label})`, value: load.loadMs, unit: 'ms' });
-    report({
-      figure: `sae resident memory after load + first encode, fresh process (${label})`,
-      value: load.rssMb,
-      unit: 'MiB',
-      vs: { figure: 'fp32 weight bytes (W_enc + W_dec)', value: weightsMb, ratio: load.rssMb / weightsMb },
-    });
-    const runtime = await loadSae(saeDir, { provider: 'cpu', verifyHash: false });
-
-    const count = size.nLatents > 100_000 ? 512 : 4096;
-    const vectors = randomUnitVectors(count, size.dModel, 7);
-    const encodeStart = performance.now();
-    await runtime.encodeBatches(vectors, count, { batchSize: 128 });
-    const onnxRate = count / ((performance.now() - encodeStart) / 1000);
-    await runtime.dispose();
-
-    // Baseline: the naive JS encoder, on a few vectors (it needs W_enc in JS memory, loaded after the runtime is gone).
-    const weights = await readSaeWeights(saeDir, { verifyHash: false });
-    const naiveCount = size.nLatents > 100_000 ? 4 : 32;
-    const naiveStart = performance.now();
-    for (let i = 0; i < naiveCount; i++) {
-      encodeNaive(
-        weights.W_enc,
-        weights.b_enc,
-        weights.b_dec,
-        vectors.subarray(i * size.dModel, (i + 1) * size.dModel),
-        size.k,
-      );
-    }
-    const naiveRate = naiveCount / ((performance.now() - naiveStart) / 1000);
-    report({
-      figure: `sae batch-encode throughput, onnxruntime cpu, batch 128 (${label})`,
-      value: onnxRate,
-      unit: 'vectors/s',
-      vs: { figure: 'naive JS encoder', value: naiveRate, ratio: onnxRate / naiveRate },
-    });
-
+    await benchLoad(report, saeDir, label);
+    await benchEncode(report, saeDir, size, label);
     const queries = Array.from({ length: size.nLatents > 100_000 ? 60 : 200 }, (_, i) =>
       randomUnitVectors(1, size.dModel, 1000 + i),
     );
-    const overhead = await measureSteeringOverhead(saeDir, queries);
-    report({
-      figure: `sae steering overhead p50, zero/add of a random feature + residual update, edit index (${label})`,
-      value: overhead.p50,
-      unit: 'ms',
-      vs: {
-        figure: 'full encoder p50',
-        value: overhead.exactEncoder.p50,
-        ratio: overhead.p50 / overhead.exactEncoder.p50,
-      },
-    });
-    report({
-      figure: `sae steering overhead p99, zero/add of a random feature + residual update, edit index (${label})`,
-      value: overhead.p99,
-      unit: 'ms',
-      vs: {
-        figure: 'full encoder p99',
-        value: overhead.exactEncoder.p99,
-        ratio: overhead.p99 / overhead.exactEncoder.p99,
-      },
-    });
-    report({
-      figure: `sae steering overhead p50, zero of the query's strongest feature, edit index (${label})`,
-      value: overhead.zeroActive.p50,
-      unit: 'ms',
-      vs: {
-        figure: 'full encoder p50',
-        value: overhead.exactEncoder.p50,
-        ratio: overhead.zeroActive.p50 / overhead.exactEncoder.p50,
-      },
-    });
-    report({
-      figure: `sae steering overhead p50, encode + zero/add + full decode, reconstructed mode (${label})`,
-      value: overhead.reconstructed.p50,
-      unit: 'ms',
-      vs: {
-        figure: 'full encoder, residual p50',
-        value: overhead.exactEncoder.p50,
-        ratio: overhead.reconstructed.p50 / overhead.exactEncoder.p50,
-      },
-    });
-    report({
-      figure: `sae steering overhead p99, encode + zero/add + full decode, reconstructed mode (${label})`,
-      value: overhead.reconstructed.p99,
-      unit: 'ms',
-    });
-    report({
-      figure: `sae steering overhead p50, residual add only, no encoder (${label})`,
-      value: overhead.addOnly.p50,
-      unit: 'ms',
-      vs: {
-        figure: 'full encoder p50',
-        value: overhead.exactEncoder.p50,
-        ratio: overhead.addOnly.p50 / overhead.exactEncoder.p50,
-      },
-    });
-    report({
-      figure: `sae steering overhead p99, residual add only, no encoder (${label})`,
-      value: overhead.addOnly.p99,
-      unit: 'ms',
-    });
-    const agreement = await measureEditAgreement(saeDir, queries);
-    for (const [kind, tally] of Object.entries(agreement)) {
-      const what = kind === 'random' ? 'a random feature' : "the query's strongest feature";
-      report({
-        figure: `sae edit index, ${what}: edits decided without the encoder (${label})`,
-        value: (100 * tally.decided) / tally.edits,
-        unit: '%',
-      });
-      report({
-        figure: `sae edit index, ${what}: edits decided by the probes alone (${label})`,
-        value: (100 * tally.byProbes) / tally.edits,
-        unit: '%',
-      });
-      report({
-        figure: `sae edit index, ${what}: decided activations equal to the full encoder's (${label})`,
-        value: (100 * tally.exact) / Math.max(1, tally.decided),
-        unit: '%',
-      });
-      if (tally.latentSetRecall !== undefined) {
-        report({
-          figure: `sae edit index, ${what}: latent-set recall of the int8 scan's top k vs the encoder's (${label})`,
-          value: tally.latentSetRecall,
-          unit: 'recall',
-        });
-      }
-    }
+    await benchSteeringOverhead(report, saeDir, queries, label);
+    await benchEditAgreement(report, saeDir, queries, label);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -27,6 +27,19 @@ export interface LossCalibration {
   auxScale: number;
 }
 
+/**
+ * The data's moments from its mean row and mean(x^2) over every value: `variance` is the mean squared distance of rows
+ * to their mean per dimension, mean(x^2) - |mean|^2 / d (clamped at 0). The one place this formula lives.
+ */
+export function momentsFrom(
+  mean: ArrayLike<number>, // [d]
+  meanSquare: number,
+): { variance: number; meanSquare: number } {
+  let meanNormSquared = 0;
+  for (let c = 0; c < mean.length; c++) meanNormSquared += mean[c]! * mean[c]!;
+  return { variance: Math.max(0, meanSquare - meanNormSquared / mean.length), meanSquare };
+}
+
 /** Mean squared distance of rows to their mean per dimension, and mean(x^2). @returns both over `rows` rows. */
 export function dataMoments(
   data: Float32Array, // [rows, d]
@@ -42,10 +55,8 @@ export function dataMoments(
       sumSquares += v * v;
     }
   }
-  let meanNormSquared = 0;
-  for (let c = 0; c < d; c++) meanNormSquared += (mean[c]! / rows) ** 2;
-  const meanSquare = sumSquares / (rows * d);
-  return { variance: Math.max(0, meanSquare - meanNormSquared / d), meanSquare };
+  for (let c = 0; c < d; c++) mean[c] /= rows;
+  return momentsFrom(mean, sumSquares / (rows * d));
 }
 
 /** Softmax of `scores` divided by `temperature`. */

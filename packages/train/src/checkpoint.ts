@@ -1,33 +1,13 @@
-// Checkpoint files: one binary file holding a JSON header and the raw arrays of the training state, written to a
-// temporary name, synced and renamed, so a kill -9 at any moment leaves either the old or the new checkpoint.
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, mkdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+// Checkpoint files: one binary file holding a JSON header and the raw arrays of the training state, written with
+// @steer/core's writeFileAtomic, so a kill -9 at any moment leaves either the old or the new checkpoint.
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '@steer/core';
 import { TrainError, describeError } from './errors.js';
 import type { CoreState, SaeParams } from './model.js';
 
 const MAGIC = 'STEER-TRAIN-CKPT/1\n';
 
 type ArrayEntry = { name: string; dtype: 'float32' | 'int32'; length: number };
-
-/** Writes `bytes` chunks to `path` atomically (temporary sibling, fsync, rename). */
-export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    const handle = await open(temp, 'wx');
-    try {
-      for (const chunk of chunks) await handle.write(chunk);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-}
 
 function paramEntries(prefix: string, p: SaeParams): [string, Float32Array][] {
   return [
@@ -72,7 +52,7 @@ export async function writeCheckpoint(
   meta: Record<string, unknown>,
   state: CoreState,
 ): Promise<void> {
-  await writeFileAtomic(path, encode(meta, state, true));
+  await writeFileAtomic(path, encode(meta, state, true), { mkdir: true });
 }
 
 /** Writes only the weights with `meta` atomically (the best-so-far snapshot). */
@@ -81,7 +61,7 @@ export async function writeWeights(
   meta: Record<string, unknown>,
   state: CoreState,
 ): Promise<void> {
-  await writeFileAtomic(path, encode(meta, state, false));
+  await writeFileAtomic(path, encode(meta, state, false), { mkdir: true });
 }
 
 /** A read checkpoint: its JSON header and the state (moments zero when only weights were stored). */

@@ -1,4 +1,5 @@
 // The error type of @steer/train: a stable code plus a message naming the input and the fix.
+import { SteerError } from '@steer/core';
 
 /** Stable codes of {@link TrainError}; callers switch on these, never on messages. */
 export type TrainErrorCode =
@@ -10,14 +11,17 @@ export type TrainErrorCode =
   | 'checkpoint_corrupt' // a checkpoint file is damaged
   | 'diverged'; // the loss became NaN or infinite
 
-/** An error raised by the trainer; `code` is stable, `message` says what was wrong and how to fix it. */
-export class TrainError extends Error {
-  override name = 'TrainError';
-  readonly code: TrainErrorCode;
+/**
+ * An error raised by the trainer (component `train`); `code` is stable, `message` says what was wrong and how to fix
+ * it. Every code is of kind `input`: each names the user's move (another flag, another file, a lower --lr, deleting a
+ * damaged checkpoint).
+ */
+export class TrainError extends SteerError {
+  declare readonly code: TrainErrorCode;
 
   constructor(code: TrainErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super('train', code, message, options);
+    this.name = 'TrainError';
   }
 }
 

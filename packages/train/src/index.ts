@@ -1,7 +1,13 @@
 // @steer/train: trains retrieval-faithful TopK sparse autoencoders (MSE + KL of query-document scores, AuxK,
 // unit-norm decoder) on onnxruntime (CPU, every core) and TensorFlow.js backends (CUDA, WebGPU, wasm, cpu), with checkpoints and exact resume.
 export { TrainError, type TrainErrorCode } from './errors.js';
-export { useBackend, BACKEND_ORDER, type BackendName, type BackendInfo } from './backend/index.js';
+export {
+  useBackend,
+  isolatedTfWorker,
+  BACKEND_ORDER,
+  type BackendName,
+  type BackendInfo,
+} from './backend/index.js';
 export { defaultLatents, defaultEpochs } from './defaults.js';
 export { calibrateLoss, dataMoments, type LossCalibration, type LossScale } from './calibrate.js';
 export {

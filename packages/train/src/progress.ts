@@ -1,6 +1,6 @@
 // Renders training events for people: a redrawn progress bar with rate and ETA on a TTY, one line per epoch
 // otherwise; nothing at all in --json mode (the caller simply does not subscribe).
-import type { TrainEvent } from './trainer.js';
+import type { TrainEvent } from './events.js';
 
 /** Formats seconds as `1h02m`, `3m05s` or `12s`. */
 export function formatDuration(seconds: number): string {

@@ -1,19 +1,12 @@
 // The training loop: groups and split, epochs of Adam steps with a cosine learning rate, validation and early
 // stopping, an atomic checkpoint and a metrics line per epoch, exact resume, and export to the SAE format.
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeSae, type EmbeddingInfo } from '@steer/sae';
-import {
-  createTrainerCore,
-  useBackend,
-  type BackendInfo,
-  type BackendName,
-  type TrainerCore,
-} from './backend/index.js';
-import { readCheckpoint, writeCheckpoint, writeFileAtomic, writeWeights } from './checkpoint.js';
-import { calibrateLoss, type LossCalibration, type LossScale } from './calibrate.js';
+import { writeFileAtomic } from '@steer/core';
+import { createTrainerCore, useBackend, type BackendInfo, type TrainerCore } from './backend/index.js';
+import { readCheckpoint, writeCheckpoint, writeWeights, type Checkpoint } from './checkpoint.js';
+import { calibrateLoss, momentsFrom, type LossCalibration } from './calibrate.js';
 import { assembleBatch, usesPseudoQueries, type Groups, type TrainingRows } from './data/groups.js';
-import type { NeighbourMethod } from './data/neighbours.js';
 import { epochOrder } from './data/order.js';
 import { loadOrBuildGroups } from './data/saved-groups.js';
 import {
@@ -23,207 +16,19 @@ import {
   type SourceScan,
   type VectorSource,
 } from './data/source.js';
-import { TrainError, describeError } from './errors.js';
-import { initialState, type BiasInit } from './init.js';
+import { defaultEpochs } from './defaults.js';
+import { TrainError } from './errors.js';
+import { evaluateAllRows, evaluateGroups } from './evaluate.js';
+import type { EpochRecord, TrainEvent, TrainResult } from './events.js';
+import { exportSae } from './export.js';
+import { initialState } from './init.js';
+import { appendEpochRecord, truncateMetrics } from './metrics.js';
 import type { CoreState, LossParts, StepHyper } from './model.js';
-import { codeVersion } from './provenance.js';
-import { defaultEpochs, defaultLatents } from './defaults.js';
+import { positiveInt, resolveOptions, type Resolved, type TrainData, type TrainOptions } from './options.js';
 import { Rng, deriveSeed } from './rng.js';
 
-/**
- * Vectors to train on, in memory or read by offset from files (see openVectorFiles). Documents are required; queries
- * and their judged documents are optional.
- */
-export interface TrainData {
-  dModel: number;
-  docs: Float32Array | VectorSource; // [nDocs, dModel]
-  queries?: Float32Array | VectorSource; // [nQueries, dModel]
-  /** relevant[q]: indices into `docs` judged relevant to query q. */
-  relevant?: readonly (readonly number[])[];
-}
-
-/**
- * Options of {@link train}; defaults are the recipe of RECIPE.md: the paper's optimiser and groups (Adam 1e-3, cosine,
- * batch 512, M = 8), OpenAI's fixes, the scale-free loss, and latents and epochs derived from the data.
- */
-export interface TrainOptions {
-  /** Latents; default {@link defaultLatents} of the number of training vectors. */
-  nLatents?: number;
-  k: number;
-  /** Maximum epochs (early stopping may end sooner); default {@link defaultEpochs} of the number of groups. */
-  epochs?: number;
-  /** Folder the SAE is exported to (writeSae). */
-  out: string;
-  /** The embedding model of the vectors, recorded in the SAE manifest. */
-  embedding: EmbeddingInfo;
-  /** Vectors per step (queries + their documents); default 512. */
-  batch?: number;
-  lr?: number;
-  /**
-   * How the losses are scaled (RECIPE.md): `scale-free` (default) divides the MSE by the data's variance and
-   * calibrates the KL's temperature and weight on the data; `paper` is the paper's raw MSE + KL (temperature 1).
-   */
-  loss?: LossScale;
-  /**
-   * Weight of the KL loss; 0 = MSE-only ablation. Scale-free: relative to the normalised MSE for an isotropic
-   * reconstruction error (default {@link DEFAULT_RELATIVE_KLD_WEIGHT}); paper: the raw weight (default 1).
-   */
-  kldWeight?: number;
-  /** Candidate documents per query (M); 0 trains on plain rows without KL. Default 8. */
-  neighbours?: number;
-  /**
-   * Weight of a group's query row relative to one of its documents in the reconstruction term; default M, the
-   * paper's mean over queries plus mean over documents (1 weighs every row alike).
-   */
-  queryWeight?: number;
-  /** Softmax temperature of the KL; default the spread of the scores within a group (scale-free) or 1 (paper). */
-  temperature?: number;
-  /** AuxK latents (default dModel / 2; 0 disables). */
-  auxK?: number;
-  auxCoef?: number;
-  /** Rows without firing after which a latent counts as dead (default: one epoch of rows, at most 1,000,000). */
-  deadAfterRows?: number;
-  unitNormDecoder?: boolean;
-  encoderFromDecoder?: boolean;
-  biasInit?: BiasInit;
-  /** Fraction of query groups held out for validation (default 0.05; 0 disables validation and early stopping). */
-  validationFraction?: number;
-  /** Epochs without validation improvement before stopping (default 3; 0 never stops early). */
-  patience?: number;
-  pseudoQueries?: 'auto' | 'on' | 'off';
-  /** How the nearest documents of the KL groups are found: exact, IVF, or auto by corpus size (default). */
-  neighbourSearch?: NeighbourMethod;
-  /** IVF's recall@M target on sampled queries (default 0.9). */
-  neighbourRecall?: number;
-  /** Also write a checkpoint every this many steps within an epoch (default: every 10 minutes of training). */
-  checkpointEvery?: number;
-  /** Measure the final MSE and dead fraction on at most this many vectors (evenly spaced blocks); default all. */
-  evaluationRows?: number;
-  seed?: number;
-  backend?: BackendName | 'auto';
-  /** Threads of the onnx backend (default: every core); its results are the same bit for bit on any number. */
-  threads?: number;
-  /** Folder for checkpoints and metrics (default `<out>.train`). */
-  stateDir?: string;
-  /** Continue from the checkpoint in the state folder. */
-  resume?: boolean;
-  /** Extra provenance recorded in the manifest's `training` (e.g. an experiment's cache key). */
-  provenance?: Record<string, unknown>;
-  /** Stop after this many steps in total (benchmarks, smoke runs); the last weights are exported. */
-  maxSteps?: number;
-  onEvent?: (event: TrainEvent) => void;
-}
-
-/** One line of metrics.jsonl. */
-export interface EpochRecord {
-  epoch: number;
-  step: number;
-  lr: number;
-  train: LossParts;
-  validation: LossParts | null;
-  /** Latents not fired for `deadAfterRows` rows at the end of the epoch. */
-  deadFraction: number;
-  stepsPerSecond: number;
-  rowsPerSecond: number;
-  seconds: number;
-  backend: BackendName;
-}
-
-/** Progress of a run, for progress bars and logs. */
-export type TrainEvent =
-  | { type: 'backend'; info: BackendInfo }
-  | {
-      type: 'groups';
-      groups: number;
-      train: number;
-      validation: number;
-      pseudoQueries: boolean;
-      neighbours: number;
-    }
-  | {
-      type: 'neighbour-search';
-      method: 'exact' | 'ivf';
-      /** Neighbours searched per query. */
-      m: number;
-      seconds: number;
-      lists?: number;
-      probes?: number;
-      /** IVF: recall@M against exact neighbours on `sample` random queries. */
-      recall?: number;
-      sample?: number;
-      /** True when the groups were read back from the state folder instead of searched again. */
-      reused: boolean;
-    }
-  | {
-      type: 'progress';
-      phase: 'neighbours' | 'train' | 'evaluate';
-      /** The neighbour search's stage: exact, k-means, lists, search. */
-      stage?: string;
-      done: number;
-      total: number;
-      epoch?: number;
-      loss?: number;
-    }
-  | { type: 'recipe'; nLatents: number; k: number; epochs: number; calibration: LossCalibration }
-  | { type: 'resumed'; epoch: number; step: number }
-  | { type: 'epoch'; record: EpochRecord }
-  | { type: 'checkpoint'; epoch: number; step: number; midEpoch: boolean; path: string }
-  | { type: 'early-stop'; epoch: number; bestEpoch: number }
-  | { type: 'exported'; dir: string };
-
-/** What a finished run reports. */
-export interface TrainResult {
-  sae: string;
-  nLatents: number;
-  /** The loss constants the run used (scale-free or paper, with the data statistics behind them). */
-  calibration: LossCalibration;
-  /** Mean squared reconstruction error over all training vectors with the exported weights. */
-  mse: number;
-  /** Fraction of latents that fire on none of the training vectors with the exported weights. */
-  deadFraction: number;
-  stepsPerSecond: number;
-  backend: BackendInfo;
-  epochs: number;
-  steps: number;
-  bestEpoch: number | null;
-  stoppedEarly: boolean;
-  validation: LossParts | null;
-  stateDir: string;
-}
-
-type Resolved = Required<
-  Omit<
-    TrainOptions,
-    | 'onEvent'
-    | 'maxSteps'
-    | 'deadAfterRows'
-    | 'stateDir'
-    | 'neighbourSearch'
-    | 'neighbourRecall'
-    | 'checkpointEvery'
-    | 'evaluationRows'
-    | 'temperature'
-    | 'provenance'
-    | 'nLatents'
-    | 'epochs'
-    | 'queryWeight'
-    | 'threads'
-  >
-> & {
-  queryWeight: number | undefined;
-  threads: number | undefined;
-  nLatents: number;
-  /** Undefined until the groups are known ({@link defaultEpochs}). */
-  epochs: number | undefined;
-  temperature: number | undefined;
-  maxSteps: number;
-  deadAfterRows: number | undefined;
-  stateDir: string;
-  neighbourSearch: NeighbourMethod;
-  neighbourRecall: number;
-  checkpointEvery: number | undefined;
-  evaluationRows: number;
-};
+export { DEFAULT_RELATIVE_KLD_WEIGHT, type TrainData, type TrainOptions } from './options.js';
+export type { EpochRecord, TrainEvent, TrainResult } from './events.js';
 
 /** Sums of an epoch's loss parts, weighted by rows. */
 interface EpochSums {
@@ -244,113 +49,6 @@ interface InEpoch {
 /** Without --checkpoint-every, a checkpoint is also written after this much training time within an epoch. */
 const MID_EPOCH_CHECKPOINT_MS = 10 * 60 * 1000;
 
-function positiveInt(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new TrainError('bad_config', `train: ${name} must be a positive integer, got ${value}`);
-  }
-}
-
-function resolveOptions(data: TrainData, options: TrainOptions): Resolved {
-  const d = data.dModel;
-  const count = (v: Float32Array | VectorSource | undefined): number =>
-    v === undefined ? 0 : v instanceof Float32Array ? v.length / Math.max(1, d) : v.rows;
-  const rows = count(data.docs) + count(data.queries);
-  const r: Resolved = {
-    batch: 512,
-    lr: 1e-3,
-    loss: 'scale-free',
-    kldWeight: options.loss === 'paper' ? 1 : DEFAULT_RELATIVE_KLD_WEIGHT,
-    neighbours: 8,
-    auxK: Math.floor(d / 2),
-    auxCoef: 1 / 32,
-    unitNormDecoder: true,
-    encoderFromDecoder: true,
-    biasInit: 'geometric-median',
-    validationFraction: 0.05,
-    patience: 3,
-    pseudoQueries: 'auto',
-    seed: 0,
-    backend: 'auto',
-    resume: false,
-    ...stripUndefined(options),
-    nLatents: options.nLatents ?? defaultLatents(rows, d, options.k),
-    epochs: options.epochs,
-    queryWeight: options.queryWeight,
-    threads: options.threads,
-    temperature: options.temperature,
-    maxSteps: options.maxSteps ?? Number.POSITIVE_INFINITY,
-    neighbourSearch: options.neighbourSearch ?? 'auto',
-    neighbourRecall: options.neighbourRecall ?? 0.9,
-    checkpointEvery: options.checkpointEvery,
-    evaluationRows: options.evaluationRows ?? Number.POSITIVE_INFINITY,
-    deadAfterRows: options.deadAfterRows,
-    stateDir: resolve(options.stateDir ?? `${resolve(options.out)}.train`),
-  } as Resolved;
-  positiveInt('--k', r.k);
-  positiveInt('--latents', r.nLatents);
-  if (r.epochs !== undefined) positiveInt('--epochs', r.epochs);
-  positiveInt('--batch', r.batch);
-  if (r.k > r.nLatents) {
-    throw new TrainError(
-      'bad_config',
-      `train: --k ${r.k} is larger than --latents ${r.nLatents}; k must be at most the number of latents`,
-    );
-  }
-  if (!Number.isSafeInteger(r.neighbours) || r.neighbours < 0) {
-    throw new TrainError(
-      'bad_config',
-      `train: --neighbours must be 0 or a positive integer, got ${r.neighbours}`,
-    );
-  }
-  if (r.neighbours > 0 && r.batch < r.neighbours + 1) {
-    throw new TrainError(
-      'bad_config',
-      `train: --batch ${r.batch} cannot hold one query and its ${r.neighbours} documents; use --batch ${r.neighbours + 1} or more`,
-    );
-  }
-  for (const [name, value] of [
-    ['--lr', r.lr],
-    ['--temperature', r.temperature ?? 1],
-  ] as const) {
-    if (!(value > 0) || !Number.isFinite(value))
-      throw new TrainError('bad_config', `train: ${name} must be > 0, got ${value}`);
-  }
-  if (r.loss !== 'scale-free' && r.loss !== 'paper') {
-    throw new TrainError('bad_config', `train: --loss must be scale-free or paper, got ${String(r.loss)}`);
-  }
-  if (!(r.kldWeight >= 0) || !Number.isFinite(r.kldWeight)) {
-    throw new TrainError('bad_config', `train: --kld-weight must be >= 0, got ${r.kldWeight}`);
-  }
-  if (!Number.isSafeInteger(r.auxK) || r.auxK < 0)
-    throw new TrainError('bad_config', `train: --aux-k must be >= 0, got ${r.auxK}`);
-  if (!(r.validationFraction >= 0 && r.validationFraction < 1)) {
-    throw new TrainError(
-      'bad_config',
-      `train: validation fraction must be in [0, 1), got ${r.validationFraction}`,
-    );
-  }
-  if (r.queryWeight !== undefined && !(r.queryWeight > 0 && Number.isFinite(r.queryWeight))) {
-    throw new TrainError('bad_config', `train: --query-weight must be > 0, got ${r.queryWeight}`);
-  }
-  if (r.deadAfterRows !== undefined) positiveInt('deadAfterRows', r.deadAfterRows);
-  if (r.checkpointEvery !== undefined) positiveInt('--checkpoint-every', r.checkpointEvery);
-  if (Number.isFinite(r.evaluationRows)) positiveInt('--eval-rows', r.evaluationRows);
-  if (!(r.neighbourRecall > 0 && r.neighbourRecall <= 1)) {
-    throw new TrainError(
-      'bad_config',
-      `train: --neighbour-recall must be in (0, 1], got ${r.neighbourRecall}`,
-    );
-  }
-  return r;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** Default relative KL weight of the scale-free loss (RECIPE.md says how it was chosen). */
-export const DEFAULT_RELATIVE_KLD_WEIGHT = 0.03;
-
 /** Groups sampled to calibrate the KL's temperature and weight (the first ones of the shuffled training split). */
 const CALIBRATION_GROUPS = 4096;
 
@@ -368,13 +66,7 @@ function calibrate(
     groups: count,
     neighbours: groups.neighbours,
   };
-  let meanNormSquared = 0;
-  for (const m of scan.mean) meanNormSquared += m * m;
-  const moments = {
-    variance: Math.max(0, scan.meanSquare - meanNormSquared / rows.dModel),
-    meanSquare: scan.meanSquare,
-  };
-  return calibrateLoss(moments, sample, rows.dModel, {
+  return calibrateLoss(momentsFrom(scan.mean, scan.meanSquare), sample, rows.dModel, {
     loss: r.loss,
     kldWeight: r.kldWeight,
     ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
@@ -386,14 +78,8 @@ function lrAt(r: Resolved, step: number, totalSteps: number): number {
   return (r.lr * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps))) / 2;
 }
 
-/**
- * Trains an SAE on `data` and exports it to `options.out`.
- * @returns the final metrics. @throws TrainError (`bad_config`, `bad_input`, `backend_unavailable`,
- * `checkpoint_mismatch`, `checkpoint_corrupt`, `diverged`) and SaeError from the export.
- */
-export async function train(data: TrainData, options: TrainOptions): Promise<TrainResult> {
-  const r = resolveOptions(data, options);
-  const emit = options.onEvent ?? ((): void => {});
+/** The training vectors of `data` as one source (documents, then queries), checked and scanned once. */
+function readTrainingRows(data: TrainData): { rows: TrainingRows; scan: SourceScan } {
   const d = data.dModel;
   positiveInt('dModel', d);
   const docs = asSource(data.docs, d, 'documents');
@@ -415,12 +101,15 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     nDocs,
     nQueries,
   };
-  const totalRows = nDocs + nQueries;
   // One pass over every vector: finite values, the mean (for --bias-init mean) and the data fingerprint.
   const scan = scanSource(all, 'training vectors', (row) =>
     row < nDocs ? `${docs.description} row ${row}` : `${queries!.description} row ${row - nDocs}`,
   );
+  return { rows, scan };
+}
 
+/** Starts the compute backend of `r` and reports it (with the onnx backend's thread count when one was given). */
+async function startBackend(r: Resolved, emit: (event: TrainEvent) => void): Promise<BackendInfo> {
   const started = await useBackend(r.backend);
   const backend: BackendInfo =
     started.name === 'onnx' && r.threads !== undefined
@@ -434,11 +123,28 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
         }
       : started;
   emit({ type: 'backend', info: backend });
+  return backend;
+}
 
+/** The sizes of a run, known before the neighbour search, and the fingerprint a resumed checkpoint must match. */
+interface RunShape {
+  /** Documents per query group (M). */
+  M: number;
+  pseudo: boolean;
+  nGroups: number;
+  nVal: number;
+  deadAfterRows: number;
+  epochs: number;
+  queryWeight: number;
+  fingerprint: Record<string, unknown>;
+}
+
+function runShape(r: Resolved, rows: TrainingRows, scan: SourceScan): RunShape {
+  const { nDocs, nQueries } = rows;
   const M = r.neighbours;
   const pseudo = usesPseudoQueries(M, r.pseudoQueries, nQueries);
   // The group count is known before the neighbour search: every row with M = 0, else the queries (and documents).
-  const nGroups = M === 0 ? totalRows : nQueries + (pseudo ? nDocs : 0);
+  const nGroups = M === 0 ? nDocs + nQueries : nQueries + (pseudo ? nDocs : 0);
   const nVal =
     r.validationFraction === 0 || nGroups < 20
       ? 0
@@ -447,7 +153,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
   const epochs = r.epochs ?? defaultEpochs(nGroups, M);
   const queryWeight = M > 0 ? (r.queryWeight ?? M) : 1;
   const fingerprint = {
-    dModel: d,
+    dModel: rows.dModel,
     nLatents: r.nLatents,
     k: r.k,
     epochs,
@@ -471,13 +177,32 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     nQueries,
     data: scan.fingerprint,
   };
+  return { M, pseudo, nGroups, nVal, deadAfterRows, epochs, queryWeight, fingerprint };
+}
 
+/** Files of the state folder. */
+interface StatePaths {
+  checkpoint: string;
+  best: string;
+  metrics: string;
+}
+
+/**
+ * Creates the state folder and reads its checkpoint, checked before the neighbour search (minutes on large corpora).
+ * @returns the checkpoint to resume, or null. @throws TrainError `checkpoint_mismatch` for a checkpoint without
+ * --resume or of another run, `checkpoint_corrupt`.
+ */
+async function openStateFolder(
+  r: Resolved,
+  fingerprint: Record<string, unknown>,
+): Promise<{ paths: StatePaths; existing: Checkpoint | null }> {
   await mkdir(r.stateDir, { recursive: true });
-  const checkpointPath = join(r.stateDir, 'checkpoint.bin');
-  const bestPath = join(r.stateDir, 'best.bin');
-  const metricsPath = join(r.stateDir, 'metrics.jsonl');
-  // Checked before the neighbour search, which takes minutes on large corpora.
-  const existing = await readCheckpoint(checkpointPath);
+  const paths = {
+    checkpoint: join(r.stateDir, 'checkpoint.bin'),
+    best: join(r.stateDir, 'best.bin'),
+    metrics: join(r.stateDir, 'metrics.jsonl'),
+  };
+  const existing = await readCheckpoint(paths.checkpoint);
   if (existing && !r.resume) {
     throw new TrainError(
       'checkpoint_mismatch',
@@ -487,7 +212,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
   if (existing && r.resume) {
     const saved = existing.meta.fingerprint as Record<string, unknown>;
     const changed = Object.keys(fingerprint).filter(
-      (key) => JSON.stringify(saved?.[key]) !== JSON.stringify((fingerprint as Record<string, unknown>)[key]),
+      (key) => JSON.stringify(saved?.[key]) !== JSON.stringify(fingerprint[key]),
     );
     if (changed.length > 0) {
       throw new TrainError(
@@ -497,11 +222,30 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
       );
     }
   }
+  return { paths, existing: existing && r.resume ? existing : null };
+}
 
+/** The KL groups (saved or searched) and their seeded split into training and validation groups. */
+async function splitGroups(
+  r: Resolved,
+  data: TrainData,
+  rows: TrainingRows,
+  scan: SourceScan,
+  shape: RunShape,
+  emit: (event: TrainEvent) => void,
+): Promise<{ groups: Groups; trainGroups: Int32Array; valGroups: Int32Array }> {
+  const { M, pseudo, nGroups, nVal } = shape;
   const rng = new Rng(r.seed);
   const { groups, reused } = await loadOrBuildGroups(
     join(r.stateDir, 'groups.bin'),
-    { data: scan.fingerprint, nDocs, nQueries, neighbours: M, pseudoQueries: pseudo, seed: r.seed },
+    {
+      data: scan.fingerprint,
+      nDocs: rows.nDocs,
+      nQueries: rows.nQueries,
+      neighbours: M,
+      pseudoQueries: pseudo,
+      seed: r.seed,
+    },
     rows,
     {
       neighbours: M,
@@ -524,241 +268,364 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
     pseudoQueries: groups.pseudoQueries,
     neighbours: groups.neighbours,
   });
+  return { groups, trainGroups, valGroups };
+}
 
-  const groupsPerStep = M > 0 ? Math.max(1, Math.floor(r.batch / (1 + M))) : r.batch;
-  const stepsPerEpoch = Math.ceil(trainGroups.length / groupsPerStep);
-  const totalSteps = stepsPerEpoch * epochs;
-  const calibration = calibrate(rows, groups, trainGroups, scan, r);
-  emit({ type: 'recipe', nLatents: r.nLatents, k: r.k, epochs, calibration });
-  const hyper: StepHyper = {
+function stepHyper(r: Resolved, d: number, shape: RunShape, calibration: LossCalibration): StepHyper {
+  return {
     dModel: d,
     nLatents: r.nLatents,
     k: r.k,
     mseScale: calibration.mseScale,
-    queryWeight,
+    queryWeight: shape.queryWeight,
     kldWeight: calibration.kldWeight,
     temperature: calibration.temperature,
     auxK: r.auxK,
     auxCoef: r.auxCoef,
     auxScale: calibration.auxScale,
-    deadAfterRows,
+    deadAfterRows: shape.deadAfterRows,
     unitNormDecoder: r.unitNormDecoder,
     beta1: 0.9,
     beta2: 0.999,
     eps: 1e-8,
   };
+}
 
-  let state: CoreState;
-  let startEpoch = 0;
-  let step = 0;
-  let bestVal = Number.POSITIVE_INFINITY;
-  let bestEpoch: number | null = null;
-  let badEpochs = 0;
-  let trainSeconds = 0;
-  let stoppedEarly = false;
-  // Progress into the epoch after `startEpoch` when the checkpoint was written mid-epoch.
-  let resumeInEpoch: InEpoch | null = null;
-  if (existing && r.resume) {
-    state = existing.state;
-    startEpoch = existing.meta.epoch as number;
-    step = existing.meta.step as number;
-    bestVal = (existing.meta.bestVal as number | null) ?? Number.POSITIVE_INFINITY;
-    bestEpoch = existing.meta.bestEpoch as number | null;
-    badEpochs = existing.meta.badEpochs as number;
-    trainSeconds = existing.meta.trainSeconds as number;
-    stoppedEarly = existing.meta.stoppedEarly === true;
-    resumeInEpoch = (existing.meta.inEpoch as InEpoch | undefined) ?? null;
-    await truncateMetrics(metricsPath, startEpoch);
-    emit({ type: 'resumed', epoch: startEpoch, step });
-  } else {
-    state = initialState(all, totalRows, {
-      dModel: d,
-      nLatents: r.nLatents,
-      encoderFromDecoder: r.encoderFromDecoder,
-      biasInit: r.biasInit,
-      rng: new Rng(deriveSeed(r.seed, 2)),
-      mean: scan.mean,
-    });
-    await writeFileAtomic(metricsPath, []);
+/** Everything about a run that stays fixed while it trains. */
+interface Run {
+  r: Resolved;
+  rows: TrainingRows;
+  shape: RunShape;
+  groups: Groups;
+  trainGroups: Int32Array;
+  valGroups: Int32Array;
+  groupsPerStep: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  paths: StatePaths;
+  backend: BackendInfo;
+  emit: (event: TrainEvent) => void;
+}
+
+/** Where a run stands: restored from a checkpoint or fresh, and advanced by every step and epoch. */
+interface RunProgress {
+  /** Epochs finished when this process started. */
+  startEpoch: number;
+  step: number;
+  bestVal: number;
+  bestEpoch: number | null;
+  badEpochs: number;
+  trainSeconds: number;
+  stoppedEarly: boolean;
+  /** Progress into the epoch after `startEpoch` when the checkpoint was written mid-epoch. */
+  resumeInEpoch: InEpoch | null;
+  lastVal: LossParts | null;
+  stepsThisRun: number;
+  secondsThisRun: number;
+}
+
+/** The state and progress of the checkpoint being resumed, or fresh weights and an empty metrics file. */
+async function resumeOrStart(
+  run: Run,
+  existing: Checkpoint | null,
+  scan: SourceScan,
+): Promise<{ state: CoreState; progress: RunProgress }> {
+  const { r, rows } = run;
+  const progress: RunProgress = {
+    startEpoch: 0,
+    step: 0,
+    bestVal: Number.POSITIVE_INFINITY,
+    bestEpoch: null,
+    badEpochs: 0,
+    trainSeconds: 0,
+    stoppedEarly: false,
+    resumeInEpoch: null,
+    lastVal: null,
+    stepsThisRun: 0,
+    secondsThisRun: 0,
+  };
+  if (existing) {
+    const meta = existing.meta;
+    progress.startEpoch = meta.epoch as number;
+    progress.step = meta.step as number;
+    progress.bestVal = (meta.bestVal as number | null) ?? Number.POSITIVE_INFINITY;
+    progress.bestEpoch = meta.bestEpoch as number | null;
+    progress.badEpochs = meta.badEpochs as number;
+    progress.trainSeconds = meta.trainSeconds as number;
+    progress.stoppedEarly = meta.stoppedEarly === true;
+    progress.resumeInEpoch = (meta.inEpoch as InEpoch | undefined) ?? null;
+    await truncateMetrics(run.paths.metrics, progress.startEpoch);
+    run.emit({ type: 'resumed', epoch: progress.startEpoch, step: progress.step });
+    return { state: existing.state, progress };
   }
+  const state = initialState(rows.all, rows.nDocs + rows.nQueries, {
+    dModel: rows.dModel,
+    nLatents: r.nLatents,
+    encoderFromDecoder: r.encoderFromDecoder,
+    biasInit: r.biasInit,
+    rng: new Rng(deriveSeed(r.seed, 2)),
+    mean: scan.mean,
+  });
+  await writeFileAtomic(run.paths.metrics, [], { mkdir: true });
+  return { state, progress };
+}
+
+function checkpointMeta(
+  run: Run,
+  progress: RunProgress,
+  epochsDone: number,
+  inEpoch: InEpoch | null,
+): Record<string, unknown> {
+  return {
+    fingerprint: run.shape.fingerprint,
+    epoch: epochsDone,
+    step: progress.step,
+    bestVal: Number.isFinite(progress.bestVal) ? progress.bestVal : null,
+    bestEpoch: progress.bestEpoch,
+    badEpochs: progress.badEpochs,
+    trainSeconds: progress.trainSeconds,
+    stoppedEarly: progress.stoppedEarly,
+    ...(inEpoch ? { inEpoch } : {}),
+  };
+}
+
+/** What the steps of one epoch did. */
+interface EpochSteps {
+  sums: EpochSums;
+  deadFraction: number;
+  lr: number;
+  steps: number;
+  seconds: number;
+}
+
+/**
+ * The steps of epoch `epoch` (from where a mid-epoch checkpoint left it), with a checkpoint every
+ * --checkpoint-every steps or {@link MID_EPOCH_CHECKPOINT_MS}. @throws TrainError `diverged`.
+ */
+async function trainEpoch(
+  run: Run,
+  progress: RunProgress,
+  core: TrainerCore,
+  epoch: number,
+): Promise<EpochSteps> {
+  const { r, shape, rows, groups, groupsPerStep, stepsPerEpoch, totalSteps } = run;
+  const M = shape.M;
+  const order = epochOrder(run.trainGroups, r.seed, epoch);
+  const resumed = epoch === progress.startEpoch ? progress.resumeInEpoch : null;
+  const sums: EpochSums = resumed ? { ...resumed.sums } : { loss: 0, mse: 0, kl: 0, auxk: 0, rows: 0 };
+  let deadFraction = 0;
+  let started = performance.now();
+  let epochSeconds = resumed?.seconds ?? 0;
+  let epochSteps = resumed?.steps ?? 0;
+  let stepsSinceCheckpoint = 0;
+  let lastCheckpoint = performance.now();
+  let lr = lrAt(r, progress.step, totalSteps);
+  for (let s = epochSteps; s < stepsPerEpoch && progress.step < r.maxSteps; s++) {
+    const start = s * groupsPerStep;
+    const count = Math.min(groupsPerStep, order.length - start);
+    const x = assembleBatch(rows, groups, order, start, count);
+    lr = lrAt(r, progress.step, totalSteps);
+    const result = await core.step({ x, groups: count, neighbours: M }, lr);
+    if (!Number.isFinite(result.loss)) {
+      throw new TrainError(
+        'diverged',
+        `train: the loss became ${result.loss} at epoch ${epoch + 1} step ${progress.step + 1}; lower --lr or check the embeddings' scale`,
+      );
+    }
+    const batchRowCount = count * (1 + M);
+    sums.loss += result.loss * batchRowCount;
+    sums.mse += result.mse * batchRowCount;
+    sums.kl += result.kl * batchRowCount;
+    sums.auxk += result.auxk * batchRowCount;
+    sums.rows += batchRowCount;
+    deadFraction = result.deadFraction;
+    progress.step++;
+    epochSteps++;
+    progress.stepsThisRun++;
+    stepsSinceCheckpoint++;
+    run.emit({
+      type: 'progress',
+      phase: 'train',
+      done: progress.step,
+      total: totalSteps,
+      epoch: epoch + 1,
+      loss: result.loss,
+    });
+    const due =
+      r.checkpointEvery !== undefined
+        ? stepsSinceCheckpoint >= r.checkpointEvery
+        : performance.now() - lastCheckpoint >= MID_EPOCH_CHECKPOINT_MS;
+    if (due && epochSteps < stepsPerEpoch && progress.step < r.maxSteps) {
+      const now = performance.now();
+      epochSeconds += (now - started) / 1000;
+      progress.trainSeconds += (now - started) / 1000;
+      progress.secondsThisRun += (now - started) / 1000;
+      started = now;
+      const inEpoch = { steps: epochSteps, sums: { ...sums }, seconds: epochSeconds };
+      const path = run.paths.checkpoint;
+      await writeCheckpoint(path, checkpointMeta(run, progress, epoch, inEpoch), await core.readState());
+      run.emit({ type: 'checkpoint', epoch, step: progress.step, midEpoch: true, path });
+      stepsSinceCheckpoint = 0;
+      lastCheckpoint = performance.now();
+      started = lastCheckpoint;
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  epochSeconds += seconds;
+  progress.trainSeconds += seconds;
+  progress.secondsThisRun += seconds;
+  return { sums, deadFraction, lr, steps: epochSteps, seconds: epochSeconds };
+}
+
+/**
+ * After a whole epoch: validation (keeping the best weights, early stopping), the metrics line and the checkpoint.
+ */
+async function finishEpoch(
+  run: Run,
+  progress: RunProgress,
+  core: TrainerCore,
+  epoch: number,
+  done: EpochSteps,
+): Promise<void> {
+  const { r, paths, emit } = run;
+  progress.lastVal =
+    run.shape.nVal > 0
+      ? await evaluateGroups(core, run.rows, run.groups, run.valGroups, run.groupsPerStep, emit)
+      : null;
+  const lastVal = progress.lastVal;
+  if (lastVal !== null) {
+    if (lastVal.loss < progress.bestVal) {
+      progress.bestVal = lastVal.loss;
+      progress.bestEpoch = epoch + 1;
+      progress.badEpochs = 0;
+      await writeWeights(paths.best, { epoch: epoch + 1, validation: lastVal }, await core.readState());
+    } else {
+      progress.badEpochs++;
+      if (r.patience > 0 && progress.badEpochs >= r.patience) progress.stoppedEarly = true;
+    }
+  }
+  const { sums } = done;
+  const record: EpochRecord = {
+    epoch: epoch + 1,
+    step: progress.step,
+    lr: done.lr,
+    train: {
+      loss: sums.loss / sums.rows,
+      mse: sums.mse / sums.rows,
+      kl: sums.kl / sums.rows,
+      auxk: sums.auxk / sums.rows,
+    },
+    validation: lastVal,
+    deadFraction: done.deadFraction,
+    stepsPerSecond: done.steps / done.seconds,
+    rowsPerSecond: sums.rows / done.seconds,
+    seconds: done.seconds,
+    backend: run.backend.name,
+  };
+  await appendEpochRecord(paths.metrics, record);
+  emit({ type: 'epoch', record });
+  await writeCheckpoint(
+    paths.checkpoint,
+    checkpointMeta(run, progress, epoch + 1, null),
+    await core.readState(),
+  );
+  emit({
+    type: 'checkpoint',
+    epoch: epoch + 1,
+    step: progress.step,
+    midEpoch: false,
+    path: paths.checkpoint,
+  });
+  if (progress.stoppedEarly) {
+    emit({ type: 'early-stop', epoch: epoch + 1, bestEpoch: progress.bestEpoch ?? epoch + 1 });
+  }
+}
+
+/**
+ * Trains an SAE on `data` and exports it to `options.out`.
+ * @returns the final metrics. @throws TrainError (`bad_config`, `bad_input`, `backend_unavailable`,
+ * `checkpoint_mismatch`, `checkpoint_corrupt`, `diverged`) and SaeError from the export.
+ */
+export async function train(data: TrainData, options: TrainOptions): Promise<TrainResult> {
+  const r = resolveOptions(data, options);
+  const emit = options.onEvent ?? ((): void => {});
+  const { rows, scan } = readTrainingRows(data);
+  const backend = await startBackend(r, emit);
+  const shape = runShape(r, rows, scan);
+  const { paths, existing } = await openStateFolder(r, shape.fingerprint);
+  const { groups, trainGroups, valGroups } = await splitGroups(r, data, rows, scan, shape, emit);
+  const groupsPerStep = shape.M > 0 ? Math.max(1, Math.floor(r.batch / (1 + shape.M))) : r.batch;
+  const stepsPerEpoch = Math.ceil(trainGroups.length / groupsPerStep);
+  const { epochs } = shape;
+  const totalSteps = stepsPerEpoch * epochs;
+  const calibration = calibrate(rows, groups, trainGroups, scan, r);
+  emit({ type: 'recipe', nLatents: r.nLatents, k: r.k, epochs, calibration });
+  const hyper = stepHyper(r, rows.dModel, shape, calibration);
+  const run: Run = {
+    r,
+    rows,
+    shape,
+    groups,
+    trainGroups,
+    valGroups,
+    groupsPerStep,
+    stepsPerEpoch,
+    totalSteps,
+    paths,
+    backend,
+    emit,
+  };
+  const { state, progress } = await resumeOrStart(run, existing, scan);
 
   const coreOptions = r.threads !== undefined ? { threads: r.threads } : {};
   let core: TrainerCore = await createTrainerCore(hyper, state, coreOptions);
-  let lastVal: LossParts | null = null;
-  let stepsThisRun = 0;
-  let secondsThisRun = 0;
-  const checkpointMeta = (epochsDone: number, inEpoch: InEpoch | null): Record<string, unknown> => ({
-    fingerprint,
-    epoch: epochsDone,
-    step,
-    bestVal: Number.isFinite(bestVal) ? bestVal : null,
-    bestEpoch,
-    badEpochs,
-    trainSeconds,
-    stoppedEarly,
-    ...(inEpoch ? { inEpoch } : {}),
-  });
   try {
-    for (let epoch = startEpoch; epoch < epochs && !stoppedEarly && step < r.maxSteps; epoch++) {
-      const order = epochOrder(trainGroups, r.seed, epoch);
-      const resumed = epoch === startEpoch ? resumeInEpoch : null;
-      const sums: EpochSums = resumed ? { ...resumed.sums } : { loss: 0, mse: 0, kl: 0, auxk: 0, rows: 0 };
-      let deadFraction = 0;
-      let started = performance.now();
-      let epochSeconds = resumed?.seconds ?? 0;
-      let epochSteps = resumed?.steps ?? 0;
-      let stepsSinceCheckpoint = 0;
-      let lastCheckpoint = performance.now();
-      let lr = lrAt(r, step, totalSteps);
-      for (let s = epochSteps; s < stepsPerEpoch && step < r.maxSteps; s++) {
-        const start = s * groupsPerStep;
-        const count = Math.min(groupsPerStep, order.length - start);
-        const x = assembleBatch(rows, groups, order, start, count);
-        lr = lrAt(r, step, totalSteps);
-        const result = await core.step({ x, groups: count, neighbours: M }, lr);
-        if (!Number.isFinite(result.loss)) {
-          throw new TrainError(
-            'diverged',
-            `train: the loss became ${result.loss} at epoch ${epoch + 1} step ${step + 1}; lower --lr or check the embeddings' scale`,
-          );
-        }
-        const batchRowCount = count * (1 + M);
-        sums.loss += result.loss * batchRowCount;
-        sums.mse += result.mse * batchRowCount;
-        sums.kl += result.kl * batchRowCount;
-        sums.auxk += result.auxk * batchRowCount;
-        sums.rows += batchRowCount;
-        deadFraction = result.deadFraction;
-        step++;
-        epochSteps++;
-        stepsThisRun++;
-        stepsSinceCheckpoint++;
-        emit({
-          type: 'progress',
-          phase: 'train',
-          done: step,
-          total: totalSteps,
-          epoch: epoch + 1,
-          loss: result.loss,
-        });
-        const due =
-          r.checkpointEvery !== undefined
-            ? stepsSinceCheckpoint >= r.checkpointEvery
-            : performance.now() - lastCheckpoint >= MID_EPOCH_CHECKPOINT_MS;
-        if (due && epochSteps < stepsPerEpoch && step < r.maxSteps) {
-          const now = performance.now();
-          epochSeconds += (now - started) / 1000;
-          trainSeconds += (now - started) / 1000;
-          secondsThisRun += (now - started) / 1000;
-          started = now;
-          const inEpoch = { steps: epochSteps, sums: { ...sums }, seconds: epochSeconds };
-          await writeCheckpoint(checkpointPath, checkpointMeta(epoch, inEpoch), await core.readState());
-          emit({ type: 'checkpoint', epoch, step, midEpoch: true, path: checkpointPath });
-          stepsSinceCheckpoint = 0;
-          lastCheckpoint = performance.now();
-          started = lastCheckpoint;
-        }
-      }
-      const seconds = (performance.now() - started) / 1000;
-      epochSeconds += seconds;
-      trainSeconds += seconds;
-      secondsThisRun += seconds;
-      if (epochSteps < stepsPerEpoch) break; // maxSteps reached mid-epoch: no checkpoint for a partial epoch
-      lastVal = nVal > 0 ? await evaluateGroups(core, rows, groups, valGroups, groupsPerStep, emit) : null;
-      if (lastVal !== null) {
-        if (lastVal.loss < bestVal) {
-          bestVal = lastVal.loss;
-          bestEpoch = epoch + 1;
-          badEpochs = 0;
-          await writeWeights(bestPath, { epoch: epoch + 1, validation: lastVal }, await core.readState());
-        } else {
-          badEpochs++;
-          if (r.patience > 0 && badEpochs >= r.patience) stoppedEarly = true;
-        }
-      }
-      const record: EpochRecord = {
-        epoch: epoch + 1,
-        step,
-        lr,
-        train: {
-          loss: sums.loss / sums.rows,
-          mse: sums.mse / sums.rows,
-          kl: sums.kl / sums.rows,
-          auxk: sums.auxk / sums.rows,
-        },
-        validation: lastVal,
-        deadFraction,
-        stepsPerSecond: epochSteps / epochSeconds,
-        rowsPerSecond: sums.rows / epochSeconds,
-        seconds: epochSeconds,
-        backend: backend.name,
-      };
-      await appendFile(metricsPath, `${JSON.stringify(record)}\n`);
-      emit({ type: 'epoch', record });
-      await writeCheckpoint(checkpointPath, checkpointMeta(epoch + 1, null), await core.readState());
-      emit({ type: 'checkpoint', epoch: epoch + 1, step, midEpoch: false, path: checkpointPath });
-      if (stoppedEarly) emit({ type: 'early-stop', epoch: epoch + 1, bestEpoch: bestEpoch ?? epoch + 1 });
+    for (
+      let epoch = progress.startEpoch;
+      epoch < epochs && !progress.stoppedEarly && progress.step < r.maxSteps;
+      epoch++
+    ) {
+      const done = await trainEpoch(run, progress, core, epoch);
+      if (done.steps < stepsPerEpoch) break; // maxSteps reached mid-epoch: no checkpoint for a partial epoch
+      await finishEpoch(run, progress, core, epoch, done);
     }
 
     // Export the best validated weights when validation ran, else the last ones.
     let exportState = await core.readState();
-    if (bestEpoch !== null && step >= stepsPerEpoch) {
-      const best = await readCheckpoint(bestPath);
+    if (progress.bestEpoch !== null && progress.step >= stepsPerEpoch) {
+      const best = await readCheckpoint(paths.best);
       if (best) {
         exportState = { ...exportState, params: best.state.params };
-        lastVal = (best.meta.validation as LossParts | undefined) ?? lastVal;
+        progress.lastVal = (best.meta.validation as LossParts | undefined) ?? progress.lastVal;
         core.dispose();
         core = await createTrainerCore(hyper, exportState, coreOptions);
       }
     }
     const final = await evaluateAllRows(core, rows, r.batch, r.evaluationRows, emit);
-    const { params } = exportState;
-    const W_dec = transpose(params.wDecT, r.nLatents, d);
-    const stepsPerSecond =
-      stepsThisRun > 0 ? stepsThisRun / secondsThisRun : step / Math.max(trainSeconds, 1e-9);
-    await writeSae(
-      options.out,
-      { W_enc: params.wEnc, b_enc: params.bEnc, W_dec, b_dec: params.bDec, dModel: d, nLatents: r.nLatents },
-      {
-        k: r.k,
-        embedding: options.embedding,
-        training: {
-          trainer: '@steer/train',
-          backend: backend.name,
-          epochs,
-          epochsRun: Math.min(epochs, Math.ceil(step / stepsPerEpoch)),
-          steps: step,
-          bestEpoch,
-          stoppedEarly,
-          batch: r.batch,
-          lr: r.lr,
-          schedule: 'cosine',
-          loss: r.loss,
-          kldWeight: r.kldWeight,
-          neighbours: M,
-          queryWeight,
-          temperature: calibration.temperature,
-          calibration: { ...calibration },
-          auxK: r.auxK,
-          auxCoef: r.auxCoef,
-          deadAfterRows,
-          unitNormDecoder: r.unitNormDecoder,
-          encoderFromDecoder: r.encoderFromDecoder,
-          biasInit: r.biasInit,
-          seed: r.seed,
-          pseudoQueries: groups.pseudoQueries,
-          vectors: totalRows,
-          neighbourSearch: groups.search ?? [],
-          mse: final.mse,
-          ...(final.rows < totalRows ? { mseVectors: final.rows } : {}),
-          deadFraction: final.deadFraction,
-          validation: lastVal,
-          data: { vectors: totalRows, sha256: scan.sha256 },
-          code: codeVersion(),
-          ...options.provenance,
-        },
-      },
-    );
+    const { step, bestEpoch, stoppedEarly } = progress;
+    const epochsRun = Math.min(epochs, Math.ceil(step / stepsPerEpoch));
+    await exportSae({
+      out: options.out,
+      embedding: options.embedding,
+      params: exportState.params,
+      r,
+      backend: backend.name,
+      epochs,
+      epochsRun,
+      steps: step,
+      bestEpoch,
+      stoppedEarly,
+      neighbours: shape.M,
+      queryWeight: shape.queryWeight,
+      calibration,
+      deadAfterRows: shape.deadAfterRows,
+      groups,
+      vectors: rows.nDocs + rows.nQueries,
+      final,
+      validation: progress.lastVal,
+      sha256: scan.sha256,
+      provenance: options.provenance,
+    });
     emit({ type: 'exported', dir: options.out });
     return {
       sae: resolve(options.out),
@@ -766,13 +633,16 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
       calibration,
       mse: final.mse,
       deadFraction: final.deadFraction,
-      stepsPerSecond,
+      stepsPerSecond:
+        progress.stepsThisRun > 0
+          ? progress.stepsThisRun / progress.secondsThisRun
+          : step / Math.max(progress.trainSeconds, 1e-9),
       backend,
-      epochs: Math.min(epochs, Math.ceil(step / stepsPerEpoch)),
+      epochs: epochsRun,
       steps: step,
       bestEpoch,
       stoppedEarly,
-      validation: lastVal,
+      validation: progress.lastVal,
       stateDir: r.stateDir,
     };
   } finally {
@@ -798,95 +668,4 @@ function asSource(vectors: Float32Array | VectorSource, d: number, what: string)
     );
   }
   return memorySource(vectors, d, what);
-}
-
-/** W [rows, cols] -> W^T [cols, rows]. */
-export function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
-  return out;
-}
-
-async function evaluateGroups(
-  core: TrainerCore,
-  rows: TrainingRows,
-  groups: Groups,
-  which: Int32Array,
-  groupsPerStep: number,
-  emit: (event: TrainEvent) => void,
-): Promise<LossParts> {
-  const sums = { loss: 0, mse: 0, kl: 0, auxk: 0, rows: 0 };
-  const M = groups.neighbours;
-  for (let start = 0; start < which.length; start += groupsPerStep) {
-    const count = Math.min(groupsPerStep, which.length - start);
-    const x = assembleBatch(rows, groups, which, start, count);
-    const result = await core.evaluate({ x, groups: count, neighbours: M });
-    const n = count * (1 + M);
-    sums.loss += result.loss * n;
-    sums.mse += result.mse * n;
-    sums.kl += result.kl * n;
-    sums.rows += n;
-    emit({ type: 'progress', phase: 'evaluate', done: start + count, total: which.length });
-  }
-  return { loss: sums.loss / sums.rows, mse: sums.mse / sums.rows, kl: sums.kl / sums.rows, auxk: 0 };
-}
-
-/**
- * MSE and dead fraction of the current weights over every training vector, or over `limit` of them in evenly spaced
- * blocks of `batch` rows when there are more.
- */
-async function evaluateAllRows(
-  core: TrainerCore,
-  rows: TrainingRows,
-  batch: number,
-  limit: number,
-  emit: (event: TrainEvent) => void,
-): Promise<{ mse: number; deadFraction: number; rows: number }> {
-  const total = rows.nDocs + rows.nQueries;
-  const d = rows.dModel;
-  const blocks = Math.ceil(Math.min(total, limit) / batch);
-  const spaced = Math.min(total, limit) < total;
-  const buffer = new Float32Array(batch * d);
-  let fired: Uint8Array | null = null;
-  let sum = 0;
-  let seen = 0;
-  for (let b = 0; b < blocks; b++) {
-    const start = spaced ? Math.floor((b * total) / blocks) : b * batch;
-    const count = Math.min(batch, total - start);
-    const result = await core.evaluate({
-      x: rows.all.readRange(start, count, buffer.subarray(0, count * d)),
-      groups: count,
-      neighbours: 0,
-    });
-    sum += result.mse * count;
-    seen += count;
-    if (fired === null) fired = result.fired;
-    else for (let i = 0; i < fired.length; i++) fired[i] = fired[i]! | result.fired[i]!;
-    emit({ type: 'progress', phase: 'evaluate', done: seen, total: Math.min(total, blocks * batch) });
-  }
-  let dead = 0;
-  for (const f of fired!) if (f === 0) dead++;
-  return { mse: sum / seen, deadFraction: dead / fired!.length, rows: seen };
-}
-
-/** Drops metrics lines of epochs after `epoch` (written before a crash that lost their checkpoint). */
-async function truncateMetrics(path: string, epoch: number): Promise<void> {
-  let text = '';
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-      throw new TrainError('file_unreadable', `train: cannot read ${path} (${describeError(error)})`);
-  }
-  const kept = text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .filter((line) => {
-      try {
-        return (JSON.parse(line) as { epoch: number }).epoch <= epoch;
-      } catch {
-        return false;
-      }
-    });
-  await writeFileAtomic(path, [new TextEncoder().encode(kept.map((l) => `${l}\n`).join(''))]);
 }

@@ -2,7 +2,7 @@
 // normalised MSE (checked against a Monte-Carlo estimate), and invariance of the whole loss to the data's scale.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { calibrateLoss, dataMoments, groupScoreStatistics } from '../src/calibrate.js';
+import { calibrateLoss, dataMoments, groupScoreStatistics, momentsFrom } from '../src/calibrate.js';
 import { Rng } from '../src/rng.js';
 
 const d = 8;
@@ -65,6 +65,14 @@ describe('calibration of the scale-free loss', () => {
     const { variance, meanSquare } = dataMoments(data, 3, 2);
     assert.ok(Math.abs(meanSquare - 91 / 6) < 1e-12);
     assert.ok(Math.abs(variance - 8 / 3) < 1e-12); // each dimension varies by 8/3 around its mean
+  });
+
+  it("momentsFrom gives the same moments from a streamed mean row and mean(x^2) (the trainer's path)", () => {
+    const direct = dataMoments(Float32Array.from([1, 2, 3, 4, 5, 6]), 3, 2);
+    const streamed = momentsFrom(new Float64Array([3, 4]), 91 / 6);
+    assert.ok(Math.abs(streamed.variance - 8 / 3) < 1e-12);
+    assert.ok(Math.abs(streamed.variance - direct.variance) < 1e-12);
+    assert.equal(momentsFrom([1, 1], 0.5).variance, 0); // clamped: mean(x^2) below |mean|^2 / d by rounding
   });
 
   it('the second-order KL per unit of noise matches a Monte-Carlo estimate', () => {

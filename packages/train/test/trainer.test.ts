@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isInputError, SteerError } from '@steer/core';
 import { loadSae, readSaeManifest, readSaeWeights } from '@steer/sae';
 import { train, type TrainError, type TrainOptions } from '../src/index.js';
 import { bestCosines, plantedData } from './support/synthetic.js';
@@ -245,6 +246,11 @@ describe('train', () => {
       await assert.rejects(train({ dModel: 32, docs: bad }, base), (e: TrainError) => {
         assert.equal(e.code, 'bad_input');
         assert.match(e.message, /row 3 has a non-finite value/);
+        // A SteerError of the `train` component, so the CLI maps it by its kind like every other error.
+        assert.ok(e instanceof SteerError);
+        assert.equal(e.component, 'train');
+        assert.equal(e.kind, 'input');
+        assert.ok(isInputError(e));
         return true;
       });
     });

@@ -14,6 +14,12 @@ interface DemoHit {
   perspective?: string;
   moved?: number | null;
 }
+interface DemoSide {
+  perspective: string;
+  concept: string;
+  features: Array<{ id: number; label?: string; weight: number }>;
+  overridden: Array<{ id: number }>;
+}
 interface DemoOutput {
   index: string;
   reusedIndex: boolean;
@@ -21,11 +27,14 @@ interface DemoOutput {
   queries: Array<{
     query: string;
     steerQuery: string;
-    toward: { perspective: string };
+    toward: DemoSide;
+    away: DemoSide;
     baseline: DemoHit[];
     steered: DemoHit[];
   }>;
 }
+
+const ids = (features: Array<{ id: number }>): number[] => features.map((f) => f.id).sort((a, b) => a - b);
 
 test('steer demo --json shows steering toward the chosen perspective, and a second run reuses the index', async () => {
   const cwd = await mkdtemp(join(tmpdir(), 'steer-demo-'));
@@ -83,12 +92,38 @@ test('steer demo --json shows steering toward the chosen perspective, and a seco
   const idLine = demoSteer
     .split('\n')
     .find((line) => line.startsWith(aliasLine.slice(0, aliasLine.indexOf(' +@'))) && / \+f\d+/.test(line))!;
-  const ids = [...idLine.matchAll(/[+-]f(\d+)/g)].map((m) => Number(m[1]));
+  const lineIds = [...idLine.matchAll(/[+-]f(\d+)/g)].map((m) => Number(m[1]));
   assert.deepEqual(
     found.edits.map((e) => e.feature).sort(),
-    ids.sort(),
+    lineIds.sort(),
     `${aliasLine} names the features of ${idLine}`,
   );
+
+  // The features the demo names are the edits in effect once the compiler merged them (one edit per feature):
+  // exactly those `steer search` plans for the same steer query, none both toward and away; a feature of both
+  // concepts (electric cars: the best "running costs" feature is also in the "emissions" direction) is listed on
+  // the side whose edit is kept and named as overridden on the other.
+  for (const q of out.queries) {
+    const run = await runSteer(['search', q.steerQuery, '--json'], { cwd: workspace });
+    assert.equal(run.code, 0, run.stderr);
+    const planned = parseJsonOutput<{ edits: Array<{ feature: number; op: string; value: number }> }>(
+      run,
+    ).edits;
+    const amplified = planned.filter((e) => e.op !== 'zero' && e.value > 0).map((e) => e.feature);
+    const zeroed = planned.filter((e) => e.op === 'zero').map((e) => e.feature);
+    assert.deepEqual(
+      ids(q.toward.features),
+      amplified.sort((a, b) => a - b),
+      `toward in effect: ${q.steerQuery}`,
+    );
+    assert.deepEqual(
+      ids(q.away.features),
+      zeroed.sort((a, b) => a - b),
+      `away in effect: ${q.steerQuery}`,
+    );
+    for (const f of q.away.overridden) assert.ok(amplified.includes(f.id), `f${f.id} stays amplified`);
+    for (const f of q.toward.overridden) assert.ok(zeroed.includes(f.id), `f${f.id} stays zeroed`);
+  }
 
   // A second run reuses the index, and keeps a demo.steer the user edited.
   await writeFile(join(workspace, 'demo.steer'), `${demoSteer}"my own query" k=3\n`);
@@ -111,4 +146,25 @@ test('steer demo --json shows steering toward the chosen perspective, and a seco
   assert.match(ending, /VS Code: .*code --install-extension/s);
   assert.match(ending, /code steer-demo steer-demo\/demo\.steer/);
   assert.match(ending, /Neovim: +nvim steer-demo\/demo\.steer .*lsp', '--stdio'/);
+
+  // Each query's line names the features in effect on each side (as --json does), never one on both sides, and
+  // says which feature of a concept another edit overrode.
+  const steerLines = human.stdout.split('\n').filter((line) => line.startsWith('   steer toward '));
+  assert.equal(steerLines.length, out.queries.length);
+  steerLines.forEach((line, i) => {
+    const q = out.queries[i]!;
+    const [towardText, awayText] = line.split(`, away from '${q.away.perspective}' `) as [string, string];
+    assert.ok(awayText !== undefined, line);
+    const listed = (text: string) =>
+      [...text.matchAll(/f(\d+) \(/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+    assert.deepEqual(listed(towardText), ids(q.toward.features), line);
+    assert.deepEqual(listed(awayText), ids(q.away.features), line);
+    assert.ok(
+      listed(towardText).every((id) => !listed(awayText).includes(id)),
+      `no feature both toward and away: ${line}`,
+    );
+    for (const f of q.away.overridden)
+      assert.match(awayText, new RegExp(`\\bf${f.id} is steered toward instead`));
+    if (q.away.features.length === 0) assert.match(awayText, /^with no feature/);
+  });
 });

@@ -10,7 +10,7 @@ import type { Catalog } from '@steer/catalog';
 import { createEmbedder } from '@steer/embed';
 import { loadConfig, openEngine } from '@steer/engine';
 import type { SteerEngine } from '@steer/engine';
-import { compileText } from '@steer/grammar';
+import { compileText, type PlannedEdit } from '@steer/grammar';
 import type { SearchHit } from '@steer/search';
 import type { Command, CommandIO } from '../command.js';
 import { documentText, readCorpus } from '../corpus.js';
@@ -138,9 +138,43 @@ function moveMarker(moved: number | null | undefined): string {
   return ` ${marker.padEnd(3)} `;
 }
 
+/** A feature of a concept's direction, as the demo shows it. */
+interface DirectionFeature {
+  id: number;
+  label?: string;
+  weight: number;
+}
+
+/** The features of one side of the steering: those whose edit is in effect, and those another edit overrides. */
+interface SteeringSide {
+  features: DirectionFeature[];
+  overridden: DirectionFeature[];
+}
+
+/**
+ * Splits a concept's features by the edit the compiled plan keeps for each (one edit per feature): those whose
+ * edit steers the way the concept was written (`wanted`), and those that another edit overrode.
+ */
+function inEffect(
+  features: DirectionFeature[],
+  edits: readonly PlannedEdit[],
+  wanted: (edit: PlannedEdit) => boolean,
+): SteeringSide {
+  const kept = new Set(edits.filter(wanted).map((e) => e.feature));
+  return {
+    features: features.filter((f) => kept.has(f.id)),
+    overridden: features.filter((f) => !kept.has(f.id)),
+  };
+}
+
+const amplifies = (edit: PlannedEdit): boolean => edit.op !== 'zero' && edit.value > 0;
+const suppresses = (edit: PlannedEdit): boolean => edit.op === 'zero' || edit.value < 0;
+
 /**
  * Runs each demo query steered by concept (toward the perspective's concept direction at the default strength, 1x
  * relative to the query's own code, away from the other perspective's best feature) beside the unsteered run.
+ * The features shown are the edits in effect after the compiler merged them (one edit per feature): a feature in
+ * both concepts is listed once, on the side whose edit is kept, and named as overridden on the other.
  */
 async function runDemoQueries(
   engine: SteerEngine,
@@ -151,7 +185,7 @@ async function runDemoQueries(
 ) {
   const results = [];
   const steerings: DemoSteering[] = [];
-  const direction = async (concept: string) =>
+  const direction = async (concept: string): Promise<DirectionFeature[]> =>
     ((await catalog.resolveConcept(concept)) ?? []).map(({ feature, weight }) => ({
       id: feature.id,
       ...(feature.label ? { label: feature.label } : {}),
@@ -163,18 +197,19 @@ async function runDemoQueries(
     const steerQuery = `${quoteText(q.query)} +~${quoteText(q.steerConcept)} -~${quoteText(q.awayConcept)}/1 k=${TOP_K}`;
     const result = await engine.search(steerQuery, { index, compare: true });
     const marked = markMoves(result.baseline ?? [], result.hits, perspectives);
-    const toward = await direction(q.steerConcept);
-    const away = (await direction(q.awayConcept)).slice(0, 1);
+    const edits = result.resolved.plan.edits;
+    const toward = inEffect(await direction(q.steerConcept), edits, amplifies);
+    const away = inEffect((await direction(q.awayConcept)).slice(0, 1), edits, suppresses);
     results.push({
       query: q.query,
       steerQuery,
-      toward: { perspective: q.steerToward, concept: q.steerConcept, features: toward },
-      away: { perspective: q.steerAwayFrom, concept: q.awayConcept, features: away },
+      toward: { perspective: q.steerToward, concept: q.steerConcept, ...toward },
+      away: { perspective: q.steerAwayFrom, concept: q.awayConcept, ...away },
       ...marked,
     });
     // demo.steer names the concept's strongest feature by id and by alias, beside the concept itself.
-    const [towardTop] = toward;
-    const [awayTop] = away;
+    const [towardTop] = toward.features;
+    const [awayTop] = away.features;
     if (towardTop) {
       steerings.push({
         query: q.query,
@@ -188,6 +223,23 @@ async function runDemoQueries(
   return { results, steerings };
 }
 
+/** Features as `f12 (label words)`, or `no feature`. */
+function namedFeatures(features: ReadonlyArray<{ id: number; label?: string }>): string {
+  if (features.length === 0) return 'no feature';
+  return features
+    .map((f) => `f${f.id} (${f.label?.split(', ').slice(0, 3).join(', ') ?? 'unlabelled'})`)
+    .join(', ');
+}
+
+/** One side of the steering line: its features in effect, and a note on those the other side's edit overrode. */
+function sideText(side: SteeringSide, otherSide: string): string {
+  const ids = side.overridden.map((f) => `f${f.id}`).join(', ');
+  const note = ids
+    ? ` (${ids} ${side.overridden.length === 1 ? 'is' : 'are'} steered ${otherSide} instead)`
+    : '';
+  return `with ${namedFeatures(side.features)}${note}`;
+}
+
 /** Prints each query's features and its hits without and with steering, moves marked. */
 function printDemoResults(
   io: CommandIO,
@@ -195,13 +247,9 @@ function printDemoResults(
 ): void {
   for (const r of results) {
     io.stdout.write(`\n━━ ${r.query}\n`);
-    const named = (features: Array<{ id: number; label?: string }>) =>
-      features
-        .map((f) => `f${f.id} (${f.label?.split(', ').slice(0, 3).join(', ') ?? 'unlabelled'})`)
-        .join(', ');
     io.stdout.write(
-      `   steer toward '${r.toward.perspective}' with ${named(r.toward.features)}` +
-        `, away from '${r.away.perspective}' with ${named(r.away.features)}\n`,
+      `   steer toward '${r.toward.perspective}' ${sideText(r.toward, 'away')}` +
+        `, away from '${r.away.perspective}' ${sideText(r.away, 'toward')}\n`,
     );
     io.stdout.write(`   steer query: ${r.steerQuery}\n`);
     io.stdout.write('   without steering:\n');

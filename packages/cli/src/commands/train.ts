@@ -2,12 +2,13 @@
 // embedded on the fly, with checkpoints, --resume, and export to the SAE format the runtime loads.
 import { access, readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { createEmbedder } from '@steer/embed';
 import {
   BACKEND_ORDER,
   TrainError,
   createProgressReporter,
+  isolatedTfWorker,
   loadQrels,
   concatSources,
   openVectorFiles,
@@ -34,9 +35,12 @@ const USAGE =
   '--k K --out <dir> [--latents N] [--epochs E] [--loss scale-free|paper] [--kld-weight w] [--temperature T] ' +
   '[--batch 512] [--neighbours 8] [--queries <file>] [--qrels <qrels.tsv>] [--neighbour-search auto|exact|ivf] ' +
   '[--neighbour-recall 0.9] [--checkpoint-every <steps>] [--eval-rows N] [--lr 0.001] [--aux-k d/2] [--seed 0] ' +
-  '[--backend auto|cuda|webgpu|onnx|wasm|cpu] [--resume] [--json]';
+  '[--backend auto|cuda|webgpu|onnx|wasm|cpu] [--threads N] [--resume] [--json]';
 
-/** Codes of TrainError caused by the user's input or environment (exit 2); the rest are failures (exit 1). */
+/**
+ * Codes of TrainError about the flags or input files, re-raised as the command's UsageError; the rest (a damaged
+ * checkpoint, a diverged loss) stay TrainErrors, which the CLI maps by their kind like every SteerError.
+ */
 const USAGE_CODES = new Set([
   'bad_config',
   'bad_input',
@@ -224,9 +228,9 @@ type EmbedMessage =
     }
   | { type: 'error'; name: string; message: string };
 
-// NOTE: the default embedder (@energetic-ai/core) bundles TF.js 4.5 and claims the wasm backend of the
-// process-wide TF.js engine, which the trainer's TF.js 4.22 shares (the engine lives on globalThis). Embedding
-// therefore runs in a worker thread, whose globals are its own; this module is that worker's entry too.
+// NOTE: the default embedder bundles its own TF.js, which would claim the process-wide TF.js engine before the
+// trainer's (the reason and the owner: packages/train/src/backend/tf-engine.ts). Embedding therefore runs in the
+// worker thread isolatedTfWorker gives it; this module is that worker's entry too.
 async function embedInWorker(job: EmbedJob): Promise<void> {
   const port = parentPort!;
   try {
@@ -271,7 +275,7 @@ function embedTexts(
   onProgress: (done: number, total: number) => void,
 ): Promise<Extract<EmbedMessage, { type: 'done' }>> {
   return new Promise((resolvePromise, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { steerTrainEmbed: job } });
+    const worker = isolatedTfWorker(new URL(import.meta.url), { steerTrainEmbed: job });
     let settled = false;
     worker.on('message', (message: EmbedMessage) => {
       if (message.type === 'progress') onProgress(message.done, message.total);
@@ -446,6 +450,7 @@ export const trainCommand: Command = {
     'max-steps': { type: 'string' },
     seed: { type: 'string' },
     backend: { type: 'string' },
+    threads: { type: 'string' },
     out: { type: 'string', short: 'o' },
     'state-dir': { type: 'string' },
     resume: { type: 'boolean' },
@@ -493,6 +498,7 @@ export const trainCommand: Command = {
       maxSteps: integer(args, 'max-steps', 1),
       seed: integer(args, 'seed', 0),
       backend: choice<BackendName | 'auto'>(args, 'backend', ['auto', ...BACKEND_ORDER]),
+      threads: integer(args, 'threads', 1),
       stateDir: str(args, 'state-dir') !== undefined ? resolve(io.cwd, str(args, 'state-dir')!) : undefined,
       resume: args.values.resume === true,
       ...(json ? {} : { onEvent: createProgressReporter(io.stderr, io.interactive) }),

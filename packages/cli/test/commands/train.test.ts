@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { parseArgs } from 'node:util';
 import { readNpy, writeNpy } from '@steer/embed';
-import { readSaeManifest } from '@steer/sae';
+import { readSaeManifest, readSaeWeights } from '@steer/sae';
 import type { CommandIO } from '../../src/command.js';
 import { UsageError } from '../../src/command.js';
 import { trainCommand } from '../../src/commands/train.js';
@@ -265,6 +265,49 @@ test('steer train --embeddings records the model and version that steer embed wr
   await assert.rejects(
     run([...args, '--out', 'sae-bad-sidecar']),
     (e: Error) => e instanceof UsageError && /sidecar\.npy\.model\.json must be/.test(e.message),
+  );
+});
+
+test('steer train --threads N runs the onnx backend on N threads and trains the same SAE on 1 or 2', async () => {
+  const trainOn = async (threads: string): Promise<{ stderr: string; weights: Buffer }> => {
+    const out = `sae-threads-${threads}`;
+    const result = await run([
+      '--embeddings',
+      'vectors.npy',
+      '--latents',
+      '32',
+      '--k',
+      '4',
+      '--epochs',
+      '2',
+      '--batch',
+      '45',
+      '--neighbours',
+      '4',
+      '--backend',
+      'onnx',
+      '--threads',
+      threads,
+      '--out',
+      out,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const sae = await readSaeWeights(join(root, out));
+    const weights = Buffer.concat(
+      [sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec].map((a) =>
+        Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      ),
+    );
+    return { stderr: result.stderr, weights };
+  };
+  const one = await trainOn('1');
+  const two = await trainOn('2');
+  assert.match(one.stderr, /train: backend onnx: .*\b1 thread\b/);
+  assert.match(two.stderr, /train: backend onnx: .*\b2 threads\b/);
+  assert.ok(one.weights.equals(two.weights), 'the SAE differs between --threads 1 and --threads 2');
+  await assert.rejects(
+    run(['--embeddings', 'vectors.npy', '--k', '4', '--out', 'x', '--threads', '0']),
+    (e: Error) => e instanceof UsageError && /--threads must be a whole number >= 1, not '0'/.test(e.message),
   );
 });
 

@@ -296,8 +296,9 @@ const trainerSetup: { backend: ExperimentBackend; threads: number | undefined } 
 /**
  * Starts the trainer's backend for the experiments of this process: `onnx` (default) on `threads` threads (default
  * every core), or `wasm`. Call it before creating the default (USE lite) embedder in a process that will train: the
- * embedder bundles its own TF.js, and starting the trainer's wasm backend after it fails with "WASM backend not
- * initialized". @throws TrainError `backend_unavailable`.
+ * embedder bundles its own TF.js, so the trainer's backend must claim the process-wide TF.js engine first (the
+ * reason and the one owner of that engine: packages/train/src/backend/tf-engine.ts). @throws TrainError
+ * `backend_unavailable`.
  */
 export async function prepareTrainer(
   options: { backend?: ExperimentBackend; threads?: number } = {},

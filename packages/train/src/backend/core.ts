@@ -1,6 +1,7 @@
 // What every compute core of the trainer provides (TF.js in tf.ts, onnxruntime + worker threads in onnx.ts), and
 // the names of the backends a run can choose.
-import type { CoreState, LossParts, SaeParams, StepBatch } from '../model.js';
+import { TrainError } from '../errors.js';
+import { batchRows, type CoreState, type LossParts, type SaeParams, type StepBatch } from '../model.js';
 
 /** The compute backends the trainer can run on. */
 export type BackendName = 'cuda' | 'webgpu' | 'onnx' | 'wasm' | 'cpu';
@@ -44,4 +45,31 @@ export interface TrainerCore {
   /** A copy of the full state (weights, Adam moments, counters), for checkpoints and export. */
   readState(): Promise<CoreState>;
   dispose(): void;
+}
+
+/** @throws TrainError `bad_config` when an array of `state` does not hold the values of an SAE of n latents on d dims. */
+export function checkStateSizes(state: CoreState, d: number, n: number): void {
+  const sizes = { wEnc: n * d, bEnc: n, wDecT: n * d, bDec: d };
+  for (const part of [state.params, state.adamM, state.adamV]) {
+    for (const key of ['wEnc', 'bEnc', 'wDecT', 'bDec'] as const) {
+      if (part[key].length !== sizes[key]) {
+        throw new TrainError(
+          'bad_config',
+          `train: state array ${key} has ${part[key].length} values, expected ${sizes[key]}`,
+        );
+      }
+    }
+  }
+}
+
+/** @returns the rows of `batch`. @throws TrainError `bad_input` unless `batch.x` holds exactly those rows of d. */
+export function checkBatchRows(batch: StepBatch, d: number): number {
+  const rows = batchRows(batch);
+  if (rows < 1 || batch.x.length !== rows * d) {
+    throw new TrainError(
+      'bad_input',
+      `train: batch has ${batch.x.length} values, expected ${rows} rows of ${d}`,
+    );
+  }
+  return rows;
 }

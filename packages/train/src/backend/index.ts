@@ -8,6 +8,7 @@ import { activeBackend as activeTfBackend, createTrainerCore as createTfCore, us
 
 export { BACKEND_ORDER, type BackendInfo, type BackendName, type TrainerCore } from './core.js';
 export type { EvalResult, StepResult } from './core.js';
+export { isolatedTfWorker } from './tf-engine.js';
 
 let active: BackendName | undefined;
 

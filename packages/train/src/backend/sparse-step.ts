@@ -325,29 +325,19 @@ export interface UpdateOptions {
   epsHat: number;
 }
 
-/**
- * Phase 2 over latents [first, end), by thread `slot`: per latent, the sum of its entries' gradients (in batch
- * order), the partial dL/db_dec of its chunk, then Adam (unit-norm decoder rows, dead-latent counters) or the dense
- * gradients. `kernels`, when given, run the row loops (they need `mem` in their memory).
- */
-export function updateLatents(
+/** The active entries of latents [first, end) sorted by latent: main entries first, then AuxK's, each in batch order. */
+function entriesByLatent(
   mem: StepMemory,
-  hyper: StepHyper,
   shape: BatchShape,
+  k: number,
   first: number,
   end: number,
-  slot: number,
-  options: UpdateOptions,
-  kernels?: WasmKernels,
-): void {
-  const { dModel: d, k, beta1: b1, beta2: b2, deadAfterRows, unitNormDecoder } = hyper;
+): { offsets: Int32Array; entries: Int32Array } {
+  const { idx, vals, auxIdx, auxVals } = mem;
   const count = end - first;
-  const { idx, vals, auxIdx, auxVals, dz, auxU, g, auxDiff, xc, wEnc, wDecT, mDec, vDec, mEnc, vEnc } = mem;
-  const { bEnc, mbEnc, vbEnc, sinceFired, chunkDbDec, chunkDead } = mem;
-  const kAux = shape.kAux;
   const mainEntries = shape.rows * k;
-  const auxEntries = shape.rows * kAux;
-  // Counting sort of the active entries by latent; main entries first, then AuxK's, each in batch order.
+  const auxEntries = shape.rows * shape.kAux;
+  // Counting sort of the active entries by latent.
   const offsets = new Int32Array(count + 1);
   for (let e = 0; e < mainEntries; e++) {
     const i = idx[e]!;
@@ -368,11 +358,29 @@ export function updateLatents(
     const i = auxIdx[e]!;
     if (auxVals[e]! > 0 && i >= first && i < end) entries[fill[i - first]!++] = mainEntries + e;
   }
+  return { offsets, entries };
+}
 
-  const math = rowMath(d, kernels);
-  const gEnc = scratchRow(mem, d, slot, 1, kernels);
-  const gDec = scratchRow(mem, d, slot, 2, kernels);
-  const { stepSize, epsHat, auxGradScale } = options;
+/** Adam on one row of `d` values and on one scalar, with the step's hyperparameters bound. */
+interface AdamUpdate {
+  /**
+   * One Adam step of the row at `pBase` of `p` (moments at `base`); `grad` undefined decays the row. @returns the
+   * updated row's squared norm.
+   */
+  row(
+    p: Float32Array,
+    pBase: number,
+    m: Float32Array,
+    v: Float32Array,
+    base: number,
+    grad: Float64Array | Float32Array | undefined,
+  ): number;
+  scalar(p: Float32Array, m: Float32Array, v: Float32Array, at: number, grad: number): void;
+}
+
+function adamUpdate(hyper: StepHyper, options: UpdateOptions, kernels?: WasmKernels): AdamUpdate {
+  const { dModel: d, beta1: b1, beta2: b2 } = hyper;
+  const { stepSize, epsHat } = options;
   const c1 = 1 - b1;
   const c2 = 1 - b2;
   // One Adam step of a row, PyTorch's update with the bias corrections folded into stepSize and epsHat; rows
@@ -380,7 +388,7 @@ export function updateLatents(
   // Returns the updated row's squared norm (for the unit-norm decoder, without another pass over the row).
   // NOTE: intermediate values stay in float64 (only the stored m, v and weights are float32): Math.fround on every
   // term made this loop, the largest of the step, a third slower.
-  const adamRow = (
+  const row = (
     p: Float32Array,
     pBase: number,
     m: Float32Array,
@@ -430,13 +438,89 @@ export function updateLatents(
     }
     return squares;
   };
-  const adamScalar = (p: Float32Array, m: Float32Array, v: Float32Array, at: number, grad: number): void => {
+  const scalar = (p: Float32Array, m: Float32Array, v: Float32Array, at: number, grad: number): void => {
     const mt = m[at]! * b1 + grad * c1;
     const vt = v[at]! * b2 + grad * grad * c2;
     m[at] = mt;
     v[at] = vt;
     p[at] = p[at]! - (mt / (Math.sqrt(vt) + epsHat)) * stepSize;
   };
+  return { row, scalar };
+}
+
+/**
+ * Sums the gradients of latent entries [from, to) of `entries` into `gEnc` and `gDec` (zeroed first), in batch order.
+ * @returns dL/db_enc of the latent and whether a main (not AuxK) entry fired it.
+ */
+function latentGradients(
+  mem: StepMemory,
+  hyper: StepHyper,
+  shape: BatchShape,
+  entries: Int32Array,
+  from: number,
+  to: number,
+  gEnc: Float32Array | Float64Array,
+  gDec: Float32Array | Float64Array,
+  auxGradScale: number,
+  math: RowMath,
+): { gB: number; fired: boolean } {
+  const { dModel: d, k } = hyper;
+  const { vals, auxVals, dz, auxU, g, auxDiff, xc } = mem;
+  const kAux = shape.kAux;
+  const mainEntries = shape.rows * k;
+  let fired = false;
+  let gB = 0;
+  gEnc.fill(0);
+  gDec.fill(0);
+  for (let t = from; t < to; t++) {
+    let e = entries[t]!;
+    let a: number;
+    let dzv: number;
+    let r: number;
+    let gRows: Float32Array;
+    if (e < mainEntries) {
+      a = vals[e]!;
+      dzv = dz[e]!;
+      r = Math.floor(e / k);
+      gRows = g;
+      fired = true;
+    } else {
+      e -= mainEntries;
+      a = auxVals[e]! * auxGradScale;
+      dzv = auxU[e]! * auxGradScale;
+      r = Math.floor(e / kAux);
+      gRows = auxDiff;
+    }
+    gB += dzv;
+    math.axpy(gDec, 0, gRows, r * d, a);
+    math.axpy(gEnc, 0, xc, r * d, dzv);
+  }
+  return { gB, fired };
+}
+
+/**
+ * Phase 2 over latents [first, end), by thread `slot`: per latent, the sum of its entries' gradients (in batch
+ * order), the partial dL/db_dec of its chunk, then Adam (unit-norm decoder rows, dead-latent counters) or the dense
+ * gradients. `kernels`, when given, run the row loops (they need `mem` in their memory).
+ */
+export function updateLatents(
+  mem: StepMemory,
+  hyper: StepHyper,
+  shape: BatchShape,
+  first: number,
+  end: number,
+  slot: number,
+  options: UpdateOptions,
+  kernels?: WasmKernels,
+): void {
+  const { dModel: d, deadAfterRows, unitNormDecoder } = hyper;
+  const { wEnc, wDecT, mDec, vDec, mEnc, vEnc } = mem;
+  const { bEnc, mbEnc, vbEnc, sinceFired, chunkDbDec, chunkDead } = mem;
+  const { offsets, entries } = entriesByLatent(mem, shape, hyper.k, first, end);
+  const math = rowMath(d, kernels);
+  const gEnc = scratchRow(mem, d, slot, 1, kernels);
+  const gDec = scratchRow(mem, d, slot, 2, kernels);
+  const adam = adamUpdate(hyper, options, kernels);
   let chunk = -1;
   let chunkBase = 0;
   for (let i = first; i < end; i++) {
@@ -453,31 +537,18 @@ export function updateLatents(
     let fired = false;
     let gB = 0;
     if (to > from) {
-      gEnc.fill(0);
-      gDec.fill(0);
-      for (let t = from; t < to; t++) {
-        let e = entries[t]!;
-        let a: number;
-        let dzv: number;
-        let r: number;
-        let gRows: Float32Array;
-        if (e < mainEntries) {
-          a = vals[e]!;
-          dzv = dz[e]!;
-          r = Math.floor(e / k);
-          gRows = g;
-          fired = true;
-        } else {
-          e -= mainEntries;
-          a = auxVals[e]! * auxGradScale;
-          dzv = auxU[e]! * auxGradScale;
-          r = Math.floor(e / kAux);
-          gRows = auxDiff;
-        }
-        gB += dzv;
-        math.axpy(gDec, 0, gRows, r * d, a);
-        math.axpy(gEnc, 0, xc, r * d, dzv);
-      }
+      ({ gB, fired } = latentGradients(
+        mem,
+        hyper,
+        shape,
+        entries,
+        from,
+        to,
+        gEnc,
+        gDec,
+        options.auxGradScale,
+        math,
+      ));
       for (let c = 0; c < d; c++) chunkDbDec[chunkBase + c]! += gB * wEnc[base + c]!;
     }
     if (options.mode === 'gradients') {
@@ -496,13 +567,13 @@ export function updateLatents(
       for (let c = 0; c < d; c++) along += gDec[c]! * wDecT[base + c]!;
       math.axpy(gDec, 0, wDecT, base, -along);
     }
-    adamRow(wEnc, base, mEnc, vEnc, base, touched ? gEnc : undefined);
-    const squares = adamRow(wDecT, base, mDec, vDec, base, touched ? gDec : undefined);
+    adam.row(wEnc, base, mEnc, vEnc, base, touched ? gEnc : undefined);
+    const squares = adam.row(wDecT, base, mDec, vDec, base, touched ? gDec : undefined);
     if (unitNormDecoder) {
       const inverse = 1 / Math.max(Math.sqrt(squares), 1e-12);
       for (let c = base; c < base + d; c++) wDecT[c] = wDecT[c]! * inverse;
     }
-    adamScalar(bEnc, mbEnc, vbEnc, i, gB);
+    adam.scalar(bEnc, mbEnc, vbEnc, i, gB);
     const since = fired ? 0 : sinceFired[i]! + shape.rows;
     sinceFired[i] = since;
     if (since >= deadAfterRows) chunkDead[chunk]!++;

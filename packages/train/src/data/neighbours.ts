@@ -5,7 +5,7 @@
 // computed in the same pass, and the recall@m of the final answer on that sample is measured and reported.
 import { Rng, deriveSeed } from '../rng.js';
 import { createDotTopK, type DotTopK, type TopKBlock } from './dot-top-k.js';
-import { kMeans, nearestCentroid } from './kmeans.js';
+import { kMeans, nearestCentroid, type Centroids } from './kmeans.js';
 import { chunkRows, type VectorSource } from './source.js';
 
 /** How neighbours are found: `auto` is exact up to {@link EXACT_PAIR_LIMIT} query-document pairs, IVF above. */
@@ -242,9 +242,6 @@ async function ivfSearch(
   queries.readRows(sampled, sampleVectors);
   const exact = new TopTable(sampled.length, m);
   await exactSearch(kernel, queries, docs, sampled, exact, options);
-  const step = chunkRows(d);
-  const buffer = new Float32Array(step * d);
-  const take = m + (options.excludeSelf ? 1 : 0);
 
   // 3. The fewest probes that put the recall target of those exact neighbours in the probed lists.
   const truth = Int32Array.from(new Set(exact.rows.filter((row) => row >= 0))).sort();
@@ -259,65 +256,9 @@ async function ivfSearch(
   const probes =
     candidates.find((p) => sampleRecall(exact, ranking, listOfTruth, p) >= target) ?? centroids.lists;
 
-  // 4. Each document's list and each query's probed lists: one pass when the queries are the documents, whose
-  // nearest list is their first probe.
-  const same = queries === docs;
-  const listOf = new Int32Array(docs.rows);
-  const probeOf = new Int32Array(queries.rows * probes);
-  const placing = docs.rows + (same ? 0 : queries.rows);
-  let placed = 0;
-  for (let start = 0; start < queries.rows; start += step) {
-    const count = Math.min(step, queries.rows - start);
-    const chunk = queries.readRange(start, count, buffer.subarray(0, count * d));
-    const top = await kernel.run(chunk, centroids.data, probes, centroids.bias);
-    probeOf.set(top.indices, start * probes);
-    if (same) for (let r = 0; r < count; r++) listOf[start + r] = top.indices[r * probes]!;
-    options.onProgress?.((placed += count), placing, 'lists');
-  }
-  if (!same) {
-    for (let start = 0; start < docs.rows; start += step) {
-      const count = Math.min(step, docs.rows - start);
-      const chunk = docs.readRange(start, count, buffer.subarray(0, count * d));
-      await nearestCentroid(kernel, chunk, d, centroids, listOf.subarray(start, start + count));
-      options.onProgress?.((placed += count), placing, 'lists');
-    }
-  }
-  const probing = groupByList(probeOf, centroids.lists, probes);
-  const members = groupByList(listOf, centroids.lists);
-  let searched = 0;
-  const progress = (n: number): void => {
-    searched += n;
-    options.onProgress?.(searched, probeOf.length, 'search');
-  };
-
-  // 5. Every list against the queries that probe it, with exact dot products.
-  const table = new TopTable(queries.rows, m);
-  for (let c = 0; c < centroids.lists; c++) {
-    const docRows = members.members.subarray(members.offsets[c]!, members.offsets[c + 1]!);
-    const queryRows = probing.members.subarray(probing.offsets[c]!, probing.offsets[c + 1]!);
-    if (docRows.length === 0 || queryRows.length === 0) {
-      progress(queryRows.length);
-      continue;
-    }
-    const docVectors = new Float32Array(docRows.length * d);
-    docs.readRows(docRows, docVectors);
-    const batch = Math.max(1, Math.min(8192, Math.floor(SCORE_BLOCK / docRows.length)));
-    const qVectors = new Float32Array(Math.min(batch, queryRows.length) * d);
-    for (let qs = 0; qs < queryRows.length; qs += batch) {
-      const nq = Math.min(batch, queryRows.length - qs);
-      const rows = queryRows.subarray(qs, qs + nq);
-      const qv = qVectors.subarray(0, nq * d);
-      queries.readRows(rows, qv);
-      const block = await kernel.run(qv, docVectors, take);
-      table.merge(
-        block,
-        (i) => rows[i]!,
-        (j) => docRows[j]!,
-        options.excludeSelf ? (i) => rows[i]! : undefined,
-      );
-      progress(nq);
-    }
-  }
+  // 4. Each document's list and each query's probed lists; 5. every list against the queries that probe it.
+  const { listOf, probeOf } = await placeInLists(kernel, queries, docs, centroids, probes, options);
+  const table = await searchLists(kernel, queries, docs, centroids.lists, listOf, probeOf, probes, options);
 
   // 6. Queries whose probed lists held fewer than m documents get an exact search.
   const short: number[] = [];
@@ -347,6 +288,98 @@ async function ivfSearch(
     recall: hits / (sampled.length * m),
     sample: sampled.length,
   };
+}
+
+/**
+ * Each document's list (its nearest centroid) and each query's `probes` nearest lists, in chunks: one pass when the
+ * queries are the documents, whose nearest list is their first probe.
+ * @returns listOf // [documents], probeOf // [queries, probes].
+ */
+async function placeInLists(
+  kernel: DotTopK,
+  queries: VectorSource,
+  docs: VectorSource,
+  centroids: Centroids,
+  probes: number,
+  options: NeighbourOptions,
+): Promise<{ listOf: Int32Array; probeOf: Int32Array }> {
+  const d = docs.dims;
+  const step = chunkRows(d);
+  const buffer = new Float32Array(step * d);
+  const same = queries === docs;
+  const listOf = new Int32Array(docs.rows);
+  const probeOf = new Int32Array(queries.rows * probes);
+  const placing = docs.rows + (same ? 0 : queries.rows);
+  let placed = 0;
+  for (let start = 0; start < queries.rows; start += step) {
+    const count = Math.min(step, queries.rows - start);
+    const chunk = queries.readRange(start, count, buffer.subarray(0, count * d));
+    const top = await kernel.run(chunk, centroids.data, probes, centroids.bias);
+    probeOf.set(top.indices, start * probes);
+    if (same) for (let r = 0; r < count; r++) listOf[start + r] = top.indices[r * probes]!;
+    options.onProgress?.((placed += count), placing, 'lists');
+  }
+  if (!same) {
+    for (let start = 0; start < docs.rows; start += step) {
+      const count = Math.min(step, docs.rows - start);
+      const chunk = docs.readRange(start, count, buffer.subarray(0, count * d));
+      await nearestCentroid(kernel, chunk, d, centroids, listOf.subarray(start, start + count));
+      options.onProgress?.((placed += count), placing, 'lists');
+    }
+  }
+  return { listOf, probeOf };
+}
+
+/** Every list against the queries that probe it, with exact dot products. @returns the top-m table of every query. */
+async function searchLists(
+  kernel: DotTopK,
+  queries: VectorSource,
+  docs: VectorSource,
+  lists: number,
+  listOf: Int32Array,
+  probeOf: Int32Array,
+  probes: number,
+  options: NeighbourOptions,
+): Promise<TopTable> {
+  const d = docs.dims;
+  const m = options.m;
+  const take = m + (options.excludeSelf ? 1 : 0);
+  const probing = groupByList(probeOf, lists, probes);
+  const members = groupByList(listOf, lists);
+  let searched = 0;
+  const progress = (n: number): void => {
+    searched += n;
+    options.onProgress?.(searched, probeOf.length, 'search');
+  };
+
+  const table = new TopTable(queries.rows, m);
+  for (let c = 0; c < lists; c++) {
+    const docRows = members.members.subarray(members.offsets[c]!, members.offsets[c + 1]!);
+    const queryRows = probing.members.subarray(probing.offsets[c]!, probing.offsets[c + 1]!);
+    if (docRows.length === 0 || queryRows.length === 0) {
+      progress(queryRows.length);
+      continue;
+    }
+    const docVectors = new Float32Array(docRows.length * d);
+    docs.readRows(docRows, docVectors);
+    const batch = Math.max(1, Math.min(8192, Math.floor(SCORE_BLOCK / docRows.length)));
+    const qVectors = new Float32Array(Math.min(batch, queryRows.length) * d);
+    for (let qs = 0; qs < queryRows.length; qs += batch) {
+      const nq = Math.min(batch, queryRows.length - qs);
+      const rows = queryRows.subarray(qs, qs + nq);
+      const qv = qVectors.subarray(0, nq * d);
+      queries.readRows(rows, qv);
+      const block = await kernel.run(qv, docVectors, take);
+      table.merge(
+        block,
+        (i) => rows[i]!,
+        (j) => docRows[j]!,
+        options.excludeSelf ? (i) => rows[i]! : undefined,
+      );
+      progress(nq);
+    }
+  }
+  return table;
 }
 
 /** Fraction of the sample's exact neighbours that lie in the query's first `probes` lists. */

@@ -2,7 +2,7 @@
 // options reads them back instead of mining neighbours again (minutes at a million vectors).
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../checkpoint.js';
+import { writeFileAtomic } from '@steer/core';
 import { buildGroups, type GroupOptions, type Groups, type TrainingRows } from './groups.js';
 
 const MAGIC = 'STEER-GROUPS/1\n';
@@ -53,7 +53,9 @@ export async function loadOrBuildGroups(
   new DataView(prefix.buffer).setUint32(MAGIC.length, header.length, true);
   const pad = new Uint8Array((4 - ((prefix.length + header.length) % 4)) % 4);
   const bytes = (a: Int32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  await writeFileAtomic(path, [prefix, header, pad, bytes(groups.queryRow), bytes(groups.docRows)]);
+  await writeFileAtomic(path, [prefix, header, pad, bytes(groups.queryRow), bytes(groups.docRows)], {
+    mkdir: true,
+  });
   return { groups, reused: false };
 }
 
