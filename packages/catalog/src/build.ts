@@ -255,6 +255,42 @@ async function gatherEvidence(
   return evidenceDocuments;
 }
 
+/**
+ * LLM labels for the `llm.maxFeatures` most frequent keyword-labelled features, set on their `labels` records
+ * (as `llmLabel` and `label`). Returns how many features the LLM labelled.
+ */
+async function applyLlmLabels(
+  labels: readonly LabelRecord[],
+  byFrequency: readonly number[],
+  topDocuments: ReadonlyMap<number, TopDocument[]>,
+  texts: readonly string[],
+  llm: NonNullable<BuildOptions['llm']>,
+  progress: NonNullable<BuildOptions['onProgress']>,
+): Promise<number> {
+  const labelled = new Map(labels.map((record) => [record.id, record]));
+  const chosen = byFrequency.filter((id) => labelled.has(id)).slice(0, llm.maxFeatures ?? Infinity);
+  const report = await labelWithLlm(
+    chosen.map((id) => ({
+      id,
+      keywords: labelled.get(id)!.keywords,
+      snippets: topDocuments
+        .get(id)!
+        .slice(0, 3)
+        .map((t) => snippet(texts[t.doc]!, 200)),
+    })),
+    llm,
+    (done, total) => progress('llm', done, total),
+  );
+  let llmLabels = 0;
+  for (const [id, label] of report.labels) {
+    const record = labelled.get(id)!;
+    record.llmLabel = label;
+    record.label = label;
+    llmLabels++;
+  }
+  return llmLabels;
+}
+
 /** The stored feature records (top documents, evidence, term profile) and the documents they refer to. */
 function featureRecords(
   aliveIds: readonly number[],
@@ -421,26 +457,7 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
   let llmLabels = 0;
   if (options.llm) {
     started = performance.now();
-    const labelled = new Map(labels.map((record) => [record.id, record]));
-    const chosen = byFrequency.filter((id) => labelled.has(id)).slice(0, options.llm.maxFeatures ?? Infinity);
-    const report = await labelWithLlm(
-      chosen.map((id) => ({
-        id,
-        keywords: labelled.get(id)!.keywords,
-        snippets: topDocuments
-          .get(id)!
-          .slice(0, 3)
-          .map((t) => snippet(texts[t.doc]!, 200)),
-      })),
-      options.llm,
-      (done, total) => progress('llm', done, total),
-    );
-    for (const [id, label] of report.labels) {
-      const record = labelled.get(id)!;
-      record.llmLabel = label;
-      record.label = label;
-      llmLabels++;
-    }
+    llmLabels = await applyLlmLabels(labels, byFrequency, topDocuments, texts, options.llm, progress);
     timings.llm = performance.now() - started;
   }
 
