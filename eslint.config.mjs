@@ -33,13 +33,4 @@ export default tseslint.config(
     ],
     rules: { 'max-lines-per-function': ['error', { max: 120, skipBlankLines: true, skipComments: true }] },
   },
-  {
-    // being split on another branch (concept search and the controllability experiment).
-    files: [
-      'packages/catalog/src/**',
-      'packages/catalog/bench/**',
-      'packages/eval/src/experiments/controllability.ts',
-    ],
-    rules: { 'max-lines-per-function': 'off' },
-  },
 );

@@ -16,6 +16,7 @@ import {
   type KeywordOptions,
   type TermIndex,
 } from './keywords.js';
+import { feedbackPool } from './feedback.js';
 import { labelWithLlm, type LlmConfig } from './llm-labels.js';
 import { calibrateStrength, featureCentroids } from './profiles.js';
 import { computeFeatureStats, type TopDocument } from './stats.js';
@@ -24,6 +25,7 @@ import {
   CATALOG_FORMAT,
   catalogDir,
   encodeCentroids,
+  encodeFeedback,
   quantizeRows,
   readHeader,
   writeCatalogFiles,
@@ -69,6 +71,11 @@ export interface BuildOptions {
   labelDocuments?: number;
   /** Terms kept per feature for concept search (default 24): its most distinctive words and phrases. */
   profileTerms?: number;
+  /**
+   * Documents kept for concept search's pseudo-relevance feedback (default 20,000: a seeded uniform sample of
+   * larger corpora); 0 keeps none (concept search then falls back to the profile-led score).
+   */
+  feedbackDocuments?: number;
   /** ISO 639-3 codes whose stop words never label a feature; default: the languages detected in the corpus. */
   languages?: string[];
   keywords?: KeywordOptions;
@@ -151,6 +158,13 @@ async function checkBuildInputs(options: BuildOptions, dir: string): Promise<voi
     throw new CatalogError(
       'embedder_mismatch',
       `catalog: embedder ${embedder.id} (${embedder.dims} dims) is not the model SAE ${manifest.id} was trained on (${manifest.embedding.model}, ${manifest.dModel} dims); use --embedder for that model`,
+    );
+  }
+  const pool = options.feedbackDocuments;
+  if (pool !== undefined && (!Number.isSafeInteger(pool) || pool < 0)) {
+    throw new CatalogError(
+      'invalid_option',
+      `catalog: feedbackDocuments is ${pool}; give a whole number of documents (0 keeps no feedback pool)`,
     );
   }
   const existing = await readHeader(dir);
@@ -241,6 +255,42 @@ async function gatherEvidence(
   return evidenceDocuments;
 }
 
+/**
+ * LLM labels for the `llm.maxFeatures` most frequent keyword-labelled features, set on their `labels` records
+ * (as `llmLabel` and `label`). Returns how many features the LLM labelled.
+ */
+async function applyLlmLabels(
+  labels: readonly LabelRecord[],
+  byFrequency: readonly number[],
+  topDocuments: ReadonlyMap<number, TopDocument[]>,
+  texts: readonly string[],
+  llm: NonNullable<BuildOptions['llm']>,
+  progress: NonNullable<BuildOptions['onProgress']>,
+): Promise<number> {
+  const labelled = new Map(labels.map((record) => [record.id, record]));
+  const chosen = byFrequency.filter((id) => labelled.has(id)).slice(0, llm.maxFeatures ?? Infinity);
+  const report = await labelWithLlm(
+    chosen.map((id) => ({
+      id,
+      keywords: labelled.get(id)!.keywords,
+      snippets: topDocuments
+        .get(id)!
+        .slice(0, 3)
+        .map((t) => snippet(texts[t.doc]!, 200)),
+    })),
+    llm,
+    (done, total) => progress('llm', done, total),
+  );
+  let llmLabels = 0;
+  for (const [id, label] of report.labels) {
+    const record = labelled.get(id)!;
+    record.llmLabel = label;
+    record.label = label;
+    llmLabels++;
+  }
+  return llmLabels;
+}
+
 /** The stored feature records (top documents, evidence, term profile) and the documents they refer to. */
 function featureRecords(
   aliveIds: readonly number[],
@@ -325,6 +375,7 @@ function catalogHeader(
     ...(strength ? { strength } : {}),
     options: {
       topDocuments: options.topDocuments ?? 10,
+      feedbackDocuments: options.feedbackDocuments ?? 20000,
       labelDocuments: options.labelDocuments ?? 25,
       keywords: options.keywords ?? {},
       evidence:
@@ -382,6 +433,10 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
     (feature) => sae.decoderDirection(feature),
     manifest.dModel,
   );
+  const feedback =
+    options.feedbackDocuments === 0
+      ? undefined
+      : feedbackPool(vectors, codes, manifest.dModel, { maxDocuments: options.feedbackDocuments });
   timings.label = performance.now() - started;
 
   const byFrequency = [...aliveIds].sort((a, b) => stats.count[b]! - stats.count[a]! || a - b);
@@ -402,26 +457,7 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
   let llmLabels = 0;
   if (options.llm) {
     started = performance.now();
-    const labelled = new Map(labels.map((record) => [record.id, record]));
-    const chosen = byFrequency.filter((id) => labelled.has(id)).slice(0, options.llm.maxFeatures ?? Infinity);
-    const report = await labelWithLlm(
-      chosen.map((id) => ({
-        id,
-        keywords: labelled.get(id)!.keywords,
-        snippets: topDocuments
-          .get(id)!
-          .slice(0, 3)
-          .map((t) => snippet(texts[t.doc]!, 200)),
-      })),
-      options.llm,
-      (done, total) => progress('llm', done, total),
-    );
-    for (const [id, label] of report.labels) {
-      const record = labelled.get(id)!;
-      record.llmLabel = label;
-      record.label = label;
-      llmLabels++;
-    }
+    llmLabels = await applyLlmLabels(labels, byFrequency, topDocuments, texts, options.llm, progress);
     timings.llm = performance.now() - started;
   }
 
@@ -448,6 +484,7 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
       manifest.nLatents,
       manifest.dModel,
     ),
+    ...(feedback ? { feedback: encodeFeedback(feedback) } : {}),
   });
   timings.write = performance.now() - started;
   progress('write', 1, 1);

@@ -11,6 +11,7 @@ import { normalizeAliasName, readAliases, writeAliases } from './aliases.js';
 import { ConceptIndex, scanModel, type ConceptIndexArrays, type DenseScores } from './concept-index.js';
 import { loadConceptIndex, saveConceptIndex, type ConceptIndexKey } from './concept-index-file.js';
 import { CatalogError } from './errors.js';
+import { FeedbackScorer } from './feedback.js';
 import { conceptTerms, LexicalIndex, type LexicalEntry } from './lexical-index.js';
 import type { StrengthCalibration } from './profiles.js';
 import type { FeatureStats } from './stats.js';
@@ -18,9 +19,11 @@ import {
   catalogDir,
   CENTROIDS_FILE,
   decodeCentroids,
+  decodeFeedback,
   decodeStats,
   DOCS_FILE,
   FEATURES_FILE,
+  FEEDBACK_FILE,
   LABELS_FILE,
   parseJsonl,
   readHeader,
@@ -36,7 +39,17 @@ import {
 } from './storage.js';
 import { foldWord, StopWords } from './text.js';
 
-/** Weights of the concept-search score (see the package README). */
+/**
+ * The concept-search score of a catalog with a feedback pool (see the package README): the feedback relative to
+ * the best feature, +1 for an exact alias; the text match only orders features of equal score (those the
+ * feedback does not reach).
+ */
+export const FEEDBACK_SEARCH_WEIGHTS = {
+  feedback: 1,
+  aliasExact: 1,
+} as const;
+
+/** Weights of the concept-search score of a catalog without a feedback pool (built before it existed). */
 export const SEARCH_WEIGHTS = {
   documents: 0.65,
   activation: 0.05,
@@ -52,6 +65,11 @@ export const CONCEPT_DIRECTION_MIN_SCORE = 0.7;
 
 /** The parts of a concept-search score. */
 export interface MatchComponents {
+  /**
+   * Pseudo-relevance feedback, relative to the best feature (f): how much more the feature fires on the pool
+   * documents nearest the concept than on the pool; 0 when the catalog has no feedback pool.
+   */
+  feedback: number;
   /** Top-document similarity, relative to the best feature (t). */
   documents: number;
   /** SAE activation of the concept, relative to its strongest feature (a). */
@@ -208,6 +226,7 @@ export class Catalog implements FeatureCatalog {
   private labelIndex = new Map<string, number[]>();
   private details: Promise<{ features: Map<number, FeatureRecord>; docs: DocRecord[] }> | undefined;
   private scorer: Promise<DenseScorer | undefined> | undefined;
+  private feedback: Promise<FeedbackScorer | undefined> | undefined;
   private embedder: Promise<Embedder> | undefined;
   private readonly conceptVectors = new Map<string, Float32Array>();
   private readonly stopWords: StopWords;
@@ -448,6 +467,18 @@ export class Catalog implements FeatureCatalog {
     return decodeCentroids(await readFile(path), path, this.nLatents, this.manifest.dModel);
   }
 
+  /** The catalog's feedback pool (feedback.bin), when it has one; read on the first concept search. */
+  private getFeedback(): Promise<FeedbackScorer | undefined> {
+    this.feedback ??= (async () => {
+      if (!this.dir || !this.header?.files[FEEDBACK_FILE]) return undefined;
+      const path = join(this.dir, FEEDBACK_FILE);
+      const pool = decodeFeedback(await readFile(path), path, this.nLatents, this.manifest.dModel);
+      return new FeedbackScorer(pool, this.nLatents);
+    })();
+    this.feedback.catch(() => (this.feedback = undefined));
+    return this.feedback;
+  }
+
   /** Embeds concept text (as a query), remembering the last 512 concepts. */
   async embedConcept(text: string): Promise<Float32Array> {
     const cached = this.conceptVectors.get(text);
@@ -474,7 +505,10 @@ export class Catalog implements FeatureCatalog {
   }
 
   /**
-   * Ranks features for concept text whose embedding is `vector` (undefined: lexical only) by
+   * Ranks features for concept text whose embedding is `vector` (undefined: lexical only). With a feedback pool
+   * in the catalog the score is f (+1 for an exact alias): f = pseudo-relevance feedback (how much more the
+   * feature fires on the 10 pool documents nearest the concept than on the whole pool, relative to the best
+   * feature); the text match c (below) orders features of equal score. Without one (catalogs built before the pool existed) it is
    * 0.65 t + 0.05 a + 0.15 b + 0.15 c (+1 for an exact alias): t = similarity of the concept to the feature's top
    * documents (relative to the best feature), a = SAE activation relative to the concept's strongest feature,
    * b = cosine between concept and decoder direction (negative counts 0), c = text match of the concept's words
@@ -494,7 +528,11 @@ export class Catalog implements FeatureCatalog {
     const parts = new Map<number, MatchComponents>();
     const entry = (id: number): MatchComponents => {
       let part = parts.get(id);
-      if (!part) parts.set(id, (part = { documents: 0, activation: 0, cosine: 0, lexical: 0, alias: false }));
+      if (!part)
+        parts.set(
+          id,
+          (part = { feedback: 0, documents: 0, activation: 0, cosine: 0, lexical: 0, alias: false }),
+        );
       return part;
     };
     const terms = conceptTerms(concept, this.stopWords);
@@ -530,20 +568,31 @@ export class Catalog implements FeatureCatalog {
         part.documents = documents;
       }
     }
+    const feedback = vector ? await this.getFeedback() : undefined;
+    if (feedback && vector) {
+      const found = feedback.score(vector);
+      let best = 0;
+      for (const value of found.lift) best = Math.max(best, value);
+      for (let c = 0; c < found.features.length; c++)
+        if (best > 0) entry(found.features[c]!).feedback = found.lift[c]! / best;
+    }
     const w = SEARCH_WEIGHTS;
+    const fw = FEEDBACK_SEARCH_WEIGHTS;
     const ranked: FeatureMatch[] = [];
     for (const [id, part] of parts) {
       if (this.stats && this.stats.count[id] === 0 && !part.alias) continue;
-      const score =
-        w.documents * part.documents +
-        w.activation * part.activation +
-        w.cosine * part.cosine +
-        w.lexical * part.lexical +
-        (part.alias ? w.aliasExact : 0);
-      if (score <= 0) continue;
+      const score = feedback
+        ? fw.feedback * part.feedback + (part.alias ? fw.aliasExact : 0)
+        : w.documents * part.documents +
+          w.activation * part.activation +
+          w.cosine * part.cosine +
+          w.lexical * part.lexical +
+          (part.alias ? w.aliasExact : 0);
+      if (score <= 0 && !(feedback && part.lexical > 0)) continue;
       ranked.push({ id, score, components: part });
     }
-    ranked.sort((a, b) => b.score - a.score || a.id - b.id);
+    // NOTE: with feedback the text match only breaks ties: it orders the features the feedback does not reach.
+    ranked.sort((a, b) => b.score - a.score || b.components.lexical - a.components.lexical || a.id - b.id);
     return ranked.slice(0, limit).map((match) => {
       const info = this.get(match.id)!;
       const weak = this.labels.get(match.id)?.weak;

@@ -74,7 +74,7 @@ function quantizeRow(
   for (let i = 0; i < dims; i++) into.q[base + i] = roundToInt(source[offset + i]! * inverse);
 }
 
-function dotQuantized(rows: QuantizedRows, row: number, x: Float32Array, dims: number): number {
+export function dotQuantized(rows: QuantizedRows, row: number, x: Float32Array, dims: number): number {
   // NOTE: four accumulators and local array references let V8 pipeline the loop (about 8x faster than one).
   const q = rows.q;
   const base = row * dims;

@@ -5,6 +5,7 @@ export {
   openCatalog,
   emptyCatalog,
   SEARCH_WEIGHTS,
+  FEEDBACK_SEARCH_WEIGHTS,
   CONCEPT_DIRECTION_FEATURES,
   CONCEPT_DIRECTION_MIN_SCORE,
   type CatalogOptions,
@@ -40,6 +41,7 @@ export {
 } from './plot.js';
 export type { FeatureStats } from './stats.js';
 export { seededRandom, type StrengthCalibration } from './profiles.js';
+export { FEEDBACK_DOCUMENTS, FEEDBACK_POOL_DOCUMENTS } from './feedback.js';
 export {
   catalogDir,
   CATALOG_FORMAT,

@@ -16,6 +16,7 @@ export const FEATURES_FILE = 'features.jsonl';
 export const DOCS_FILE = 'docs.jsonl';
 export const TERMS_FILE = 'terms.json';
 export const CENTROIDS_FILE = 'centroids.bin';
+export const FEEDBACK_FILE = 'feedback.bin';
 export const ALIASES_FILE = 'aliases.json';
 
 const STATS_MAGIC = 0x53435453; // "STCS" little-endian
@@ -24,6 +25,9 @@ const STATS_HEADER_BYTES = 16;
 const CENTROIDS_MAGIC = 0x43435453; // "STCC" little-endian
 const CENTROIDS_VERSION = 1;
 const CENTROIDS_HEADER_BYTES = 16;
+const FEEDBACK_MAGIC = 0x46435453; // "STCF" little-endian
+const FEEDBACK_VERSION = 1;
+const FEEDBACK_HEADER_BYTES = 20;
 
 /** Contents of catalog.json; written last, so its `files` sizes vouch for the other files. */
 export interface CatalogHeader {
@@ -240,6 +244,77 @@ export function decodeCentroids(
   return { q, scale };
 }
 
+/**
+ * The pseudo-relevance-feedback pool of concept search: a sample of corpus documents with their int8 embeddings
+ * and their SAE codes (see FeedbackPool in feedback.ts).
+ */
+export interface FeedbackPoolData {
+  documents: number;
+  dModel: number;
+  k: number;
+  vectors: QuantizedRows; // [documents, dModel]
+  indices: Int32Array; // [documents, k]
+  values: Float32Array; // [documents, k]
+}
+
+/**
+ * Serializes a feedback pool: magic, version, documents, dModel, k, then f32 vector scales [documents], int8
+ * vectors [documents, dModel], i32 feature indices [documents, k] and f32 activations [documents, k].
+ */
+export function encodeFeedback(pool: FeedbackPoolData): Uint8Array {
+  const { documents: m, dModel: d, k } = pool;
+  const bytes = new Uint8Array(FEEDBACK_HEADER_BYTES + 4 * m + m * d + 8 * m * k + ((4 - ((m * d) % 4)) % 4));
+  const view = new DataView(bytes.buffer);
+  [FEEDBACK_MAGIC, FEEDBACK_VERSION, m, d, k].forEach((value, i) => view.setUint32(4 * i, value, true));
+  let offset = FEEDBACK_HEADER_BYTES;
+  for (let r = 0; r < m; r++, offset += 4) view.setFloat32(offset, pool.vectors.scale[r]!, true);
+  bytes.set(new Uint8Array(pool.vectors.q.buffer, pool.vectors.q.byteOffset, m * d), offset);
+  offset += m * d + ((4 - ((m * d) % 4)) % 4);
+  for (let i = 0; i < m * k; i++, offset += 4) view.setInt32(offset, pool.indices[i]!, true);
+  for (let i = 0; i < m * k; i++, offset += 4) view.setFloat32(offset, pool.values[i]!, true);
+  return bytes;
+}
+
+/** Parses feedback.bin; throws CatalogError `catalog_invalid` naming the file when it is damaged. */
+export function decodeFeedback(
+  bytes: Uint8Array,
+  file: string,
+  nLatents: number,
+  dModel: number,
+): FeedbackPoolData {
+  const fail = (problem: string): never => {
+    throw new CatalogError(
+      'catalog_invalid',
+      `catalog: ${file} ${problem}; rebuild the catalog with \`steer label\``,
+    );
+  };
+  if (bytes.byteLength < FEEDBACK_HEADER_BYTES) fail('is truncated');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== FEEDBACK_MAGIC) fail('is not a steer feedback-pool file');
+  if (view.getUint32(4, true) !== FEEDBACK_VERSION)
+    fail(`has version ${view.getUint32(4, true)}, expected ${FEEDBACK_VERSION}`);
+  const [m, d, k] = [view.getUint32(8, true), view.getUint32(12, true), view.getUint32(16, true)];
+  if (d !== dModel) fail(`holds ${d}-dim vectors but the SAE has ${dModel} dims`);
+  const pad = (4 - ((m * d) % 4)) % 4;
+  if (bytes.byteLength !== FEEDBACK_HEADER_BYTES + 4 * m + m * d + pad + 8 * m * k)
+    fail('has the wrong size');
+  let offset = FEEDBACK_HEADER_BYTES;
+  const scale = new Float32Array(m);
+  for (let r = 0; r < m; r++, offset += 4) scale[r] = view.getFloat32(offset, true);
+  const start = bytes.byteOffset + offset;
+  const q = new Int8Array(bytes.buffer.slice(start, start + m * d));
+  offset += m * d + pad;
+  const indices = new Int32Array(m * k);
+  for (let i = 0; i < m * k; i++, offset += 4) {
+    indices[i] = view.getInt32(offset, true);
+    if (indices[i]! < 0 || indices[i]! >= nLatents)
+      fail(`names feature ${indices[i]} outside the SAE's ${nLatents}`);
+  }
+  const values = new Float32Array(m * k);
+  for (let i = 0; i < m * k; i++, offset += 4) values[i] = view.getFloat32(offset, true);
+  return { documents: m, dModel: d, k, vectors: { q, scale }, indices, values };
+}
+
 /** Serializes records as JSON lines. */
 export function toJsonl(records: readonly unknown[]): string {
   return records.map((record) => JSON.stringify(record)).join('\n') + (records.length > 0 ? '\n' : '');
@@ -274,6 +349,8 @@ export interface CatalogFiles {
   terms: TermsRecord;
   /** Top-document centroids (see featureCentroids), int8. */
   centroids?: Uint8Array;
+  /** The pseudo-relevance-feedback pool (see encodeFeedback). */
+  feedback?: Uint8Array;
 }
 
 /**
@@ -289,6 +366,7 @@ export async function writeCatalogFiles(dir: string, files: CatalogFiles): Promi
     [DOCS_FILE, toJsonl(files.docs)],
     [TERMS_FILE, JSON.stringify(files.terms)],
     ...(files.centroids ? ([[CENTROIDS_FILE, files.centroids]] as Array<[string, Uint8Array]>) : []),
+    ...(files.feedback ? ([[FEEDBACK_FILE, files.feedback]] as Array<[string, Uint8Array]>) : []),
   ];
   const sizes: Record<string, number> = {};
   for (const [name, data] of payloads) {

@@ -12,7 +12,8 @@ async function builtCatalog(t: { after(fn: () => unknown): void }) {
   const sae = await loadSae(dir);
   t.after(() => sae.dispose());
   const embedder = hashEmbedder();
-  await buildCatalog({ saeDir: dir, sae, embedder, documents: plantedCorpus(), evidence: false });
+  // NOTE: 24 documents a topic, so that a topic word is in more documents than concept search's 10 feedback documents.
+  await buildCatalog({ saeDir: dir, sae, embedder, documents: plantedCorpus(24), evidence: false });
   return { dir, sae, embedder, weights };
 }
 
@@ -22,7 +23,9 @@ test('concept search ranks the planted feature of a topic word first, by every s
   t.after(() => catalog.dispose());
   const topics = Object.keys(TOPICS);
   for (const [index, topic] of topics.entries()) {
-    const word = TOPICS[topic]![1]!;
+    // NOTE: two topic words: one word of the 64-dim hash embedder is too close to other topics' words for the
+    // 10 feedback documents to be of its topic alone.
+    const word = TOPICS[topic]!.slice(1, 3).join(' ');
     const results = await catalog.searchFeatures(word, 3);
     assert.ok(
       results.slice(0, 3).some((r) => r.id === index),
@@ -172,9 +175,12 @@ test('a concept direction: the best matches, weighted so that their decoder colu
   assert.ok(direction.features.length >= 1 && direction.features.length <= 3);
   assert.ok(direction.features.every((f) => f.score >= 0.7 * direction.features[0]!.score));
   check(direction.features);
+  // An explicit count takes at most that many features: those with a positive score (here the planted one, and
+  // a second only when the feedback documents lift another feature).
   const two = await catalog.conceptDirection('telescope comet galaxy', 2);
-  assert.equal(two.features.length, 2);
-  assert.ok(two.features[0]!.weight > two.features[1]!.weight);
+  assert.ok(two.features.length >= 1 && two.features.length <= 2);
+  assert.equal(two.features[0]!.id, 2);
+  if (two.features.length === 2) assert.ok(two.features[0]!.weight > two.features[1]!.weight);
   check(two.features);
   const resolved = await catalog.resolveConcept('telescope comet galaxy', 2);
   assert.deepEqual(

@@ -270,6 +270,15 @@ const BY_COMMAND: Record<string, Record<string, OptionHelp>> = {
       default: '1000',
     },
     'top-docs': { description: 'top-activating documents kept per feature', default: '10' },
+    'feedback-docs': {
+      description:
+        "documents kept (embeddings and SAE codes) for concept search's pseudo-relevance feedback; a seeded sample of larger corpora",
+      default: '20000',
+    },
+    'no-feedback': {
+      description: 'keep no feedback pool (concept search then uses the older profile-led score)',
+      default: 'off',
+    },
     'evidence-features': { description: 'features that get token evidence (word ablations)', default: '10' },
     'evidence-docs': { description: 'documents per feature examined for token evidence', default: '2' },
     'no-evidence': { description: 'skip token evidence', default: 'off' },

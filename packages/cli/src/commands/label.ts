@@ -109,7 +109,7 @@ export const labelCommand: Command = {
   summary:
     'Build the feature catalog of an SAE over a corpus: statistics, labels, evidence (stored beside the SAE)',
   usage:
-    'steer label --sae <dir> (--corpus <corpus.jsonl> | --from-index <name> --text-field <field> [--vector-field <field>] [--page-size 1000]) [--top-docs 10] [--evidence-features 10] [--evidence-docs 2] ' +
+    'steer label --sae <dir> (--corpus <corpus.jsonl> | --from-index <name> --text-field <field> [--vector-field <field>] [--page-size 1000]) [--top-docs 10] [--feedback-docs 20000 | --no-feedback] [--evidence-features 10] [--evidence-docs 2] ' +
     '[--no-evidence] [--limit <docs>] [--llm-url <base url> --llm-model <model>] [--llm-features <n>] [--force] [--batch 64] [--json]',
   options: {
     ...jsonOption,
@@ -120,6 +120,8 @@ export const labelCommand: Command = {
     'vector-field': { type: 'string' },
     'page-size': { type: 'string' },
     'top-docs': { type: 'string' },
+    'feedback-docs': { type: 'string' },
+    'no-feedback': { type: 'boolean' },
     'evidence-features': { type: 'string' },
     'evidence-docs': { type: 'string' },
     'no-evidence': { type: 'boolean' },
@@ -191,6 +193,9 @@ export const labelCommand: Command = {
         ...(input.vectors ? { vectors: input.vectors } : {}),
         corpus: input.corpus,
         topDocuments: intOption(args, 'top-docs', 10, 1000),
+        feedbackDocuments: args.values['no-feedback']
+          ? 0
+          : intOption(args, 'feedback-docs', 20000, 10_000_000),
         evidence: !evidenceOn
           ? false
           : {

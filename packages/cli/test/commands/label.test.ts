@@ -145,6 +145,23 @@ test('steer label builds the catalog and steer features searches, aliases, plots
     '--json',
   ]);
   assert.equal(relabelled.code, 0);
+  // The feedback pool of concept search: on by default, sized by --feedback-docs, left out by --no-feedback.
+  const catalogHeader = async () =>
+    JSON.parse(await readFile(join(saeDir, 'catalog', 'catalog.json'), 'utf8')) as {
+      files: Record<string, number>;
+      options: { feedbackDocuments: number };
+    };
+  assert.ok((await catalogHeader()).files['feedback.bin']! > 0);
+  const relabel = (...extra: string[]) =>
+    run(labelCommand, ['--sae', saeDir, '--corpus', corpusPath, '--no-evidence', ...extra, '--json']);
+  await relabel('--no-feedback');
+  assert.equal((await catalogHeader()).files['feedback.bin'], undefined);
+  await relabel('--feedback-docs', '8');
+  assert.equal((await catalogHeader()).options.feedbackDocuments, 8);
+  await assert.rejects(
+    run(labelCommand, ['--sae', saeDir, '--corpus', corpusPath, '--feedback-docs', '0']),
+    (e: unknown) => e instanceof UsageError && /--feedback-docs/.test(e.message),
+  );
   const aliasSearch = JSON.parse(
     (await run(featuresCommand, ['search', 'morning_cup', '--sae', saeDir, '--json'])).stdout,
   );

@@ -8,7 +8,7 @@ import type { ProgressSink } from './shared.js';
 /**
  * Opens the catalog beside the SAE in `saeDir` for concept search with `embedder`, building it over
  * `documents` first when there is none, or it holds another SAE's or corpus' catalog, or it predates strength
- * calibration.
+ * calibration or the feedback pool of concept search.
  */
 export async function experimentCatalog(
   saeDir: string,
@@ -22,7 +22,12 @@ export async function experimentCatalog(
     (catalog) => catalog.header,
     () => undefined,
   );
-  if (!header || header.corpus.documents !== documents.length || !header.strength) {
+  if (
+    !header ||
+    header.corpus.documents !== documents.length ||
+    !header.strength ||
+    header.files['feedback.bin'] === undefined
+  ) {
     await buildCatalog({
       saeDir,
       sae,

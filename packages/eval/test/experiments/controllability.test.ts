@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { buildCatalog, openCatalog } from '@steer/catalog';
 import type { Embedder } from '@steer/embed';
 import { loadSae, writeSae } from '@steer/sae';
+import { SEARCH_VARIANTS } from '../../src/experiments/search-variants.js';
 import { bootstrapMean } from '../../src/statistics.js';
 import {
   holdOutQueries,
@@ -167,6 +168,17 @@ test('steering held-out headlines toward another topic by concept search raises 
     );
     assert.match(md, /\| seed \| SAE \| 1x = scale x \|h\| \|/);
     assert.match(md, /\| description \| `\+~"<topic>"\*4x` \|/);
+    // Every concept-search variant is measured and listed; the shipped one finds each topic's feature.
+    assert.deepEqual(
+      [...new Set(result.variants.map((v) => v.name))],
+      SEARCH_VARIANTS.map((v) => v.name),
+    );
+    const shipped = result.variants.find((v) => v.name === 'shipped' && v.source === 'description')!;
+    assert.equal(shipped.precisionAt1, 1);
+    assert.match(
+      md,
+      /\| shipped \| f; c only breaks ties [^|]*\| [\d. /]+ \| [\d.]+ \| [\d. /]+ \| 1\.00 \|/,
+    );
   } finally {
     await sae.dispose();
     await rm(dir, { recursive: true, force: true });
