@@ -213,6 +213,29 @@ export function encodeCentroids(rows: QuantizedRows, nLatents: number, dModel: n
   return bytes;
 }
 
+/**
+ * Checks a binary catalog file's header (length, magic, version) and returns a view of it with `fail`, which throws
+ * CatalogError `catalog_invalid` naming the file and the fix.
+ */
+function openBinaryFile(
+  bytes: Uint8Array,
+  file: string,
+  header: { headerBytes: number; magic: number; version: number; kind: string },
+): { view: DataView; fail: (problem: string) => never } {
+  const fail = (problem: string): never => {
+    throw new CatalogError(
+      'catalog_invalid',
+      `catalog: ${file} ${problem}; rebuild the catalog with \`steer label\``,
+    );
+  };
+  if (bytes.byteLength < header.headerBytes) fail('is truncated');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== header.magic) fail(`is not a steer ${header.kind} file`);
+  if (view.getUint32(4, true) !== header.version)
+    fail(`has version ${view.getUint32(4, true)}, expected ${header.version}`);
+  return { view, fail };
+}
+
 /** Parses centroids.bin; throws CatalogError `catalog_invalid` naming the file when it is damaged. */
 export function decodeCentroids(
   bytes: Uint8Array,
@@ -220,17 +243,12 @@ export function decodeCentroids(
   nLatents: number,
   dModel: number,
 ): QuantizedRows {
-  const fail = (problem: string): never => {
-    throw new CatalogError(
-      'catalog_invalid',
-      `catalog: ${file} ${problem}; rebuild the catalog with \`steer label\``,
-    );
-  };
-  if (bytes.byteLength < CENTROIDS_HEADER_BYTES) fail('is truncated');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== CENTROIDS_MAGIC) fail('is not a steer centroids file');
-  if (view.getUint32(4, true) !== CENTROIDS_VERSION)
-    fail(`has version ${view.getUint32(4, true)}, expected ${CENTROIDS_VERSION}`);
+  const { view, fail } = openBinaryFile(bytes, file, {
+    headerBytes: CENTROIDS_HEADER_BYTES,
+    magic: CENTROIDS_MAGIC,
+    version: CENTROIDS_VERSION,
+    kind: 'centroids',
+  });
   if (view.getUint32(8, true) !== nLatents || view.getUint32(12, true) !== dModel)
     fail(
       `holds ${view.getUint32(8, true)} x ${view.getUint32(12, true)} values but the SAE has ${nLatents} x ${dModel}`,
@@ -282,17 +300,12 @@ export function decodeFeedback(
   nLatents: number,
   dModel: number,
 ): FeedbackPoolData {
-  const fail = (problem: string): never => {
-    throw new CatalogError(
-      'catalog_invalid',
-      `catalog: ${file} ${problem}; rebuild the catalog with \`steer label\``,
-    );
-  };
-  if (bytes.byteLength < FEEDBACK_HEADER_BYTES) fail('is truncated');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== FEEDBACK_MAGIC) fail('is not a steer feedback-pool file');
-  if (view.getUint32(4, true) !== FEEDBACK_VERSION)
-    fail(`has version ${view.getUint32(4, true)}, expected ${FEEDBACK_VERSION}`);
+  const { view, fail } = openBinaryFile(bytes, file, {
+    headerBytes: FEEDBACK_HEADER_BYTES,
+    magic: FEEDBACK_MAGIC,
+    version: FEEDBACK_VERSION,
+    kind: 'feedback-pool',
+  });
   const [m, d, k] = [view.getUint32(8, true), view.getUint32(12, true), view.getUint32(16, true)];
   if (d !== dModel) fail(`holds ${d}-dim vectors but the SAE has ${dModel} dims`);
   const pad = (4 - ((m * d) % 4)) % 4;
