@@ -9,7 +9,7 @@ import { createEmbedder } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
 import { openLanceBackend } from '@steer/search';
 import { openElasticsearchBackend } from '@steer/elasticsearch';
-import type { SearchBackend, SearchHit } from '@steer/search';
+import type { SearchBackend, SearchHit, SearchMode } from '@steer/search';
 import { openCatalog, emptyCatalog } from '@steer/catalog';
 import { FolderPresetStore } from '@steer/presets';
 import type { SteerConfig } from './config.js';
@@ -257,16 +257,19 @@ export class SteerEngine {
    * Explains hits by the features query and document share: for each feature active in both, the product
    * of the two activations. Documents are re-embedded (through the embedding cache) and encoded. With
    * `documentNorm` `l2` each document's activations are divided by the norm of its latents first, as a sparse score
-   * over latents written by `steer index --latents` (default `--latent-norm l2`) weighs them.
+   * over latents written by `steer index --latents` (default `--latent-norm l2`) weighs them. Given the search's
+   * `mode` and `index` instead, a sparse or hybrid search takes the norm the backend records for the index
+   * (`none` when it records none), a dense one none.
    */
   async explain(
     queryVector: Float32Array,
     hits: SearchHit[],
     topFeatures = 5,
-    options: { documentNorm?: 'l2' | 'none' } = {},
+    options: { documentNorm?: 'l2' | 'none'; mode?: SearchMode; index?: string } = {},
   ): Promise<ExplainedHit[]> {
     const sae = this.requireSae('explaining hits');
     if (hits.length === 0) return [];
+    const documentNorm = options.documentNorm ?? (await this.documentNormOf(options.mode, options.index));
     const queryLatents = await this.encodeOne(queryVector);
     const docVectors = await this.embedder.embed(
       hits.map((h) => h.text),
@@ -276,7 +279,7 @@ export class SteerEngine {
     const catalog = this.featureCatalog();
     return hits.map((hit, row) => {
       const values = encoded.values.slice(row * encoded.k, (row + 1) * encoded.k);
-      if (options.documentNorm === 'l2') {
+      if (documentNorm === 'l2') {
         let sumSquares = 0;
         for (const v of values) if (v > 0) sumSquares += v * v;
         if (sumSquares > 0) for (let i = 0; i < values.length; i++) values[i]! /= Math.sqrt(sumSquares);
@@ -286,12 +289,18 @@ export class SteerEngine {
         values,
       };
       const features = contributions(queryLatents, docLatents, catalog).slice(0, topFeatures);
-      const documentNorm = options.documentNorm;
       return {
         ...hit,
         features: documentNorm ? features.map((f) => ({ ...f, documentNorm })) : features,
       };
     });
+  }
+
+  /** The norm of the stored latents a `mode` search over `index` (default: the config's) weighs; undefined for dense. */
+  private async documentNormOf(mode?: SearchMode, index?: string): Promise<'l2' | 'none' | undefined> {
+    const backend = this.parts.backend;
+    if (mode === undefined || mode === 'dense' || !backend.latentNorm) return undefined;
+    return (await backend.latentNorm(index ?? this.config?.index ?? 'default')) ?? 'none';
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import { SteerQueryError } from '../src/types.js';
 const d = 4;
 const n = 6;
 let engine: SteerEngine;
+let parts: ConstructorParameters<typeof SteerEngine>[0];
 
 /** Unit vector along axis `i` of a d-dimensional space. */
 function axis(i: number): number[] {
@@ -61,7 +62,8 @@ before(async () => {
       vector: Float32Array.from(axis(i)),
     })),
   );
-  engine = new SteerEngine({ embedder, backend, sae: await loadSae(sae) });
+  parts = { embedder, backend, sae: await loadSae(sae) };
+  engine = new SteerEngine(parts);
 });
 
 after(() => engine.close());
@@ -118,4 +120,38 @@ test('contributions rank features shared by query and document by the product of
       [2, 0.08],
     ],
   );
+});
+
+test('explain weighs document latents as the backend stores them for sparse and hybrid searches, raw for dense', async () => {
+  // A backend that records unit-normalised latents (as Elasticsearch does after `steer index --latents`).
+  const calls: string[] = [];
+  const backend = Object.create(parts.backend, {
+    latentNorm: {
+      value: async (index: string) => {
+        calls.push(index);
+        return 'l2';
+      },
+    },
+  }) as typeof parts.backend;
+  const withNorm = new SteerEngine({ ...parts, backend });
+  const hit = { id: 'd0', text: 'first axis', score: 1 };
+  const query = Float32Array.from(axis(0));
+  // The document "first axis" has latents 0 (1) and 4 (1/sqrt 2): raw contributions 1 and 0.5, norm sqrt(1.5).
+  const [sparse] = await withNorm.explain(query, [hit], 5, { mode: 'sparse', index: 'docs' });
+  assert.deepEqual(
+    sparse!.features.map((f) => [f.feature, Number(f.contribution.toFixed(4)), f.documentNorm]),
+    [
+      [0, Number((1 / Math.sqrt(1.5)).toFixed(4)), 'l2'],
+      [4, Number((0.5 / Math.sqrt(1.5)).toFixed(4)), 'l2'],
+    ],
+  );
+  const [dense] = await withNorm.explain(query, [hit], 5, { mode: 'dense', index: 'docs' });
+  assert.deepEqual(
+    dense!.features.map((f) => [f.feature, Number(f.contribution.toFixed(4)), f.documentNorm]),
+    [
+      [0, 1, undefined],
+      [4, 0.5, undefined],
+    ],
+  );
+  assert.deepEqual(calls, ['docs']);
 });

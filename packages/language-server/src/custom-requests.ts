@@ -1,6 +1,6 @@
 // Handlers of the custom requests (protocol.ts): run the query under the cursor steered and unsteered,
 // explain a feature, save a query's edits as a preset.
-import type { SearchResult, SteerEngine } from '@steer/engine';
+import type { ResolvedQuery, SearchResult, SteerEngine } from '@steer/engine';
 import { formatStatement, type PresetDefinition, type Steer } from '@steer/grammar';
 import { savePreset } from '@steer/presets';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
@@ -70,10 +70,11 @@ async function explainHits(
   hits: SearchHit[],
   warnings: string[],
   topFeatures: number,
+  search: Pick<ResolvedQuery, 'mode' | 'index'>,
 ): Promise<HitFeature[][]> {
   if (!engine.sae || hits.length === 0) return hits.map(() => [] as HitFeature[]);
   try {
-    const explainedHits = await engine.explain(vector, hits, topFeatures);
+    const explainedHits = await engine.explain(vector, hits, topFeatures, search);
     return explainedHits.map((hit) =>
       hit.features.map((f) => ({
         feature: f.feature,
@@ -114,8 +115,8 @@ async function runQuery(
   } = await engine.search([...definitions, queryText].join('\n'), { compare: true });
   const warnings = resolved.diagnostics.filter((d) => d.severity === 'warning').map((d) => d.message);
   const [steeredFeatures, baselineFeatures] = await Promise.all([
-    explainHits(engine, resolved.vector, hits, warnings, topFeatures),
-    explainHits(engine, resolved.baseVector, baseline, warnings, topFeatures),
+    explainHits(engine, resolved.vector, hits, warnings, topFeatures, resolved),
+    explainHits(engine, resolved.baseVector, baseline, warnings, topFeatures, resolved),
   ]);
   const baselineRank = new Map(baseline.map((h, i) => [h.id, i + 1]));
   const steeredRank = new Map(hits.map((h, i) => [h.id, i + 1]));

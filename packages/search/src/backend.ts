@@ -107,6 +107,11 @@ export interface SearchBackend {
    * {@link knnSearch}. Throws SearchError `invalid_query` for a mode the backend cannot search.
    */
   search(name: string, query: ModeQuery): Promise<SearchHit[]>;
+  /**
+   * How the documents' stored latents of index `name` are normalised (`l2`: unit length, `none`: raw), as sparse
+   * and hybrid scores weigh them; undefined when the index records none. Only backends with sparse search have it.
+   */
+  latentNorm?(name: string): Promise<'l2' | 'none' | undefined>;
   deleteDocuments(name: string, ids: string[]): Promise<{ deleted: number }>;
   deleteIndex(name: string): Promise<void>;
   close(): Promise<void>;

@@ -104,6 +104,7 @@ export const bridgeCommand: Command = {
           resolved.vector,
           hits.map((h) => ({ id: h.id, text: h.text, score: h.score ?? 0 })),
           top,
+          { mode: resolved.mode, ...(resolved.index !== undefined ? { index: resolved.index } : {}) },
         );
       },
     };

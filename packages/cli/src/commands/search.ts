@@ -1,5 +1,4 @@
 // `steer search`: runs a steer query (text plus feature edits) against an index.
-import { ElasticsearchBackend } from '@steer/elasticsearch';
 import { openEngine } from '@steer/engine';
 import type { SearchHit } from '@steer/search';
 import type { Command } from '../command.js';
@@ -48,15 +47,12 @@ export const searchCommand: Command = {
         compare: args.values.compare === true,
       });
       // A sparse or hybrid score weighs each document's latents as `steer index --latents` stored them.
-      const documentNorm =
-        args.values.explain === true &&
-        result.resolved.mode !== 'dense' &&
-        engine.backend instanceof ElasticsearchBackend
-          ? ((await engine.backend.latentNorm(result.resolved.index ?? config.index)) ?? 'none')
-          : undefined;
       const explained =
         args.values.explain === true && engine.sae
-          ? await engine.explain(result.resolved.vector, result.hits, 5, documentNorm ? { documentNorm } : {})
+          ? await engine.explain(result.resolved.vector, result.hits, 5, {
+              mode: result.resolved.mode,
+              index: result.resolved.index ?? config.index,
+            })
           : undefined;
       if (args.values.json) {
         printJson(io, {
