@@ -1,5 +1,6 @@
 // Benchmarks of @steer/catalog: catalog build time per 1,000 documents, and concept-search latency at 32,768
-// and 196,608 features over random SAE weights written to a temp dir (embedding excluded and included).
+// and 196,608 features over random SAE weights written to a temp dir (embedding excluded and included), and the
+// feedback step of concept search over a 20,000-document pool.
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import {
   type CorpusDocument,
 } from '../src/index.js';
 import { CONCEPT_INDEX_FILE } from '../src/concept-index-file.js';
+import { FEEDBACK_POOL_DOCUMENTS, FeedbackScorer, feedbackPool } from '../src/feedback.js';
 import {
   CATALOG_FORMAT,
   encodeCentroids,
@@ -418,6 +420,60 @@ export async function benchSavedIndex(
   });
 }
 
+/**
+ * The feedback step of concept search at the largest pool `steer label` keeps (20,000 documents, 512-d, k = 64 of
+ * 32,768 latents, random): nearest pool documents by int8 dot product, then each feature's lift. Against it, a
+ * float32 dot-product scan of the same vectors (the nearest-document step alone, unquantized), side by side.
+ */
+export async function benchFeedback(report: (figure: Figure) => void): Promise<void> {
+  const dims = 512;
+  const k = 64;
+  const nLatents = 32_768;
+  const m = FEEDBACK_POOL_DOCUMENTS;
+  const random = seeded(7);
+  const vectors = new Float32Array(m * dims);
+  unitVectors(m, dims, 5).forEach((v, r) => vectors.set(v, r * dims));
+  const indices = Int32Array.from({ length: m * k }, () => Math.floor(random() * nLatents));
+  const values = Float32Array.from({ length: m * k }, () => random());
+  const scorer = new FeedbackScorer(feedbackPool(vectors, { indices, values, k, batch: m }, dims), nLatents);
+  const queries = unitVectors(60, dims, 11);
+  for (const q of queries.slice(0, 5)) scorer.score(q); // JIT warm-up
+  const timed = (fn: (q: Float32Array) => void): number[] =>
+    queries
+      .map((q) => {
+        const started = performance.now();
+        fn(q);
+        return performance.now() - started;
+      })
+      .sort((a, b) => a - b);
+  let sink = 0;
+  const scan = (q: Float32Array): void => {
+    for (let r = 0; r < m; r++) {
+      let dot = 0;
+      for (let i = 0; i < dims; i++) dot += vectors[r * dims + i]! * q[i]!;
+      if (dot > sink) sink = dot;
+    }
+  };
+  for (const q of queries.slice(0, 5)) scan(q);
+  const feedback = timed((q) => scorer.score(q));
+  const baseline = timed(scan);
+  report({
+    figure: `concept search feedback step p50, ${m.toLocaleString('en-US')}-document pool (embedding excluded)`,
+    value: percentile(feedback, 0.5),
+    unit: 'ms',
+    vs: {
+      figure: 'float32 dot-product scan of the same pool, p50',
+      value: percentile(baseline, 0.5),
+      ratio: percentile(feedback, 0.5) / percentile(baseline, 0.5),
+    },
+  });
+  report({
+    figure: `concept search feedback step p99, ${m.toLocaleString('en-US')}-document pool (embedding excluded)`,
+    value: percentile(feedback, 0.99),
+    unit: 'ms',
+  });
+}
+
 /** Runs the catalog benchmarks (about two minutes; needs ~3 GB of memory and ~2 GB of temp disk). */
 export async function run(report: (figure: Figure) => void): Promise<void> {
   const temp = await mkdtemp(join(tmpdir(), 'steer-catalog-bench-'));
@@ -425,6 +481,7 @@ export async function run(report: (figure: Figure) => void): Promise<void> {
   try {
     await benchBuild(report, temp);
     await benchSearch(report, temp, 32_768);
+    await benchFeedback(report);
     embedder = await loadDefaultEmbedder().catch(() => undefined);
     await benchSearch(report, temp, 196_608, embedder);
     await rm(join(temp, 'sae-196608'), { recursive: true, force: true });
