@@ -47,8 +47,9 @@ before(async () => {
 
 after(() => double.close());
 
-test('steer index --latents writes dense vectors and a sparse_vector latent field into Elasticsearch', async () => {
-  const indexed = await runSteer(
+/** `steer index corpus.jsonl` into the double's `docs` index with the demo SAE's latents, plus `extra` flags. */
+function indexWithLatents(...extra: string[]): ReturnType<typeof runSteer> {
+  return runSteer(
     [
       'index',
       'corpus.jsonl',
@@ -59,10 +60,14 @@ test('steer index --latents writes dense vectors and a sparse_vector latent fiel
       '--latents',
       '--sae',
       demoSae,
-      '--json',
+      ...extra,
     ],
     { cwd, env },
   );
+}
+
+test('steer index --latents writes dense vectors and a sparse_vector latent field into Elasticsearch', async () => {
+  const indexed = await indexWithLatents('--json');
   assert.equal(indexed.code, 0, indexed.stderr);
   const out = parseJsonOutput<{ added: number; latents: { written: number; failed: number } }>(indexed);
   assert.equal(out.added, 4);
@@ -171,10 +176,7 @@ test('an index whose latents were written before Steer recorded their normalisat
     result.stderr,
     /--latents --latent-norm l2 --sae <dir> --backend elasticsearch` \(without --resume\)/,
   );
-  const rewritten = await runSteer(
-    ['index', 'corpus.jsonl', '--index', 'docs', '--backend', 'elasticsearch', '--latents', '--sae', demoSae],
-    { cwd, env },
-  );
+  const rewritten = await indexWithLatents();
   assert.equal(rewritten.code, 0, rewritten.stderr);
   const after = await search('hybrid');
   assert.equal(after.code, 0, after.stderr);
@@ -182,22 +184,7 @@ test('an index whose latents were written before Steer recorded their normalisat
 });
 
 test('--latent-norm takes l2 or none only', async () => {
-  const result = await runSteer(
-    [
-      'index',
-      'corpus.jsonl',
-      '--index',
-      'docs',
-      '--backend',
-      'elasticsearch',
-      '--latents',
-      '--sae',
-      demoSae,
-      '--latent-norm',
-      'max',
-    ],
-    { cwd, env },
-  );
+  const result = await indexWithLatents('--latent-norm', 'max');
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /--latent-norm must be l2 .* or none .*, not 'max'/);
 });
