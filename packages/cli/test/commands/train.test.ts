@@ -99,20 +99,25 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/** A small run on vectors.npy: 32 latents, k 4, 2 epochs, batches of 45, 4 neighbours. */
+const SMALL_RUN = [
+  '--embeddings',
+  'vectors.npy',
+  '--latents',
+  '32',
+  '--k',
+  '4',
+  '--epochs',
+  '2',
+  '--batch',
+  '45',
+  '--neighbours',
+  '4',
+];
+
 test('steer train --json prints exactly one JSON document and writes a loadable SAE', async () => {
   const result = await run([
-    '--embeddings',
-    'vectors.npy',
-    '--latents',
-    '32',
-    '--k',
-    '4',
-    '--epochs',
-    '2',
-    '--batch',
-    '45',
-    '--neighbours',
-    '4',
+    ...SMALL_RUN,
     '--out',
     'sae',
     '--backend',
@@ -271,26 +276,7 @@ test('steer train --embeddings records the model and version that steer embed wr
 test('steer train --threads N runs the onnx backend on N threads and trains the same SAE on 1 or 2', async () => {
   const trainOn = async (threads: string): Promise<{ stderr: string; weights: Buffer }> => {
     const out = `sae-threads-${threads}`;
-    const result = await run([
-      '--embeddings',
-      'vectors.npy',
-      '--latents',
-      '32',
-      '--k',
-      '4',
-      '--epochs',
-      '2',
-      '--batch',
-      '45',
-      '--neighbours',
-      '4',
-      '--backend',
-      'onnx',
-      '--threads',
-      threads,
-      '--out',
-      out,
-    ]);
+    const result = await run([...SMALL_RUN, '--backend', 'onnx', '--threads', threads, '--out', out]);
     assert.equal(result.code, 0, result.stderr);
     const sae = await readSaeWeights(join(root, out));
     const weights = Buffer.concat(
