@@ -279,11 +279,8 @@ export class SteerEngine {
     const catalog = this.featureCatalog();
     return hits.map((hit, row) => {
       const values = encoded.values.slice(row * encoded.k, (row + 1) * encoded.k);
-      if (documentNorm === 'l2') {
-        let sumSquares = 0;
-        for (const v of values) if (v > 0) sumSquares += v * v;
-        if (sumSquares > 0) for (let i = 0; i < values.length; i++) values[i]! /= Math.sqrt(sumSquares);
-      }
+      const norm = documentNorm === 'l2' ? latentNorm({ values, k: encoded.k }) : 0;
+      if (norm > 0) for (let i = 0; i < values.length; i++) values[i]! /= norm;
       const docLatents = {
         indices: encoded.indices.subarray(row * encoded.k, (row + 1) * encoded.k),
         values,

@@ -3,6 +3,7 @@
 import { documentText } from '@steer/catalog';
 import { embedInBatches } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
+import { latentNorm } from '@steer/sae';
 import type { SaeRuntime, SparseLatents } from '@steer/sae';
 import type { SearchBackend, Similarity } from '@steer/search';
 import type { EvalDataset } from './datasets.js';
@@ -121,12 +122,8 @@ export function sparseSearch(
 ): number[][] {
   const postings = new Map<number, Array<{ doc: number; value: number }>>();
   for (let d = 0; d < docs.batch; d++) {
-    let sumSquares = 0;
-    for (let j = 0; j < docs.k; j++) {
-      const value = docs.values[d * docs.k + j]!;
-      if (value > 0) sumSquares += value * value;
-    }
-    const scale = documentNorm === 'l2' && sumSquares > 0 ? 1 / Math.sqrt(sumSquares) : 1;
+    const norm = documentNorm === 'l2' ? latentNorm(docs, d) : 0;
+    const scale = norm > 0 ? 1 / norm : 1;
     for (let j = 0; j < docs.k; j++) {
       const value = docs.values[d * docs.k + j]!;
       if (value <= 0) continue;
