@@ -21,11 +21,12 @@ import {
   chooseVectorField,
   denseVectorFields,
   fieldMapping,
+  latentNormRecord,
   sparseVectorFields,
   recordedLatentNorm,
   steerIndexMeta,
 } from './mapping.js';
-import type { DenseVectorField } from './mapping.js';
+import type { DenseVectorField, LatentNormRecord } from './mapping.js';
 import { buildSearchBody, hybridParts } from './query.js';
 import type { QueryVectorSource, SearchBodyRequest, SearchMode } from './query.js';
 import { fuseReciprocalRank } from './rrf.js';
@@ -102,8 +103,10 @@ interface IndexState {
   fields: DenseVectorField[];
   latentFields: string[];
   embeddingModel?: string;
-  /** How the documents' latents in the backend's latent field were normalised; undefined when not recorded. */
+  /** How the documents' latents in the backend's latent field were normalised; undefined when not recorded or incomplete. */
   latentNorm?: LatentNorm;
+  /** The `_meta` record behind latentNorm, complete or not. */
+  latentRecord?: LatentNormRecord;
   /** `index.mapping.exclude_source_vectors` (9.2+ default): vectors are left out of `_source` unless asked for. */
   excludeSourceVectors: boolean;
 }
@@ -133,7 +136,7 @@ export class ElasticsearchBackend implements SearchBackend {
   readonly textField: string;
   readonly latentField: string;
   private readonly states = new Map<string, IndexState>();
-  /** Indexes whose unrecorded latent normalisation has been reported (once per index). */
+  /** Indexes whose unrecorded or incomplete latent normalisation has been reported (once per index). */
   private readonly warnedLatentNorm = new Set<string>();
   private profile?: Promise<ClusterProfile>;
 
@@ -201,6 +204,7 @@ export class ElasticsearchBackend implements SearchBackend {
       latentFields: sparseVectorFields(mappings),
       embeddingModel: steerIndexMeta(mappings).embeddingModel,
       latentNorm: recordedLatentNorm(mappings, this.latentField),
+      latentRecord: latentNormRecord(mappings, this.latentField),
       excludeSourceVectors: String(exclude) === 'true',
     };
     this.states.set(name, state);
@@ -500,30 +504,57 @@ export class ElasticsearchBackend implements SearchBackend {
 
   /**
    * How the document latents of `name` were normalised by `steer index --latents`, as its `_meta` records it;
-   * undefined when it records nothing (latents written before Steer recorded the normalisation are raw).
+   * undefined when it records nothing (latents written before Steer recorded the normalisation are raw) or a run
+   * writing them has not finished (its record is incomplete: documents may hold latents of either kind).
    */
   async latentNorm(name: string): Promise<LatentNorm | undefined> {
     return (await this.state(name)).latentNorm;
   }
 
-  /** Says once per index how to rewrite latents written before Steer recorded (and applied) their normalisation. */
+  /**
+   * Says once per index how to rewrite latents written before Steer recorded (and applied) their normalisation, or
+   * how to finish a `steer index --latents` run that did not finish.
+   */
   private async adviseOnUnrecordedNorm(name: string, state: IndexState): Promise<void> {
     if (state.latentNorm !== undefined || this.warnedLatentNorm.has(name)) return;
     // NOTE: the mapping may be cached from before `writeLatents` recorded the normalisation through the client.
     const fresh = await this.state(name, true);
     if (fresh.latentNorm !== undefined) return;
     this.warnedLatentNorm.add(name);
+    const message = fresh.latentRecord
+      ? this.incompleteNormMessage(name, fresh.latentRecord)
+      : await this.unrecordedNormMessage(name);
+    if (message === undefined) return;
+    const code = fresh.latentRecord ? 'STEER_LATENT_NORM_INCOMPLETE' : 'STEER_LATENT_NORM_UNRECORDED';
+    if (this.options.onWarning) this.options.onWarning(message);
+    else process.emitWarning(message, { code });
+  }
+
+  /** The advice for latents without a recorded normalisation; undefined when no document holds latents. */
+  private async unrecordedNormMessage(name: string): Promise<string | undefined> {
     const { count } = await this.call(name, () =>
       this.client.count({ index: name, query: { exists: { field: this.latentField } } }),
     );
-    if (count === 0) return;
-    const message =
+    if (count === 0) return undefined;
+    return (
       `elasticsearch: index '${name}' holds latents in '${this.latentField}' written without a recorded normalisation ` +
       `(before \`steer index --latents\` unit-normalised document latents), so sparse and hybrid scores are raw dot ` +
       `products, which favour documents with large codes; rewrite them with \`steer index <corpus.jsonl> --index ${name} ` +
-      `--latents --latent-norm l2 --sae <dir> --backend elasticsearch\` (without --resume)`;
-    if (this.options.onWarning) this.options.onWarning(message);
-    else process.emitWarning(message, { code: 'STEER_LATENT_NORM_UNRECORDED' });
+      `--latents --latent-norm l2 --sae <dir> --backend elasticsearch\` (without --resume)`
+    );
+  }
+
+  /** The advice for latents whose record is incomplete: the run writing them did not finish. */
+  private incompleteNormMessage(name: string, record: LatentNormRecord): string {
+    const leftover = record.replacing
+      ? 'the documents it did not reach still hold latents of another or no recorded normalisation'
+      : 'the documents it did not reach have no latents yet';
+    const command = `steer index <corpus.jsonl> --index ${name} --latents --latent-norm ${record.norm} --sae <dir> --backend elasticsearch`;
+    return (
+      `elasticsearch: index '${name}' records that a \`steer index --latents --latent-norm ${record.norm}\` run writing ` +
+      `'${this.latentField}' did not finish, so ${leftover} and sparse and hybrid scores mix them; finish it with ` +
+      `\`${command} --resume\` (the same --latent-norm), or rerun it without --resume`
+    );
   }
 
   private sourceFilter(
@@ -589,7 +620,8 @@ export class ElasticsearchBackend implements SearchBackend {
       request.explain === true ? 5 : typeof request.explain === 'number' ? request.explain : 0;
     const queryVector =
       explainTop > 0 && request.latents ? latentsToSparseVector(request.latents) : undefined;
-    const documentNorm = queryVector ? ((await this.state(name)).latentNorm ?? 'unrecorded') : undefined;
+    const state = queryVector ? await this.state(name) : undefined;
+    const documentNorm = state && (state.latentNorm ?? (state.latentRecord ? 'incomplete' : 'unrecorded'));
     return hits.map(({ hit, score }) => {
       const hitSource = { ...(hit._source ?? {}) };
       const features = queryVector

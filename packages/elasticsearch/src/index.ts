@@ -32,11 +32,12 @@ export type { CompileFilterOptions } from './filter.js';
 export {
   chooseVectorField,
   denseVectorFields,
+  latentNormRecord,
   recordedLatentNorm,
   sparseVectorFields,
   steerIndexMeta,
 } from './mapping.js';
-export type { DenseVectorField, SteerIndexMeta } from './mapping.js';
+export type { DenseVectorField, LatentNormRecord, SteerIndexMeta } from './mapping.js';
 export { buildSearchBody, defaultNumCandidates, hybridParts, MAX_NUM_CANDIDATES } from './query.js';
 export type {
   HybridParts,
@@ -54,8 +55,8 @@ export {
   normalizeSparseVector,
   sparseVectorToFeatures,
 } from './sparse.js';
-export type { LatentContribution, LatentNorm, LatentsLike } from './sparse.js';
-export { ensureLatentField, recordLatentNorm, writeLatents } from './latents.js';
+export type { DocumentNormLabel, LatentContribution, LatentNorm, LatentsLike } from './sparse.js';
+export { checkLatentWrite, ensureLatentField, recordLatentNorm, writeLatents } from './latents.js';
 export { openElasticsearchIndexReader } from './index-reader.js';
 export type { ElasticsearchIndexReader, ElasticsearchReaderOptions } from './index-reader.js';
 export type {

@@ -3,7 +3,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '@steer/core';
 import type { Client } from '@elastic/elasticsearch';
 import { ElasticsearchBackendError } from './errors.js';
-import { fieldMapping, recordedLatentNorm } from './mapping.js';
+import { fieldMapping, latentNormRecord } from './mapping.js';
+import type { LatentNormRecord } from './mapping.js';
 import { latentsToSparseVector, normalizeSparseVector } from './sparse.js';
 import type { LatentNorm, LatentsLike } from './sparse.js';
 import { DEFAULT_LATENT_FIELD } from './backend.js';
@@ -109,67 +110,138 @@ async function writeCheckpointAtomically(file: string, checkpoint: Checkpoint): 
   await writeFileAtomic(file, JSON.stringify(checkpoint));
 }
 
-/** Ensures `field` is mapped as sparse_vector in `index`; throws `latent_field_conflict` when it is something else. */
-export async function ensureLatentField(
-  client: Client,
-  index: string,
-  field = DEFAULT_LATENT_FIELD,
-): Promise<void> {
-  const response = await client.indices.getMapping({ index });
-  const mappings = Object.values(response)[0]?.mappings;
+/** Throws `latent_field_conflict` when `field` is mapped in `mappings` as something other than sparse_vector. */
+function checkLatentFieldType(mappings: unknown, index: string, field: string): 'sparse_vector' | 'absent' {
   const existing = fieldMapping(mappings, field);
-  if (existing?.type === 'sparse_vector') return;
+  if (existing?.type === 'sparse_vector') return 'sparse_vector';
   if (existing) {
     throw new ElasticsearchBackendError(
       'latent_field_conflict',
       `latents: field '${field}' of index '${index}' is mapped as ${existing.type ?? 'an object'}, not sparse_vector; pick another latent field name`,
     );
   }
+  return 'absent';
+}
+
+async function mappingsOf(client: Client, index: string): Promise<unknown> {
+  const response = await client.indices.getMapping({ index });
+  return Object.values(response)[0]?.mappings;
+}
+
+/** Ensures `field` is mapped as sparse_vector in `index`; throws `latent_field_conflict` when it is something else. */
+export async function ensureLatentField(
+  client: Client,
+  index: string,
+  field = DEFAULT_LATENT_FIELD,
+): Promise<void> {
+  if (checkLatentFieldType(await mappingsOf(client, index), index, field) === 'sparse_vector') return;
   await client.indices.putMapping({ index, properties: { [field]: { type: 'sparse_vector' } } });
 }
 
 /**
  * Records in the index's `_meta.steer.latents[field]` how the document latents of `field` are normalised, keeping
- * the rest of `_meta` (a mapping update replaces `_meta` whole).
+ * the rest of `_meta` (a mapping update replaces `_meta` whole). With `complete: false` the record says a run is
+ * writing them (`{ norm, complete: false }`, plus `replacing: true` when it started over latents of another or no
+ * recorded normalisation); the default writes the complete record `{ norm }`.
  */
 export async function recordLatentNorm(
   client: Client,
   index: string,
   field: string,
   norm: LatentNorm,
+  options: { complete?: boolean; replacing?: boolean } = {},
 ): Promise<void> {
   const asRecord = (value: unknown): Record<string, unknown> =>
     typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-  const response = await client.indices.getMapping({ index });
-  const meta = asRecord(Object.values(response)[0]?.mappings?._meta);
+  const meta = asRecord(asRecord(await mappingsOf(client, index))._meta);
   const steer = asRecord(meta.steer);
   const latents = asRecord(steer.latents);
+  const record: LatentNormRecord =
+    options.complete === false
+      ? { norm, complete: false, ...(options.replacing ? { replacing: true as const } : {}) }
+      : { norm };
   await client.indices.putMapping({
     index,
-    _meta: { ...meta, steer: { ...steer, latents: { ...latents, [field]: { norm } } } },
+    _meta: { ...meta, steer: { ...steer, latents: { ...latents, [field]: record } } },
   });
 }
 
+/** What a run of writeLatents starts from, as latentWriteStart finds it. */
+interface LatentWriteStart {
+  /** Documents of the index hold latents not known to have the run's normalisation (see LatentNormRecord). */
+  replacing: boolean;
+}
+
 /**
- * A resumed run keeps the latents already written, so they must have been written with the same normalisation:
- * throws `latent_norm_mismatch` when the index records another one, or records none while latents are there.
+ * Reads what a run writing `norm` latents into `field` starts from, and throws what would make it fail: a field
+ * mapped as something else (`latent_field_conflict`), or, when resuming, latents already written with another or
+ * an unrecorded normalisation (`latent_norm_mismatch`): a resumed run keeps them, so it would mix the two.
  */
-async function checkResumableNorm(
+async function latentWriteStart(
   client: Client,
   index: string,
   field: string,
   norm: LatentNorm,
-): Promise<void> {
-  const response = await client.indices.getMapping({ index });
-  const recorded = recordedLatentNorm(Object.values(response)[0]?.mappings, field);
-  if (recorded === norm) return;
-  if (recorded === undefined) {
-    const { count } = await client.count({ index, query: { exists: { field } } });
-    if (count === 0) return;
-  }
+  resume: LatentResume,
+): Promise<LatentWriteStart> {
+  const mappings = await mappingsOf(client, index);
+  if (checkLatentFieldType(mappings, index, field) === 'absent') return { replacing: false };
+  const record = latentNormRecord(mappings, field);
+  if (record?.norm === norm && !record.replacing) return { replacing: false };
+  const { count } = await client.count({ index, query: { exists: { field } } });
+  if (count === 0) return { replacing: false };
+  if (resume === 'none' || record?.norm === norm) return { replacing: true };
+  const written =
+    record === undefined
+      ? 'without a recorded normalisation (before Steer normalised document latents)'
+      : `with --latent-norm ${record.norm}${record.complete === false ? ' (by a run that did not finish)' : ''}`;
   throw new ElasticsearchBackendError(
     'latent_norm_mismatch',
-    `latents: index '${index}' field '${field}' holds latents written ${recorded === undefined ? 'without a recorded normalisation (before Steer normalised document latents)' : `with --latent-norm ${recorded}`}, so resuming with --latent-norm ${norm} would mix the two; rerun without --resume to rewrite them all${recorded === undefined ? '' : `, or resume with --latent-norm ${recorded}`}`,
+    `latents: index '${index}' field '${field}' holds latents written ${written}, so resuming with --latent-norm ${norm} would mix the two; rerun without --resume to rewrite them all${record === undefined ? '' : `, or resume with --latent-norm ${record.norm}`}`,
+  );
+}
+
+/**
+ * Starts a run: checks it (latentWriteStart; a skip-existing resume of an unfinished rewrite over other latents cannot
+ * tell the documents apart, so it is refused), maps the field and records the normalisation as incomplete.
+ */
+async function beginLatentWrite(
+  client: Client,
+  index: string,
+  field: string,
+  norm: LatentNorm,
+  resume: LatentResume,
+): Promise<void> {
+  const { replacing } = await latentWriteStart(client, index, field, norm, resume);
+  if (replacing && resume === 'skip-existing') {
+    throw new ElasticsearchBackendError(
+      'latent_norm_mismatch',
+      `latents: index '${index}' field '${field}' is partly rewritten with --latent-norm ${norm} by a run that did not finish, over latents of another or no recorded normalisation, and skip-existing cannot tell the rewritten documents from the others; rerun without --resume to rewrite them all (or resume with the interrupted run's checkpoint)`,
+    );
+  }
+  await ensureLatentField(client, index, field);
+  // NOTE: recorded before the first write, so a resumed run finds the normalisation its prefix was written with;
+  // incomplete until every document is confirmed, so an interrupted run leaves a truthful record.
+  await recordLatentNorm(client, index, field, norm, { complete: false, replacing });
+}
+
+/**
+ * Checks, without writing anything, that writeLatents with the same options can start on `index`: the latent field
+ * is free or a sparse_vector, and a resumed run's normalisation matches the latents already there. Call it before
+ * work a refused start would waste (`steer index --latents --resume` re-adds the documents first); writeLatents
+ * checks again. Throws ElasticsearchBackendError `latent_field_conflict` or `latent_norm_mismatch`.
+ */
+export async function checkLatentWrite(
+  client: Client,
+  index: string,
+  options: Pick<WriteLatentsOptions, 'field' | 'norm' | 'resume'> = {},
+): Promise<void> {
+  await latentWriteStart(
+    client,
+    index,
+    options.field ?? DEFAULT_LATENT_FIELD,
+    options.norm ?? 'l2',
+    options.resume ?? 'none',
   );
 }
 
@@ -225,11 +297,12 @@ class Watermark {
 /**
  * Writes each document's latents (positive activations, keys `f<id>`; divided by their norm with `norm` `l2`, the
  * default) into the sparse_vector `field` of the documents already in `index`, records the normalisation in the
- * index's `_meta`, with partial updates through `client.helpers.bulk`: 429s are retried, progress
+ * index's `_meta` (incomplete until every document is confirmed, see LatentNormRecord), with partial updates through `client.helpers.bulk`: 429s are retried, progress
  * is reported per confirmed document, and an interrupted run can resume (see LatentResume).
  * Returns counts; documents the cluster refuses (e.g. missing ids) are counted in `failed`, not thrown.
  * Throws ElasticsearchBackendError on a mapping conflict, a checkpoint that belongs to another index, or a resumed
- * run whose normalisation differs from the latents already written (`latent_norm_mismatch`).
+ * run whose normalisation differs from the latents already written (`latent_norm_mismatch`, also for a
+ * skip-existing resume of an unfinished rewrite over other latents, whose documents it cannot tell apart).
  */
 export async function writeLatents(
   client: Client,
@@ -246,10 +319,7 @@ export async function writeLatents(
       'latents: resume=checkpoint needs a checkpointFile path',
     );
   }
-  await ensureLatentField(client, index, field);
-  if (resume !== 'none') await checkResumableNorm(client, index, field, norm);
-  // NOTE: recorded before the first write, so a resumed run finds the normalisation its prefix was written with.
-  await recordLatentNorm(client, index, field, norm);
+  await beginLatentWrite(client, index, field, norm, resume);
   const checkpointFile = resume === 'checkpoint' ? options.checkpointFile : undefined;
   const resumeFrom = checkpointFile ? await readCheckpoint(checkpointFile, index, field) : 0;
 
@@ -351,5 +421,6 @@ export async function writeLatents(
     if (failed === 0) await rm(checkpointFile, { force: true });
     else await writeCheckpointAtomically(checkpointFile, { index, field, done: watermark.done });
   }
+  if (failed === 0) await recordLatentNorm(client, index, field, norm);
   return { written, skipped, failed, failures };
 }

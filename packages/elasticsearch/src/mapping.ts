@@ -19,7 +19,23 @@ export interface DenseVectorField {
 export interface SteerIndexMeta {
   embeddingModel?: string;
   /** Per sparse_vector field written by `steer index --latents`: how its document latents were normalised. */
-  latents?: Record<string, { norm: LatentNorm }>;
+  latents?: Record<string, LatentNormRecord>;
+}
+
+/**
+ * `_meta.steer.latents.<field>`: the normalisation of the field's document latents. `complete: false` while a
+ * `steer index --latents` run writes them (set before its first write, removed once every document is confirmed), so
+ * an interrupted run leaves a record that says some documents may still hold latents from before. A plain `{ norm }`
+ * (what older Steer wrote too) is a complete record.
+ */
+export interface LatentNormRecord {
+  norm: LatentNorm;
+  complete?: false;
+  /**
+   * With `complete: false`: the run started over latents written with another (or no recorded) normalisation, so the
+   * documents it has not reached yet still hold those.
+   */
+  replacing?: true;
 }
 
 type MappingNode = { type?: string; properties?: Record<string, MappingNode>; [key: string]: unknown };
@@ -79,17 +95,35 @@ export function steerIndexMeta(mappings: unknown): SteerIndexMeta {
   if (typeof meta?.embeddingModel === 'string') out.embeddingModel = meta.embeddingModel;
   if (typeof meta?.latents === 'object' && meta.latents !== null) {
     for (const [field, entry] of Object.entries(meta.latents)) {
-      const norm = (entry as { norm?: unknown } | null)?.norm;
-      if (LATENT_NORMS.includes(norm as LatentNorm))
-        (out.latents ??= {})[field] = { norm: norm as LatentNorm };
+      const { norm, complete, replacing } = (entry ?? {}) as {
+        norm?: unknown;
+        complete?: unknown;
+        replacing?: unknown;
+      };
+      if (!LATENT_NORMS.includes(norm as LatentNorm)) continue;
+      const record: LatentNormRecord = { norm: norm as LatentNorm };
+      if (complete === false) {
+        record.complete = false;
+        if (replacing === true) record.replacing = true;
+      }
+      (out.latents ??= {})[field] = record;
     }
   }
   return out;
 }
 
-/** The normalisation recorded for the latents of `field`, or undefined when none is recorded (older indexes). */
+/**
+ * The normalisation recorded for the latents of `field`; undefined when none is recorded (older indexes) or the
+ * record is incomplete (a `steer index --latents` run has not finished, see latentNormRecord).
+ */
 export function recordedLatentNorm(mappings: unknown, field: string): LatentNorm | undefined {
-  return steerIndexMeta(mappings).latents?.[field]?.norm;
+  const record = latentNormRecord(mappings, field);
+  return record?.complete === false ? undefined : record?.norm;
+}
+
+/** The `_meta` record of how the latents of `field` are normalised, complete or not; undefined when there is none. */
+export function latentNormRecord(mappings: unknown, field: string): LatentNormRecord | undefined {
+  return steerIndexMeta(mappings).latents?.[field];
 }
 
 /**

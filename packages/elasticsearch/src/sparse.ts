@@ -15,6 +15,9 @@ export type LatentsLike = QueryLatents;
  */
 export type LatentNorm = 'l2' | 'none';
 
+/** What a LatentContribution says of its document weight: a recorded norm, `unrecorded` or `incomplete`. */
+export type DocumentNormLabel = LatentNorm | 'unrecorded' | 'incomplete';
+
 /** The latent normalisations `steer index --latents --latent-norm` takes. */
 export const LATENT_NORMS: readonly LatentNorm[] = ['l2', 'none'];
 
@@ -27,10 +30,11 @@ export interface LatentContribution {
   queryActivation: number;
   /**
    * The document's stored weight: its activation d_i divided by the norm |d| of its latents when `documentNorm` is
-   * `l2`, the raw activation when `none`; `unrecorded` for latents written before Steer recorded the normalisation.
+   * `l2`, the raw activation when `none`; `unrecorded` for latents written before Steer recorded the normalisation,
+   * `incomplete` while the index records a `steer index --latents` run that did not finish (either kind).
    */
   documentActivation: number;
-  documentNorm?: LatentNorm | 'unrecorded';
+  documentNorm?: DocumentNormLabel;
   contribution: number;
 }
 
@@ -112,7 +116,7 @@ export function explainLatentScore(
   queryVector: Record<string, number>,
   documentVector: unknown,
   limit = Number.POSITIVE_INFINITY,
-  documentNorm?: LatentNorm | 'unrecorded',
+  documentNorm?: DocumentNormLabel,
 ): LatentContribution[] {
   const doc = sparseVectorToFeatures(documentVector);
   const out: LatentContribution[] = [];

@@ -88,8 +88,10 @@ describe('writeLatents (elasticsearch-mock)', () => {
       onProgress: (p) => progress.push(p.done),
     });
     assert.deepEqual(result, { written: 3, skipped: 0, failed: 0, failures: [] });
+    // Recorded incomplete before the first write, complete once every document is confirmed.
     assert.deepEqual(putMappings, [
       { properties: { steer_latents: { type: 'sparse_vector' } } },
+      { _meta: { other: 'kept', steer: { latents: { steer_latents: { norm: 'l2', complete: false } } } } },
       { _meta: { other: 'kept', steer: { latents: { steer_latents: { norm: 'l2' } } } } },
     ]);
     // Unit-normalised by default: {f1: 2} -> {f1: 1}; {f7: 3, f9: 4} -> {f7: 0.6, f9: 0.8}.
@@ -110,7 +112,10 @@ describe('writeLatents (elasticsearch-mock)', () => {
     await writeLatents(client, 'docs', [{ id: 'd2', latents: { indices: [7, 9], values: [3, 4] } }], {
       norm: 'none',
     });
-    assert.deepEqual(putMappings[1], { _meta: { steer: { latents: { steer_latents: { norm: 'none' } } } } });
+    assert.deepEqual(putMappings.slice(1), [
+      { _meta: { steer: { latents: { steer_latents: { norm: 'none', complete: false } } } } },
+      { _meta: { steer: { latents: { steer_latents: { norm: 'none' } } } } },
+    ]);
     assert.deepEqual(bulks.flat()[1], { doc: { steer_latents: { f7: 3, f9: 4 } } });
   });
 
@@ -119,10 +124,21 @@ describe('writeLatents (elasticsearch-mock)', () => {
       { steer_latents: { type: 'sparse_vector' } },
       { steer: { latents: { steer_latents: { norm: 'none' } } } },
     );
+    none.mock.add({ method: ['GET', 'POST'], path: '/docs/_count' }, () => ({ count: 4 }));
     await assert.rejects(
       writeLatents(none.client, 'docs', docs(1), { resume: 'skip-existing' }),
       /written with --latent-norm none, so resuming with --latent-norm l2 would mix the two; rerun without --resume to rewrite them all, or resume with --latent-norm none/,
     );
+    const unfinished = setup(
+      { steer_latents: { type: 'sparse_vector' } },
+      { steer: { latents: { steer_latents: { norm: 'none', complete: false } } } },
+    );
+    unfinished.mock.add({ method: ['GET', 'POST'], path: '/docs/_count' }, () => ({ count: 2 }));
+    await assert.rejects(
+      writeLatents(unfinished.client, 'docs', docs(1), { resume: 'checkpoint', checkpointFile: 'unused' }),
+      /written with --latent-norm none \(by a run that did not finish\), so resuming with --latent-norm l2/,
+    );
+    assert.deepEqual([none.putMappings, unfinished.putMappings], [[], []], 'nothing is written');
     const unrecorded = setup({ steer_latents: { type: 'sparse_vector' } }, {});
     unrecorded.mock.add({ method: ['GET', 'POST'], path: '/docs/_count' }, () => ({ count: 4 }));
     await assert.rejects(
@@ -138,7 +154,7 @@ describe('writeLatents (elasticsearch-mock)', () => {
   });
 
   it('retries 429s and counts documents the cluster refuses', async () => {
-    const { mock, client, bulks } = setup({ steer_latents: { type: 'sparse_vector' } });
+    const { mock, client, bulks, putMappings } = setup({ steer_latents: { type: 'sparse_vector' } });
     mock.add(
       { method: 'POST', path: '/_bulk' },
       okBulk(bulks, (id, attempt) => (id === 'd1' && attempt === 1 ? 429 : id === 'd2' ? 404 : 200)),
@@ -149,6 +165,37 @@ describe('writeLatents (elasticsearch-mock)', () => {
     assert.equal(result.failures[0]!.id, 'd2');
     assert.equal(result.failures[0]!.status, 404);
     assert.equal(bulks.length, 2, 'one retry bulk for the 429');
+    assert.deepEqual(
+      putMappings.at(-1),
+      { _meta: { steer: { latents: { steer_latents: { norm: 'l2', complete: false } } } } },
+      'a document is not confirmed, so the record stays incomplete',
+    );
+  });
+
+  it("a resume accepts an unfinished run's record of the same norm and completes it", async () => {
+    const { mock, client, bulks, putMappings } = setup(
+      { steer_latents: { type: 'sparse_vector' } },
+      { steer: { latents: { steer_latents: { norm: 'l2', complete: false } } } },
+    );
+    mock.add({ method: ['GET', 'POST'], path: '/docs/_count' }, () => ({ count: 1 }));
+    mock.add({ method: 'POST', path: '/docs/_search' }, () => ({ hits: { hits: [{ _id: 'd0' }] } }));
+    mock.add({ method: 'POST', path: '/_bulk' }, okBulk(bulks));
+    const result = await writeLatents(client, 'docs', docs(2), { resume: 'skip-existing' });
+    assert.deepEqual([result.written, result.skipped, result.failed], [1, 1, 0]);
+    assert.deepEqual(putMappings.at(-1), { _meta: L2_META });
+  });
+
+  it('a skip-existing resume of an unfinished rewrite over other latents is refused: it cannot tell them apart', async () => {
+    const { mock, client, putMappings } = setup(
+      { steer_latents: { type: 'sparse_vector' } },
+      { steer: { latents: { steer_latents: { norm: 'l2', complete: false, replacing: true } } } },
+    );
+    mock.add({ method: ['GET', 'POST'], path: '/docs/_count' }, () => ({ count: 3 }));
+    await assert.rejects(
+      writeLatents(client, 'docs', docs(2), { resume: 'skip-existing' }),
+      /partly rewritten with --latent-norm l2 by a run that did not finish, over latents of another or no recorded normalisation.*rerun without --resume/,
+    );
+    assert.deepEqual(putMappings, []);
   });
 
   it('skip-existing asks which ids already hold the field and skips them', async () => {

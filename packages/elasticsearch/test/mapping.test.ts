@@ -1,7 +1,14 @@
 // Reading dense_vector / sparse_vector fields and Steer's _meta from a mapping.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseVectorField, denseVectorFields, sparseVectorFields, steerIndexMeta } from '../src/index.js';
+import {
+  chooseVectorField,
+  denseVectorFields,
+  latentNormRecord,
+  recordedLatentNorm,
+  sparseVectorFields,
+  steerIndexMeta,
+} from '../src/index.js';
 
 const mappings = {
   _meta: { steer: { embeddingModel: 'bge-small' } },
@@ -21,6 +28,28 @@ describe('mapping', () => {
     ]);
     assert.deepEqual(sparseVectorFields(mappings), ['steer_latents']);
     assert.deepEqual(steerIndexMeta(mappings), { embeddingModel: 'bge-small' });
+  });
+
+  it('reads the latent normalisation record: plain (complete), incomplete, unknown values left out', () => {
+    const withLatents = (entry: unknown) => ({ _meta: { steer: { latents: { steer_latents: entry } } } });
+    const plain = withLatents({ norm: 'none' });
+    assert.equal(recordedLatentNorm(plain, 'steer_latents'), 'none');
+    assert.deepEqual(latentNormRecord(plain, 'steer_latents'), { norm: 'none' });
+    const unfinished = withLatents({ norm: 'l2', complete: false, replacing: true });
+    assert.equal(recordedLatentNorm(unfinished, 'steer_latents'), undefined, 'no norm is guaranteed yet');
+    assert.deepEqual(latentNormRecord(unfinished, 'steer_latents'), {
+      norm: 'l2',
+      complete: false,
+      replacing: true,
+    });
+    assert.deepEqual(
+      latentNormRecord(withLatents({ norm: 'l2', complete: true, replacing: true }), 'steer_latents'),
+      {
+        norm: 'l2',
+      },
+    );
+    assert.equal(latentNormRecord(withLatents({ norm: 'max' }), 'steer_latents'), undefined);
+    assert.equal(latentNormRecord(mappings, 'steer_latents'), undefined);
   });
 
   it('chooses the named field, and refuses ambiguity, absence, max_inner_product and unindexed fields', () => {

@@ -109,7 +109,8 @@ export interface SearchBackend {
   search(name: string, query: ModeQuery): Promise<SearchHit[]>;
   /**
    * How the documents' stored latents of index `name` are normalised (`l2`: unit length, `none`: raw), as sparse
-   * and hybrid scores weigh them; undefined when the index records none. Only backends with sparse search have it.
+   * and hybrid scores weigh them; undefined when the index records none, or only a run that did not finish. Only
+   * backends with sparse search have it.
    */
   latentNorm?(name: string): Promise<'l2' | 'none' | undefined>;
   deleteDocuments(name: string, ids: string[]): Promise<{ deleted: number }>;

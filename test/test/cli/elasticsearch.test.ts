@@ -49,12 +49,17 @@ after(() => double.close());
 
 /** `steer index corpus.jsonl` into the double's `docs` index with the demo SAE's latents, plus `extra` flags. */
 function indexWithLatents(...extra: string[]): ReturnType<typeof runSteer> {
+  return indexLatentsInto('docs', ...extra);
+}
+
+/** `steer index corpus.jsonl` into the double's `index` with the demo SAE's latents, plus `extra` flags. */
+function indexLatentsInto(index: string, ...extra: string[]): ReturnType<typeof runSteer> {
   return runSteer(
     [
       'index',
       'corpus.jsonl',
       '--index',
-      'docs',
+      index,
       '--backend',
       'elasticsearch',
       '--latents',
@@ -181,6 +186,90 @@ test('an index whose latents were written before Steer recorded their normalisat
   const after = await search('hybrid');
   assert.equal(after.code, 0, after.stderr);
   assert.doesNotMatch(after.stderr, /without a recorded normalisation/);
+});
+
+/** `_version` and `_source` of every corpus document in `index`, as `GET <index>/_doc/<id>` answers. */
+async function storedDocuments(index: string): Promise<unknown[]> {
+  return Promise.all(
+    CORPUS.map(async (doc) => {
+      const got = (await (await fetch(`${double.url}/${index}/_doc/${doc._id}`)).json()) as Record<
+        string,
+        unknown
+      >;
+      return { version: got._version, source: got._source };
+    }),
+  );
+}
+
+/** Replaces `_meta.steer.latents` of `index` (how an older or interrupted run left it). */
+async function putLatentsMeta(index: string, latents: unknown): Promise<void> {
+  const url = `${double.url}/${index}/_mapping`;
+  const mapping = (await (await fetch(url)).json()) as Record<
+    string,
+    { mappings: { _meta: { steer: Record<string, unknown> } } }
+  >;
+  const steer = { ...mapping[index]!.mappings._meta.steer, latents };
+  const put = await fetch(url, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ _meta: { steer } }),
+  });
+  assert.equal(put.status, 200);
+}
+
+test('steer index --latents --resume with another --latent-norm fails before it writes anything', async () => {
+  const first = await indexLatentsInto('rawdocs', '--latent-norm', 'none');
+  assert.equal(first.code, 0, first.stderr);
+  const before = await storedDocuments('rawdocs');
+  assert.ok(before.every((d) => (d as { version?: number }).version !== undefined));
+  const resumed = await indexLatentsInto('rawdocs', '--resume');
+  assert.equal(resumed.code, 2, resumed.stderr);
+  assert.match(
+    resumed.stderr,
+    /index 'rawdocs' field 'steer_latents' holds latents written with --latent-norm none, so resuming with --latent-norm l2 would mix the two; rerun without --resume to rewrite them all, or resume with --latent-norm none/,
+  );
+  assert.deepEqual(await storedDocuments('rawdocs'), before, 'no document re-added or updated');
+  const mapping = (await (await fetch(`${double.url}/rawdocs/_mapping`)).json()) as {
+    rawdocs: { mappings: { _meta: { steer: { latents?: unknown } } } };
+  };
+  assert.deepEqual(mapping.rawdocs.mappings._meta.steer.latents, { steer_latents: { norm: 'none' } });
+});
+
+test("an unfinished run's incomplete record: search says once how to finish it, --resume with the same norm does", async () => {
+  await putLatentsMeta('rawdocs', { steer_latents: { norm: 'none', complete: false } });
+  const search = () =>
+    runSteer(
+      [
+        'search',
+        '"what do students gain from college" mode=sparse k=2',
+        '--index',
+        'rawdocs',
+        '--backend',
+        'elasticsearch',
+        '--sae',
+        demoSae,
+      ],
+      { cwd, env },
+    );
+  const result = await search();
+  assert.equal(result.code, 0, result.stderr);
+  const advice = result.stderr.match(/did not finish/g) ?? [];
+  assert.equal(advice.length, 1, result.stderr);
+  assert.match(
+    result.stderr,
+    /steer index <corpus\.jsonl> --index rawdocs --latents --latent-norm none --sae <dir> --backend elasticsearch --resume`/,
+  );
+  const resumed = await indexLatentsInto('rawdocs', '--resume', '--latent-norm', 'none');
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const after = await search();
+  assert.equal(after.code, 0, after.stderr);
+  assert.doesNotMatch(after.stderr, /did not finish|recorded normalisation/);
+});
+
+test('--resume without --latents is refused before anything is written', async () => {
+  const result = await runSteer(['index', 'corpus.jsonl', '--index', 'resumed', '--resume'], { cwd, env });
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /--resume resumes the latents --latents writes .*add --latents --sae <dir>/);
 });
 
 test('--latent-norm takes l2 or none only', async () => {

@@ -70,6 +70,12 @@ const CORPUS = [
   },
 ];
 
+/** Yields the first `n` documents, then fails as a source that dies mid-run does. */
+async function* interruptedAfter<T>(docs: T[], n: number): AsyncGenerator<T> {
+  yield* docs.slice(0, n);
+  throw new Error('source interrupted');
+}
+
 function reference(similarity: Similarity, q: number[], v: number[]): number {
   const dot = q.reduce((s, x, i) => s + x * v[i]!, 0);
   if (similarity === 'cosine') return (1 + dot / (Math.hypot(...q) * Math.hypot(...v))) / 2;
@@ -84,6 +90,21 @@ function backendSuite(label: string, start: () => Promise<Target>, skip: string 
     let backend: ElasticsearchBackend;
     const prefix = `steer-test-${randomUUID().slice(0, 8)}`;
     const indexOf = (s: string) => `${prefix}-${s.replace('_', '-')}`;
+
+    /** Creates the 4-d index `name` and adds CORPUS without its latents. */
+    async function createWithCorpus(name: string): Promise<void> {
+      await backend.createIndex(name, { dims: 4, similarity: 'cosine', embeddingModel: 'toy-4d' });
+      await backend.addDocuments(
+        name,
+        CORPUS.map(({ latents: _latents, ...doc }) => ({ ...doc, vector: Float32Array.from(doc.vector) })),
+      );
+    }
+
+    /** `_meta.steer.latents` of `name`. */
+    async function latentsMeta(name: string): Promise<unknown> {
+      const mappings = Object.values(await client.indices.getMapping({ index: name }))[0]!.mappings;
+      return mappings._meta?.steer?.latents;
+    }
 
     before(async () => {
       target = await start();
@@ -391,11 +412,7 @@ function backendSuite(label: string, start: () => Promise<Target>, skip: string 
 
     it('--latent-norm none keeps the raw dot product; unrecorded latents search on with one warning; a resume never mixes norms', async () => {
       const name = indexOf('norm');
-      await backend.createIndex(name, { dims: 4, similarity: 'cosine', embeddingModel: 'toy-4d' });
-      await backend.addDocuments(
-        name,
-        CORPUS.map(({ latents: _latents, ...doc }) => ({ ...doc, vector: Float32Array.from(doc.vector) })),
-      );
+      await createWithCorpus(name);
       const docs = CORPUS.map((d) => ({ id: d.id, latents: d.latents }));
       await writeLatents(client, name, docs, { norm: 'none' });
       const warnings: string[] = [];
@@ -464,6 +481,123 @@ function backendSuite(label: string, start: () => Promise<Target>, skip: string 
       );
       assert.equal(warnings.length, 1);
       await Promise.all([fresh.close(), older.close(), rewritten.close()]);
+      await backend.deleteIndex(name);
+    });
+
+    it('an interrupted rewrite leaves an incomplete record: searches say once how to finish it, a rerun completes it', async () => {
+      const name = indexOf('unfinished');
+      await createWithCorpus(name);
+      const docs = CORPUS.map((d) => ({ id: d.id, latents: d.latents }));
+      await writeLatents(client, name, docs, { norm: 'none' });
+      // A full rewrite with l2 whose source dies after two documents (one bulk request per document).
+      await assert.rejects(
+        writeLatents(client, name, interruptedAfter(docs, 2), { flushBytes: 1, concurrency: 1 }),
+        /source interrupted/,
+      );
+      await client.indices.refresh({ index: name });
+      assert.deepEqual(await latentsMeta(name), {
+        steer_latents: { norm: 'l2', complete: false, replacing: true },
+      });
+      const warnings: string[] = [];
+      const reader = await openElasticsearchBackend(
+        { url: target.url, ...target.auth, onWarning: (m) => warnings.push(m) },
+        { env: {} },
+      );
+      const queryLatents = { indices: [1, 3], values: [1, 0.5] };
+      for (let i = 0; i < 2; i++) {
+        const hits = await reader.search(name, {
+          mode: 'sparse',
+          latents: queryLatents,
+          k: 5,
+          explain: true,
+        });
+        // a and b unit-normalised (a: 0.9 / |(0.9, 0.3)|), c, d and e still raw: the two kinds mixed.
+        const f1 = (id: string) =>
+          hits.find((h) => h.id === id)!.features!.find((f) => f.feature === 1)!.documentActivation;
+        assert.ok(Math.abs(f1('a') - 0.9 / Math.hypot(0.9, 0.3)) <= target.sparseTolerance);
+        assert.ok(Math.abs(f1('c') - 0.7) <= 0.7 * target.sparseTolerance);
+        assert.ok(hits.every((h) => h.features!.every((f) => f.documentNorm === 'incomplete')));
+      }
+      assert.equal(await reader.latentNorm(name), undefined, 'no normalisation is guaranteed');
+      assert.equal(warnings.length, 1, 'said once per index');
+      assert.match(
+        warnings[0]!,
+        new RegExp(
+          `index '${name}' records that a \`steer index --latents --latent-norm l2\` run .* did not finish`,
+        ),
+      );
+      assert.match(warnings[0]!, /still hold latents of another or no recorded normalisation/);
+      assert.match(warnings[0]!, /--latents --latent-norm l2 --sae <dir> --backend elasticsearch --resume`/);
+      // Resuming with the other norm would mix them; skip-existing cannot tell rewritten documents from raw ones.
+      await assert.rejects(
+        writeLatents(client, name, docs, { resume: 'skip-existing', norm: 'none' }),
+        /written with --latent-norm l2 \(by a run that did not finish\)/,
+      );
+      await assert.rejects(
+        writeLatents(client, name, docs, { resume: 'skip-existing' }),
+        /skip-existing cannot tell the rewritten documents from the others; rerun without --resume/,
+      );
+      await writeLatents(client, name, docs);
+      assert.deepEqual(await latentsMeta(name), { steer_latents: { norm: 'l2' } });
+      const rewritten = await openElasticsearchBackend(
+        { url: target.url, ...target.auth, onWarning: (m) => warnings.push(m) },
+        { env: {} },
+      );
+      const cosine = await rewritten.search(name, {
+        mode: 'sparse',
+        latents: queryLatents,
+        k: 5,
+        explain: true,
+      });
+      assert.deepEqual(
+        cosine.map((h) => h.id),
+        ['c', 'a', 'd', 'b', 'e'],
+      );
+      assert.ok(cosine.every((h) => h.features!.every((f) => f.documentNorm === 'l2')));
+      assert.equal(warnings.length, 1);
+      await Promise.all([reader.close(), rewritten.close()]);
+      await backend.deleteIndex(name);
+    });
+
+    it('an interrupted first write: the record stays incomplete until a resume with the same norm finishes it', async () => {
+      const name = indexOf('first-write');
+      await createWithCorpus(name);
+      const docs = CORPUS.map((d) => ({ id: d.id, latents: d.latents }));
+      await assert.rejects(
+        writeLatents(client, name, interruptedAfter(docs, 2), { flushBytes: 1, concurrency: 1 }),
+        /source interrupted/,
+      );
+      await client.indices.refresh({ index: name });
+      assert.deepEqual(await latentsMeta(name), { steer_latents: { norm: 'l2', complete: false } });
+      const warnings: string[] = [];
+      const reader = await openElasticsearchBackend(
+        { url: target.url, ...target.auth, onWarning: (m) => warnings.push(m) },
+        { env: {} },
+      );
+      const hits = await reader.search(name, {
+        mode: 'sparse',
+        latents: { indices: [1], values: [1] },
+        k: 5,
+      });
+      assert.deepEqual(
+        hits.map((h) => h.id),
+        ['a'],
+        'only the documents written before the interruption hold latents',
+      );
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /did not finish, so the documents it did not reach have no latents yet/);
+      const resumed = await writeLatents(client, name, docs, { resume: 'skip-existing' });
+      // a was confirmed before b was sent (one request at a time); b may or may not have landed.
+      assert.ok(resumed.skipped >= 1 && resumed.written + resumed.skipped === 5 && resumed.failed === 0);
+      assert.deepEqual(await latentsMeta(name), { steer_latents: { norm: 'l2' } });
+      assert.equal(
+        await reader.latentNorm(name),
+        undefined,
+        'the reader cached the mapping before the resume',
+      );
+      const after = await openElasticsearchBackend({ url: target.url, ...target.auth }, { env: {} });
+      assert.equal(await after.latentNorm(name), 'l2');
+      await Promise.all([reader.close(), after.close()]);
       await backend.deleteIndex(name);
     });
 

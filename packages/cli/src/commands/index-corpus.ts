@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import { createEmbedder } from '@steer/embed';
 import { openEngine } from '@steer/engine';
-import { ElasticsearchBackend, LATENT_NORMS, writeLatents } from '@steer/elasticsearch';
+import { checkLatentWrite, ElasticsearchBackend, LATENT_NORMS, writeLatents } from '@steer/elasticsearch';
 import type { LatentNorm } from '@steer/elasticsearch';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
@@ -33,26 +33,20 @@ export const indexCommand: Command = {
     const quiet = args.values.json === true;
     const docs = await readCorpus(resolve(io.cwd, corpusPath));
     const embedder = await createEmbedder(config.embedder, { cacheDir: join(config.dataDir, 'cache') });
-    const withLatents = args.values.latents === true;
-    if (withLatents && config.backend !== 'elasticsearch') {
-      throw new UsageError(
-        '--latents writes a sparse_vector field, which needs the Elasticsearch backend: add --backend elasticsearch (and STEER_ES_URL)',
-      );
-    }
-    if (withLatents && !config.sae)
-      throw new UsageError('--latents needs --sae <dir>: the SAE whose latents are written');
-    const latentNorm = (args.values['latent-norm'] as string | undefined) ?? 'l2';
-    if (!LATENT_NORMS.includes(latentNorm as LatentNorm)) {
-      throw new UsageError(
-        `--latent-norm must be l2 (unit-normalised document latents, the default) or none (raw activations), not '${latentNorm}'`,
-      );
-    }
-    if (args.values['latent-norm'] !== undefined && !withLatents)
-      throw new UsageError(
-        '--latent-norm applies to the latents --latents writes; add --latents --sae <dir>',
-      );
+    const { withLatents, latentNorm } = latentOptions(args, config);
     const engine = await openEngine(withLatents ? config : { ...config, sae: undefined }, { embedder });
     try {
+      const resume = withLatents && args.values.resume === true;
+      if (resume && engine.backend instanceof ElasticsearchBackend && args.values.overwrite !== true) {
+        // NOTE: before the documents are re-added (which clears their latents): a resume that would mix
+        // normalisations fails here, with nothing written.
+        if ((await engine.backend.listIndexes()).includes(config.index)) {
+          await checkLatentWrite(engine.backend.client, config.index, {
+            norm: latentNorm,
+            resume: 'skip-existing',
+          });
+        }
+      }
       const similarity =
         (args.values.similarity as string | undefined) ?? (embedder.normalized ? 'dot_product' : 'cosine');
       if (!['cosine', 'dot_product', 'l2_norm'].includes(similarity)) {
@@ -111,8 +105,8 @@ export const indexCommand: Command = {
           })),
           {
             total: docs.length,
-            resume: args.values.resume === true ? 'skip-existing' : undefined,
-            norm: latentNorm as LatentNorm,
+            resume: resume ? 'skip-existing' : undefined,
+            norm: latentNorm,
             onProgress: (p) => latentProgress.update(p.done, p.total),
           },
         );
@@ -123,7 +117,7 @@ export const indexCommand: Command = {
           written: result.written,
           skipped: result.skipped,
           failed: result.failed,
-          norm: latentNorm as LatentNorm,
+          norm: latentNorm,
         };
       }
       if (quiet)
@@ -135,3 +129,31 @@ export const indexCommand: Command = {
     }
   },
 };
+
+/** The --latents, --latent-norm and --resume options, checked together: each of the latter two needs --latents. */
+function latentOptions(
+  args: Parameters<Command['run']>[0],
+  config: ReturnType<typeof configFromArgs>,
+): { withLatents: boolean; latentNorm: LatentNorm } {
+  const withLatents = args.values.latents === true;
+  if (withLatents && config.backend !== 'elasticsearch') {
+    throw new UsageError(
+      '--latents writes a sparse_vector field, which needs the Elasticsearch backend: add --backend elasticsearch (and STEER_ES_URL)',
+    );
+  }
+  if (withLatents && !config.sae)
+    throw new UsageError('--latents needs --sae <dir>: the SAE whose latents are written');
+  const latentNorm = (args.values['latent-norm'] as string | undefined) ?? 'l2';
+  if (!LATENT_NORMS.includes(latentNorm as LatentNorm)) {
+    throw new UsageError(
+      `--latent-norm must be l2 (unit-normalised document latents, the default) or none (raw activations), not '${latentNorm}'`,
+    );
+  }
+  if (args.values.resume === true && !withLatents)
+    throw new UsageError(
+      '--resume resumes the latents --latents writes (the dense index is rewritten whole each run); add --latents --sae <dir>, or drop --resume',
+    );
+  if (args.values['latent-norm'] !== undefined && !withLatents)
+    throw new UsageError('--latent-norm applies to the latents --latents writes; add --latents --sae <dir>');
+  return { withLatents, latentNorm: latentNorm as LatentNorm };
+}
