@@ -37,7 +37,7 @@ import {
   type LabelRecord,
   type TermsRecord,
 } from './storage.js';
-import { detectLanguages, foldWord, snippet, StopWords } from './text.js';
+import { CorpusLanguages, detectLanguages, foldWord, snippet, type StopWords } from './text.js';
 
 /** One corpus document (BEIR fields). */
 export interface CorpusDocument {
@@ -245,12 +245,20 @@ async function gatherEvidence(
     const list: DocumentEvidence[] = [];
     for (const top of topDocuments.get(id)!.slice(0, perFeature)) {
       list.push(
-        await documentEvidence(embedder, sae, id, texts[top.doc]!, top.doc, evidenceOptions, terms.stopWords),
+        await documentEvidence(
+          embedder,
+          sae,
+          id,
+          texts[top.doc]!,
+          top.doc,
+          evidenceOptions,
+          terms.documentStopWords[top.doc],
+        ),
       );
       progress('evidence', ++evidenceDocuments, total);
     }
     evidence.set(id, list);
-    addEvidenceTerms(profiles, id, list, terms.stopWords);
+    addEvidenceTerms(profiles, id, list, terms.documentStopWords);
   }
   return evidenceDocuments;
 }
@@ -422,7 +430,7 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
   const labelDocs = options.labelDocuments ?? 25;
   const { stats, topDocuments } = computeFeatureStats(codes, manifest.nLatents, Math.max(topN, labelDocs));
   const languages = options.languages ?? detectLanguages(texts);
-  const terms = buildTermIndex(texts, new StopWords(languages));
+  const terms = buildTermIndex(texts, new CorpusLanguages(languages));
   const aliveIds = [...topDocuments.keys()].sort((a, b) => a - b);
   const { labels, profiles } = labelFeatures(aliveIds, topDocuments, terms, labelDocs, options, progress);
   const labelTops = new Map([...topDocuments].map(([id, top]) => [id, top.slice(0, labelDocs)]));
@@ -502,27 +510,29 @@ export async function buildCatalog(options: BuildOptions): Promise<BuildSummary>
 
 /**
  * Adds a feature's token evidence to its concept-search terms: a word whose removal lowers the activation by a
- * fraction r of it weighs r times the feature's best term, the trigger word half of it.
+ * fraction r of it weighs r times the feature's best term, the trigger word half of it. Stop words of each
+ * evidence document's language (`documentStopWords`, by document) are left out.
  */
 function addEvidenceTerms(
   profiles: Map<number, Array<[string, number]>>,
   id: number,
   evidence: readonly DocumentEvidence[],
-  stopWords: StopWords,
+  documentStopWords: readonly StopWords[],
 ): void {
   const profile = profiles.get(id) ?? [];
   const top = profile[0]?.[1] ?? 1;
   const weights = new Map(profile);
-  const raise = (word: string, weight: number): void => {
+  const raise = (word: string, weight: number, stopWords: StopWords): void => {
     const key = foldWord(word.toLowerCase());
     if (!stopWords.isContentWord(key) || weight <= 0) return;
     weights.set(key, Math.max(weights.get(key) ?? 0, Math.round(weight * 100) / 100));
   };
   for (const doc of evidence) {
     if (doc.activation <= 0) continue;
+    const stopWords = documentStopWords[doc.doc]!;
     for (const { word, drop } of doc.ablations)
-      raise(word, (top * Math.min(drop, doc.activation)) / doc.activation);
-    if (doc.trigger) raise(doc.trigger, top / 2);
+      raise(word, (top * Math.min(drop, doc.activation)) / doc.activation, stopWords);
+    if (doc.trigger) raise(doc.trigger, top / 2, stopWords);
   }
   profiles.set(
     id,

@@ -356,15 +356,24 @@ export class ConceptIndex {
 
   /** Length of `sum_t weights[t] W_dec[:, features[t]]` (from the int8 unit directions and the column norms). */
   combinedNorm(features: readonly number[], weights: readonly number[]): number {
+    let total = 0;
+    for (const value of this.combinedSum(features, weights)) total += value * value;
+    return Math.sqrt(total);
+  }
+
+  /** `sum_t weights[t] W_dec[:, features[t]]` [dModel] (from the int8 unit directions and the column norms). */
+  combinedDirection(features: readonly number[], weights: readonly number[]): Float32Array {
+    return Float32Array.from(this.combinedSum(features, weights));
+  }
+
+  private combinedSum(features: readonly number[], weights: readonly number[]): Float64Array {
     const { dModel: d, decoderRows, decoderNorm } = this.arrays;
     const sum = new Float64Array(d);
     features.forEach((j, t) => {
       const factor = weights[t]! * decoderNorm[j]! * decoderRows.scale[j]!;
       for (let i = 0; i < d; i++) sum[i]! += factor * decoderRows.q[j * d + i]!;
     });
-    let total = 0;
-    for (let i = 0; i < d; i++) total += sum[i]! * sum[i]!;
-    return Math.sqrt(total);
+    return sum;
   }
 
   /** Frees the onnxruntime session. */

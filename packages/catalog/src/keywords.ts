@@ -1,8 +1,8 @@
 // Keyword labels from contrastive term statistics: words and two-word phrases over-represented in a feature's
 // top documents against the rest of the corpus (log-odds ratio with an informative Dirichlet prior, Monroe et
-// al. 2008), with stop words of the corpus' languages removed and singular/plural forms counted as one term.
-import type { StopWords } from './text.js';
-import { foldWord, wordRuns, ENGLISH_STOPWORDS } from './text.js';
+// al. 2008), with the stop words of each document's language removed and singular/plural forms as one term.
+import type { CorpusLanguages, StopWords } from './text.js';
+import { foldWord, wordRuns, ENGLISH_CORPUS } from './text.js';
 
 /** Document frequencies of the corpus vocabulary (words and phrases) and each document's distinct terms. */
 export interface TermIndex {
@@ -17,35 +17,41 @@ export interface TermIndex {
   documentFrequency: Uint32Array;
   /** Occurrences of each term in the whole corpus. [vocabulary.length] */
   termFrequency: Uint32Array;
-  /** Distinct term ids of each document. [documents][] */
+  /** Distinct term ids of each document, its content terms first. [documents][] */
   documentTerms: Uint32Array[];
-  /** The stop words used for phrases and keywords. */
-  stopWords: StopWords;
+  /** How many of each document's terms are content terms (not stop words of its language). [documents] */
+  documentContentTerms: Uint32Array;
+  /** Documents where each term is a content term. [vocabulary.length] */
+  contentFrequency: Uint32Array;
+  /** The corpus' languages. */
+  languages: CorpusLanguages;
+  /** The stop words of each document's language. [documents] */
+  documentStopWords: StopWords[];
 }
 
 /**
  * Builds the term index of `texts`: every word (stop words included, for word statistics) and every pair of
- * adjacent content words inside a run of words without punctuation (a phrase candidate). Terms are folded
- * (`foldWord`) so that plural and singular meet; each keeps its most frequent surface form.
+ * adjacent content words inside a run of words without punctuation (a phrase candidate). A word is a content
+ * word of a document when neither it nor its folded form is a stop word of the document's language (one of
+ * `languages`), so German `war` is a stop word of German documents only. Terms are folded (`foldWord`) so
+ * that plural and singular meet; each keeps its most frequent surface form.
  */
 export function buildTermIndex(
   texts: readonly string[],
-  stopWords: StopWords = ENGLISH_STOPWORDS,
+  languages: CorpusLanguages = ENGLISH_CORPUS,
 ): TermIndex {
   const ids = new Map<string, number>();
   const vocabulary: string[] = [];
   const phrase: number[] = [];
   const df: number[] = [];
+  const contentDf: number[] = [];
   const tf: number[] = [];
   const surfaces: Array<Map<string, number> | string> = [];
   const documentTerms: Uint32Array[] = [];
-  const content = new Map<string, boolean>();
-  const isContent = (word: string): boolean => {
-    let known = content.get(word);
-    if (known === undefined) content.set(word, (known = stopWords.isContentWord(word)));
-    return known;
-  };
-  const add = (surface: string, isPhrase: boolean, seen: Set<number>): void => {
+  const documentContentTerms: number[] = [];
+  const documentStopWords: StopWords[] = [];
+  const contentByLanguage = new Map<StopWords, Map<string, boolean>>();
+  const add = (surface: string, isPhrase: boolean, seen: Set<number>): number => {
     const key = foldWord(surface);
     let id = ids.get(key);
     if (id === undefined) {
@@ -54,6 +60,7 @@ export function buildTermIndex(
       vocabulary.push(key);
       phrase.push(isPhrase ? 1 : 0);
       df.push(0);
+      contentDf.push(0);
       tf.push(0);
       surfaces.push(surface);
     } else {
@@ -69,18 +76,39 @@ export function buildTermIndex(
       seen.add(id);
       df[id]!++;
     }
+    return id;
   };
   for (const text of texts) {
+    const runs = wordRuns(text);
+    const stopWords = languages.stopWordsOf(languages.languageOfWords(runs.flat()));
+    documentStopWords.push(stopWords);
+    let content = contentByLanguage.get(stopWords);
+    if (!content) contentByLanguage.set(stopWords, (content = new Map()));
+    const isContent = (word: string): boolean => {
+      let known = content.get(word);
+      if (known === undefined) {
+        known = stopWords.isContentWord(word) && stopWords.isContentWord(foldWord(word));
+        content.set(word, known);
+      }
+      return known;
+    };
     const seen = new Set<number>();
-    for (const run of wordRuns(text)) {
+    const contentTerms = new Set<number>();
+    for (const run of runs) {
       for (let i = 0; i < run.length; i++) {
         const word = run[i]!;
-        add(word, false, seen);
+        const id = add(word, false, seen);
+        if (!isContent(word)) continue;
+        contentTerms.add(id);
         const next = run[i + 1];
-        if (next !== undefined && isContent(word) && isContent(next)) add(`${word} ${next}`, true, seen);
+        if (next !== undefined && isContent(next)) contentTerms.add(add(`${word} ${next}`, true, seen));
       }
     }
-    documentTerms.push(Uint32Array.from(seen));
+    for (const id of contentTerms) contentDf[id]!++;
+    documentTerms.push(
+      Uint32Array.from([...contentTerms, ...[...seen].filter((id) => !contentTerms.has(id))]),
+    );
+    documentContentTerms.push(contentTerms.size);
   }
   const display = surfaces.map((forms) => {
     if (typeof forms === 'string') return forms;
@@ -97,7 +125,10 @@ export function buildTermIndex(
     documentFrequency: Uint32Array.from(df),
     termFrequency: Uint32Array.from(tf),
     documentTerms,
-    stopWords,
+    documentContentTerms: Uint32Array.from(documentContentTerms),
+    contentFrequency: Uint32Array.from(contentDf),
+    languages,
+    documentStopWords,
   };
 }
 
@@ -130,7 +161,8 @@ export interface KeywordOptions {
 /**
  * Every content term (word or phrase) of the documents `topDocs` (indices into the term index) that occurs in
  * at least two of them (one when there is only one), with the z-score of its log-odds ratio between the top
- * documents and the rest of the corpus; only positive z-scores, best first.
+ * documents and the rest of the corpus; only positive z-scores, best first. A term counts in a document only
+ * where it is a content term of the document's language.
  */
 export function scoreTerms(
   index: TermIndex,
@@ -144,18 +176,17 @@ export function scoreTerms(
   if (m === 0) return [];
   const inTop = new Map<number, number>();
   for (const doc of topDocs) {
-    for (const term of index.documentTerms[doc]!) inTop.set(term, (inTop.get(term) ?? 0) + 1);
+    const terms = index.documentTerms[doc]!.subarray(0, index.documentContentTerms[doc]!);
+    for (const term of terms) inTop.set(term, (inTop.get(term) ?? 0) + 1);
   }
   const needed = Math.min(2, m);
   const scored: ScoredKeyword[] = [];
-  const stop = index.stopWords;
   for (const [term, y] of inTop) {
     if (y < needed) continue;
-    const df = index.documentFrequency[term]!;
+    const df = index.contentFrequency[term]!;
     if (df > maxDf && df > y) continue;
     const key = index.vocabulary[term]!;
     const display = index.display[term]!;
-    if (!index.phrase[term] && (!stop.isContentWord(display) || !stop.isContentWord(key))) continue;
     const prior = df / n;
     const a1 = y + alpha * prior;
     const b1 = m - y + alpha * (1 - prior);

@@ -2,8 +2,8 @@
 // labels, top documents, token evidence and aliases) to weighted features, scored like a query over a text
 // index (idf-weighted, each term's weights relative to its best feature), with prefix lookups over a sorted
 // vocabulary for completion while the user types.
-import type { StopWords } from './text.js';
-import { foldWord, wordRuns, ENGLISH_STOPWORDS } from './text.js';
+import type { CorpusLanguages } from './text.js';
+import { foldWord, wordRuns, ENGLISH_CORPUS } from './text.js';
 
 /** Terms of one feature (folded keys, see {@link conceptTerms}) with positive weights. */
 export interface LexicalEntry {
@@ -18,12 +18,15 @@ const MAX_PREFIX_EXPANSION = 64;
 
 /**
  * Query terms of a concept: its folded content words and the phrases of two adjacent content words (or all its
- * words when it has only stop words).
+ * words when it has only stop words), by the stop words of the corpus language it is written in (`war` is a
+ * content word of an English query, a stop word of a German one).
  */
-export function conceptTerms(text: string, stopWords: StopWords = ENGLISH_STOPWORDS): string[] {
+export function conceptTerms(text: string, languages: CorpusLanguages = ENGLISH_CORPUS): string[] {
   const out: string[] = [];
   const all: string[] = [];
-  for (const run of wordRuns(text)) {
+  const runs = wordRuns(text);
+  const stopWords = languages.stopWordsOf(languages.languageOfWords(runs.flat()));
+  for (const run of runs) {
     const content = run.map((word) => stopWords.isContentWord(word));
     run.forEach((word, i) => {
       all.push(foldWord(word));

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadSae } from '@steer/sae';
+import { loadSae, writeSae } from '@steer/sae';
 import { buildCatalog, openCatalog, CatalogError } from '../src/index.js';
-import { hashEmbedder, plantedCorpus, TOPICS, writePlantedSae } from './helpers/planted.js';
+import {
+  hashEmbedder,
+  normalize,
+  plantedCorpus,
+  plantedWeights,
+  TOPICS,
+  writePlantedSae,
+} from './helpers/planted.js';
 
 test('buildCatalog labels planted features with their topic words and records statistics', async (t) => {
   const { dir } = await writePlantedSae();
@@ -161,4 +169,105 @@ test('bad corpus input and a wrong embedder get clear errors', async (t) => {
     openCatalog(dir),
     (error: unknown) => error instanceof CatalogError && error.code === 'catalog_missing',
   );
+});
+
+const WAR = [
+  'The war began in the spring, and the army crossed the river before the harvest.',
+  'After the war the soldiers came home to ruined farms and empty villages.',
+  'Historians still argue about why the war lasted four winters.',
+  'The war memorial lists the names of every soldier from the valley.',
+  'During the war the army rationed bread, sugar and coal.',
+];
+const GERMAN = [
+  'Der Rhein fließt durch Deutschland und die Niederlande, bevor er in die Nordsee mündet.',
+  'Die meisten Schiffe auf dem Rhein fahren nach Rotterdam, bevor sie zurück nach Deutschland kommen.',
+  'In Deutschland sind die meisten Flüsse im Winter kalt, bevor der Frühling kommt.',
+  'Die meisten Brücken über den Rhein wurden nach dem Krieg in Deutschland neu gebaut.',
+  'Bevor der Rhein Basel erreicht, fließt er durch den Bodensee, den die meisten Besucher kennen.',
+];
+const FRENCH = [
+  'La plupart des trains partent de Lyon avant le lever du soleil, lorsque la gare est calme.',
+  'Avant la grève, la plupart des voyageurs prenaient le train pour Lyon chaque matin.',
+  'Lorsque le train arrive à la gare de Lyon, la plupart des voyageurs sont déjà fatigués.',
+  'La gare de Lyon ne ferme jamais avant minuit, et la plupart des trains y passent.',
+  'Avant les travaux, la plupart des trains de Lyon étaient en retard, lorsque la neige tombait.',
+];
+const EVERYDAY = [
+  'Tomatoes grow best in a sunny garden with regular watering.',
+  'The bakery on the corner sells fresh bread every morning.',
+  'A good pair of running shoes makes long runs more comfortable.',
+  'The library opens a new reading room for children this autumn.',
+  'Our cat sleeps on the windowsill whenever the sun comes out.',
+  'The museum shows paintings of the coast by local artists.',
+  'Cyclists ride along the canal path to reach the market.',
+  'The orchestra rehearses the symphony twice a week in the hall.',
+  'Fresh basil and olive oil make a simple pasta sauce.',
+  'The hikers reached the mountain hut just after sunset.',
+  'The school garden grows beans, peas and pumpkins.',
+  'A new bus line connects the airport with the harbour.',
+];
+
+test('labels of a corpus with German and French passages hold no function word of either; English keeps war', async (t) => {
+  const dims = 64;
+  const embedder = hashEmbedder(dims);
+  const groups = [WAR, GERMAN, FRENCH];
+  const centroids = await Promise.all(
+    groups.map(async (texts) => {
+      const vectors = await embedder.embed(texts);
+      const sum = new Float32Array(dims);
+      for (let i = 0; i < vectors.length; i++) sum[i % dims] += vectors[i]!;
+      return normalize(sum);
+    }),
+  );
+  const dir = join(await mkdtemp(join(tmpdir(), 'steer-catalog-')), 'sae');
+  t.after(() => rm(join(dir, '..'), { recursive: true, force: true }));
+  await writeSae(dir, plantedWeights(centroids, dims, 9), {
+    k: 3,
+    embedding: { model: embedder.id, dims, normalized: true },
+    training: { note: 'planted test SAE: war, German, French' },
+  });
+  const sae = await loadSae(dir);
+  t.after(() => sae.dispose());
+  const texts = [...WAR, ...GERMAN, ...FRENCH, ...EVERYDAY, ...EVERYDAY.map((text) => `Today: ${text}`)];
+  const documents = texts.map((text, i) => ({ id: `d${i}`, text }));
+  await buildCatalog({ saeDir: dir, sae, embedder, documents, evidence: false });
+  const catalog = await openCatalog(dir, { embedder });
+  t.after(() => catalog.dispose());
+  assert.deepEqual(catalog.header!.languages, ['eng', 'deu', 'fra']);
+  const keywordsOf = async (id: number): Promise<string[]> =>
+    (await catalog.describe(id)).keywords.flatMap((term) => term.split(' '));
+  const war = await keywordsOf(0);
+  assert.ok(war.includes('war'), `the war feature keeps 'war': ${war}`);
+  const german = await keywordsOf(1);
+  assert.ok(
+    german.some((word) => ['rhein', 'deutschland'].includes(word)),
+    `German feature: ${german}`,
+  );
+  const french = await keywordsOf(2);
+  assert.ok(
+    french.some((word) => ['lyon', 'gare', 'trains'].includes(word)),
+    `French feature: ${french}`,
+  );
+  const functionWords = [
+    'bevor',
+    'meisten',
+    'die',
+    'der',
+    'nach',
+    'avant',
+    'plupart',
+    'lorsque',
+    'jamais',
+    'des',
+  ];
+  for (let id = 0; id < catalog.header!.nLatents; id++) {
+    const label = catalog.get(id)?.label;
+    if (label === undefined) continue;
+    for (const word of label.split(/[ ,]+/))
+      assert.ok(
+        !functionWords.includes(word),
+        `feature ${id} label '${label}' holds the function word '${word}'`,
+      );
+  }
+  assert.equal((await catalog.searchFeatures('war', 3))[0]?.id, 0, 'the concept `war` finds the war feature');
 });

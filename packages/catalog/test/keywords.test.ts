@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildTermIndex, contrastiveKeywords, isWeakEvidence, scoreTerms } from '../src/keywords.js';
-import { detectLanguages, foldWord, StopWords } from '../src/text.js';
+import { CorpusLanguages, detectLanguages, foldWord } from '../src/text.js';
 
 const english = [
   'Interest rates rose again as the central bank fought inflation.',
@@ -28,7 +28,7 @@ test('the languages of a corpus come from the stop words its documents use', () 
 
 test("a phrase takes its words' place; no stop word of the corpus' languages labels a feature", () => {
   const texts = [...english, ...filler, ...german];
-  const index = buildTermIndex(texts, new StopWords(detectLanguages(texts)));
+  const index = buildTermIndex(texts, new CorpusLanguages(detectLanguages(texts)));
   const rates = contrastiveKeywords(index, [0, 1, 2, 3]);
   assert.equal(rates[0]!.term, 'interest rates', JSON.stringify(rates));
   assert.ok(!rates.some((k) => k.term === 'interest' || k.term === 'rates'), 'no word already in the phrase');
@@ -42,7 +42,7 @@ test("a phrase takes its words' place; no stop word of the corpus' languages lab
     );
   assert.ok(keywords.some((k) => /zins|leitzins|kunden|bank|stadt/.test(k.term)));
   // With the English list only, the German stop words would have labelled the feature.
-  const englishOnly = contrastiveKeywords(buildTermIndex(texts, new StopWords(['eng'])), [
+  const englishOnly = contrastiveKeywords(buildTermIndex(texts, new CorpusLanguages(['eng'])), [
     germanTop,
     germanTop + 1,
     germanTop + 2,
