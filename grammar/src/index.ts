@@ -5,7 +5,7 @@ export { OPTION_KEYS, MODE_VALUES, STEER_VALUES, MAX_RESULTS } from './ast-build
 export { format, formatStatement, formatFilter } from './format.js';
 export { compile, compilePreset, compileText } from './compile.js';
 export { compileFilter } from './compile/filters.js';
-export { resolveStrengthUnit } from './compile/strength.js';
+export { resolveAmplifyUnit, resolveStrengthUnit } from './compile/strength.js';
 export {
   CompileCode,
   STRENGTH_DEFAULTS,

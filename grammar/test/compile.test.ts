@@ -88,6 +88,47 @@ describe('compile: texts, edits and strengths', () => {
     assert.equal(failing.plans[0]!.edits[0]!.value, 0.5);
   });
 
+  test("an amplify's 1x is the crossover of the query and its direction; set and subtract keep the query's unit", async () => {
+    const asked: string[] = [];
+    const context = {
+      catalog: memoryCatalog(),
+      queryNorm: async () => 0.4,
+      crossover: async (
+        texts: ReadonlyArray<{ text: string; weight: number }>,
+        direction: ReadonlyArray<{ feature: number; weight: number }>,
+      ) => {
+        asked.push(
+          `${texts.map((t) => t.text).join(' ')}: ${direction.map((d) => `f${d.feature}`).join(' ')}`,
+        );
+        return direction[0]!.feature === 5 ? undefined : 0.3 * direction.length;
+      },
+    };
+    const { plans, diagnostics } = await compileText('"a" +f0*2x +f1*0.5 -f4*1x =f2 +f5', context);
+    assert.deepEqual(diagnostics, []);
+    // 1x = scale 2 x |h| 0.4 = 0.8 for the query; the crossover (0.3) for +f0; +f5 does not cross: 0.8.
+    assert.deepEqual(
+      plans[0]!.edits.map(({ feature, op, value, unit }) => [feature, op, Number(value.toFixed(6)), unit]),
+      [
+        [0, 'add', 0.6, 0.3],
+        [1, 'add', 0.5, undefined],
+        [4, 'add', -0.8, 0.8],
+        [2, 'set', 0.8, 0.8],
+        [5, 'add', 0.8, 0.8],
+      ],
+    );
+    assert.deepEqual(asked, ['a: f0', 'a: f5'], 'asked for relative amplifies only');
+    assert.equal(plans[0]!.strengthUnit!.basis, 'query');
+    const failing = await compileText('"a" +f0', {
+      ...context,
+      crossover: async () => {
+        throw new Error('pool unreadable');
+      },
+    });
+    assert.equal(failing.diagnostics[0]!.code, 'uncalibrated-strength');
+    assert.match(failing.diagnostics[0]!.message, /pool unreadable.*1x is 0\.8 latent units/);
+    assert.equal(failing.plans[0]!.edits[0]!.value, 0.8);
+  });
+
   test('default strength is 1x; without any calibration 1x is one latent unit and warns', async () => {
     const { plan: p, diagnostics } = await plan('"q" +f0 =@jobs @learning');
     assert.deepEqual(

@@ -112,10 +112,13 @@ export async function resolveEdit(edit: Edit, res: Resolution, scope: Scope): Pr
   const out: ResolvedEdit[] = [];
   const level: EditLevel =
     scope.level === 'explicit' && edit.target.kind === 'concept' ? 'concept' : scope.level;
-  const unit =
-    features.length > 0 && isRelative(edit)
-      ? await res.strengthUnit(scope.at ?? edit.strength?.range ?? edit.range)
-      : undefined;
+  const unitRange = scope.at ?? edit.strength?.range ?? edit.range;
+  let unit = features.length > 0 && isRelative(edit) ? await res.strengthUnit(unitRange) : undefined;
+  // NOTE: only amplifying edits push the query toward a direction; set and subtract keep the query's unit.
+  if (unit && edit.op === 'amplify') {
+    const direction = features.map(({ feature, weight }) => ({ feature: feature.id, weight }));
+    unit = await res.amplifyUnit(unit, direction, unitRange);
+  }
   for (const { feature, weight } of features) {
     if (feature.dead) {
       res.report(

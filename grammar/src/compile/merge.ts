@@ -53,7 +53,9 @@ export function mergeEdits(edits: ResolvedEdit[], res: Resolution): PlannedEdit[
     );
     byFeature.set(edit.feature, winner);
   }
-  return [...byFeature.values()].map(({ feature, op, value, source, relative }) =>
-    relative === undefined ? { feature, op, value, source } : { feature, op, value, source, relative },
+  return [...byFeature.values()].map(({ feature, op, value, source, relative, unit }) =>
+    relative === undefined
+      ? { feature, op, value, source }
+      : { feature, op, value, source, relative, ...(unit !== undefined ? { unit } : {}) },
   );
 }

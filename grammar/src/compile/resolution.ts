@@ -1,6 +1,6 @@
 // Per-compile state: the diagnostics, the query's strength unit, and where an edit came from (its level and scope).
 import type { Diagnostic, Range } from '../ast.js';
-import { resolveStrengthUnit } from './strength.js';
+import { resolveAmplifyUnit, resolveStrengthUnit } from './strength.js';
 import { CompileCode } from './types.js';
 import type { CompileContext, PlannedEdit, StrengthUnit } from './types.js';
 
@@ -36,6 +36,20 @@ export class Resolution {
       return unit;
     });
     return this.unit.then((unit) => (this.resolvedUnit = unit));
+  }
+
+  /**
+   * The unit of an amplifying edit along `direction` ({@link resolveAmplifyUnit}); a failed measurement is
+   * reported as a warning at `range`.
+   */
+  async amplifyUnit(
+    base: StrengthUnit,
+    direction: ReadonlyArray<{ feature: number; weight: number }>,
+    range: Range,
+  ): Promise<StrengthUnit> {
+    const { unit, problem } = await resolveAmplifyUnit(this.context, base, this.texts, direction);
+    if (problem) this.report(CompileCode.UncalibratedStrength, problem, range, 'warning');
+    return unit;
   }
 }
 

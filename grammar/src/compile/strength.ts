@@ -41,6 +41,32 @@ export async function resolveStrengthUnit(
   };
 }
 
+/**
+ * The unit of an amplifying edit of a query of `texts` along `direction`: the crossover of the query and the
+ * direction (`context.crossover`: where the direction's own top documents come to score as high as the query's)
+ * when it can be measured, else `base`, the query's unit. `problem` says why a measurement failed (for a warning).
+ */
+export async function resolveAmplifyUnit(
+  context: Pick<CompileContext, 'crossover'>,
+  base: StrengthUnit,
+  texts: ReadonlyArray<{ text: string; weight: number }>,
+  direction: ReadonlyArray<{ feature: number; weight: number }>,
+): Promise<{ unit: StrengthUnit; problem?: string }> {
+  if (!context.crossover || texts.length === 0 || direction.length === 0) return { unit: base };
+  let crossover: number | undefined;
+  try {
+    crossover = await context.crossover(texts, direction);
+  } catch (cause) {
+    return {
+      unit: base,
+      problem: `the crossover of this query and the edited features could not be measured (${(cause as Error)?.message ?? String(cause)}), so 1x is ${round(base.unit)} latent units (scale x |h|)`,
+    };
+  }
+  if (crossover === undefined || !Number.isFinite(crossover) || crossover <= 0) return { unit: base };
+  const scale = base.queryNorm > 0 ? crossover / base.queryNorm : base.scale;
+  return { unit: { unit: crossover, scale, queryNorm: base.queryNorm, basis: 'crossover' } };
+}
+
 export function round(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
@@ -62,7 +88,7 @@ export function resolveStrength(
   unit: StrengthUnit | undefined,
   res: Resolution,
   scope: Scope,
-): Pick<PlannedEdit, 'op' | 'value' | 'relative'> | undefined {
+): Pick<PlannedEdit, 'op' | 'value' | 'relative' | 'unit'> | undefined {
   const range = scope.at ?? edit.strength?.range ?? edit.range;
   if (edit.op === 'suppress' && !edit.strength) return { op: 'zero', value: 0 };
   const strength = edit.strength ?? {
@@ -109,7 +135,8 @@ export function resolveStrength(
       'warning',
     );
   }
-  const extra = relative === undefined ? {} : { relative };
+  const extra =
+    relative === undefined ? {} : { relative, unit: unit?.unit ?? STRENGTH_DEFAULTS.fallbackUnit };
   if (edit.op === 'set') return { op: 'set', value, ...extra };
   return { op: 'add', value: edit.op === 'suppress' ? -value : value, ...extra };
 }

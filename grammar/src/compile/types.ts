@@ -41,16 +41,18 @@ export interface StrengthCalibration {
 
 /** The latent units of `1x` for one query, and where they came from. */
 export interface StrengthUnit {
-  /** Latent units per `1x`: `scale x queryNorm` (1 for the fallback). */
+  /** Latent units per `1x`: `scale x queryNorm` (1 for the fallback; the crossover for `crossover`). */
   unit: number;
   scale: number;
   /** The |h| the unit was computed from. */
   queryNorm: number;
   /**
    * `query`: the query's own code; `typical-query`: a typical query of the SAE's corpus (no query at hand);
-   * `fallback`: neither is known, and `1x` is 1 latent unit.
+   * `fallback`: neither is known, and `1x` is 1 latent unit; `crossover`: an amplifying edit's own unit, the
+   * strength at which this query's results and the edited direction's meet (`context.crossover`), with `scale`
+   * = unit / queryNorm.
    */
-  basis: 'query' | 'typical-query' | 'fallback';
+  basis: 'query' | 'typical-query' | 'fallback' | 'crossover';
 }
 
 /** Saved presets by name: the text of a .steer file holding `preset <name> = ...` and the SAE it was made for. */
@@ -69,6 +71,11 @@ export interface PlannedEdit {
   source: Range;
   /** The strength as written when it was relative (`2x` is 2), times the feature's weight in a concept direction. */
   relative?: number;
+  /**
+   * Latent units of `1x` for this edit when it was relative: the query's unit (`strengthUnit.unit`), or for an
+   * amplifying edit the crossover of the query and the edited direction; `value` is `relative x unit`.
+   */
+  unit?: number;
 }
 
 /** Search options of a plan; absent keys mean "backend default". */
@@ -100,6 +107,15 @@ export interface CompileContext {
    * of relative strengths. Without it, a typical query's norm from the catalog's calibration is used.
    */
   queryNorm?(texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number>;
+  /**
+   * The latent units, along `direction` (features with their weights), at which the query's own top documents
+   * and the direction's top documents score alike (the crossover): `1x` of an amplifying edit. Undefined when it
+   * cannot be measured; the edit then uses the query's unit (`scale x |h|`).
+   */
+  crossover?(
+    texts: ReadonlyArray<{ text: string; weight: number }>,
+    direction: ReadonlyArray<{ feature: number; weight: number }>,
+  ): Promise<number | undefined>;
 }
 
 /** Sane ranges and defaults; see SPEC.md "Strengths". */

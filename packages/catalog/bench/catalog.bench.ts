@@ -1,6 +1,6 @@
 // Benchmarks of @steer/catalog: catalog build time per 1,000 documents, and concept-search latency at 32,768
 // and 196,608 features over random SAE weights written to a temp dir (embedding excluded and included), and the
-// feedback step of concept search over a 20,000-document pool.
+// feedback step of concept search and the amplify crossover over a 20,000-document pool.
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import {
   type CorpusDocument,
 } from '../src/index.js';
 import { CONCEPT_INDEX_FILE } from '../src/concept-index-file.js';
+import { crossoverStrength } from '../src/crossover.js';
 import { FEEDBACK_POOL_DOCUMENTS, FeedbackScorer, feedbackPool } from '../src/feedback.js';
 import {
   CATALOG_FORMAT,
@@ -471,6 +472,22 @@ export async function benchFeedback(report: (figure: Figure) => void): Promise<v
     figure: `concept search feedback step p99, ${m.toLocaleString('en-US')}-document pool (embedding excluded)`,
     value: percentile(feedback, 0.99),
     unit: 'ms',
+  });
+  // The crossover (1x of an amplifying edit): two int8 scans of the same pool and two top-10 means, per edit.
+  const directions = unitVectors(60, dims, 13);
+  let at = 0;
+  const crossover = timed((q) => {
+    sink += crossoverStrength(scorer.pool, q, directions[at++ % directions.length]!) ?? 0;
+  });
+  report({
+    figure: `amplify 1x crossover p50, ${m.toLocaleString('en-US')}-document pool (per edit, embedding excluded)`,
+    value: percentile(crossover, 0.5),
+    unit: 'ms',
+    vs: {
+      figure: 'float32 dot-product scan of the same pool, p50',
+      value: percentile(baseline, 0.5),
+      ratio: percentile(crossover, 0.5) / percentile(baseline, 0.5),
+    },
   });
 }
 

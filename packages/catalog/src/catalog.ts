@@ -11,6 +11,7 @@ import { normalizeAliasName, readAliases, writeAliases } from './aliases.js';
 import { ConceptIndex, scanModel, type ConceptIndexArrays, type DenseScores } from './concept-index.js';
 import { loadConceptIndex, saveConceptIndex, type ConceptIndexKey } from './concept-index-file.js';
 import { CatalogError } from './errors.js';
+import { crossoverStrength } from './crossover.js';
 import { FeedbackScorer } from './feedback.js';
 import { conceptTerms, LexicalIndex, type LexicalEntry } from './lexical-index.js';
 import type { StrengthCalibration } from './profiles.js';
@@ -37,7 +38,7 @@ import {
   type LabelRecord,
   type TermsRecord,
 } from './storage.js';
-import { foldWord, StopWords } from './text.js';
+import { CorpusLanguages, foldWord } from './text.js';
 
 /**
  * The concept-search score of a catalog with a feedback pool (see the package README): the feedback relative to
@@ -140,6 +141,8 @@ interface DenseScorer {
   score(x: Float32Array): Promise<DenseScores>;
   /** Length of the weighted sum of the decoder columns of `features`. */
   combinedNorm(features: readonly number[], weights: readonly number[]): number;
+  /** The weighted sum of the decoder columns of `features`. [dModel] */
+  combinedDirection(features: readonly number[], weights: readonly number[]): Float32Array;
   dispose(): Promise<void>;
 }
 
@@ -184,14 +187,20 @@ class RuntimeScorer implements DenseScorer {
     }
     return { features, activation, cosine, documents: new Float32Array(n) };
   }
-  combinedNorm(features: readonly number[], weights: readonly number[]): number {
+  private combinedSum(features: readonly number[], weights: readonly number[]): Float64Array {
     const { dModel: d } = this.sae.manifest;
     const { directions, norms } = this.unitDirections();
     const sum = new Float64Array(d);
     features.forEach((j, t) => {
       for (let i = 0; i < d; i++) sum[i]! += weights[t]! * norms[j]! * directions[j * d + i]!;
     });
-    return Math.sqrt(sum.reduce((a, v) => a + v * v, 0));
+    return sum;
+  }
+  combinedNorm(features: readonly number[], weights: readonly number[]): number {
+    return Math.sqrt(this.combinedSum(features, weights).reduce((a, v) => a + v * v, 0));
+  }
+  combinedDirection(features: readonly number[], weights: readonly number[]): Float32Array {
+    return Float32Array.from(this.combinedSum(features, weights));
   }
   async dispose(): Promise<void> {}
 }
@@ -207,6 +216,9 @@ class IndexScorer implements DenseScorer {
   }
   combinedNorm(features: readonly number[], weights: readonly number[]): number {
     return this.index.combinedNorm(features, weights);
+  }
+  combinedDirection(features: readonly number[], weights: readonly number[]): Float32Array {
+    return this.index.combinedDirection(features, weights);
   }
   dispose(): Promise<void> {
     return this.index.dispose();
@@ -229,7 +241,7 @@ export class Catalog implements FeatureCatalog {
   private feedback: Promise<FeedbackScorer | undefined> | undefined;
   private embedder: Promise<Embedder> | undefined;
   private readonly conceptVectors = new Map<string, Float32Array>();
-  private readonly stopWords: StopWords;
+  private readonly corpusLanguages: CorpusLanguages;
 
   /** @internal use {@link openCatalog} or {@link emptyCatalog}. */
   constructor(
@@ -245,7 +257,7 @@ export class Catalog implements FeatureCatalog {
   ) {
     this.nLatents = manifest.nLatents;
     this.saeId = manifest.id;
-    this.stopWords = new StopWords(header?.languages ?? ['eng']);
+    this.corpusLanguages = new CorpusLanguages(header?.languages ?? ['eng']);
     for (const record of labels) this.labels.set(record.id, record);
     this.setAliases(aliases);
   }
@@ -268,7 +280,7 @@ export class Catalog implements FeatureCatalog {
     for (const record of this.labels.values()) {
       const z = (rank: number): number => record.keywordZ?.[rank] ?? Math.max(0.5, 1 - 0.1 * rank);
       const terms = record.keywords.map((term, rank) => ({ term: foldWord(term), weight: z(rank) }));
-      for (const term of conceptTerms(record.llmLabel ?? '', this.stopWords))
+      for (const term of conceptTerms(record.llmLabel ?? '', this.corpusLanguages))
         terms.push({ term, weight: z(0) });
       entries.push({ feature: record.id, terms });
       addLabel(record.label.toLowerCase(), record.id);
@@ -283,7 +295,7 @@ export class Catalog implements FeatureCatalog {
       entries.push({
         feature: id,
         terms: names
-          .flatMap((name) => conceptTerms(name.replace(/[_.]/g, ' '), this.stopWords))
+          .flatMap((name) => conceptTerms(name.replace(/[_.]/g, ' '), this.corpusLanguages))
           .map((term) => ({ term, weight: strongest })),
       });
     }
@@ -535,7 +547,7 @@ export class Catalog implements FeatureCatalog {
         );
       return part;
     };
-    const terms = conceptTerms(concept, this.stopWords);
+    const terms = conceptTerms(concept, this.corpusLanguages);
     const scorer = vector ? await this.getScorer() : undefined;
     const lexicalIndexes = [this.lexical];
     if (scorer instanceof IndexScorer) lexicalIndexes.push(scorer.profileLexical);
@@ -630,6 +642,26 @@ export class Catalog implements FeatureCatalog {
         ...(m.label ? { label: m.label } : {}),
       })),
     };
+  }
+
+  /**
+   * The strength, in latent units along the weighted `features`, at which a query (`query`, its embedding) and
+   * the direction meet on the catalog's feedback pool: the direction's own top documents then score as high as
+   * the query's (see {@link crossoverStrength}). The meaning of `1x` for an amplifying edit of this query.
+   * Undefined when the catalog has no feedback pool, no dense source, or the two do not cross.
+   */
+  async crossoverStrength(
+    query: Float32Array,
+    features: ReadonlyArray<{ feature: number; weight: number }>,
+  ): Promise<number | undefined> {
+    if (features.length === 0) return undefined;
+    const [feedback, scorer] = await Promise.all([this.getFeedback(), this.getScorer()]);
+    if (!feedback || !scorer) return undefined;
+    const direction = scorer.combinedDirection(
+      features.map((f) => f.feature),
+      features.map((f) => f.weight),
+    );
+    return crossoverStrength(feedback.pool, query, direction);
   }
 
   /**

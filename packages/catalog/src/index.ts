@@ -42,6 +42,7 @@ export {
 export type { FeatureStats } from './stats.js';
 export { seededRandom, type StrengthCalibration } from './profiles.js';
 export { FEEDBACK_DOCUMENTS, FEEDBACK_POOL_DOCUMENTS } from './feedback.js';
+export { CROSSOVER_DEPTH, crossoverStrength } from './crossover.js';
 export {
   catalogDir,
   CATALOG_FORMAT,

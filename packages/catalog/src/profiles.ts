@@ -71,7 +71,11 @@ function median(values: number[]): number {
 }
 
 /** Mean of the `depth` largest values of `scores` and the mean of `other` over the same rows. */
-function topMeans(scores: Float64Array, other: Float64Array, depth: number): [number, number] {
+export function topMeans(
+  scores: Float32Array | Float64Array,
+  other: Float32Array | Float64Array,
+  depth: number,
+): [number, number] {
   const top: number[] = []; // row indices, best first
   for (let r = 0; r < scores.length; r++) {
     const value = scores[r]!;

@@ -23,6 +23,11 @@ export type EngineCatalog = FeatureCatalog & {
     concept: string,
     limit: number,
   ): Promise<Array<{ id: number; label?: string; score: number }>>;
+  /** Where a query (its embedding) and a feature direction meet on the catalog's pool: `1x` of an amplify. */
+  crossoverStrength?(
+    query: Float32Array,
+    features: ReadonlyArray<{ feature: number; weight: number }>,
+  ): Promise<number | undefined>;
 };
 
 export interface EngineParts {
@@ -119,7 +124,9 @@ export class SteerEngine {
   /**
    * Parses and compiles `query` (one query; or the result of `parse`, which is then not parsed again) and returns
    * its plan; throws SteerQueryError on any error. Relative
-   * strengths (`2x`) are multiples of the query's own code: its texts are embedded and encoded for them (and
+   * strengths (`2x`) are multiples of the query's own unit: `1x` of an amplifying edit is where the query's results
+   * and the edited direction's meet on the catalog's pool (the crossover), else the calibration scale x the norm
+   * of the query's code; its texts are embedded and encoded for them (and
    * `vectors` keeps the mixed embedding, so that the search does not embed them again).
    */
   async plan(
@@ -132,10 +139,19 @@ export class SteerEngine {
       ? async (texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number> =>
           latentNorm(await sae.encode(await this.mixTexts(texts, vectors), 1))
       : undefined;
+    const catalog = this.featureCatalog() as EngineCatalog;
+    const crossover = catalog.crossoverStrength
+      ? async (
+          texts: ReadonlyArray<{ text: string; weight: number }>,
+          direction: ReadonlyArray<{ feature: number; weight: number }>,
+        ): Promise<number | undefined> =>
+          catalog.crossoverStrength!(await this.mixTexts(texts, vectors), direction)
+      : undefined;
     const { plans, diagnostics } = await compileText(query, {
-      catalog: this.featureCatalog(),
+      catalog,
       presets,
       ...(queryNorm ? { queryNorm } : {}),
+      ...(crossover ? { crossover } : {}),
     });
     const errors = diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0)

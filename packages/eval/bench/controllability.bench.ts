@@ -59,6 +59,18 @@ export async function run(report: (figure: Figure) => void): Promise<void> {
       value: setting.kept.value,
       unit: 'fraction',
     });
+    const byName = result.settings.find((s) => s.source === 'name' && s.edit === '+~"<topic>"')!;
+    for (const [what, value, goal] of [
+      ['target topic share of the top 10', byName.shareAfter.value, 0.6],
+      ['share of pairs that gained', byName.gained.value, 0.9],
+      ['share of the steered top 10 from the unsteered top 100', byName.kept.value, 0.3],
+    ] as const) {
+      report({
+        figure: `controllability by topic name (+~"<name>" at 1x): ${what} (goal >= ${goal})`,
+        value,
+        unit: 'fraction',
+      });
+    }
     const descriptions = result.precision.filter((p) => p.source === 'description');
     const previous = (source: 'name' | 'description') =>
       result.variants.find((v) => v.name === 'previous score' && v.source === source)!.precisionAt1;

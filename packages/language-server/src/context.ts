@@ -42,6 +42,11 @@ export interface DocumentContext {
   analyzeText?(text: string, limit: number): Promise<TextActivation[]>;
   /** The norm |h| of the SAE code of a query's weighted texts: the base of relative strengths (`2x`). */
   queryNorm?(texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number>;
+  /** Where a query's results and a feature direction's meet (latent units): `1x` of an amplifying edit. */
+  crossover?(
+    texts: ReadonlyArray<{ text: string; weight: number }>,
+    direction: ReadonlyArray<{ feature: number; weight: number }>,
+  ): Promise<number | undefined>;
   /** Project-level problems shown on every document (bad config, SAE and embedder mismatch). */
   problems: Diagnostic[];
   /** Why there is no catalog although features were asked for (hover says this instead of a guess). */

@@ -1,7 +1,13 @@
 // What a strength means for the query it is in: `2x` in latent units for this query's own code (or a typical
 // query's when the text cannot be encoded), and an absolute strength as a multiple of `1x`. Shared by hover and
 // inlay hints.
-import { resolveStrengthUnit, type Edit, type Statement, type StrengthUnit } from '@steer/grammar';
+import {
+  resolveAmplifyUnit,
+  resolveStrengthUnit,
+  type Edit,
+  type Statement,
+  type StrengthUnit,
+} from '@steer/grammar';
 import type { DocumentContext } from './context.js';
 import { resolveDirect } from './document.js';
 
@@ -72,7 +78,11 @@ export async function strengthMeaning(
     features = [{ id, weight: 1, ...(label ? { label } : {}) }];
   }
   if (features.length === 0) return undefined;
-  const unit = await unitFor(statement, context)!;
+  let unit = await unitFor(statement, context)!;
+  if (edit.op === 'amplify') {
+    const direction = features.map((f) => ({ feature: f.id, weight: f.weight }));
+    unit = (await resolveAmplifyUnit(context, unit, textsOf(statement), direction)).unit;
+  }
   const relative = edit.strength ? (edit.strength.unit === 'relative' ? edit.strength.value : undefined) : 1;
   const latent = relative !== undefined ? relative * unit.unit : edit.strength!.value;
   return { edit, ...(relative !== undefined ? { relative } : {}), latent, unit, features };
@@ -87,6 +97,8 @@ export function describeUnit(unit: StrengthUnit): string {
       return `1x = ${round(unit.scale)} × |h| ${round(unit.queryNorm)} of a typical query = ${round(unit.unit)} latent units (this text cannot be encoded here)`;
     case 'fallback':
       return `1x = ${round(unit.unit)} latent unit (the SAE has no strength calibration; run \`steer label\`)`;
+    case 'crossover':
+      return `1x = ${round(unit.unit)} latent units (${round(unit.scale)} × |h| ${round(unit.queryNorm)} of this query), where this query's top results and the edited feature's meet`;
   }
 }
 
@@ -114,7 +126,7 @@ export function strengthMarkdown(meaning: StrengthMeaning): string {
     );
   }
   lines.push(
-    "0.5x nudges the results within the query's own topic; 1x meets the feature halfway (the top results become the overlap of query and feature); 2x and more hand the results to the feature. An absolute strength (`*0.5`) is in latent units.",
+    "0.5x nudges the results within the query's own topic; 1x (for `+`, measured for this query) brings it to where its own top results and the feature's meet, so the results mix both; 2x and more hand the results to the feature. An absolute strength (`*0.5`) is in latent units.",
   );
   return lines.join('\n\n');
 }

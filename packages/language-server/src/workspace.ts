@@ -288,6 +288,7 @@ class ConfiguredProject implements Project {
       }
       context.analyzeText = (text, limit) => this.analyzeText(config, catalog, text, limit);
       context.queryNorm = (texts) => this.queryNorm(config, texts);
+      context.crossover = (texts, direction) => this.crossover(config, catalog, texts, direction);
       try {
         await catalog.warmUp();
         ready = true;
@@ -336,6 +337,19 @@ class ConfiguredProject implements Project {
       this.sae(config),
     ]);
     return latentNorm(await sae.encode(await embedQueryTexts(embedder, texts), 1));
+  }
+
+  private async crossover(
+    config: SteerConfig,
+    catalog: Catalog,
+    texts: ReadonlyArray<{ text: string; weight: number }>,
+    direction: ReadonlyArray<{ feature: number; weight: number }>,
+  ): Promise<number | undefined> {
+    const [{ embedQueryTexts }, embedder] = await Promise.all([
+      import('@steer/engine'),
+      this.embedder(config),
+    ]);
+    return catalog.crossoverStrength(await embedQueryTexts(embedder, texts), direction);
   }
 
   engine(): Promise<SteerEngine> {

@@ -79,7 +79,21 @@ test("hover on a strength gives its latent units for this query's code and what 
   const { context } = await testProject();
   await expectHover(
     '"the telescope saw a comet" +@astronomy*2<|>x',
-    { contains: ["**2x** relative to the query's own code", 'of this query', 'latent units', '0.5x nudges'] },
+    {
+      contains: [
+        "**2x** relative to the query's own code",
+        'of this query',
+        'latent units',
+        "where this query's top results and the edited feature's meet",
+        '0.5x nudges',
+      ],
+    },
+    context,
+  );
+  // A subtraction keeps the query's unit: scale x |h|, no crossover.
+  await expectHover(
+    '"the telescope saw a comet" -@astronomy*2<|>x',
+    { contains: ['of this query = '] },
     context,
   );
   await expectHover(

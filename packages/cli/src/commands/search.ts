@@ -59,11 +59,12 @@ export const searchCommand: Command = {
           query,
           hits: (explained ?? result.hits).map((h) => ({ ...h })),
           ...(result.baseline ? { baseline: result.baseline } : {}),
-          edits: result.resolved.plan.edits.map(({ feature, op, value, relative }) => ({
+          edits: result.resolved.plan.edits.map(({ feature, op, value, relative, unit }) => ({
             feature,
             op,
             value,
             ...(relative !== undefined ? { relative } : {}),
+            ...(unit !== undefined ? { unit } : {}),
           })),
           ...(result.resolved.plan.strengthUnit ? { strengthUnit: result.resolved.plan.strengthUnit } : {}),
           diagnostics: result.resolved.diagnostics,

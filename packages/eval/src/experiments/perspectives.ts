@@ -3,6 +3,7 @@
 // perspective's feature in the query (residual steering).
 import { readFile } from 'node:fs/promises';
 import { parseJsonl } from '@steer/core';
+import type { Catalog } from '@steer/catalog';
 import type { FeatureCatalog } from '@steer/grammar';
 import { latentNorm, type SaeRuntime, type SparseLatents } from '@steer/sae';
 import { EvalError } from '../errors.js';
@@ -264,8 +265,11 @@ export async function runPerspectives(options: {
   /** [queries, dims] */
   queryVectors: Float32Array;
   sae: SaeRuntime;
-  /** The SAE's feature catalog: concept search and strength calibration. */
-  catalog: FeatureCatalog;
+  /**
+   * The SAE's feature catalog: concept search and strength calibration, and (when it has a feedback pool) where a
+   * query and an edited direction meet, the unit of amplifying edits.
+   */
+  catalog: FeatureCatalog & Partial<Pick<Catalog, 'crossoverStrength'>>;
   strengths?: readonly number[];
   depth?: number;
 }): Promise<PerspectivesResult> {
@@ -286,7 +290,12 @@ export async function runPerspectives(options: {
     const query = queries[q]!;
     const names = query.perspectives.map((p) => p.name);
     const qv = options.queryVectors.subarray(q * dims, (q + 1) * dims);
-    const context = { catalog, queryNorm: async () => latentNorm(queryCodes, q) };
+    const context = {
+      catalog,
+      queryNorm: async () => latentNorm(queryCodes, q),
+      crossover: async (_texts: unknown, direction: ReadonlyArray<{ feature: number; weight: number }>) =>
+        catalog.crossoverStrength?.(qv, direction),
+    };
     const topBefore = rank(qv);
     const before = countPerspectives(topBefore, labelOf, names, depth);
     for (const [t, toward] of names.entries()) {
@@ -450,8 +459,10 @@ export function renderPerspectives(
     "  perspective's description in the queries file, to a unit direction of up to 3 features; the labels only judge.",
     "- Label-chosen (upper bound): the latent whose mean top-K activation over the topic's passages of that perspective",
     "  most exceeds its mean over the topic's passages of the other perspective; it is chosen with the labels that judge it.",
-    "- Strengths are relative to the query's own code (`1x` = the SAE's calibration scale x |h| of the query), compiled",
-    `  as the engine compiles them; residual steering, exact dot-product search over all passages, top ${result.depth}.`,
+    "- Strengths are relative to the query's own unit, compiled as the engine compiles them: `1x` of an amplifying edit is",
+    "  the strength at which the query's own top 10 passages and the edited direction's top 10 score alike on the catalog's",
+    '  pool (the crossover, measured per query and direction); residual steering, exact dot-product search over all',
+    `  passages, top ${result.depth}.`,
     '',
   ].join('\n');
 }

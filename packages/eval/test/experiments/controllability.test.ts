@@ -166,7 +166,14 @@ test('steering held-out headlines toward another topic by concept search raises 
       'c.svg',
       'toy',
     );
-    assert.match(md, /\| seed \| SAE \| 1x = scale x \|h\| \|/);
+    // Goal tables for descriptions and names, each with the median 1x (the crossover per pair) in units of |h|.
+    assert.match(md, /concept search on the description[^\n]*\n\n\| seed \| SAE \| 1x \(median over pairs/);
+    assert.match(md, /concept search on the name[^\n]*\n\n\| seed \| SAE \| 1x \(median over pairs/);
+    const defaultDescription = result.settings.find(
+      (s) => s.source === 'description' && s.edit === '+~"<topic>"',
+    )!;
+    assert.ok(defaultDescription.unitScale! > 0, JSON.stringify(defaultDescription));
+    assert.ok(upper.unitScale! > 0, 'the label-chosen feature is amplified at 1x too');
     assert.match(md, /\| description \| `\+~"<topic>"\*4x` \|/);
     // Every concept-search variant is measured and listed; the shipped one finds each topic's feature.
     assert.deepEqual(
