@@ -70,25 +70,45 @@ test('steer search with feature edits through the SAE changes the scores; no edi
   );
 });
 
-test("a relative strength is a multiple of the query's own code, reported with the edits", async () => {
+test("a relative strength is a multiple of the query's own unit, reported with the edits", async () => {
   const result = await runSteer(
-    ['search', '"what is a degree worth" +f0*2x ~"coffee"/2', '--index', 'small', '--sae', demoSae, '--json'],
+    [
+      'search',
+      '"what is a degree worth" +f0*2x ~"coffee"/2 -f7*0.5x',
+      '--index',
+      'small',
+      '--sae',
+      demoSae,
+      '--json',
+    ],
     { cwd },
   );
   assert.equal(result.code, 0, result.stderr);
+  type Edit = { feature: number; op: string; value: number; relative?: number; unit?: number };
   const out = parseJsonOutput<{
-    edits: Array<{ feature: number; op: string; value: number; relative?: number }>;
+    edits: Edit[];
     strengthUnit: { unit: number; scale: number; queryNorm: number; basis: string };
   }>(result);
   assert.equal(out.strengthUnit.basis, 'query');
   assert.ok(Math.abs(out.strengthUnit.unit - out.strengthUnit.scale * out.strengthUnit.queryNorm) < 1e-9);
-  assert.equal(out.edits[0]!.feature, 0);
-  assert.equal(out.edits[0]!.relative, 2);
-  assert.ok(Math.abs(out.edits[0]!.value - 2 * out.strengthUnit.unit) < 1e-9);
-  // The concept's two features share the default 1x along their unit direction.
-  const concept = out.edits.slice(1);
+  const close = (a: number, b: number) => Math.abs(a - b) < 1e-9 * Math.max(1, Math.abs(b));
+  // An amplify's 1x is where the query's results and the feature's meet on the demo catalog's pool: its own unit.
+  const amplified = out.edits[0]!;
+  assert.equal(amplified.feature, 0);
+  assert.equal(amplified.relative, 2);
+  assert.ok(amplified.unit! > 0 && amplified.unit !== out.strengthUnit.unit, JSON.stringify(amplified));
+  assert.ok(close(amplified.value, 2 * amplified.unit!));
+  // The concept's two features share the default 1x along their direction, with one unit for the direction.
+  const concept = out.edits.slice(1, 3);
   assert.equal(concept.length, 2);
   assert.ok(concept.every((e) => e.op === 'add' && e.value > 0 && e.relative! > 0 && e.relative! < 1));
+  assert.equal(concept[0]!.unit, concept[1]!.unit);
+  assert.ok(concept.every((e) => close(e.value, e.relative! * e.unit!)));
+  // A subtraction keeps the query's unit (scale x |h|).
+  const subtracted = out.edits[3]!;
+  assert.equal(subtracted.feature, 7);
+  assert.ok(close(subtracted.unit!, out.strengthUnit.unit));
+  assert.ok(close(subtracted.value, -0.5 * out.strengthUnit.unit));
 });
 
 test('bad input exits with code 2 and a message that names the problem', async () => {
