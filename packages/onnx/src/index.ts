@@ -17,3 +17,4 @@ export {
   type NodeSpec,
   type ValueInfo,
 } from './graph-builder.js';
+export { formatMachine, machineInfo, parseCpuinfo, type MachineInfo } from './machine.js';

@@ -44,8 +44,10 @@ import {
   type EvalDataset,
   type ExperimentProgress,
   type FrequencyResult,
+  type ReportCode,
   type SaeTrainingPlan,
 } from '@steer/eval';
+import { formatMachine, machineInfo } from '@steer/onnx';
 import { loadSae } from '@steer/sae';
 import { openLanceBackend } from '@steer/search';
 import type { Command, CommandArgs, CommandIO } from '../command.js';
@@ -88,11 +90,11 @@ function seedList(args: CommandArgs): number[] {
   return seeds;
 }
 
-/** The code behind the results: the git commit and the trainer's code hash. */
-async function codeOfThisRun(): Promise<{ commit: string; dirty: boolean; trainer: string }> {
+/** The code behind the results: the git commit, the trainer's code hash and the machine that ran them. */
+async function codeOfThisRun(): Promise<ReportCode> {
   // NOTE: @steer/train loads TensorFlow.js on first use; importing it lazily keeps `steer` start-up fast.
   const { codeVersion } = await import('@steer/train');
-  return codeVersion();
+  return { ...codeVersion(), machine: formatMachine(machineInfo()) };
 }
 
 function positive(args: CommandArgs, name: string): number | undefined {

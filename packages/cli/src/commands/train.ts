@@ -4,6 +4,7 @@ import { access, readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { createEmbedder } from '@steer/embed';
+import { machineInfo } from '@steer/onnx';
 import {
   BACKEND_ORDER,
   TrainError,
@@ -525,7 +526,7 @@ export const trainCommand: Command = {
           ...(inputs.queries ? { queries: inputs.queries } : {}),
           ...(inputs.relevant ? { relevant: inputs.relevant } : {}),
         },
-        { ...options, embedding: inputs.embedding },
+        { ...options, embedding: inputs.embedding, provenance: { machine: machineInfo() } },
       );
       if (json) {
         printJson(io, {

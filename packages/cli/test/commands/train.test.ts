@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { parseArgs } from 'node:util';
 import { readNpy, writeNpy } from '@steer/embed';
+import { machineInfo } from '@steer/onnx';
 import { readSaeManifest, readSaeWeights } from '@steer/sae';
 import type { CommandIO } from '../../src/command.js';
 import { UsageError } from '../../src/command.js';
@@ -144,6 +145,7 @@ test('steer train --json prints exactly one JSON document and writes a loadable 
   assert.ok(summary.mse > 0 && summary.stepsPerSecond > 0);
   const manifest = await readSaeManifest(join(root, 'sae'));
   assert.deepEqual(manifest.embedding, { model: 'test-16', dims: 16, normalized: true });
+  assert.deepEqual(manifest.training?.machine, machineInfo(), 'the SAE records the machine that trained it');
   assert.equal(result.stderr, '');
 });
 

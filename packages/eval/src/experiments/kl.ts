@@ -3,7 +3,7 @@
 import { embedderLabel } from '../provenance.js';
 import type { EvalMethod } from '../run-eval.js';
 import { bootstrapPairedDifference, compareInterval, meanAndSd, type Interval } from '../statistics.js';
-import { DEFAULT_SEEDS } from './shared.js';
+import { DEFAULT_SEEDS, type ReportCode } from './shared.js';
 import { barChartSvg } from './svg.js';
 import {
   cellsOf,
@@ -149,7 +149,7 @@ export function renderKl(
   command: string,
   date: Date,
   svgName: string,
-  code: { commit: string; dirty: boolean; trainer: string },
+  code: ReportCode,
 ): string {
   const comparisons = compareKl(result);
   const mse = (cell: Table1Cell) =>

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Embedder } from '@steer/embed';
+import { machineInfo } from '@steer/onnx';
 import type { SaeManifest } from '@steer/sae';
 import type { EvalDataset } from '../datasets.js';
 import { EvalError } from '../errors.js';
@@ -256,7 +257,7 @@ export async function trainOrReuseSae(
         normalized: embedding.normalized,
         ...(embedding.version !== undefined ? { version: embedding.version } : {}),
       },
-      provenance: { cacheKey: key },
+      provenance: { cacheKey: key, machine: machineInfo() },
       onEvent: (event) => {
         if (event.type === 'progress' && event.phase === 'train') {
           onProgress?.({
@@ -309,11 +310,15 @@ export async function prepareTrainer(
   await useBackend(trainerSetup.backend);
 }
 
-/** The code behind a report: git commit (with `dirty` when tracked files differed) and the trainer's code hash. */
+/**
+ * The code behind a report: git commit (with `dirty` when tracked files differed) and the trainer's code hash; and
+ * the machine that ran it (@steer/onnx formatMachine), since the same code can round differently on another CPU.
+ */
 export interface ReportCode {
   commit: string;
   dirty: boolean;
   trainer: string;
+  machine?: string;
 }
 
 /** The provenance line every report starts with; with `code`, the commit and trainer code that produced it. */
@@ -321,5 +326,6 @@ export function provenance(command: string, date: Date, code?: ReportCode): stri
   const when = date.toISOString().slice(0, 16).replace('T', ' ');
   if (!code) return `Produced by \`${command}\` on ${when} UTC.`;
   const commit = `${code.commit.slice(0, 12)}${code.dirty ? ' (with uncommitted changes)' : ''}`;
-  return `Produced by \`${command}\` on ${when} UTC, at commit ${commit} (trainer code ${code.trainer}).`;
+  const machine = code.machine !== undefined ? ` Machine: ${code.machine}.` : '';
+  return `Produced by \`${command}\` on ${when} UTC, at commit ${commit} (trainer code ${code.trainer}).${machine}`;
 }

@@ -22,7 +22,9 @@ import {
   DEFAULT_SEEDS,
   defaultPlan,
   embedDataset,
+  provenance,
   trainOrReuseSae,
+  type ReportCode,
   type DatasetVectors,
   type ProgressSink,
   type SaeCacheKey,
@@ -419,7 +421,7 @@ export function provenanceBlock(
     datasets: Table1Result['datasets'];
     seeds: readonly number[];
     plans: readonly SaeTrainingPlan[];
-    code: { commit: string; dirty: boolean; trainer: string };
+    code: ReportCode;
   },
 ): string {
   const recipes = [
@@ -430,9 +432,8 @@ export function provenanceBlock(
       ),
     ),
   ];
-  const commit = `${info.code.commit.slice(0, 12)}${info.code.dirty ? ' (with uncommitted changes)' : ''}`;
   return [
-    `Produced by \`${command}\` on ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC, at commit ${commit} (trainer code ${info.code.trainer}).`,
+    provenance(command, date, info.code),
     '',
     `- Embedder: ${info.embedder}.`,
     ...info.datasets.map(
@@ -447,12 +448,7 @@ export function provenanceBlock(
 }
 
 /** Renders Table 1 as Markdown: provenance, the retention table, the goals, nDCG and overlap, and every SAE. */
-export function renderTable1(
-  result: Table1Result,
-  command: string,
-  date: Date,
-  code: { commit: string; dirty: boolean; trainer: string },
-): string {
+export function renderTable1(result: Table1Result, command: string, date: Date, code: ReportCode): string {
   const goals = checkGoals(result.entries);
   const met = goals.filter((g) => g.met);
   const paperRuleGoals = checkGoals(result.entries, 'sparse-dot');

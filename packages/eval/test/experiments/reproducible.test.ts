@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Embedder } from '@steer/embed';
+import { machineInfo } from '@steer/onnx';
 import { openLanceBackend } from '@steer/search';
 import type { EvalDataset } from '../../src/datasets.js';
 import { prepareTrainer, trainOrReuseSae } from '../../src/experiments/shared.js';
@@ -127,6 +128,7 @@ test('a small Table 1 trained twice from nothing gives bit-identical SAE ids and
   assert.match((manifest.training.code as { trainer: string }).trainer, /^[0-9a-f]{16}$/);
   assert.match((manifest.training.data as { sha256: string }).sha256, /^[0-9a-f]{64}$/);
   assert.equal(manifest.training.seed, 0);
+  assert.deepEqual(manifest.training.machine, machineInfo(), 'the SAE records the machine that trained it');
 });
 
 test('the SAE cache is reused for the same key, and retrained when the vectors or the code differ', async () => {

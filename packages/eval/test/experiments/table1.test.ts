@@ -175,6 +175,20 @@ test('the Table 1 report has provenance, intervals, verdicts, every SAE, and fla
     md,
     /Produced by `steer experiment table1 --out x` on 2026-01-02 03:04 UTC, at commit 0123456789ab \(trainer code feedbeef\)/,
   );
+  assert.doesNotMatch(md, /Machine:/, 'no machine line when the run does not say');
+  const onMachine = renderTable1(
+    result(entries),
+    'steer experiment table1 --out x',
+    new Date('2026-01-02T03:04:00Z'),
+    {
+      ...code,
+      machine: 'Test CPU (avx2 fma), 2 cores, linux x64, Node 20.0.0, onnxruntime-node 1.30.0',
+    },
+  );
+  assert.match(
+    onMachine,
+    /\(trainer code feedbeef\)\. Machine: Test CPU \(avx2 fma\), 2 cores, linux x64, Node 20\.0\.0, onnxruntime-node 1\.30\.0\./,
+  );
   assert.match(md, /- Embedder: test@1\./);
   assert.match(md, /- toy: 10 documents \(corpus hash c0ffee\)/);
   assert.match(md, /- Training seeds: 0, 1, 2; bootstrap: 10,000 resamples/);
