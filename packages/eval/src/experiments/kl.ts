@@ -163,6 +163,7 @@ export function renderKl(
       seeds: result.seeds,
       plans: [...result.withKl, ...result.withoutKl].map((e) => e.plan),
       code,
+      trainings: [...result.withKl, ...result.withoutKl].map((e) => e.training),
     }),
     '- The two arms differ in the KL weight only (the table below says which SAE is which).',
     '',

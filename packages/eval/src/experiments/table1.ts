@@ -3,6 +3,7 @@
 // (dot product; cosine as an extra row) / residual MRR@10, with the retention of
 // the original beside the paper's, bootstrap intervals over queries and the spread over training seeds.
 import type { Embedder } from '@steer/embed';
+import { formatMachine, type MachineInfo } from '@steer/onnx';
 import { loadSae } from '@steer/sae';
 import type { SearchBackend } from '@steer/search';
 import type { EvalDataset } from '../datasets.js';
@@ -422,6 +423,8 @@ export function provenanceBlock(
     seeds: readonly number[];
     plans: readonly SaeTrainingPlan[];
     code: ReportCode;
+    /** The SAEs' manifest `training` records, for the machines that trained them. */
+    trainings?: readonly Record<string, unknown>[];
   },
 ): string {
   const recipes = [
@@ -444,7 +447,39 @@ export function provenanceBlock(
     recipes.length <= 1
       ? `- Recipe: ${recipes[0] ?? '—'}; latents, epochs and lead-sentence pseudo-queries per SAE below.`
       : `- **These results mix ${recipes.length} recipes**: ${recipes.map((r) => `(${r})`).join('; ')}.`,
+    ...(info.trainings && info.trainings.length > 0 ? [trainingMachinesLine(info.trainings)] : []),
   ].join('\n');
+}
+
+/** The machine of a manifest's `training` record, formatted; undefined when it records none. */
+function recordedMachine(training: Record<string, unknown>): string | undefined {
+  const m = training.machine as Partial<MachineInfo> | undefined;
+  if (typeof m !== 'object' || m === null || typeof m.cpu !== 'string' || !Array.isArray(m.isa))
+    return undefined;
+  return formatMachine(m as MachineInfo);
+}
+
+/**
+ * Which machines trained the SAEs: one line, flagged when they are several (the same code can train other weights
+ * on another CPU), counting the SAEs that predate the machine record.
+ */
+export function trainingMachinesLine(trainings: readonly Record<string, unknown>[]): string {
+  const counts = new Map<string, number>();
+  let unrecorded = 0;
+  for (const t of trainings) {
+    const machine = recordedMachine(t);
+    if (machine === undefined) unrecorded++;
+    else counts.set(machine, (counts.get(machine) ?? 0) + 1);
+  }
+  const n = (count: number) => `${count} SAE${count === 1 ? '' : 's'}`;
+  const unrecordedPart = `not recorded (${n(unrecorded)}, trained before Steer recorded machines)`;
+  if (counts.size === 0) return `- SAEs trained on: ${unrecordedPart}.`;
+  if (counts.size === 1 && unrecorded === 0) return `- SAEs trained on: ${[...counts.keys()][0]}.`;
+  const parts = [...counts].map(([machine, count]) => `${machine} (${n(count)})`);
+  if (unrecorded > 0) parts.push(unrecordedPart);
+  return counts.size === 1
+    ? `- SAEs trained on: ${parts.join('; ')}.`
+    : `- **These SAEs were trained on ${counts.size} machines**, which can round differently: ${parts.join('; ')}.`;
 }
 
 /** Renders Table 1 as Markdown: provenance, the retention table, the goals, nDCG and overlap, and every SAE. */
@@ -465,6 +500,7 @@ export function renderTable1(result: Table1Result, command: string, date: Date, 
       seeds: result.seeds,
       plans: result.entries.map((e) => e.plan),
       code,
+      trainings: result.entries.map((e) => e.training),
     }),
     '',
     '## Retention of MRR@10',

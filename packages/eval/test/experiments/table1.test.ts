@@ -9,6 +9,7 @@ import {
   METHOD_LABELS,
   renderTable1,
   summarizeCell,
+  trainingMachinesLine,
   type Table1Entry,
   type Table1Result,
 } from '../../src/experiments/table1.js';
@@ -176,6 +177,7 @@ test('the Table 1 report has provenance, intervals, verdicts, every SAE, and fla
     /Produced by `steer experiment table1 --out x` on 2026-01-02 03:04 UTC, at commit 0123456789ab \(trainer code feedbeef\)/,
   );
   assert.doesNotMatch(md, /Machine:/, 'no machine line when the run does not say');
+  assert.match(md, /- SAEs trained on: not recorded \(3 SAEs, trained before Steer recorded machines\)\./);
   const onMachine = renderTable1(
     result(entries),
     'steer experiment table1 --out x',
@@ -302,4 +304,33 @@ test('the SAE cache folder names the training choices and hashes everything that
   ]) {
     assert.notEqual(saeCacheDir('/c', changed), dir);
   }
+});
+
+test('the report says which machines trained its SAEs, and flags SAEs of several machines', () => {
+  const machine = (cpu: string, isa: string[]) => ({
+    cpu,
+    isa,
+    cores: 2,
+    platform: 'linux',
+    arch: 'x64',
+    node: '20.20.2',
+    onnxruntime: '1.30.0',
+  });
+  const epyc = { machine: machine('AMD EPYC', ['avx512f', 'avx2']) };
+  const xeon = { machine: machine('Intel Xeon', ['avx2', 'fma']) };
+  assert.equal(
+    trainingMachinesLine([epyc, epyc]),
+    '- SAEs trained on: AMD EPYC (avx512f avx2), 2 cores, linux x64, Node 20.20.2, onnxruntime-node 1.30.0.',
+  );
+  assert.equal(
+    trainingMachinesLine([epyc, {}]),
+    '- SAEs trained on: AMD EPYC (avx512f avx2), 2 cores, linux x64, Node 20.20.2, onnxruntime-node 1.30.0 (1 SAE); not recorded (1 SAE, trained before Steer recorded machines).',
+  );
+  assert.equal(
+    trainingMachinesLine([epyc, xeon, xeon, { machine: 'garbage' }]),
+    '- **These SAEs were trained on 2 machines**, which can round differently: ' +
+      'AMD EPYC (avx512f avx2), 2 cores, linux x64, Node 20.20.2, onnxruntime-node 1.30.0 (1 SAE); ' +
+      'Intel Xeon (avx2 fma), 2 cores, linux x64, Node 20.20.2, onnxruntime-node 1.30.0 (2 SAEs); ' +
+      'not recorded (1 SAE, trained before Steer recorded machines).',
+  );
 });
