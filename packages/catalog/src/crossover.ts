@@ -1,7 +1,7 @@
 // Where a query's results and a steering direction's results meet, measured on the catalog's feedback pool: the
 // per-query meaning of `1x` for amplifying edits (the calibration of profiles.ts, for one query and one direction).
 import { dotQuantized } from './concept-index.js';
-import { topMeans } from './profiles.js';
+import { crossoverGap } from './profiles.js';
 import type { FeedbackPoolData } from './storage.js';
 
 /** Documents averaged on each side of the crossover (the calibration's depth). */
@@ -35,10 +35,7 @@ export function crossoverStrength(
     queryScores[r] = dotQuantized(vectors, r, query, d);
     directionScores[r] = dotQuantized(vectors, r, direction, d);
   }
-  const [queryOwn, queryOnDirection] = topMeans(queryScores, directionScores, depth);
-  const [directionOwn, directionOnQuery] = topMeans(directionScores, queryScores, depth);
-  const lead = queryOwn - directionOnQuery;
-  const gain = directionOwn - queryOnDirection;
+  const { lead, gain } = crossoverGap(queryScores, directionScores, depth);
   if (!(lead > 0) || !(gain > 0)) return undefined;
   return lead / gain;
 }

@@ -71,7 +71,7 @@ function median(values: number[]): number {
 }
 
 /** Mean of the `depth` largest values of `scores` and the mean of `other` over the same rows. */
-export function topMeans(
+function topMeans(
   scores: Float32Array | Float64Array,
   other: Float32Array | Float64Array,
   depth: number,
@@ -95,6 +95,22 @@ export function topMeans(
     cross += other[r]!;
   }
   return [own / top.length, cross / top.length];
+}
+
+/**
+ * Where a query's results and a direction's meet, from the scores of the same documents against each: `lead`, how
+ * much the query's own top `depth` documents outscore the direction's top documents on the query, and `gain`, how
+ * much the direction's own top documents outscore the query's on the direction. Steering the query by v times the
+ * direction, the two sets score alike at v = lead / gain (the crossover; none unless both are positive).
+ */
+export function crossoverGap(
+  queryScores: Float32Array | Float64Array,
+  directionScores: Float32Array | Float64Array,
+  depth: number,
+): { lead: number; gain: number } {
+  const [queryOwn, queryOnDirection] = topMeans(queryScores, directionScores, depth);
+  const [directionOwn, directionOnQuery] = topMeans(directionScores, queryScores, depth);
+  return { lead: queryOwn - directionOnQuery, gain: directionOwn - queryOnDirection };
 }
 
 /**
@@ -159,11 +175,9 @@ export function calibrateStrength(
       queryScores[r] = q;
       conceptScores[r] = c / directionNorm;
     });
-    const [ownQuery, ownConcept] = topMeans(queryScores, conceptScores, depth);
-    const [theirConcept, theirQuery] = topMeans(conceptScores, queryScores, depth);
-    const gain = theirConcept - ownConcept;
+    const { lead, gain } = crossoverGap(queryScores, conceptScores, depth);
     if (gain <= 0) continue;
-    ratios.push(Math.max(0, ownQuery - theirQuery) / gain / norm);
+    ratios.push(Math.max(0, lead) / gain / norm);
     norms.push(norm);
   }
   if (ratios.length === 0) return undefined;
