@@ -91,6 +91,7 @@ class ConfiguredProject implements Project {
   private enginePromise: Promise<SteerEngine> | undefined;
   private catalogPromise: Promise<Catalog | undefined> | undefined;
   private embedderPromise: Promise<Embedder> | undefined;
+  private lastQuery: { key: string; vector: Promise<Float32Array> } | undefined;
   private saePromise: Promise<SaeRuntime> | undefined;
   private configPromise: Promise<SteerConfig> | undefined;
   private disposed = false;
@@ -330,13 +331,12 @@ class ConfiguredProject implements Project {
     texts: ReadonlyArray<{ text: string; weight: number }>,
   ): Promise<number> {
     // NOTE: imported lazily like the catalog, so that the server starts without loading onnxruntime.
-    const [{ embedQueryTexts }, { latentNorm }, embedder, sae] = await Promise.all([
-      import('@steer/engine'),
+    const [{ latentNorm }, vector, sae] = await Promise.all([
       import('@steer/sae'),
-      this.embedder(config),
+      this.queryVector(config, texts),
       this.sae(config),
     ]);
-    return latentNorm(await sae.encode(await embedQueryTexts(embedder, texts), 1));
+    return latentNorm(await sae.encode(vector, 1));
   }
 
   private async crossover(
@@ -345,11 +345,29 @@ class ConfiguredProject implements Project {
     texts: ReadonlyArray<{ text: string; weight: number }>,
     direction: ReadonlyArray<{ feature: number; weight: number }>,
   ): Promise<number | undefined> {
-    const [{ embedQueryTexts }, embedder] = await Promise.all([
-      import('@steer/engine'),
-      this.embedder(config),
-    ]);
-    return catalog.crossoverStrength(await embedQueryTexts(embedder, texts), direction);
+    return catalog.crossoverStrength(await this.queryVector(config, texts), direction);
+  }
+
+  /**
+   * The embedding of a query's weighted texts. The last query's is kept: hover and inlay hints ask for its norm and
+   * then for the crossover of each amplifying edit of the same query, which would otherwise embed it each time.
+   */
+  private queryVector(
+    config: SteerConfig,
+    texts: ReadonlyArray<{ text: string; weight: number }>,
+  ): Promise<Float32Array> {
+    const key = JSON.stringify(texts.map((t) => [t.text, t.weight]));
+    if (this.lastQuery?.key !== key) {
+      const vector = Promise.all([import('@steer/engine'), this.embedder(config)]).then(
+        ([{ embedQueryTexts }, embedder]) => embedQueryTexts(embedder, texts),
+      );
+      // A failed embedding is not kept: the next request tries again.
+      vector.catch(() => {
+        if (this.lastQuery?.vector === vector) this.lastQuery = undefined;
+      });
+      this.lastQuery = { key, vector };
+    }
+    return this.lastQuery.vector;
   }
 
   engine(): Promise<SteerEngine> {
