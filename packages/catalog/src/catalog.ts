@@ -12,7 +12,7 @@ import { ConceptIndex, scanModel, type ConceptIndexArrays, type DenseScores } fr
 import { loadConceptIndex, saveConceptIndex, type ConceptIndexKey } from './concept-index-file.js';
 import { CatalogError } from './errors.js';
 import { crossoverStrength } from './crossover.js';
-import { FeedbackScorer } from './feedback.js';
+import { combinedFeedback, conceptParts, FeedbackScorer } from './feedback.js';
 import { conceptTerms, LexicalIndex, type LexicalEntry } from './lexical-index.js';
 import type { StrengthCalibration } from './profiles.js';
 import type { FeatureStats } from './stats.js';
@@ -68,9 +68,12 @@ export const CONCEPT_DIRECTION_MIN_SCORE = 0.7;
 export interface MatchComponents {
   /**
    * Pseudo-relevance feedback, relative to the best feature (f): how much more the feature fires on the pool
-   * documents nearest the concept than on the pool; 0 when the catalog has no feedback pool.
+   * documents nearest the concept than on the pool; for a list ("a, b and c") the mean of that over the whole
+   * text and each item (see {@link combinedFeedback}); 0 when the catalog has no feedback pool.
    */
   feedback: number;
+  /** f of the whole text alone (equal to `feedback` for a concept that is not a list). */
+  feedbackWhole: number;
   /** Top-document similarity, relative to the best feature (t). */
   documents: number;
   /** SAE activation of the concept, relative to its strongest feature (a). */
@@ -491,6 +494,11 @@ export class Catalog implements FeatureCatalog {
     return this.feedback;
   }
 
+  /** Whether the catalog has an embedder (given or loadable) for concept text. */
+  private canEmbed(): boolean {
+    return this.options.embedder !== undefined || this.options.loadEmbedder !== undefined;
+  }
+
   /** Embeds concept text (as a query), remembering the last 512 concepts. */
   async embedConcept(text: string): Promise<Float32Array> {
     const cached = this.conceptVectors.get(text);
@@ -520,7 +528,8 @@ export class Catalog implements FeatureCatalog {
    * Ranks features for concept text whose embedding is `vector` (undefined: lexical only). With a feedback pool
    * in the catalog the score is f (+1 for an exact alias): f = pseudo-relevance feedback (how much more the
    * feature fires on the 10 pool documents nearest the concept than on the whole pool, relative to the best
-   * feature); the text match c (below) orders features of equal score. Without one (catalogs built before the pool existed) it is
+   * feature; for a list such as "oil prices, airlines and stock markets", the mean of that over the whole text
+   * and each item, every item embedded on its own); the text match c (below) orders features of equal score. Without one (catalogs built before the pool existed) it is
    * 0.65 t + 0.05 a + 0.15 b + 0.15 c (+1 for an exact alias): t = similarity of the concept to the feature's top
    * documents (relative to the best feature), a = SAE activation relative to the concept's strongest feature,
    * b = cosine between concept and decoder direction (negative counts 0), c = text match of the concept's words
@@ -543,7 +552,15 @@ export class Catalog implements FeatureCatalog {
       if (!part)
         parts.set(
           id,
-          (part = { feedback: 0, documents: 0, activation: 0, cosine: 0, lexical: 0, alias: false }),
+          (part = {
+            feedback: 0,
+            feedbackWhole: 0,
+            documents: 0,
+            activation: 0,
+            cosine: 0,
+            lexical: 0,
+            alias: false,
+          }),
         );
       return part;
     };
@@ -582,11 +599,14 @@ export class Catalog implements FeatureCatalog {
     }
     const feedback = vector ? await this.getFeedback() : undefined;
     if (feedback && vector) {
-      const found = feedback.score(vector);
-      let best = 0;
-      for (const value of found.lift) best = Math.max(best, value);
-      for (let c = 0; c < found.features.length; c++)
-        if (best > 0) entry(found.features[c]!).feedback = found.lift[c]! / best;
+      const whole = feedback.score(vector);
+      // NOTE: the items are embedded only where the catalog can embed (a caller-supplied vector without an
+      // embedder keeps the whole text's f).
+      const items = this.canEmbed() ? conceptParts(concept) : [];
+      const scores = [whole];
+      for (const item of items) scores.push(feedback.score(await this.embedConcept(item)));
+      for (const [id, value] of combinedFeedback([whole])) entry(id).feedbackWhole = value;
+      for (const [id, value] of combinedFeedback(scores)) entry(id).feedback = value;
     }
     const w = SEARCH_WEIGHTS;
     const fw = FEEDBACK_SEARCH_WEIGHTS;

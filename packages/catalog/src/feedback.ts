@@ -111,3 +111,42 @@ export class FeedbackScorer {
     };
   }
 }
+
+/** Where a concept is split into its items: `, ; / &` and the words "and" and "or". */
+const LIST_SEPARATOR = /[,;/&]|\band\b|\bor\b/i;
+
+/**
+ * The items of a concept written as a list ("football clubs, tennis players and match results"): the text split
+ * at {@link LIST_SEPARATOR}, trimmed, empty and repeated items dropped. Fewer than two items: [] (not a list).
+ */
+export function conceptParts(concept: string): string[] {
+  const parts = [
+    ...new Set(
+      concept
+        .split(LIST_SEPARATOR)
+        .map((part) => part.trim().replace(/\s+/g, ' '))
+        .filter((part) => /[\p{L}\p{N}]/u.test(part)),
+    ),
+  ];
+  return parts.length >= 2 ? parts : [];
+}
+
+/**
+ * The feedback component f of a concept from the feedback of its texts (the whole concept first, then each item
+ * of a list): every text's lift relative to its own best feature, averaged over the texts (a text that does not
+ * lift a feature counts 0 for it). Each item then votes once, so one item that shares its words with another
+ * topic cannot decide a list alone, and the whole text keeps the items' context. Features in no text: absent.
+ */
+export function combinedFeedback(scores: readonly FeedbackScores[]): Map<number, number> {
+  const combined = new Map<number, number>();
+  for (const found of scores) {
+    let best = 0;
+    for (const value of found.lift) best = Math.max(best, value);
+    if (best <= 0) continue;
+    for (let c = 0; c < found.features.length; c++) {
+      const j = found.features[c]!;
+      combined.set(j, (combined.get(j) ?? 0) + found.lift[c]! / best / scores.length);
+    }
+  }
+  return combined;
+}

@@ -3,7 +3,13 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadSae } from '@steer/sae';
-import { FEEDBACK_DOCUMENTS, FeedbackScorer, feedbackPool } from '../src/feedback.js';
+import {
+  combinedFeedback,
+  conceptParts,
+  FEEDBACK_DOCUMENTS,
+  FeedbackScorer,
+  feedbackPool,
+} from '../src/feedback.js';
 import { buildCatalog, CatalogError, openCatalog } from '../src/index.js';
 import { decodeFeedback, encodeFeedback } from '../src/storage.js';
 import type { SparseCodes } from '../src/stats.js';
@@ -136,4 +142,71 @@ test('concept search ranks by feedback when the catalog has a pool, and falls ba
     damaged.searchFeatures('galaxy', 1),
     (e: unknown) => e instanceof CatalogError && e.code === 'catalog_invalid',
   );
+});
+
+test('a concept written as a list is read item by item; other text is one concept', () => {
+  assert.deepEqual(conceptParts('oil prices, airlines and stock markets'), [
+    'oil prices',
+    'airlines',
+    'stock markets',
+  ]);
+  assert.deepEqual(conceptParts('tax plans; ministers / elections & the budget or  polls'), [
+    'tax plans',
+    'ministers',
+    'elections',
+    'the budget',
+    'polls',
+  ]);
+  // "and" inside a word, a repeated item and punctuation alone do not make items.
+  assert.deepEqual(conceptParts('sport'), []);
+  assert.deepEqual(conceptParts('brand handling'), []);
+  assert.deepEqual(conceptParts('tennis, tennis'), []);
+  assert.deepEqual(conceptParts('football , , and'), []);
+  assert.deepEqual(conceptParts('Rock AND Roll'), ['Rock', 'Roll']);
+});
+
+test('concept search on a list averages the feedback of the whole text and of each item, each relative to its best feature', async (t) => {
+  const { dir } = await writePlantedSae();
+  t.after(() => rm(join(dir, '..'), { recursive: true, force: true }));
+  const sae = await loadSae(dir);
+  t.after(() => sae.dispose());
+  const embedder = hashEmbedder();
+  await buildCatalog({ saeDir: dir, sae, embedder, documents: plantedCorpus(), evidence: false });
+  const catalog = await openCatalog(dir, { embedder });
+  t.after(() => catalog.dispose());
+  const pool = decodeFeedback(
+    await readFile(join(dir, 'catalog', 'feedback.bin')),
+    'feedback.bin',
+    catalog.nLatents,
+    64,
+  );
+  const scorer = new FeedbackScorer(pool, catalog.nLatents);
+  const concept = 'oven and flour, planet';
+  const texts = [concept, 'oven', 'flour', 'planet'];
+  // Independent reference: each text's lift over its own best, summed, divided by the number of texts.
+  const expected = new Map<number, number>();
+  const wholeExpected = new Map<number, number>();
+  for (const [i, text] of texts.entries()) {
+    const found = scorer.score(await embedder.embed([text], { kind: 'query' }));
+    const best = Math.max(...found.lift);
+    found.features.forEach((j, c) => {
+      expected.set(j, (expected.get(j) ?? 0) + found.lift[c]! / best / texts.length);
+      if (i === 0) wholeExpected.set(j, found.lift[c]! / best);
+    });
+  }
+  const matches = await catalog.searchFeatures(concept, catalog.nLatents);
+  for (const match of matches) {
+    assert.ok(Math.abs(match.components.feedback - (expected.get(match.id) ?? 0)) < 1e-6, `f${match.id}`);
+    assert.ok(Math.abs(match.components.feedbackWhole - (wholeExpected.get(match.id) ?? 0)) < 1e-6);
+  }
+  assert.ok(matches.some((m) => m.components.feedback !== m.components.feedbackWhole));
+  // Two cooking items against one astronomy item: cooking's feature (1) first, astronomy's (2) second.
+  assert.deepEqual(
+    matches.slice(0, 2).map((m) => m.id),
+    [1, 2],
+  );
+  assert.deepEqual(combinedFeedback([]), new Map());
+  // One concept that is not a list: f is the whole text's.
+  const [single] = await catalog.searchFeatures('oven flour', 1);
+  assert.equal(single!.components.feedback, single!.components.feedbackWhole);
 });

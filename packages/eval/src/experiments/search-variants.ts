@@ -42,8 +42,13 @@ const reciprocalRankFusion =
 export const SEARCH_VARIANTS: readonly SearchVariant[] = [
   {
     name: 'shipped',
-    rule: 'f; c only breaks ties (orders the features f does not reach)',
+    rule: 'f (for a list: mean over the whole text and each item); c only breaks ties (orders the features f does not reach)',
     score: linear({ feedback: 1, lexical: 1e-6 }),
+  },
+  {
+    name: 'whole-text f',
+    rule: 'f of the whole description only (a list not split into its items; shipped until the items rule was chosen on the development sets)',
+    score: linear({ feedbackWhole: 1, lexical: 1e-6 }),
   },
   {
     name: 'f + c (pre-registered)',

@@ -182,10 +182,7 @@ test('steering held-out headlines toward another topic by concept search raises 
     );
     const shipped = result.variants.find((v) => v.name === 'shipped' && v.source === 'description')!;
     assert.equal(shipped.precisionAt1, 1);
-    assert.match(
-      md,
-      /\| shipped \| f; c only breaks ties [^|]*\| [\d. /]+ \| [\d.]+ \| [\d. /]+ \| 1\.00 \|/,
-    );
+    assert.match(md, /\| shipped \| f \(for a list[^|]*\| [\d. /]+ \| [\d.]+ \| [\d. /]+ \| 1\.00 \|/);
   } finally {
     await sae.dispose();
     await rm(dir, { recursive: true, force: true });
