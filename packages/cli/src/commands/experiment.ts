@@ -207,6 +207,8 @@ interface ExperimentRun {
   quiet: boolean;
   command: string;
   date: Date;
+  /** The code behind this run, taken before it wrote anything (see {@link runExperiment}). */
+  code: ReportCode;
   epochs: number | undefined;
   saeArg: string | undefined;
   demoSae: string;
@@ -238,6 +240,9 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
   const quiet = args.values.json === true;
   const command = commandLine(name, args);
   const date = new Date();
+  // NOTE: the commit and its uncommitted changes are read before the run writes anything: rewriting its own
+  // results file (tracked in docs/results/) must not mark the code behind it as changed.
+  const code = await codeOfThisRun();
   const epochs = positive(args, 'epochs');
   const saeArg = str(args, 'sae');
   const demoSae = fileURLToPath(new URL('sae/', DEMO_DIR));
@@ -306,6 +311,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
     quiet,
     command,
     date,
+    code,
     epochs,
     saeArg,
     demoSae,
@@ -332,7 +338,8 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
 
 /** Table 1 (retention of retrieval quality through the SAE) or the KL ablation, on the --dataset folders. */
 async function runTable1OrKl(run: ExperimentRun): Promise<unknown> {
-  const { args, io, name, cacheDir, quiet, command, date, epochs, embedder, seeds, progress, write } = run;
+  const { args, io, name, cacheDir, quiet, command, date, code, epochs, embedder, seeds, progress, write } =
+    run;
   const datasets = await datasetsOf(args, io, name);
   const backend = await openLanceBackend(join(cacheDir, 'lance'));
   const options = {
@@ -347,20 +354,20 @@ async function runTable1OrKl(run: ExperimentRun): Promise<unknown> {
   };
   if (name === 'table1') {
     const result = await runTable1(options);
-    await write('table1.md', renderTable1(result, command, date, await codeOfThisRun()));
+    await write('table1.md', renderTable1(result, command, date, code));
     if (!quiet) io.stdout.write(`${renderRetentionTable(result.entries)}\n`);
     return result;
   } else {
     const result = await runKlAblation(options);
     await write('kl.svg', renderKlSvg(result));
-    await write('kl.md', renderKl(result, command, date, 'kl.svg', await codeOfThisRun()));
+    await write('kl.md', renderKl(result, command, date, 'kl.svg', code));
     return result;
   }
 }
 
 /** The amplification study (concept search and judgments) or the feature-frequency plot, per dataset. */
 async function runAmplifyOrFrequency(run: ExperimentRun): Promise<unknown> {
-  const { args, io, name, command, date, saeArg, embedder, seeds, progress, write, saeFor } = run;
+  const { args, io, name, command, date, code, saeArg, embedder, seeds, progress, write, saeFor } = run;
   const datasets = await datasetsOf(args, io, name);
   const [k] = kList(args, [32]);
   const sections: string[] = [];
@@ -394,7 +401,7 @@ async function runAmplifyOrFrequency(run: ExperimentRun): Promise<unknown> {
         datasets: datasetProvenance([dataset]),
         seeds: saeArg ? [] : seeds,
         plans,
-        code: await codeOfThisRun(),
+        code,
       });
       await write(svgName, renderFrequencySvg(perSeed[0]!));
       sections.push(renderFrequency(perSeed, header, svgName));
@@ -429,7 +436,7 @@ async function runAmplifyOrFrequency(run: ExperimentRun): Promise<unknown> {
         });
         const byJudgments = await runAmplify(inputs);
         await write(svgName, renderAmplifySvg([byConcept, byJudgments]));
-        sections.push(renderAmplify([byConcept, byJudgments], command, date, svgName, await codeOfThisRun()));
+        sections.push(renderAmplify([byConcept, byJudgments], command, date, svgName, code));
         results.push(byConcept, byJudgments);
       } finally {
         await catalog.dispose();
@@ -466,14 +473,7 @@ async function runControllabilityExperiment(run: ExperimentRun): Promise<unknown
   await write('controllability.svg', renderControllabilitySvg(result.results));
   await write(
     'controllability.md',
-    renderControllability(
-      result.results,
-      command,
-      date,
-      'controllability.svg',
-      result.note,
-      await codeOfThisRun(),
-    ),
+    renderControllability(result.results, command, date, 'controllability.svg', result.note, run.code),
   );
   return result.results;
 }
@@ -549,7 +549,7 @@ async function runPerspectivesExperiment(run: ExperimentRun): Promise<unknown> {
     await write('perspectives.svg', renderPerspectivesSvg(result));
     await write(
       'perspectives.md',
-      renderPerspectives(result, run.command, run.date, 'perspectives.svg', saeNote, await codeOfThisRun()),
+      renderPerspectives(result, run.command, run.date, 'perspectives.svg', saeNote, run.code),
     );
     return result;
   } finally {
