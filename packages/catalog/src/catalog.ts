@@ -605,8 +605,10 @@ export class Catalog implements FeatureCatalog {
       const items = this.canEmbed() ? conceptParts(concept) : [];
       const scores = [whole];
       for (const item of items) scores.push(feedback.score(await this.embedConcept(item)));
-      for (const [id, value] of combinedFeedback([whole])) entry(id).feedbackWhole = value;
-      for (const [id, value] of combinedFeedback(scores)) entry(id).feedback = value;
+      const wholeFeedback = combinedFeedback([whole]);
+      for (const [id, value] of wholeFeedback) entry(id).feedbackWhole = value;
+      for (const [id, value] of items.length > 0 ? combinedFeedback(scores) : wholeFeedback)
+        entry(id).feedback = value;
     }
     const w = SEARCH_WEIGHTS;
     const fw = FEEDBACK_SEARCH_WEIGHTS;

@@ -451,7 +451,7 @@ async function runAmplifyOrFrequency(run: ExperimentRun): Promise<unknown> {
 
 /** Controllability on a topic-labelled corpus: the target topic's share of the top 10 before and after steering. */
 async function runControllabilityExperiment(run: ExperimentRun): Promise<unknown> {
-  const { args, io, cacheDir, command, date, epochs, embedder, progress, write } = run;
+  const { args, io, cacheDir, command, date, code, epochs, embedder, progress, write } = run;
   const raw = args.values.dataset;
   const dataset = Array.isArray(raw) ? raw[0] : raw;
   if (typeof dataset !== 'string')
@@ -473,7 +473,7 @@ async function runControllabilityExperiment(run: ExperimentRun): Promise<unknown
   await write('controllability.svg', renderControllabilitySvg(result.results));
   await write(
     'controllability.md',
-    renderControllability(result.results, command, date, 'controllability.svg', result.note, run.code),
+    renderControllability(result.results, command, date, 'controllability.svg', result.note, code),
   );
   return result.results;
 }
