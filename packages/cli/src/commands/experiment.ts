@@ -284,7 +284,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
     if (saeArg) return { dir: resolve(io.cwd, saeArg) };
     const defaults = await defaultPlan(
       dataset.documents.length,
-      vectors.sentenceQueries?.docIndex.length ?? 0,
+      vectors.leadQueries?.docIndex.length ?? 0,
       vectors.dims,
       k,
       seed,
@@ -297,7 +297,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
       embedding,
       plan,
       progress.update,
-      vectors.sentenceQueries,
+      vectors.leadQueries,
     );
     return { dir: cached.dir, plan };
   };

@@ -190,7 +190,7 @@ export function renderKl(
     '- A difference is the mean over judged queries of (reciprocal rank with KL) - (without KL), each averaged over the',
     '  seeds first; its interval is a paired bootstrap over the queries. "KL helps" or "KL hurts" only when the whole',
     '  interval is on one side of 0; "within noise" otherwise. The overlap difference uses every query.',
-    '- Trained on the corpus only (documents, and for corpora under 4,000 documents their sentences, as',
+    '- Trained on the corpus only (documents, and for corpora under 4,000 documents their lead sentences, as',
     '  pseudo-queries; see table1.md); evaluated on the judged test queries.',
     "- Sparse is Steer's rule (the query's latents dotted with each document's unit-normalised latents, see table1.md);",
     '  reconstructed ranks the reconstructions by dot product.',

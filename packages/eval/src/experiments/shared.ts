@@ -22,12 +22,11 @@ export interface DatasetVectors {
   judgedQueries: EvalDataset['queries'];
   dims: number;
   /**
-   * The documents' sentences ({@link querySentences}: the lead sentence and every sentence of the text) embedded as
-   * queries, for corpora under {@link SENTENCE_QUERY_MAX_DOCUMENTS} documents: query-like text taken from the corpus
-   * itself (no test query, no judgment), used as extra pseudo-queries in training. `docIndex[i]` is the document of
-   * row i of `vectors`.
+   * Lead sentences (title, else first sentence) of the documents embedded as queries, for corpora under
+   * {@link LEAD_QUERY_MAX_DOCUMENTS} documents: query-like text taken from the corpus itself (no test query, no
+   * judgment), used as extra pseudo-queries in training. `docIndex[i]` is the document of row i of `vectors`.
    */
-  sentenceQueries?: { vectors: Float32Array; docIndex: number[] };
+  leadQueries?: { vectors: Float32Array; docIndex: number[] };
 }
 
 /** Progress of a long experiment step, for a progress line on stderr. */
@@ -44,36 +43,15 @@ import { documentText } from '@steer/catalog';
 export { documentText };
 
 /**
- * Corpora smaller than this get their sentences as pseudo-queries in training: with only documents, a small corpus
- * gives the SAE too little query-like text (Cranfield's queries were reconstructed with 82% of their variance
- * unexplained).
+ * Corpora smaller than this get lead-sentence pseudo-queries in training: with only documents, a small corpus gives
+ * the SAE too little query-like text (Cranfield's queries were reconstructed with 82% of their variance unexplained).
  */
-export const SENTENCE_QUERY_MAX_DOCUMENTS = 4000;
-
-/** Sentences shorter than this many words (formula fragments, "( a )") are not used as pseudo-queries. */
-const MIN_SENTENCE_WORDS = 4;
-
-/** At most this many words of a sentence are kept (a query is short). */
-const MAX_SENTENCE_WORDS = 24;
+export const LEAD_QUERY_MAX_DOCUMENTS = 4000;
 
 /** A document's title, else its first sentence (to the first period), at most 24 words; '' when empty. */
 export function leadText(doc: { title?: string; text: string }): string {
   const source = doc.title?.trim() || doc.text.trim().split(/\s*\.(?:\s|$)/u)[0]!;
-  return source.split(/\s+/u).filter(Boolean).slice(0, MAX_SENTENCE_WORDS).join(' ');
-}
-
-/**
- * The query-like sentences of a document, without repeats: its lead sentence ({@link leadText}), then every
- * sentence of its text (ended by `.`, `?` or `!` before a space or the end, so `3.14` stays whole) of at least
- * {@link MIN_SENTENCE_WORDS} words, each cut to {@link MAX_SENTENCE_WORDS} words.
- */
-export function querySentences(doc: { title?: string; text: string }): string[] {
-  const sentences = doc.text
-    .split(/\s*[.?!](?:\s|$)/u)
-    .map((sentence) => sentence.split(/\s+/u).filter(Boolean))
-    .filter((words) => words.length >= MIN_SENTENCE_WORDS)
-    .map((words) => words.slice(0, MAX_SENTENCE_WORDS).join(' '));
-  return [...new Set([leadText(doc), ...sentences].filter((text) => text !== ''))];
+  return source.split(/\s+/u).filter(Boolean).slice(0, 24).join(' ');
 }
 
 /** Embeds a dataset's documents and judged queries (cache hits when the embedder is cached). */
@@ -103,15 +81,19 @@ export async function embedDataset(
   dataset.queries.forEach((q, i) => {
     if (dataset.qrels.has(q.id)) queries.set(allQueries.subarray(i * dims, (i + 1) * dims), row++ * dims);
   });
-  if (dataset.documents.length >= SENTENCE_QUERY_MAX_DOCUMENTS) {
+  if (dataset.documents.length >= LEAD_QUERY_MAX_DOCUMENTS) {
     return { documents, queries, allQueries, judgedQueries, dims };
   }
-  const perDocument = dataset.documents.map(querySentences);
-  const docIndex = perDocument.flatMap((sentences, i) => sentences.map(() => i));
-  const vectors = await embedTexts(embedder, perDocument.flat(), 'query', 64, (done, total) =>
-    onProgress?.({ stage: `embed ${dataset.name} sentences`, done, total }),
+  const leads = dataset.documents.map(leadText);
+  const docIndex = leads.flatMap((lead, i) => (lead ? [i] : []));
+  const vectors = await embedTexts(
+    embedder,
+    docIndex.map((i) => leads[i]!),
+    'query',
+    64,
+    (done, total) => onProgress?.({ stage: `embed ${dataset.name} lead sentences`, done, total }),
   );
-  return { documents, queries, allQueries, judgedQueries, dims, sentenceQueries: { vectors, docIndex } };
+  return { documents, queries, allQueries, judgedQueries, dims, leadQueries: { vectors, docIndex } };
 }
 
 /** How an experiment trains its SAEs: every choice that changes the weights (the rest are the trainer's defaults). */
@@ -126,15 +108,15 @@ export interface SaeTrainingPlan {
   /** Candidate documents per pseudo-query (the paper's M). */
   neighbours: number;
   seed: number;
-  /** Add the documents' sentences (embedded as queries) as pseudo-queries, each with its own document as relevant. */
-  sentenceQueries: boolean;
+  /** Add the documents' lead sentences (embedded as queries) as pseudo-queries, each with its own document as relevant. */
+  leadQueries: boolean;
 }
 
 /** The training seeds of every cell (mean ± sd over them). */
 export const DEFAULT_SEEDS: readonly number[] = [0, 1, 2];
 
 /**
- * The default plan for a corpus of `documents` vectors (plus `extraRows` sentence pseudo-queries) of `dims`
+ * The default plan for a corpus of `documents` vectors (plus `extraRows` lead-sentence pseudo-queries) of `dims`
  * dimensions: the trainer's defaults (latents and epochs from the data, the scale-free loss and its KL weight), M = 8.
  */
 export async function defaultPlan(
@@ -154,7 +136,7 @@ export async function defaultPlan(
     kldWeight: DEFAULT_RELATIVE_KLD_WEIGHT,
     neighbours: 8,
     seed,
-    sentenceQueries: extraRows > 0,
+    leadQueries: extraRows > 0,
   };
 }
 
@@ -164,7 +146,7 @@ export interface SaeCacheKey {
   plan: SaeTrainingPlan;
   /** The embedder's id and version. */
   embedder: string;
-  /** Content hash of the document vectors (and of the sentence vectors and their documents). */
+  /** Content hash of the document vectors (and of the lead-sentence vectors and their documents). */
   vectors: string;
   /** Hash of the trainer's compiled code (@steer/train codeVersion().trainer). */
   trainerCode: string;
@@ -196,13 +178,13 @@ export interface CachedSae {
 
 /**
  * Trains an SAE on the corpus only: the DOCUMENT vectors (documents stand in as pseudo-queries for the KL loss)
- * plus, when `plan.sentenceQueries`, the documents' sentences as extra pseudo-queries. No test query or judgment is
+ * plus, when `plan.leadQueries`, the documents' lead sentences as extra pseudo-queries. No test query or judgment is
  * seen. Reuses the SAE cached for the same key (dataset, plan, embedder, vectors, trainer code); an entry whose
  * manifest records another key is trained again, never reused. Training runs on the backend {@link prepareTrainer}
  * started (onnx unless told otherwise) and resumes an
  * interrupted run from its checkpoint.
  * @throws TrainError from the trainer; EvalError `experiment_cache` when the cache folder cannot be written, or
- * `experiment_input` when the plan wants sentence queries and none are given.
+ * `experiment_input` when the plan wants lead-sentence queries and none are given.
  */
 export async function trainOrReuseSae(
   cacheDir: string,
@@ -211,25 +193,23 @@ export async function trainOrReuseSae(
   embedding: { model: string; version?: string; dims: number; normalized: boolean },
   plan: SaeTrainingPlan,
   onProgress?: ProgressSink,
-  sentenceQueries?: DatasetVectors['sentenceQueries'],
+  leadQueries?: DatasetVectors['leadQueries'],
 ): Promise<CachedSae> {
-  if (plan.sentenceQueries && !sentenceQueries) {
+  if (plan.leadQueries && !leadQueries) {
     throw new EvalError(
-      `experiment: the SAE plan for ${datasetName} uses sentence pseudo-queries but none were given; pass the vectors embedDataset returns`,
+      `experiment: the SAE plan for ${datasetName} uses lead-sentence pseudo-queries but none were given; pass the vectors embedDataset returns`,
       'experiment_input',
     );
   }
   // NOTE: @steer/train loads TensorFlow.js on first use; importing it lazily keeps `steer` start-up fast.
   const { train, codeVersion } = await import('@steer/train');
   const code = codeVersion();
-  const sentences = plan.sentenceQueries && sentenceQueries ? sentenceQueries : undefined;
+  const leads = plan.leadQueries && leadQueries ? leadQueries : undefined;
   const key: SaeCacheKey = {
     dataset: datasetName,
     plan,
     embedder: embedderLabel({ id: embedding.model, version: embedding.version }),
-    vectors: sentences
-      ? contentHash(documents, sentences.vectors, sentences.docIndex.join(','))
-      : contentHash(documents),
+    vectors: leads ? contentHash(documents, leads.vectors, leads.docIndex.join(',')) : contentHash(documents),
     trainerCode: code.trainer,
     backend: trainerSetup.backend,
   };
@@ -256,7 +236,7 @@ export async function trainOrReuseSae(
     {
       dModel: embedding.dims,
       docs: documents,
-      ...(sentences ? { queries: sentences.vectors, relevant: sentences.docIndex.map((d) => [d]) } : {}),
+      ...(leads ? { queries: leads.vectors, relevant: leads.docIndex.map((d) => [d]) } : {}),
     },
     {
       nLatents: plan.nLatents,

@@ -24,8 +24,6 @@ import {
   defaultPlan,
   embedDataset,
   provenance,
-  querySentences,
-  SENTENCE_QUERY_MAX_DOCUMENTS,
   trainOrReuseSae,
   type ReportCode,
   type DatasetVectors,
@@ -78,8 +76,6 @@ export interface Table1Result {
     documents: number;
     queries: number;
     judged: number;
-    /** Sentences of the documents used as training pseudo-queries (0 for corpora of 4,000 documents or more). */
-    sentences: number;
   }>;
   embedder: string;
   seeds: number[];
@@ -107,7 +103,7 @@ async function planFor(
   seed: number,
   kldWeight: number | 'default',
 ): Promise<SaeTrainingPlan> {
-  const extra = vectors.sentenceQueries?.docIndex.length ?? 0;
+  const extra = vectors.leadQueries?.docIndex.length ?? 0;
   const plan = await defaultPlan(dataset.documents.length, extra, vectors.dims, k, seed);
   return {
     ...plan,
@@ -147,7 +143,7 @@ export async function evaluateGrid(
           embedding,
           plan,
           options.onProgress,
-          vectors.sentenceQueries,
+          vectors.leadQueries,
         );
         const sae = await loadSae(cached.dir);
         try {
@@ -195,10 +191,6 @@ export function datasetProvenance(datasets: readonly EvalDataset[]): Table1Resul
     documents: d.documents.length,
     queries: d.queries.length,
     judged: d.queries.filter((q) => d.qrels.has(q.id)).length,
-    sentences:
-      d.documents.length < SENTENCE_QUERY_MAX_DOCUMENTS
-        ? d.documents.flatMap((doc) => querySentences(doc)).length
-        : 0,
   }));
 }
 
@@ -449,11 +441,11 @@ export function provenanceBlock(
     `- Embedder: ${info.embedder}.`,
     ...info.datasets.map(
       (d) =>
-        `- ${d.name}: ${d.documents} documents (corpus hash ${d.hashes.corpus}), ${d.queries} queries of which ${d.judged} judged (queries hash ${d.hashes.queries}, judgments hash ${d.hashes.qrels})${d.sentences > 0 ? `; ${d.sentences} of its documents' sentences are training pseudo-queries` : ''}.`,
+        `- ${d.name}: ${d.documents} documents (corpus hash ${d.hashes.corpus}), ${d.queries} queries of which ${d.judged} judged (queries hash ${d.hashes.queries}, judgments hash ${d.hashes.qrels}).`,
     ),
     `- Training seeds: ${info.seeds.join(', ')}; bootstrap: 10,000 resamples of the queries, seed 0, percentile 95% intervals.`,
     recipes.length <= 1
-      ? `- Recipe: ${recipes[0] ?? '—'}; latents and epochs per SAE below.`
+      ? `- Recipe: ${recipes[0] ?? '—'}; latents, epochs and lead-sentence pseudo-queries per SAE below.`
       : `- **These results mix ${recipes.length} recipes**: ${recipes.map((r) => `(${r})`).join('; ')}.`,
     ...(info.trainings && info.trainings.length > 0 ? [trainingMachinesLine(info.trainings)] : []),
   ].join('\n');
@@ -547,9 +539,9 @@ export function renderTable1(result: Table1Result, command: string, date: Date, 
     "- One SAE per dataset, K and seed, trained with @steer/train's default recipe (packages/train/RECIPE.md) on the",
     "  backend in the table above (onnx by default) on that dataset's **document** embeddings only. Documents stand in as pseudo-queries for the KL loss",
     '  (each with its M = 8 nearest documents under the original embedding). Corpora under 4,000 documents (Cranfield)',
-    "  also get their documents' sentences embedded as queries (each document's title, and every sentence of its text",
-    '  of at least 4 words, cut at 24 words), each an extra pseudo-query with its own document among its candidates.',
-    '  No test query and no judgment is seen in training, so nothing leaks from the evaluation.',
+    "  also get each document's lead sentence (its title, or its text up to the first period) embedded as a query, as",
+    '  an extra pseudo-query with its own document among its candidates. No test query and no judgment is seen in',
+    '  training, so nothing leaks from the evaluation.',
     '- Latents and epochs are the trainer defaults derived from the number of training vectors (per SAE above);',
     '  training stops early when the validation loss (5% of the groups) stops improving, and the best validated',
     '  weights are exported.',

@@ -39,7 +39,7 @@ const hashingEmbedder: Embedder = {
   async dispose() {},
 };
 
-/** 4,000+ documents skip sentence pseudo-queries; this corpus is small, so the plan also trains on its sentences. */
+/** 4,000+ documents skip lead sentences; this corpus is small, so the plan also trains on its lead sentences. */
 function dataset(): EvalDataset {
   const documents = Array.from({ length: 48 }, (_, i) => ({
     id: `d${i}`,
@@ -143,7 +143,7 @@ test('the SAE cache is reused for the same key, and retrained when the vectors o
     kldWeight: 0.1,
     neighbours: 4,
     seed: 3,
-    sentenceQueries: false,
+    leadQueries: false,
   };
   const trained = await trainOrReuseSae(cacheDir, 'toy', docs, embedding, plan);
   assert.equal(trained.trained, true);

@@ -13,7 +13,7 @@ import {
   type Table1Entry,
   type Table1Result,
 } from '../../src/experiments/table1.js';
-import { leadText, querySentences, saeCacheDir, type SaeTrainingPlan } from '../../src/experiments/shared.js';
+import { leadText, saeCacheDir, type SaeTrainingPlan } from '../../src/experiments/shared.js';
 import { allElements, parseXml } from './helpers.js';
 
 const METHODS = Object.keys(METHOD_LABELS) as EvalMethod[];
@@ -49,7 +49,7 @@ function plan(k: number, kldWeight: number, seed: number): SaeTrainingPlan {
     kldWeight,
     neighbours: 8,
     seed,
-    sentenceQueries: false,
+    leadQueries: false,
   };
 }
 
@@ -110,7 +110,6 @@ function result(entries: Table1Entry[]): Table1Result {
         documents: 10,
         queries: 2,
         judged: 40,
-        sentences: 0,
       },
     ],
     embedder: 'test@1',
@@ -285,29 +284,10 @@ test('lead sentences are the title, else the text to the first period, at most 2
   );
 });
 
-test("a small corpus's pseudo-queries are its lead sentence and every sentence of 4+ words, cut at 24, without repeats", () => {
-  assert.deepEqual(
-    querySentences({
-      title: 'Heat transfer in a boundary layer',
-      text:
-        'Heat transfer in a boundary layer. The flow is laminar at Mach 3.5 here! ( a ). Why does the wall heat up? ' +
-        Array.from({ length: 30 }, (_, i) => `w${i}`).join(' '),
-    }),
-    [
-      'Heat transfer in a boundary layer',
-      'The flow is laminar at Mach 3.5 here',
-      'Why does the wall heat up',
-      Array.from({ length: 24 }, (_, i) => `w${i}`).join(' '),
-    ],
-  );
-  assert.deepEqual(querySentences({ text: 'too short. ' }), ['too short']);
-  assert.deepEqual(querySentences({ text: '' }), []);
-});
-
 test('the SAE cache folder names the training choices and hashes everything that made the SAE', () => {
   const key = {
     dataset: 'ms marco',
-    plan: { ...plan(32, 0, 0), nLatents: 4096, sentenceQueries: true },
+    plan: { ...plan(32, 0, 0), nLatents: 4096, leadQueries: true },
     embedder: 'use-lite-512@rev2',
     vectors: 'abc',
     trainerCode: 'def',
