@@ -7,6 +7,7 @@ export * from './report.js';
 export * from './experiments/shared.js';
 export * from './experiments/svg.js';
 export * from './experiments/table1.js';
+export * from './experiments/headroom.js';
 export * from './experiments/kl.js';
 export * from './experiments/amplify.js';
 export * from './experiments/frequency.js';

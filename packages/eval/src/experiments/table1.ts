@@ -11,6 +11,7 @@ import { datasetHashes, embedderLabel, type DatasetHashes } from '../provenance.
 import { paperRetention } from '../report.js';
 import type { EvalMethod, EvalResult } from '../run-eval.js';
 import { evaluateSae } from '../run-eval.js';
+import { errorHeadroom, type ErrorHeadroom } from './headroom.js';
 import {
   averageSeries,
   bootstrapMean,
@@ -45,6 +46,8 @@ export interface Table1Options {
   /** Overrides of the default plan (the trainer's defaults from the data). */
   epochs?: number;
   nLatents?: number;
+  /** Also measure each SAE's error headroom (reconstructed retrieval with its error scaled down; Table 1 does). */
+  headroom?: boolean;
   onProgress?: ProgressSink;
 }
 
@@ -64,6 +67,8 @@ export interface Table1Entry {
   /** What the trainer recorded in the manifest (MSE, dead fraction, epochs, calibration, code). */
   training: Record<string, unknown>;
   result: EvalResult;
+  /** Reconstruction error of documents and queries, and retrieval with that error scaled down (when measured). */
+  headroom?: ErrorHeadroom;
 }
 
 /** Result of {@link runTable1}. */
@@ -173,6 +178,9 @@ export async function evaluateGrid(
             trained: cached.trained,
             training: cached.manifest.training ?? {},
             result,
+            ...(options.headroom
+              ? { headroom: await errorHeadroom(sae, dataset, vectors.documents, vectors.allQueries) }
+              : {}),
           });
         } finally {
           await sae.dispose();
@@ -202,7 +210,12 @@ export function datasetProvenance(datasets: readonly EvalDataset[]): Table1Resul
 export async function runTable1(options: Table1Options): Promise<Table1Result> {
   const ks = options.ks ?? [32, 64, 128];
   return {
-    entries: await evaluateGrid(options, ks, 'default', vectorCache(options.embedder, options.onProgress)),
+    entries: await evaluateGrid(
+      { headroom: true, ...options },
+      ks,
+      'default',
+      vectorCache(options.embedder, options.onProgress),
+    ),
     datasets: datasetProvenance(options.datasets),
     embedder: embedderLabel(options.embedder),
     seeds: [...(options.seeds ?? DEFAULT_SEEDS)],
@@ -393,6 +406,93 @@ function ndcgAndOverlapTable(entries: readonly Table1Entry[]): string {
   return lines.join('\n');
 }
 
+/** `1`, `1/2`, `1/64`: a share of the squared error. */
+const shareLabel = (share: number): string => (share === 1 ? '1' : `1/${Math.round(1 / share)}`);
+
+/** The headroom of one cell: per error share, reconstructed retention (seed-averaged per query) against the paper. */
+export interface HeadroomSummary {
+  dataset: string;
+  k: number;
+  /** NMSE of the documents and of the test queries, mean ± sd over seeds. */
+  nmse: { documents: { mean: number; sd: number }; queries: { mean: number; sd: number } };
+  paper: number | undefined;
+  shares: Array<{
+    share: number;
+    retention: Interval;
+    overlap10: number;
+    verdict: 'above' | 'below' | 'within noise' | undefined;
+  }>;
+}
+
+/**
+ * Summarises the error headroom of every cell whose SAEs all measured it with the same shares: the reconstruction
+ * error of documents and queries, and the retention interval of reconstructed retrieval at each share of the error.
+ */
+export function summarizeHeadroom(entries: readonly Table1Entry[]): HeadroomSummary[] {
+  const summaries: HeadroomSummary[] = [];
+  for (const cell of cellsOf(entries)) {
+    const measured = cell.entries.map((e) => e.headroom);
+    const first = measured[0];
+    if (
+      !first ||
+      measured.some(
+        (h) => !h || h.shares.map((s) => s.share).join() !== first.shares.map((s) => s.share).join(),
+      )
+    )
+      continue;
+    const all = measured as ErrorHeadroom[];
+    const originalRr = seedAveraged(cell, 'original', 'mrr10');
+    const paper = paperRetention('reconstructed', cell.k);
+    const stat = (xs: number[]) => {
+      const { mean, sd } = meanAndSd(xs);
+      return { mean, sd };
+    };
+    summaries.push({
+      dataset: cell.dataset,
+      k: cell.k,
+      nmse: {
+        documents: stat(all.map((h) => h.nmse.documents)),
+        queries: stat(all.map((h) => h.nmse.queries)),
+      },
+      paper,
+      shares: first.shares.map(({ share }, i) => {
+        const rr = averageSeries(all.map((h) => h.shares[i]!.mrr10));
+        const retention = rr.length > 0 ? bootstrapRatio(rr, originalRr) : { value: 0, low: 0, high: 0 };
+        return {
+          share,
+          retention,
+          overlap10: meanAndSd(all.map((h) => h.shares[i]!.overlap10)).mean,
+          verdict: paper === undefined || rr.length === 0 ? undefined : compareInterval(retention, paper),
+        };
+      }),
+    });
+  }
+  return summaries;
+}
+
+/** The headroom section's table, or undefined when no SAE measured its headroom. */
+export function renderHeadroom(entries: readonly Table1Entry[]): string | undefined {
+  const summaries = summarizeHeadroom(entries);
+  if (summaries.length === 0) return undefined;
+  const shares = summaries[0]!.shares.map((s) => s.share);
+  const lines = [
+    `| dataset | K | NMSE documents (training data) | NMSE test queries | paper | ${shares.map((s) => `error share ${shareLabel(s)}`).join(' | ')} | largest share above the paper (test-query NMSE) |`,
+    `|---|---|---|---|---|${shares.map(() => '---').join('|')}|---|`,
+  ];
+  const nmse = (s: { mean: number; sd: number }) => `${s.mean.toFixed(3)} ± ${s.sd.toFixed(3)}`;
+  for (const h of summaries) {
+    const largest = h.shares.find((s) => s.verdict === 'above');
+    const cells = h.shares.map((s) => {
+      const text = `${pctInterval(s.retention)}, overlap ${pct(s.overlap10)}`;
+      return s.verdict === 'above' ? `**${text}**` : text;
+    });
+    lines.push(
+      `| ${h.dataset} | ${h.k} | ${nmse(h.nmse.documents)} | ${nmse(h.nmse.queries)} | ${h.paper === undefined ? '—' : pct(h.paper)} | ${cells.join(' | ')} | ${largest ? `${shareLabel(largest.share)} (${(largest.share * h.nmse.queries.mean).toFixed(3)})` : 'none of these'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 /** One line per SAE: its id, plan, what the trainer recorded, and its MRR@10 per method. */
 export function trainingTable(entries: readonly Table1Entry[]): string {
   const lines = [
@@ -482,6 +582,27 @@ export function trainingMachinesLine(trainings: readonly Record<string, unknown>
     : `- **These SAEs were trained on ${counts.size} machines**, which can round differently: ${parts.join('; ')}.`;
 }
 
+/** The report's headroom section (empty when no SAE measured it). */
+function headroomSection(entries: readonly Table1Entry[]): string[] {
+  const table = renderHeadroom(entries);
+  if (table === undefined) return [];
+  return [
+    '## How faithful the SAE would have to be',
+    '',
+    table,
+    '',
+    'NMSE is the mean squared reconstruction error over the variance of the documents (per dimension), of the',
+    "documents (the SAE's training data) and of every query of the dataset (never seen in training); mean ± sd over",
+    'seeds. Each "error share" column is a counterfactual, not a trained SAE: every document\'s and query\'s',
+    'reconstruction error x_hat - x is scaled by the square root of the share (its direction kept), and the',
+    'documents are ranked by dot product as in the reconstructed row; share 1 is that row. The retention of MRR@10',
+    "(seed-averaged per query, with its 95% bootstrap interval) is in bold where the whole interval is above the paper's",
+    "reconstructed retention. The last column is the largest share at which it is, with the test queries' NMSE that",
+    'share implies: how small the error on unseen queries would have to be for the interval to clear the paper.',
+    '',
+  ];
+}
+
 /** Renders Table 1 as Markdown: provenance, the retention table, the goals, nDCG and overlap, and every SAE. */
 export function renderTable1(result: Table1Result, command: string, date: Date, code: ReportCode): string {
   const goals = checkGoals(result.entries);
@@ -530,6 +651,7 @@ export function renderTable1(result: Table1Result, command: string, date: Date, 
     "Top-10 overlap: the fraction of the original dense top 10 that a method's top 10 also holds, averaged over",
     'every query of the dataset, judged or not (no judgment needed); mean ± sd over seeds, in percent.',
     '',
+    ...headroomSection(result.entries),
     '## Every SAE',
     '',
     trainingTable(result.entries),

@@ -117,6 +117,25 @@ test('a small Table 1 trained twice from nothing gives bit-identical SAE ids and
     second.entries.map((e) => e.result.rows),
     first.entries.map((e) => e.result.rows),
   );
+  assert.deepEqual(
+    second.entries.map((e) => e.headroom),
+    first.entries.map((e) => e.headroom),
+  );
+  for (const e of first.entries) {
+    const h = e.headroom!;
+    const reconstructed = e.result.rows.find((r) => r.method === 'reconstructed')!;
+    assert.equal(h.shares[0]!.share, 1);
+    assert.deepEqual(
+      h.shares[0]!.mrr10,
+      reconstructed.perQuery.mrr10,
+      'error share 1 is the reconstructed row',
+    );
+    assert.ok(h.nmse.documents > 0 && Number.isFinite(h.nmse.queries), 'both NMSEs are measured');
+    assert.ok(
+      h.shares.at(-1)!.overlap10 >= h.shares[0]!.overlap10,
+      'a smaller error follows the original ranking at least as closely here',
+    );
+  }
   assert.equal(first.entries[0]!.result.allQueries, 5, 'the overlap covers the unjudged query too');
   assert.equal(first.entries[0]!.result.queries, 4);
   const manifest = JSON.parse(await readFile(join(first.entries[0]!.saeDir, 'manifest.json'), 'utf8')) as {

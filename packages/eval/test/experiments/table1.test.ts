@@ -9,14 +9,18 @@ import {
   METHOD_LABELS,
   renderTable1,
   summarizeCell,
+  summarizeHeadroom,
   trainingMachinesLine,
   type Table1Entry,
   type Table1Result,
 } from '../../src/experiments/table1.js';
+import { paperRetention } from '../../src/report.js';
 import { leadText, saeCacheDir, type SaeTrainingPlan } from '../../src/experiments/shared.js';
 import { allElements, parseXml } from './helpers.js';
 
 const METHODS = Object.keys(METHOD_LABELS) as EvalMethod[];
+/** The paper's reconstructed retention at K = 128 (0.3522 / 0.3678, rounded as the report prints it). */
+const PAPER_RECON_128 = paperRetention('reconstructed', 128);
 const code = { commit: '0123456789abcdef', dirty: false, trainer: 'feedbeef' };
 
 /** A row whose per-query reciprocal ranks are `rr` (nDCG = rr / 2, overlap 0.5). */
@@ -226,6 +230,51 @@ test('the Table 1 report has provenance, intervals, verdicts, every SAE, and fla
     code,
   );
   assert.match(mixed, /\*\*These results mix 2 recipes\*\*/);
+});
+
+test('the headroom section: NMSE of documents and queries, retention per error share, the largest share above the paper', () => {
+  // K=128: the paper keeps 95.8% reconstructed. The original ranks 0.5 everywhere; at share 1 the SAE keeps 80%,
+  // at 1/4 90%, at 1/16 everything (retention 100%, interval [100, 100]).
+  const shares = [1, 1 / 4, 1 / 16];
+  const entries = [0, 1, 2].map((seed) => ({
+    ...entry(128, 0.03, seed, { reconstructed: constant(0.4) }),
+    headroom: {
+      nmse: { documents: 0.03 + 0.001 * seed, queries: 0.4 },
+      shares: shares.map((share, i) => ({
+        share,
+        mrr10: constant([0.4, 0.45, 0.5][i]!),
+        overlap10: 0.7 + 0.1 * i,
+      })),
+    },
+  }));
+  const [summary] = summarizeHeadroom(entries);
+  assert.equal(summary!.paper, PAPER_RECON_128);
+  assert.deepEqual(
+    summary!.shares.map((s) => [Number(s.retention.value.toFixed(6)), s.verdict]),
+    [
+      [0.8, 'below'],
+      [0.9, 'below'],
+      [1, 'above'],
+    ],
+  );
+  assert.ok(Math.abs(summary!.nmse.documents.mean - 0.031) < 1e-12);
+  const md = renderTable1(result(entries), 'steer experiment table1', new Date('2026-01-02T03:04:00Z'), code);
+  assert.match(md, /## How faithful the SAE would have to be/);
+  assert.match(
+    md,
+    /\| toy \| 128 \| 0\.031 ± 0\.001 \| 0\.400 ± 0\.000 \| 95\.8% \| 80\.0% \[80\.0, 80\.0\], overlap 70\.0% \| 90\.0% \[90\.0, 90\.0\], overlap 80\.0% \| \*\*100\.0% \[100\.0, 100\.0\], overlap 90\.0%\*\* \| 1\/16 \(0\.025\) \|/,
+  );
+  const none = renderTable1(
+    result(
+      entries.map((e) => ({ ...e, headroom: { ...e.headroom, shares: e.headroom.shares.slice(0, 2) } })),
+    ),
+    'steer experiment table1',
+    new Date(),
+    code,
+  );
+  assert.match(none, /\| none of these \|/);
+  const without = renderTable1(result(entries.map(({ headroom: _h, ...e }) => e)), 'steer', new Date(), code);
+  assert.doesNotMatch(without, /How faithful/, 'no section when no SAE measured its headroom');
 });
 
 test('the KL ablation pairs cells and judges the difference by its interval', () => {
