@@ -325,6 +325,10 @@ const BY_COMMAND: Record<string, Record<string, OptionHelp>> = {
       default: '<data-dir>/experiments',
     },
     k: { description: 'TopK values to train, comma-separated', default: '32,64,128 for table1, 128 for kl' },
+    latents: {
+      description: 'latents of each trained SAE (part of the SAE cache key)',
+      default: 'chosen from the corpus size',
+    },
     epochs: { description: 'training epochs of each SAE', default: 'chosen from the corpus size' },
     'train-backend': {
       description: 'compute backend that trains the SAEs, onnx or wasm (part of the SAE cache key)',

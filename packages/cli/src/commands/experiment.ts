@@ -115,6 +115,7 @@ function commandLine(name: string, args: CommandArgs): string {
     'queries',
     'sae',
     'k',
+    'latents',
     'epochs',
     'seeds',
     'train-backend',
@@ -166,7 +167,7 @@ export const experimentCommand: Command = {
     "Run one of the paper's experiments (table1, kl, frequency, amplify, perspectives) or the controllability study and write Markdown + SVG",
   usage:
     'steer experiment <table1|kl|frequency|amplify|perspectives|controllability> [--dataset <dir> ...] --out <dir> ' +
-    '[--cache <dir>] [--k 32,64,128] [--seeds 0,1,2] [--epochs N] [--train-backend onnx|wasm] [--threads N] [--per-topic 10] [--sae <dir>] [--corpus <file.jsonl>] ' +
+    '[--cache <dir>] [--k 32,64,128] [--seeds 0,1,2] [--latents N] [--epochs N] [--train-backend onnx|wasm] [--threads N] [--per-topic 10] [--sae <dir>] [--corpus <file.jsonl>] ' +
     '[--queries <file.json>] [--embedder ...] [--json]',
   options: {
     ...jsonOption,
@@ -177,6 +178,7 @@ export const experimentCommand: Command = {
     cache: { type: 'string' },
     k: { type: 'string' },
     seeds: { type: 'string' },
+    latents: { type: 'string' },
     epochs: { type: 'string' },
     'train-backend': { type: 'string' },
     threads: { type: 'string' },
@@ -210,6 +212,8 @@ interface ExperimentRun {
   /** The code behind this run, taken before it wrote anything (see {@link runExperiment}). */
   code: ReportCode;
   epochs: number | undefined;
+  /** Latents of every trained SAE (default: the trainer's, from the corpus size). */
+  latents: number | undefined;
   saeArg: string | undefined;
   demoSae: string;
   embedder: Embedder;
@@ -244,6 +248,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
   // results file (tracked in docs/results/) must not mark the code behind it as changed.
   const code = await codeOfThisRun();
   const epochs = positive(args, 'epochs');
+  const latents = positive(args, 'latents');
   const saeArg = str(args, 'sae');
   const demoSae = fileURLToPath(new URL('sae/', DEMO_DIR));
   const needsTraining =
@@ -289,7 +294,11 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
       k,
       seed,
     );
-    const plan: SaeTrainingPlan = { ...defaults, ...(epochs !== undefined ? { epochs } : {}) };
+    const plan: SaeTrainingPlan = {
+      ...defaults,
+      ...(epochs !== undefined ? { epochs } : {}),
+      ...(latents !== undefined ? { nLatents: latents } : {}),
+    };
     const cached = await trainOrReuseSae(
       cacheDir,
       dataset.name,
@@ -313,6 +322,7 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
     date,
     code,
     epochs,
+    latents,
     saeArg,
     demoSae,
     embedder,
@@ -340,6 +350,13 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
 async function runTable1OrKl(run: ExperimentRun): Promise<unknown> {
   const { args, io, name, cacheDir, quiet, command, date, code, epochs, embedder, seeds, progress, write } =
     run;
+  const ks = kList(args, name === 'table1' ? [32, 64, 128] : [128]);
+  const tooFew = ks.find((k) => run.latents !== undefined && k > run.latents);
+  if (tooFew !== undefined) {
+    throw new UsageError(
+      `experiment: --latents ${run.latents} is fewer than K = ${tooFew}; give at least as many latents as the largest --k`,
+    );
+  }
   const datasets = await datasetsOf(args, io, name);
   const backend = await openLanceBackend(join(cacheDir, 'lance'));
   const options = {
@@ -347,9 +364,10 @@ async function runTable1OrKl(run: ExperimentRun): Promise<unknown> {
     embedder,
     backend,
     cacheDir,
-    ks: kList(args, name === 'table1' ? [32, 64, 128] : [128]),
+    ks,
     seeds,
     ...(epochs !== undefined ? { epochs } : {}),
+    ...(run.latents !== undefined ? { nLatents: run.latents } : {}),
     onProgress: progress.update,
   };
   if (name === 'table1') {
@@ -516,6 +534,7 @@ async function runPerspectivesExperiment(run: ExperimentRun): Promise<unknown> {
     const plan: SaeTrainingPlan = {
       ...defaults,
       ...(run.epochs !== undefined ? { epochs: run.epochs } : {}),
+      ...(run.latents !== undefined ? { nLatents: run.latents } : {}),
     };
     saeDir = (
       await trainOrReuseSae(

@@ -84,6 +84,25 @@ export interface Table1Result {
   }>;
   embedder: string;
   seeds: number[];
+  /** Latents and epochs the run set instead of the trainer's defaults. */
+  overrides?: { nLatents?: number; epochs?: number };
+}
+
+/** The report's line on how latents and epochs were chosen: the defaults, or what the run set. */
+function planLines(overrides: Table1Result['overrides']): string[] {
+  const set = [
+    ...(overrides?.nLatents !== undefined ? [`${overrides.nLatents} latents (\`--latents\`)`] : []),
+    ...(overrides?.epochs !== undefined ? [`at most ${overrides.epochs} epochs (\`--epochs\`)`] : []),
+  ];
+  if (set.length === 0) {
+    return [
+      '- Latents and epochs are the trainer defaults derived from the number of training vectors (per SAE above);',
+    ];
+  }
+  return [
+    `- **Not the default recipe's size**: this run set ${set.join(' and ')}; the rest is derived from the number of`,
+    '  training vectors (per SAE above);',
+  ];
 }
 
 /** Memoises dataset embeddings for the length of one experiment. */
@@ -219,6 +238,14 @@ export async function runTable1(options: Table1Options): Promise<Table1Result> {
     datasets: datasetProvenance(options.datasets),
     embedder: embedderLabel(options.embedder),
     seeds: [...(options.seeds ?? DEFAULT_SEEDS)],
+    ...(options.nLatents !== undefined || options.epochs !== undefined
+      ? {
+          overrides: {
+            ...(options.nLatents !== undefined ? { nLatents: options.nLatents } : {}),
+            ...(options.epochs !== undefined ? { epochs: options.epochs } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -664,7 +691,7 @@ export function renderTable1(result: Table1Result, command: string, date: Date, 
     "  also get each document's lead sentence (its title, or its text up to the first period) embedded as a query, as",
     '  an extra pseudo-query with its own document among its candidates. No test query and no judgment is seen in',
     '  training, so nothing leaks from the evaluation.',
-    '- Latents and epochs are the trainer defaults derived from the number of training vectors (per SAE above);',
+    ...planLines(result.overrides),
     '  training stops early when the validation loss (5% of the groups) stops improving, and the best validated',
     '  weights are exported.',
     "- Sparse retrieval is exact over the TopK latents (inverted index). **Steer's rule** (the `sparse` row, and what",

@@ -221,6 +221,11 @@ test('the Table 1 report has provenance, intervals, verdicts, every SAE, and fla
     /- toy K=32 sparse \(paper's rule: dot\): retention 70\.0% \[70\.0, 70\.0\], paper 75\.5%: \*\*below the paper\*\*/,
   );
   assert.match(md, /found by measuring sparse retrieval on msmarco-5k and/);
+  assert.match(
+    md,
+    /- Latents and epochs are the trainer defaults derived from the number of training vectors/,
+  );
+  assert.doesNotMatch(md, /Not the default recipe's size/);
   assert.match(md, /\| toy \| 32 \| 2 \| sae-32-0\.1-2 \| 64 \| 0\.1 \| 2 \/ 2 \| 2 \|/);
   assert.match(md, /\| no \(cached\) \| 0\.4000 \| 0\.3500 \| 0\.4500 \| 0\.5000 \|/);
   const mixed = renderTable1(
