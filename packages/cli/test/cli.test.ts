@@ -1,34 +1,11 @@
 // `steer --help` and `steer <command> --help`: every option of every command is described, with its default.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { runCli } from '../src/cli.js';
 import { commands } from '../src/commands/index.js';
 import { documentedOptions, optionHelp } from '../src/option-help.js';
+import { runSteer } from './helpers.js';
 
-function capture(): { stream: Writable; text: () => string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
-
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = capture();
-  const stderr = capture();
-  const code = await runCli(argv, {
-    stdout: stdout.stream,
-    stderr: stderr.stream,
-    interactive: false,
-    cwd: process.cwd(),
-    env: {},
-  });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+const run = (argv: string[]) => runSteer(argv);
 
 test('every registered command loads under its own name', async () => {
   for (const entry of commands) assert.equal((await entry.load()).name, entry.name);

@@ -4,29 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { runCli } from '../../src/cli.js';
+import { runSteer } from '../helpers.js';
 
 let root: string;
 
-function collector(): Writable & { text: string } {
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      stream.text += chunk.toString();
-      done();
-    },
-  }) as Writable & { text: string };
-  stream.text = '';
-  return stream;
-}
-
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = collector();
-  const stderr = collector();
-  const code = await runCli(argv, { stdout, stderr, interactive: false, cwd: root, env: {} });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const run = (argv: string[]) => runSteer(argv, root);
 
 const TOPICS = ['rivers and lakes', 'jet engines', 'bread baking', 'chess openings', 'tax law', 'bird song'];
 

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { parseArgs } from 'node:util';
 import { mulberry32 } from '@steer/core';
@@ -15,6 +14,7 @@ import type { Command, CommandIO } from '../../src/command.js';
 import { UsageError } from '../../src/command.js';
 import { featuresCommand } from '../../src/commands/features.js';
 import { labelCommand } from '../../src/commands/label.js';
+import { textSink } from '../helpers.js';
 
 const TOPICS: Record<string, string[]> = {
   coffee: ['espresso', 'roast', 'beans', 'brew', 'caffeine', 'barista'],
@@ -83,23 +83,12 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function collector(): Writable & { text: string } {
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      stream.text += String(chunk);
-      done();
-    },
-  }) as Writable & { text: string };
-  stream.text = '';
-  return stream;
-}
-
 async function run(
   command: Command,
   argv: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = collector();
-  const stderr = collector();
+  const stdout = textSink();
+  const stderr = textSink();
   const io: CommandIO = { stdout, stderr, interactive: false, cwd: root, env: { STEER_DATA_DIR: dataDir } };
   const parsed = parseArgs({ args: argv, options: command.options, allowPositionals: true, strict: true });
   const code = await command.run({ positionals: parsed.positionals, values: parsed.values }, io);

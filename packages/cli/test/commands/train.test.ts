@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { parseArgs } from 'node:util';
 import { readNpy, writeNpy } from '@steer/embed';
@@ -13,23 +12,13 @@ import { readSaeManifest, readSaeWeights } from '@steer/sae';
 import type { CommandIO } from '../../src/command.js';
 import { UsageError } from '../../src/command.js';
 import { trainCommand } from '../../src/commands/train.js';
+import { textSink } from '../helpers.js';
 
 let root: string;
 
-function collector(): Writable & { text: string } {
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      stream.text += chunk.toString();
-      done();
-    },
-  }) as Writable & { text: string };
-  stream.text = '';
-  return stream;
-}
-
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = collector();
-  const stderr = collector();
+  const stdout = textSink();
+  const stderr = textSink();
   const io: CommandIO = { stdout, stderr, interactive: false, cwd: root, env: {} };
   const parsed = parseArgs({
     args: argv,
