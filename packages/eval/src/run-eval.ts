@@ -84,6 +84,16 @@ export interface EvalOptions {
   queryVectors?: Float32Array;
   onProgress?: (progress: EvalProgress) => void;
   batchSize?: number;
+  /** Called once with the vectors and their SAE reconstructions, for analyses that need them (Table 1's headroom). */
+  onReconstructed?: (vectors: Reconstructions) => void;
+}
+
+/** The vectors of an evaluation and their reconstructions through the SAE, in the dataset's order [rows, dims]. */
+export interface Reconstructions {
+  documents: Float32Array;
+  queries: Float32Array;
+  documentsHat: Float32Array;
+  queriesHat: Float32Array;
 }
 
 const CUTOFF = 10;
@@ -99,7 +109,8 @@ export function embedTexts(
   return embedInBatches(embedder, texts, { kind, batchSize, onProgress });
 }
 
-function meanSquaredError(a: Float32Array, b: Float32Array): number {
+/** Mean of (a_i - b_i)^2 over every element. */
+export function meanSquaredError(a: Float32Array, b: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < a.length; i++) {
     const diff = a[i]! - b[i]!;
@@ -284,6 +295,12 @@ async function methodRuns(
   const docRecon = await sae.decode(docLatents);
   const queryRecon = await sae.decode(queryLatents);
   const reconMse = meanSquaredError(concat(docVectors, queryVectors), concat(docRecon, queryRecon));
+  options.onReconstructed?.({
+    documents: docVectors,
+    queries: queryVectors,
+    documentsHat: docRecon,
+    queriesHat: queryRecon,
+  });
   const residual = await unsteeredResiduals(sae, queryVectors, queries.length, dims);
 
   const originalIndex = `eval-${contentHash(dataset.name, embedderLabel(embedder), ids.join('\n'), docVectors)}-original`;

@@ -1,9 +1,9 @@
 // How faithful an SAE would have to be: reconstructed retrieval with the SAE's own reconstruction error scaled down,
 // and the reconstruction error (NMSE) of the documents it was trained on beside that of the test queries.
-import type { SaeRuntime } from '@steer/sae';
+import { dataMoments } from '@steer/train';
 import type { EvalDataset } from '../datasets.js';
 import { perQueryMetrics, topOverlap } from '../metrics.js';
-import { denseSearch } from '../run-eval.js';
+import { denseSearch, meanSquaredError, type Reconstructions } from '../run-eval.js';
 
 /** Shares of the squared reconstruction error kept (1 = the SAE as trained). */
 export const ERROR_SHARES: readonly number[] = [
@@ -47,53 +47,39 @@ function scaledError(x: Float32Array, xHat: Float32Array, share: number): Float3
   return out;
 }
 
-/** Mean per-dimension variance of the rows of `x` [rows, dims]. */
-function variance(x: Float32Array, dims: number): number {
-  const rows = x.length / dims;
-  const mean = new Float64Array(dims);
-  for (let i = 0; i < x.length; i++) mean[i % dims]! += x[i]! / rows;
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) sum += (x[i]! - mean[i % dims]!) ** 2;
-  return sum / x.length;
-}
-
-function squaredError(x: Float32Array, xHat: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) sum += (x[i]! - xHat[i]!) ** 2;
-  return sum;
-}
-
 /**
- * Reconstructs the documents and every query of `dataset` through `sae`, and ranks by dot product (the paper's rule
- * for reconstructed retrieval) with the error of both cut to each share in `shares`: a counterfactual SAE whose
- * errors point the same way but are smaller. Share 1 is the `reconstructed` row of the evaluation; share 0 would be
- * the original ranking. `documents` and `queries` are the dataset's vectors in its order [rows, dims].
- * @throws Error when the vectors do not match the dataset or the SAE.
+ * Ranks the documents of `dataset` for every query by dot product (the paper's rule for reconstructed retrieval)
+ * with the reconstruction error of both cut to each share in `shares`: a counterfactual SAE whose errors point the
+ * same way but are smaller. Share 1 is the `reconstructed` row of the evaluation; share 0 would be the original
+ * ranking. `vectors` are what {@link evaluateSae} reconstructed (its `onReconstructed`), in the dataset's order.
+ * @throws Error when the vectors do not match the dataset.
  */
-export async function errorHeadroom(
-  sae: SaeRuntime,
+export function errorHeadroom(
   dataset: EvalDataset,
-  documents: Float32Array,
-  queries: Float32Array,
+  vectors: Reconstructions,
   shares: readonly number[] = ERROR_SHARES,
-): Promise<ErrorHeadroom> {
-  const dims = sae.manifest.dModel;
+): ErrorHeadroom {
+  const { documents, queries, documentsHat, queriesHat } = vectors;
   const nDocs = dataset.documents.length;
   const nQueries = dataset.queries.length;
-  if (documents.length !== nDocs * dims || queries.length !== nQueries * dims) {
+  const dims = documents.length / Math.max(1, nDocs);
+  if (
+    !Number.isInteger(dims) ||
+    queries.length !== nQueries * dims ||
+    documentsHat.length !== documents.length ||
+    queriesHat.length !== queries.length
+  ) {
     throw new Error(
-      `headroom: expected vectors of ${nDocs} documents and ${nQueries} queries of ${dims} dims for ${dataset.name}; pass the dataset's own vectors`,
+      `headroom: expected vectors and reconstructions of ${nDocs} documents and ${nQueries} queries of one size for ${dataset.name}; pass the dataset's own vectors`,
     );
   }
-  const docHat = await sae.decode(await sae.encode(documents, nDocs));
-  const queryHat = await sae.decode(await sae.encode(queries, nQueries));
-  const docVariance = variance(documents, dims);
+  const { variance } = dataMoments(documents, nDocs, dims);
   const ids = dataset.documents.map((d) => d.id);
   const rank = (docs: Float32Array, qs: Float32Array): string[][] =>
     denseSearch(docs, qs, dims, CUTOFF, 'dot').map((top) => top.map((d) => ids[d]!));
   const original = rank(documents, queries);
   const runs = shares.map((share) => {
-    const ranked = rank(scaledError(documents, docHat, share), scaledError(queries, queryHat, share));
+    const ranked = rank(scaledError(documents, documentsHat, share), scaledError(queries, queriesHat, share));
     const byQuery = new Map(dataset.queries.map((q, i) => [q.id, ranked[i]!]));
     const overlap = ranked.reduce((sum, top, i) => sum + topOverlap(top, original[i]!, CUTOFF), 0);
     return {
@@ -104,8 +90,8 @@ export async function errorHeadroom(
   });
   return {
     nmse: {
-      documents: squaredError(documents, docHat) / documents.length / docVariance,
-      queries: squaredError(queries, queryHat) / queries.length / docVariance,
+      documents: meanSquaredError(documents, documentsHat) / variance,
+      queries: meanSquaredError(queries, queriesHat) / variance,
     },
     shares: runs,
   };

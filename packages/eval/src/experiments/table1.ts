@@ -171,6 +171,7 @@ export async function evaluateGrid(
         );
         const sae = await loadSae(cached.dir);
         try {
+          let headroom: ErrorHeadroom | undefined;
           const result = await evaluateSae({
             dataset,
             sae,
@@ -184,6 +185,9 @@ export async function evaluateGrid(
                 done: p.done,
                 total: p.total,
               }),
+            ...(options.headroom
+              ? { onReconstructed: (vectors) => (headroom = errorHeadroom(dataset, vectors)) }
+              : {}),
           });
           entries.push({
             dataset: dataset.name,
@@ -197,9 +201,7 @@ export async function evaluateGrid(
             trained: cached.trained,
             training: cached.manifest.training ?? {},
             result,
-            ...(options.headroom
-              ? { headroom: await errorHeadroom(sae, dataset, vectors.documents, vectors.allQueries) }
-              : {}),
+            ...(headroom ? { headroom } : {}),
           });
         } finally {
           await sae.dispose();
@@ -470,16 +472,12 @@ export function summarizeHeadroom(entries: readonly Table1Entry[]): HeadroomSumm
     const all = measured as ErrorHeadroom[];
     const originalRr = seedAveraged(cell, 'original', 'mrr10');
     const paper = paperRetention('reconstructed', cell.k);
-    const stat = (xs: number[]) => {
-      const { mean, sd } = meanAndSd(xs);
-      return { mean, sd };
-    };
     summaries.push({
       dataset: cell.dataset,
       k: cell.k,
       nmse: {
-        documents: stat(all.map((h) => h.nmse.documents)),
-        queries: stat(all.map((h) => h.nmse.queries)),
+        documents: meanAndSd(all.map((h) => h.nmse.documents)),
+        queries: meanAndSd(all.map((h) => h.nmse.queries)),
       },
       paper,
       shares: first.shares.map(({ share }, i) => {
