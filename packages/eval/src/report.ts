@@ -12,7 +12,11 @@ export const PAPER_MRR10 = {
 export function paperRetention(method: EvalRow['method'], k: number): number | undefined {
   if (method === 'original' || method === 'residual') return 1;
   const paperMethod =
-    method === 'reconstructed-cosine' ? 'reconstructed' : method === 'sparse-dot' ? 'sparse' : method;
+    method === 'reconstructed-cosine' || method === 'reconstructed-pursuit'
+      ? 'reconstructed'
+      : method === 'sparse-dot'
+        ? 'sparse'
+        : method;
   const mrr = PAPER_MRR10[paperMethod][k];
   return mrr === undefined ? undefined : mrr / PAPER_MRR10.original;
 }
@@ -65,7 +69,9 @@ export function renderReport(
     '- Retention is MRR@10 as a fraction of the original dense row; "paper" is the same ratio from the paper (MS MARCO dev, BGE-base).',
     '- Intervals: 95% percentile bootstrap over the judged queries (10,000 resamples, seed 0). Top-10 overlap: the fraction of the',
     "  original top 10 that the method's top 10 holds, averaged over every query (judged or not).",
-    "- Reconstructed ranks the reconstructions by dot product (the paper's rule); reconstructed-cosine by cosine.",
+    "- Reconstructed ranks the reconstructions by dot product (the paper's rule); reconstructed-cosine by cosine;",
+    '  reconstructed-pursuit codes each query by pursuit over the decoder (the k atoms whose non-negative combination',
+    '  is closest to it) instead of by the encoder, and ranks the reconstructed documents by dot product with it.',
     "- Sparse ranks by the query's latents dotted with each document's unit-normalised latents (Steer's rule, what",
     "  `steer index --latents` writes); sparse-dot by the raw dot product of the codes (the paper's rule).",
     '',

@@ -16,10 +16,18 @@ import { bootstrapMean, bootstrapRatio, type Interval } from './statistics.js';
  * The retrieval methods: the original dense vectors; the SAE's sparse latents (exact inverted index) with each
  * document's code unit-normalised (Steer's rule, what `steer index --latents` writes) and, as an extra row, by the raw
  * code dot product (`sparse-dot`, the paper's rule); the reconstructions ranked by dot product (the paper's rule) and,
- * as an extra row, by cosine; and residual steering with no edits (the query vector itself).
+ * as an extra row, by cosine; the reconstructed documents against the query coded by pursuit over the decoder
+ * (`reconstructed-pursuit`: the k atoms whose non-negative combination is closest to the query, instead of the
+ * encoder's TopK) by dot product; and residual steering with no edits (the query vector itself).
  */
 export type EvalMethod =
-  'original' | 'sparse' | 'sparse-dot' | 'reconstructed' | 'reconstructed-cosine' | 'residual';
+  | 'original'
+  | 'sparse'
+  | 'sparse-dot'
+  | 'reconstructed'
+  | 'reconstructed-cosine'
+  | 'reconstructed-pursuit'
+  | 'residual';
 
 /**
  * How sparse retrieval normalises each document's code before the dot product with the query's: `l2` divides it by
@@ -94,6 +102,8 @@ export interface Reconstructions {
   queries: Float32Array;
   documentsHat: Float32Array;
   queriesHat: Float32Array;
+  /** The queries decoded from their pursuit codes (`reconstructed-pursuit`). */
+  queriesPursuedHat: Float32Array;
 }
 
 const CUTOFF = 10;
@@ -283,7 +293,12 @@ async function methodRuns(
   options: EvalOptions,
   ids: string[],
   texts: string[],
-): Promise<{ runs: Record<EvalMethod, string[][]>; reconMse: number; residualMse: number }> {
+): Promise<{
+  runs: Record<EvalMethod, string[][]>;
+  reconMse: number;
+  pursuitMse: number;
+  residualMse: number;
+}> {
   const { dataset, sae, embedder, backend, onProgress } = options;
   const dims = embedder.dims;
   const queries = dataset.queries;
@@ -295,11 +310,14 @@ async function methodRuns(
   const docRecon = await sae.decode(docLatents);
   const queryRecon = await sae.decode(queryLatents);
   const reconMse = meanSquaredError(concat(docVectors, queryVectors), concat(docRecon, queryRecon));
+  const queryPursued = await sae.decode(await sae.encodePursuit(queryVectors, queries.length));
+  const pursuitMse = meanSquaredError(concat(docVectors, queryVectors), concat(docRecon, queryPursued));
   options.onReconstructed?.({
     documents: docVectors,
     queries: queryVectors,
     documentsHat: docRecon,
     queriesHat: queryRecon,
+    queriesPursuedHat: queryPursued,
   });
   const residual = await unsteeredResiduals(sae, queryVectors, queries.length, dims);
 
@@ -336,9 +354,10 @@ async function methodRuns(
     'sparse-dot': named(sparseSearch(docLatents, queryLatents, CUTOFF, 'none')),
     reconstructed: named(denseSearch(docRecon, queryRecon, dims, CUTOFF, 'dot')),
     'reconstructed-cosine': named(denseSearch(docRecon, queryRecon, dims, CUTOFF, 'cosine')),
+    'reconstructed-pursuit': named(denseSearch(docRecon, queryPursued, dims, CUTOFF, 'dot')),
     residual: await backendRuns(residual),
   };
-  return { runs, reconMse, residualMse: meanSquaredError(queryVectors, residual) };
+  return { runs, reconMse, pursuitMse, residualMse: meanSquaredError(queryVectors, residual) };
 }
 
 /**
@@ -346,7 +365,8 @@ async function methodRuns(
  * (dot product when the embedder normalises, else cosine), as users' searches do; the SAE's own methods are exact in
  * memory: sparse over the documents' TopK latents (unit-normalised document codes, as `steer index --latents`
  * writes them; the raw dot product, the paper's rule, as `sparse-dot`), reconstructed by dot product (the paper's
- * rule; stores' dot product needs unit vectors, and reconstructions are not) and by cosine. Metrics average over the judged queries,
+ * rule; stores' dot product needs unit vectors, and reconstructions are not), by cosine, and with the query coded by
+ * pursuit over the decoder instead of by the encoder. Metrics average over the judged queries,
  * with 95% bootstrap intervals; the top-10 overlap with the original averages over every query.
  */
 export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
@@ -360,7 +380,7 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
   const ids = dataset.documents.map((d) => d.id);
   const texts = dataset.documents.map(documentText);
   const queries = dataset.queries;
-  const { runs, reconMse, residualMse } = await methodRuns(options, ids, texts);
+  const { runs, reconMse, pursuitMse, residualMse } = await methodRuns(options, ids, texts);
 
   const byQuery = (method: EvalMethod): Map<string, string[]> =>
     new Map(queries.map((q, i) => [q.id, runs[method][i]!]));
@@ -392,6 +412,7 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
     row('sparse-dot', k, reconMse),
     row('reconstructed', k, reconMse),
     row('reconstructed-cosine', k, reconMse),
+    row('reconstructed-pursuit', k, pursuitMse),
     row('residual', k, residualMse),
   ];
   return {

@@ -17,3 +17,4 @@ export {
   type SparseLatents,
   type SteerMode,
 } from './sparse-ops.js';
+export { pursueLatents } from './pursuit.js';

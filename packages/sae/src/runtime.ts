@@ -22,6 +22,7 @@ import {
   type SparseLatents,
   type SteerMode,
 } from './sparse-ops.js';
+import { pursueLatents } from './pursuit.js';
 
 /** Options of {@link SaeRuntime.steer}. */
 export interface SteerOptions {
@@ -48,6 +49,12 @@ export interface SaeRuntime {
   readonly provider: 'cpu' | 'webgpu';
   /** Top-k latents of `batch` vectors x [batch, dModel]. */
   encode(x: Float32Array, batch: number): Promise<SparseLatents>;
+  /**
+   * Top-k latents of `batch` vectors found by pursuit over the decoder instead of by the encoder: the non-negative
+   * k-sparse code whose decoding is closest to each vector (see `pursueLatents`). Slower than `encode` (k passes over
+   * W_dec per vector), and far closer for vectors unlike the SAE's training data, such as short queries.
+   */
+  encodePursuit(x: Float32Array, batch: number): Promise<SparseLatents>;
   /** Dense latents [batch, nLatents] (zeros outside the top k). */
   encodeDense(x: Float32Array, batch: number): Promise<Float32Array>;
   /** x_hat [batch, dModel] = W_dec h + b_dec, touching only the active columns. */
@@ -307,6 +314,12 @@ class OnnxSaeRuntime implements SaeRuntime {
   async encode(x: Float32Array, batch: number): Promise<SparseLatents> {
     this.#checkVectors(x, batch, batch === 1 ? 'query vector' : 'encode input');
     return this.#encodeChecked(x, batch);
+  }
+
+  async encodePursuit(x: Float32Array, batch: number): Promise<SparseLatents> {
+    this.#checkVectors(x, batch, batch === 1 ? 'query vector' : 'pursuit input');
+    this.#live();
+    return pursueLatents(this.decoder, x, batch, this.manifest.k);
   }
 
   async encodeDense(x: Float32Array, batch: number): Promise<Float32Array> {

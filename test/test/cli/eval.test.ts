@@ -67,13 +67,25 @@ test('steer eval --json prints the five methods with metrics, intervals and over
   assert.match(out.hashes.corpus, /^[0-9a-f]{16}$/);
   assert.deepEqual(
     out.rows.map((r) => r.method),
-    ['original', 'sparse', 'sparse-dot', 'reconstructed', 'reconstructed-cosine', 'residual'],
+    [
+      'original',
+      'sparse',
+      'sparse-dot',
+      'reconstructed',
+      'reconstructed-cosine',
+      'reconstructed-pursuit',
+      'residual',
+    ],
   );
   const byMethod = new Map(out.rows.map((r) => [r.method, r]));
   assert.equal(byMethod.get('original')!.mrr10, 1, 'the USE-lite embedder ranks these obvious matches first');
   assert.deepEqual({ ...byMethod.get('residual')!, method: 'original', k: 0 }, byMethod.get('original'));
   assert.equal(byMethod.get('sparse')!.k, 8);
   assert.ok(byMethod.get('reconstructed')!.mse > 0);
+  assert.ok(
+    byMethod.get('reconstructed-pursuit')!.mse < byMethod.get('reconstructed')!.mse,
+    'queries coded by pursuit are reconstructed more closely than by the encoder',
+  );
   for (const row of out.rows) {
     for (const value of [row.mrr10, row.p10, row.r10, row.ndcg10, row.overlap10])
       assert.ok(value >= 0 && value <= 1);

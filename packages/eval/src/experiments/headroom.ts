@@ -31,9 +31,10 @@ export interface ErrorShareRun {
 export interface ErrorHeadroom {
   /**
    * Normalised squared reconstruction error: mean |x_hat - x|^2 over the variance of the documents (per dimension),
-   * of the documents (the SAE's training data) and of every query of the dataset (never seen in training).
+   * of the documents (the SAE's training data) and of every query of the dataset (never seen in training), the
+   * queries coded by the encoder and by pursuit over the decoder.
    */
-  nmse: { documents: number; queries: number };
+  nmse: { documents: number; queries: number; queriesPursuit: number };
   shares: ErrorShareRun[];
 }
 
@@ -59,7 +60,7 @@ export function errorHeadroom(
   vectors: Reconstructions,
   shares: readonly number[] = ERROR_SHARES,
 ): ErrorHeadroom {
-  const { documents, queries, documentsHat, queriesHat } = vectors;
+  const { documents, queries, documentsHat, queriesHat, queriesPursuedHat } = vectors;
   const nDocs = dataset.documents.length;
   const nQueries = dataset.queries.length;
   const dims = documents.length / Math.max(1, nDocs);
@@ -67,7 +68,8 @@ export function errorHeadroom(
     !Number.isInteger(dims) ||
     queries.length !== nQueries * dims ||
     documentsHat.length !== documents.length ||
-    queriesHat.length !== queries.length
+    queriesHat.length !== queries.length ||
+    queriesPursuedHat.length !== queries.length
   ) {
     throw new Error(
       `headroom: expected vectors and reconstructions of ${nDocs} documents and ${nQueries} queries of one size for ${dataset.name}; pass the dataset's own vectors`,
@@ -92,6 +94,7 @@ export function errorHeadroom(
     nmse: {
       documents: meanSquaredError(documents, documentsHat) / variance,
       queries: meanSquaredError(queries, queriesHat) / variance,
+      queriesPursuit: meanSquaredError(queries, queriesPursuedHat) / variance,
     },
     shares: runs,
   };

@@ -160,6 +160,17 @@ test('goals: met only when the whole retention interval is above the paper', () 
     paperRule.map((c) => `${c.k} ${c.method} ${c.verdict}`),
     ['32 sparse-dot above', '32 reconstructed above', '64 sparse-dot above', '64 reconstructed below'],
   );
+  // With queries coded by pursuit, the reconstructed-pursuit row is judged instead (here the original's: 100%).
+  const pursuit = checkGoals([...above, ...noisyCell], 'sparse', 'reconstructed-pursuit');
+  assert.deepEqual(
+    pursuit.map((c) => `${c.k} ${c.method} ${c.verdict}`),
+    [
+      '32 sparse above',
+      '32 reconstructed-pursuit above',
+      '64 sparse within noise',
+      '64 reconstructed-pursuit above',
+    ],
+  );
 });
 
 test('the Table 1 report has provenance, intervals, verdicts, every SAE, and flags mixed recipes', () => {
@@ -220,6 +231,18 @@ test('the Table 1 report has provenance, intervals, verdicts, every SAE, and fla
     md,
     /- toy K=32 sparse \(paper's rule: dot\): retention 70\.0% \[70\.0, 70\.0\], paper 75\.5%: \*\*below the paper\*\*/,
   );
+  assert.match(
+    md,
+    /With each test query coded by pursuit over the SAE's decoder instead of by its encoder \(an evaluation rule, not what `steer` searches with; see Method\), 1 of 1 reconstructed goals are met, and 2 of 2 with Steer's sparse rule:/,
+  );
+  assert.match(
+    md,
+    /- toy K=32 reconstructed, query by pursuit \(dot\): retention 100\.0% \[100\.0, 100\.0\], paper 82\.8%: above the paper/,
+  );
+  assert.match(
+    md,
+    /\| reconstructed, query by pursuit \(dot\) MRR@10 \| retention \[95% CI\] \| paper \| reconstructed \(cosine\) retention \|/,
+  );
   assert.match(md, /found by measuring sparse retrieval on msmarco-5k and/);
   assert.match(
     md,
@@ -227,7 +250,7 @@ test('the Table 1 report has provenance, intervals, verdicts, every SAE, and fla
   );
   assert.doesNotMatch(md, /Not the default recipe's size/);
   assert.match(md, /\| toy \| 32 \| 2 \| sae-32-0\.1-2 \| 64 \| 0\.1 \| 2 \/ 2 \| 2 \|/);
-  assert.match(md, /\| no \(cached\) \| 0\.4000 \| 0\.3500 \| 0\.4500 \| 0\.5000 \|/);
+  assert.match(md, /\| no \(cached\) \| 0\.4000 \| 0\.3500 \| 0\.4500 \| 0\.5000 \| 0\.5000 \|/);
   const mixed = renderTable1(
     result([...entries, { ...entry(64, 0.1, 0, {}), plan: { ...plan(64, 0.1, 0), loss: 'paper' } }]),
     'steer experiment table1',
@@ -244,7 +267,7 @@ test('the headroom section: NMSE of documents and queries, retention per error s
   const entries = [0, 1, 2].map((seed) => ({
     ...entry(128, 0.03, seed, { reconstructed: constant(0.4) }),
     headroom: {
-      nmse: { documents: 0.03 + 0.001 * seed, queries: 0.4 },
+      nmse: { documents: 0.03 + 0.001 * seed, queries: 0.4, queriesPursuit: 0.2 },
       shares: shares.map((share, i) => ({
         share,
         mrr10: constant([0.4, 0.45, 0.5][i]!),
@@ -267,7 +290,7 @@ test('the headroom section: NMSE of documents and queries, retention per error s
   assert.match(md, /## How faithful the SAE would have to be/);
   assert.match(
     md,
-    /\| toy \| 128 \| 0\.031 ± 0\.001 \| 0\.400 ± 0\.000 \| 95\.8% \| 80\.0% \[80\.0, 80\.0\], overlap 70\.0% \| 90\.0% \[90\.0, 90\.0\], overlap 80\.0% \| \*\*100\.0% \[100\.0, 100\.0\], overlap 90\.0%\*\* \| 1\/16 \(0\.025\) \|/,
+    /\| toy \| 128 \| 0\.031 ± 0\.001 \| 0\.400 ± 0\.000 \| 0\.200 ± 0\.000 \| 95\.8% \| 80\.0% \[80\.0, 80\.0\], overlap 70\.0% \| 90\.0% \[90\.0, 90\.0\], overlap 80\.0% \| \*\*100\.0% \[100\.0, 100\.0\], overlap 90\.0%\*\* \| 1\/16 \(0\.025\) \|/,
   );
   const none = renderTable1(
     result(
