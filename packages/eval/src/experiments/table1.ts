@@ -408,15 +408,7 @@ export function renderRetentionTable(entries: readonly Table1Entry[]): string {
 }
 
 function ndcgAndOverlapTable(entries: readonly Table1Entry[]): string {
-  const methods: EvalMethod[] = [
-    'original',
-    'sparse',
-    'sparse-dot',
-    'reconstructed',
-    'reconstructed-cosine',
-    'reconstructed-pursuit',
-    'residual',
-  ];
+  const methods = Object.keys(METHOD_LABELS) as EvalMethod[];
   const lines = [
     `| dataset | K | ${methods.map((m) => `${METHOD_LABELS[m]} nDCG@10 [95% CI]`).join(' | ')} | ${methods
       .slice(1)
