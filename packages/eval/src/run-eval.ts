@@ -309,9 +309,10 @@ async function methodRuns(
   onProgress?.({ stage: 'encode', done: ids.length + queries.length, total: ids.length + queries.length });
   const docRecon = await sae.decode(docLatents);
   const queryRecon = await sae.decode(queryLatents);
-  const reconMse = meanSquaredError(concat(docVectors, queryVectors), concat(docRecon, queryRecon));
+  const originals = concat(docVectors, queryVectors);
+  const reconMse = meanSquaredError(originals, concat(docRecon, queryRecon));
   const queryPursued = await sae.decode(await sae.encodePursuit(queryVectors, queries.length));
-  const pursuitMse = meanSquaredError(concat(docVectors, queryVectors), concat(docRecon, queryPursued));
+  const pursuitMse = meanSquaredError(originals, concat(docRecon, queryPursued));
   options.onReconstructed?.({
     documents: docVectors,
     queries: queryVectors,
