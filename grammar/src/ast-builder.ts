@@ -20,9 +20,10 @@ import type {
 type Children = Record<string, CstElement[] | undefined>;
 
 /** Option keys and the values they accept; see SPEC.md "Options". */
-export const OPTION_KEYS = ['k', 'mode', 'index', 'steer', 'candidates'] as const;
+export const OPTION_KEYS = ['k', 'mode', 'index', 'steer', 'code', 'candidates'] as const;
 export const MODE_VALUES = ['dense', 'sparse', 'hybrid'] as const;
 export const STEER_VALUES = ['residual', 'reconstructed'] as const;
+export const CODE_VALUES = ['encoder', 'pursuit'] as const;
 /** Largest accepted `k` and `candidates`. */
 export const MAX_RESULTS = 10_000;
 
@@ -318,8 +319,10 @@ export class AstBuilder {
         }
         return;
       case 'mode':
-      case 'steer': {
-        const allowed: readonly string[] = key === 'mode' ? MODE_VALUES : STEER_VALUES;
+      case 'steer':
+      case 'code': {
+        const allowed: readonly string[] =
+          key === 'mode' ? MODE_VALUES : key === 'steer' ? STEER_VALUES : CODE_VALUES;
         if (typeof value !== 'string' || !allowed.includes(value)) {
           this.error(
             'invalid-option-value',

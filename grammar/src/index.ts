@@ -1,7 +1,7 @@
 // Public door of @steer/grammar: parse, format, compile and editor helpers for the Steer query language.
 export type * from './ast.js';
 export { parse, type ParseResult, ParseErrorCode, MAX_NESTING } from './parse.js';
-export { OPTION_KEYS, MODE_VALUES, STEER_VALUES, MAX_RESULTS } from './ast-builder.js';
+export { OPTION_KEYS, MODE_VALUES, STEER_VALUES, CODE_VALUES, MAX_RESULTS } from './ast-builder.js';
 export { format, formatStatement, formatFilter } from './format.js';
 export { compile, compilePreset, compileText } from './compile.js';
 export { compileFilter } from './compile/filters.js';

@@ -278,13 +278,14 @@ describe('compile: texts, edits and strengths', () => {
 describe('compile: options and filters', () => {
   test('options', async () => {
     const { plan: p, codes } = await plan(
-      '"q" k=10 mode=hybrid index=docs steer=reconstructed candidates=100',
+      '"q" k=10 mode=hybrid index=docs steer=reconstructed code=pursuit candidates=100',
     );
     assert.deepEqual(p.options, {
       k: 10,
       mode: 'hybrid',
       index: 'docs',
       steer: 'reconstructed',
+      code: 'pursuit',
       numCandidates: 100,
     });
     assert.deepEqual(codes, []);

@@ -183,6 +183,11 @@ describe('parse: diagnostics and recovery', () => {
       ['invalid-option-value', 'invalid-option-value', 'unknown-option', 'invalid-filter-value'],
     );
     assert.match(errors[1]!.message, /expected mode to be one of 'dense', 'sparse', 'hybrid', found "fast"/);
+    const coding = parse('"a" code=lasso').errors;
+    assert.deepEqual(
+      coding.map((e) => [e.code, e.message]),
+      [['invalid-option-value', `expected code to be one of 'encoder', 'pursuit', found "lasso"`]],
+    );
   });
 
   test('every diagnostic has a code, a message and a range inside the text', () => {

@@ -1,6 +1,6 @@
-// Search options of a query (`k=`, `mode=`, `steer=`, `index=`, `candidates=`), checked and collected.
+// Search options of a query (`k=`, `mode=`, `steer=`, `code=`, `index=`, `candidates=`), checked and collected.
 import type { OptionSetting } from '../ast.js';
-import { MAX_RESULTS, MODE_VALUES, STEER_VALUES } from '../ast-builder.js';
+import { CODE_VALUES, MAX_RESULTS, MODE_VALUES, OPTION_KEYS, STEER_VALUES } from '../ast-builder.js';
 import type { Resolution } from './resolution.js';
 import { CompileCode } from './types.js';
 import type { SearchOptions } from './types.js';
@@ -42,6 +42,10 @@ export function compileOptions(options: readonly OptionSetting[], res: Resolutio
         if ((STEER_VALUES as readonly unknown[]).includes(value)) out.steer = value as SearchOptions['steer'];
         else bad(`one of ${STEER_VALUES.join(', ')}`);
         break;
+      case 'code':
+        if ((CODE_VALUES as readonly unknown[]).includes(value)) out.code = value as SearchOptions['code'];
+        else bad(`one of ${CODE_VALUES.join(', ')}`);
+        break;
       case 'index':
         if (typeof value === 'string' && value !== '') out.index = value;
         else bad('an index name');
@@ -49,7 +53,7 @@ export function compileOptions(options: readonly OptionSetting[], res: Resolutio
       default:
         res.report(
           CompileCode.UnknownOption,
-          `unknown option '${key}': expected one of k, mode, index, steer, candidates`,
+          `unknown option '${key}': expected one of ${OPTION_KEYS.join(', ')}`,
           option.range,
         );
     }

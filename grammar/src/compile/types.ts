@@ -84,6 +84,8 @@ export interface SearchOptions {
   mode?: 'dense' | 'sparse' | 'hybrid';
   index?: string;
   steer?: 'residual' | 'reconstructed';
+  /** How the query's latents are found for steering: the SAE's encoder or pursuit over its decoder. */
+  code?: 'encoder' | 'pursuit';
   numCandidates?: number;
 }
 

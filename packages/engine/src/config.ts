@@ -30,6 +30,8 @@ export interface SteerConfig {
   elasticsearch?: ElasticsearchConfig;
   /** Steering mode when the query does not say: residual keeps the unsteered vector exact. */
   steerMode: 'residual' | 'reconstructed';
+  /** How a query's latents are found for steering when the query does not say (`code=`): encoder or pursuit. */
+  queryCode: 'encoder' | 'pursuit';
 }
 
 /** Returns the path of the nearest `steer.config.json` at or above `startDir`, or undefined. */
@@ -64,7 +66,17 @@ function readRaw(file: string): RawConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`config: ${file} must hold a JSON object`);
   }
-  const known = ['dataDir', 'sae', 'embedder', 'presets', 'index', 'backend', 'elasticsearch', 'steerMode'];
+  const known = [
+    'dataDir',
+    'sae',
+    'embedder',
+    'presets',
+    'index',
+    'backend',
+    'elasticsearch',
+    'steerMode',
+    'queryCode',
+  ];
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) {
       throw new ConfigError(`config: unknown key '${key}' in ${file}; known keys: ${known.join(', ')}`);
@@ -80,6 +92,9 @@ function readRaw(file: string): RawConfig {
     config.steerMode !== 'reconstructed'
   ) {
     throw new ConfigError(`config: 'steerMode' in ${file} must be "residual" or "reconstructed"`);
+  }
+  if (config.queryCode !== undefined && config.queryCode !== 'encoder' && config.queryCode !== 'pursuit') {
+    throw new ConfigError(`config: 'queryCode' in ${file} must be "encoder" or "pursuit"`);
   }
   for (const key of ['dataDir', 'sae', 'embedder', 'presets', 'index'] as const) {
     if (config[key] !== undefined && typeof config[key] !== 'string') {
@@ -142,5 +157,6 @@ export function loadConfig(cwd: string, env: NodeJS.ProcessEnv = {}, overrides: 
       ...overrides.elasticsearch,
     },
     steerMode: overrides.steerMode ?? fileConfig.steerMode ?? 'residual',
+    queryCode: overrides.queryCode ?? fileConfig.queryCode ?? 'encoder',
   };
 }

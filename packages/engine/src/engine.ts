@@ -196,12 +196,14 @@ export class SteerEngine {
       const sae = this.requireSae('a query with feature edits');
       const steered = await sae.steer(baseVector, edits, {
         mode: plan.options.steer ?? this.config?.steerMode ?? 'residual',
+        coding: plan.options.code ?? this.config?.queryCode ?? 'encoder',
         returnLatents: false,
       });
       vector = steered.vector;
     }
     // Sparse and hybrid modes search with the edited latents h' themselves (the paper's rule), not with the
-    // re-encoded steered vector: `-f12` then guarantees that f12 is not among the query's latents.
+    // re-encoded steered vector: `-f12` then guarantees that f12 is not among the query's latents. They keep the
+    // encoder's code whatever `code=` says: the index's documents are coded by the encoder.
     if (this.parts.sae && mode !== 'dense') latents = editLatents(await this.encodeOne(baseVector), edits);
     const k = plan.options.k ?? defaults.k ?? DEFAULT_K;
     return {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { loadPrecomputedEmbeddings } from '@steer/embed';
 import { loadSae, writeSae } from '@steer/sae';
 import { openLanceBackend } from '@steer/search';
+import type { SteerConfig } from '../src/config.js';
 import { contributions, SteerEngine } from '../src/engine.js';
 import { SteerQueryError } from '../src/types.js';
 
@@ -48,6 +49,7 @@ before(async () => {
   const rows = [
     { id: 'q1', text: 'first axis', vector: axis(0) },
     { id: 'q2', text: 'second axis', vector: axis(1) },
+    { id: 'q3', text: 'slanted', vector: [0.6, 0.8, 0, 0] },
   ];
   await writeFile(vectors, rows.map((r) => JSON.stringify(r)).join('\n'));
   const embedder = (await loadPrecomputedEmbeddings(vectors)).embedderFor('tiny-4');
@@ -86,6 +88,25 @@ test('an amplify edit adds the decoder direction (residual mode) and normalises 
   const { hits, baseline } = await engine.search('"first axis" +f2*3 k=2', { index: 'docs', compare: true });
   assert.equal(hits[0]!.id, 'd2');
   assert.equal(baseline![0]!.id, 'd0');
+});
+
+test('code=pursuit reconstructs a query the encoder codes poorly; the config sets the default', async () => {
+  const rounded = (v: Float32Array) => Array.from(v).map((x) => Number(x.toFixed(5)));
+  // The encoder's top 2 are latents 4 (0.99) and 1 (0.8), whose decoding (0.7, 1.5, 0, 0) overshoots axis 1;
+  // pursuit refits latents 4 and 1 to reproduce the query.
+  const byEncoder = await engine.resolve('"slanted" -f3 steer=reconstructed');
+  assert.deepEqual(rounded(byEncoder.vector), [0.42289, 0.90618, 0, 0]);
+  const byPursuit = await engine.resolve('"slanted" -f3 steer=reconstructed code=pursuit');
+  assert.deepEqual(rounded(byPursuit.vector), [0.6, 0.8, 0, 0]);
+  const removed = await engine.resolve('"slanted" -f4 steer=reconstructed code=pursuit');
+  assert.deepEqual(rounded(removed.vector), [0, 1, 0, 0], 'without latent 4 only latent 1 is left');
+  const configured = new SteerEngine(parts, { queryCode: 'pursuit' } as SteerConfig);
+  assert.deepEqual(
+    rounded((await configured.resolve('"slanted" -f3 steer=reconstructed')).vector),
+    [0.6, 0.8, 0, 0],
+  );
+  const overridden = await configured.resolve('"slanted" -f3 steer=reconstructed code=encoder');
+  assert.deepEqual(rounded(overridden.vector), [0.42289, 0.90618, 0, 0]);
 });
 
 test('weighted texts are mixed and normalised', async () => {

@@ -25,6 +25,7 @@ const OPTION_DOCS: Record<string, string> = {
   mode: 'which vectors to search: `dense`, `sparse` or `hybrid`',
   index: 'the index to search',
   steer: '`residual` edits x + W_dec·Δh (keeps the reconstruction error); `reconstructed` uses the edited x̂',
+  code: "how the query's latents h are found for steering: `encoder` (the SAE's encoder) or `pursuit` (the k decoder atoms that fit the query best; closer to it, slower)",
   candidates: 'ANN candidates examined (at least k)',
 };
 

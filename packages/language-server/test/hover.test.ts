@@ -67,6 +67,7 @@ test('hover on presets shows their edits (saved and in-file); on options their m
     context,
   );
   await expectHover('"x" mo<|>de=dense', { contains: ['dense'] }, context);
+  await expectHover('"x" co<|>de=pursuit', { contains: ['`pursuit`', 'decoder'] }, context);
   await expectHover('"x" $nope<|>', { contains: ['no such preset'] }, context);
 });
 

@@ -390,6 +390,54 @@ async function benchSteeringOverhead(
   report(figure('p99, residual add only, no encoder', addOnly.p99));
 }
 
+/**
+ * Per-query time of `code=pursuit` (reconstructed steering with the query coded by pursuit over the decoder)
+ * against the same steering with the encoder's code, side by side on the same queries. Pursuit costs about
+ * k x dModel x nLatents multiply-adds per query, so few queries are timed at the paper's size.
+ */
+async function benchPursuitCoding(
+  report: Report,
+  saeDir: string,
+  queries: Float32Array[],
+  label: string,
+): Promise<void> {
+  const runtime = await loadSae(saeDir, { provider: 'cpu', verifyHash: false });
+  try {
+    const timed = queries.slice(0, runtime.manifest.nLatents > 100_000 ? 2 : 20);
+    const edits: FeatureEdit[] = [{ feature: 0, op: 'add', value: 0.5 }];
+    const median = async (coding: 'encoder' | 'pursuit'): Promise<number> => {
+      const times: number[] = [];
+      for (const query of timed) {
+        const start = performance.now();
+        await runtime.steer(query, edits, {
+          mode: 'reconstructed',
+          coding,
+          returnLatents: false,
+          exactEdits: true,
+        });
+        times.push(performance.now() - start);
+      }
+      times.sort((a, b) => a - b);
+      return percentile(times, 50);
+    };
+    await runtime.steer(timed[0]!, edits, { mode: 'reconstructed', exactEdits: true });
+    const byEncoder = await median('encoder');
+    const byPursuit = await median('pursuit');
+    report({
+      figure: `sae steering overhead p50, reconstructed mode with code=pursuit, ${timed.length} queries (${label})`,
+      value: byPursuit,
+      unit: 'ms',
+      vs: {
+        figure: 'reconstructed mode with the encoder p50',
+        value: byEncoder,
+        ratio: byPursuit / byEncoder,
+      },
+    });
+  } finally {
+    await runtime.dispose();
+  }
+}
+
 /** How often the edit index decides an edit without the encoder, and how often it agrees with the encoder. */
 async function benchEditAgreement(
   report: Report,
@@ -437,6 +485,7 @@ async function benchSize(report: Report, size: SaeSize): Promise<void> {
       randomUnitVectors(1, size.dModel, 1000 + i),
     );
     await benchSteeringOverhead(report, saeDir, queries, label);
+    await benchPursuitCoding(report, saeDir, queries, label);
     await benchEditAgreement(report, saeDir, queries, label);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -15,6 +15,7 @@ export {
   latentNorm,
   type FeatureEdit,
   type SparseLatents,
+  type QueryCoding,
   type SteerMode,
 } from './sparse-ops.js';
 export { pursueLatents } from './pursuit.js';

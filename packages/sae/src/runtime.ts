@@ -20,6 +20,7 @@ import {
   type Decoder,
   type FeatureEdit,
   type SparseLatents,
+  type QueryCoding,
   type SteerMode,
 } from './sparse-ops.js';
 import { pursueLatents } from './pursuit.js';
@@ -28,6 +29,11 @@ import { pursueLatents } from './pursuit.js';
 export interface SteerOptions {
   /** `residual` (default) or `reconstructed`. */
   mode?: SteerMode;
+  /**
+   * How the query's latents h (those `set`/`zero` edits read and `reconstructed` decodes) are found: `encoder`
+   * (default) or `pursuit` (as `encodePursuit`). With `pursuit` the returned latents are the pursued ones.
+   */
+  coding?: QueryCoding;
   /** Rescale the result to unit L2 norm; default `manifest.embedding.normalized`. */
   normalize?: boolean;
   /**
@@ -376,12 +382,25 @@ class OnnxSaeRuntime implements SaeRuntime {
         `sae: steer mode ${JSON.stringify(mode)} is unknown; use "residual" or "reconstructed"`,
       );
     }
+    const coding = options.coding ?? 'encoder';
+    if (coding !== 'encoder' && coding !== 'pursuit') {
+      throw new SaeError(
+        'invalid_input',
+        `sae: query coding ${JSON.stringify(coding)} is unknown; use "encoder" or "pursuit"`,
+      );
+    }
     const normalize = options.normalize ?? this.manifest.embedding.normalized;
     const needsLatents = mode === 'reconstructed' || edits.some((edit) => edit.op !== 'add');
+    const pursued =
+      coding === 'pursuit' && (needsLatents || options.returnLatents !== false)
+        ? pursueLatents(this.decoder, query, 1, this.manifest.k)
+        : undefined;
     // Residual set/zero edits need only the edited features' activations: the edit index answers them cheaply.
     // A query encoded a moment ago (hover, explain, the previous search) has its latents at hand already.
-    const recalled = needsLatents && options.exactEdits !== true ? this.#recalled(query) : undefined;
+    const recalled =
+      pursued ?? (needsLatents && options.exactEdits !== true ? this.#recalled(query) : undefined);
     const fromIndex =
+      coding === 'encoder' &&
       recalled === undefined &&
       mode === 'residual' &&
       needsLatents &&

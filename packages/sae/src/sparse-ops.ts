@@ -13,6 +13,13 @@ export interface SparseLatents {
 /** How a steered query is formed: `residual` = q + W_dec (h' - h); `reconstructed` = W_dec h' + b_dec. */
 export type SteerMode = 'residual' | 'reconstructed';
 
+/**
+ * How a query's latents h are found for steering: `encoder` = the SAE's TopK encoder; `pursuit` = k of the
+ * decoder's atoms chosen to fit the query (`pursueLatents`): a closer reconstruction of queries unlike the
+ * training documents, at the cost of a pursuit per query.
+ */
+export type QueryCoding = 'encoder' | 'pursuit';
+
 /** One edit of a latent: add to it (active or not), set it, or zero it. */
 export type FeatureEdit =
   | { feature: number; op: 'add'; value: number }

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { availableProviders } from '@steer/onnx';
 import {
   loadSae,
+  pursueLatents,
   SaeError,
   writeSae,
   type FeatureEdit,
@@ -228,6 +229,46 @@ describe('SAE runtime', () => {
         `reconstructed ${JSON.stringify(edits)}`,
       );
     }
+  });
+
+  it('codes the query by pursuit when asked: edits read and reconstructed decodes the pursued latents', async () => {
+    const decoder = { W_dec: weights.W_dec, b_dec: weights.b_dec, dModel: d, nLatents: n };
+    const pursued = pursueLatents(decoder, query, 1, k);
+    const h = new Map<number, number>();
+    for (let t = 0; t < k; t++) if (pursued.values[t]! !== 0) h.set(pursued.indices[t]!, pursued.values[t]!);
+    const [strongest] = [...h.keys()];
+    for (const edits of [
+      [],
+      [
+        { feature: strongest!, op: 'zero' },
+        { feature: 60, op: 'add', value: 2 },
+      ],
+    ] as FeatureEdit[][]) {
+      const steered = await sae.steer(query, edits, { mode: 'reconstructed', coding: 'pursuit' });
+      assertCloseArrays(
+        steered.vector,
+        referenceDecode(weights, referenceEdit(h, edits)),
+        `reconstructed by pursuit ${JSON.stringify(edits)}`,
+      );
+      assert.deepEqual([...steered.latents.indices], [...pursued.indices], 'the pursued latents come back');
+    }
+    const residual = await sae.steer(query, [{ feature: strongest!, op: 'zero' }], { coding: 'pursuit' });
+    assertCloseArrays(
+      residual.vector,
+      referenceResidual(weights, query, h, referenceEdit(h, [{ feature: strongest!, op: 'zero' }])),
+      'residual zero reads the pursued activation',
+    );
+    const squaredError = (v: Float32Array) => v.reduce((sum, value, i) => sum + (value - query[i]!) ** 2, 0);
+    const byEncoder = await sae.steer(query, [], { mode: 'reconstructed' });
+    const byPursuit = await sae.steer(query, [], { mode: 'reconstructed', coding: 'pursuit' });
+    assert.ok(
+      squaredError(byPursuit.vector) < squaredError(byEncoder.vector),
+      'pursuit reconstructs the query more closely than the encoder',
+    );
+    await assert.rejects(
+      sae.steer(query, [], { coding: 'lasso' as never }),
+      hasCode('invalid_input', /query coding "lasso" is unknown; use "encoder" or "pursuit"/),
+    );
   });
 
   it('normalize rescales to unit L2 norm; its default follows manifest.embedding.normalized', async () => {

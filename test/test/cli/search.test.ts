@@ -70,6 +70,40 @@ test('steer search with feature edits through the SAE changes the scores; no edi
   );
 });
 
+test('steer=reconstructed code=pursuit keeps the scores closer to the unsteered query than the encoder does', async () => {
+  type Out = { hits: Array<{ id: string; score: number }>; baseline: Array<{ id: string; score: number }> };
+  const drift = async (options: string): Promise<number> => {
+    const result = await runSteer(
+      [
+        'search',
+        `"what is a degree worth" +f0*0 ${options}`,
+        '--index',
+        'small',
+        '--sae',
+        demoSae,
+        '--json',
+        '--compare',
+      ],
+      { cwd },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const out = parseJsonOutput<Out>(result);
+    const before = new Map(out.baseline.map((hit) => [hit.id, hit.score]));
+    // A zero-strength edit changes nothing but the route: the query passes through the SAE and back.
+    return (
+      out.hits.reduce((sum, hit) => sum + Math.abs(hit.score - before.get(hit.id)!), 0) / out.hits.length
+    );
+  };
+  const residual = await drift('');
+  const byEncoder = await drift('steer=reconstructed');
+  const byPursuit = await drift('steer=reconstructed code=pursuit');
+  assert.equal(residual, 0);
+  assert.ok(byPursuit > 0 && byPursuit < byEncoder, `pursuit ${byPursuit} vs encoder ${byEncoder}`);
+  const bad = await runSteer(['search', '"x" code=lasso', '--index', 'small', '--json'], { cwd });
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /expected code to be one of 'encoder', 'pursuit', found "lasso"/);
+});
+
 test("a relative strength is a multiple of the query's own unit, reported with the edits", async () => {
   const result = await runSteer(
     [

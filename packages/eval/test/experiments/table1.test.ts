@@ -233,7 +233,7 @@ test('the Table 1 report has provenance, intervals, verdicts, every SAE, and fla
   );
   assert.match(
     md,
-    /With each test query coded by pursuit over the SAE's decoder instead of by its encoder \(an evaluation rule, not what `steer` searches with; see Method\), 1 of 1 reconstructed goals are met, and 2 of 2 with Steer's sparse rule:/,
+    /With each test query coded by pursuit over the SAE's decoder instead of by its encoder \(as Steer's opt-in `code=pursuit` codes a query; the default is the encoder; see Method\), 1 of 1 reconstructed goals are met, and 2 of 2 with Steer's sparse rule:/,
   );
   assert.match(
     md,

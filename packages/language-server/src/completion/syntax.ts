@@ -5,6 +5,7 @@ import { CompletionItemKind, type CompletionItem, type Range } from 'vscode-lang
 const OPTION_VALUES: Record<string, string[]> = {
   mode: ['dense', 'sparse', 'hybrid'],
   steer: ['residual', 'reconstructed'],
+  code: ['encoder', 'pursuit'],
 };
 
 const OPTION_KEYS: Array<{ key: string; doc: string; example: string }> = [
@@ -15,6 +16,11 @@ const OPTION_KEYS: Array<{ key: string; doc: string; example: string }> = [
     key: 'steer',
     doc: 'residual keeps the SAE reconstruction error (x + W_dec·Δh); reconstructed uses the edited x̂',
     example: 'steer=residual',
+  },
+  {
+    key: 'code',
+    doc: "how the query's latents are found: the SAE's encoder, or pursuit over its decoder (closer to the query, slower)",
+    example: 'code=pursuit',
   },
   { key: 'candidates', doc: 'ANN candidates examined (1 to 10000, at least k)', example: 'candidates=200' },
 ];
