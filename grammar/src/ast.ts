@@ -119,7 +119,7 @@ export interface PresetReference {
   range: Range;
 }
 
-/** `k=10`, `mode=hybrid`, `index=docs`, `steer=residual`, `candidates=200` */
+/** `k=10`, `mode=hybrid`, `index=docs`, `steer=residual`, `code=pursuit`, `candidates=200` */
 export interface OptionSetting {
   kind: 'option';
   key: string;

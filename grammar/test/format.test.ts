@@ -108,6 +108,12 @@ const option: fc.Arbitrary<OptionSetting> = fc.oneof(
   }),
   fc.record({
     kind: fc.constant('option' as const),
+    key: fc.constant('code'),
+    value: fc.constantFrom('encoder', 'pursuit'),
+    range: fc.constant(range),
+  }),
+  fc.record({
+    kind: fc.constant('option' as const),
     key: fc.constant('index'),
     value: fc.string({ minLength: 1, maxLength: 10 }),
     range: fc.constant(range),
