@@ -39,30 +39,23 @@ test('steer search --json prints {"hits": [{id, score, text}]} ranked by score',
   assert.equal(hits[0]!.text, corpus[2]!.text);
 });
 
+type Hits = Array<{ id: string; score: number }>;
+
+/** `steer search <query> --compare --json` on the small index with the demo SAE; fails the test on a non-zero exit. */
+async function searchCompared(query: string): Promise<{ hits: Hits; baseline: Hits }> {
+  const args = ['search', query, '--index', 'small', '--sae', demoSae, '--json', '--compare'];
+  const result = await runSteer(args, { cwd });
+  assert.equal(result.code, 0, result.stderr);
+  return parseJsonOutput<{ hits: Hits; baseline: Hits }>(result);
+}
+
 test('steer search with feature edits through the SAE changes the scores; no edits changes nothing', async () => {
   const plain = parseJsonOutput<{ hits: Array<{ id: string; score: number }> }>(
     await runSteer(['search', '"what is a degree worth"', '--index', 'small', '--sae', demoSae, '--json'], {
       cwd,
     }),
   );
-  const steered = await runSteer(
-    [
-      'search',
-      '"what is a degree worth" +f0*0.8',
-      '--index',
-      'small',
-      '--sae',
-      demoSae,
-      '--json',
-      '--compare',
-    ],
-    { cwd },
-  );
-  assert.equal(steered.code, 0, steered.stderr);
-  const out = parseJsonOutput<{
-    hits: Array<{ id: string; score: number }>;
-    baseline: Array<{ id: string; score: number }>;
-  }>(steered);
+  const out = await searchCompared('"what is a degree worth" +f0*0.8');
   assert.deepEqual(out.baseline, plain.hits);
   assert.notDeepEqual(
     out.hits.map((h) => h.score),
@@ -71,23 +64,8 @@ test('steer search with feature edits through the SAE changes the scores; no edi
 });
 
 test('steer=reconstructed code=pursuit keeps the scores closer to the unsteered query than the encoder does', async () => {
-  type Out = { hits: Array<{ id: string; score: number }>; baseline: Array<{ id: string; score: number }> };
   const drift = async (options: string): Promise<number> => {
-    const result = await runSteer(
-      [
-        'search',
-        `"what is a degree worth" +f0*0 ${options}`,
-        '--index',
-        'small',
-        '--sae',
-        demoSae,
-        '--json',
-        '--compare',
-      ],
-      { cwd },
-    );
-    assert.equal(result.code, 0, result.stderr);
-    const out = parseJsonOutput<Out>(result);
+    const out = await searchCompared(`"what is a degree worth" +f0*0 ${options}`);
     const before = new Map(out.baseline.map((hit) => [hit.id, hit.score]));
     // A zero-strength edit changes nothing but the route: the query passes through the SAE and back.
     return (
