@@ -43,6 +43,12 @@ export const BENCH_SIZES: readonly SaeSize[] = [
   { dModel: 768, nLatents: 196608, k: 128 },
 ];
 
+/** SAEs the size of Table 1's (docs/results/table1.md: 2,048 latents on 512-d vectors), for query coding by pursuit. */
+const TABLE1_SIZES: readonly SaeSize[] = [
+  { dModel: 512, nLatents: 2048, k: 32 },
+  { dModel: 512, nLatents: 2048, k: 128 },
+];
+
 /** Deterministic xorshift32 uniform numbers in [-scale, scale). */
 function fillUniform(target: Float32Array, seed: number, scale: number): Float32Array {
   let state = seed >>> 0 || 1;
@@ -499,4 +505,15 @@ async function benchSize(report: Report, size: SaeSize): Promise<void> {
 export async function run(report: Report): Promise<void> {
   const sizes = process.env.STEER_BENCH_SAE_SIZES === 'small' ? BENCH_SIZES.slice(0, 1) : BENCH_SIZES;
   for (const size of sizes) await benchSize(report, size);
+  for (const size of TABLE1_SIZES) {
+    const dir = await mkdtemp(join(tmpdir(), 'steer-sae-bench-'));
+    try {
+      const saeDir = join(dir, 'sae');
+      await createRandomSae(saeDir, size);
+      const queries = Array.from({ length: 20 }, (_, i) => randomUnitVectors(1, size.dModel, 1000 + i));
+      await benchPursuitCoding(report, saeDir, queries, `d=${size.dModel},n=${size.nLatents},k=${size.k}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
 }
