@@ -11,6 +11,8 @@ export const PAPER_MRR10 = {
 /** The paper's retention for a method and K, when the paper reports it. */
 export function paperRetention(method: EvalRow['method'], k: number): number | undefined {
   if (method === 'original' || method === 'residual') return 1;
+  // Steer's searches of the original index: the paper reconstructs documents too, so it has no such figure.
+  if (method === 'steer-reconstructed' || method === 'steer-reconstructed-pursuit') return undefined;
   const paperMethod =
     method === 'reconstructed-cosine' || method === 'reconstructed-pursuit'
       ? 'reconstructed'
@@ -73,6 +75,9 @@ export function renderReport(
     '  reconstructed-pursuit codes each query by pursuit over the decoder (the k atoms whose non-negative combination',
     '  is closest to it; the query option `code=pursuit`) instead of by the encoder, and ranks the reconstructed',
     '  documents by dot product with it.',
+    '- steer-reconstructed and steer-reconstructed-pursuit search the original index with each query as `steer=reconstructed`',
+    "  sends it with no edit (its reconstruction from the encoder's code, or from the `code=pursuit` code, normalised as",
+    "  `steer` does); only the query's reconstruction error counts, and the paper reports no such figure.",
     "- Sparse ranks by the query's latents dotted with each document's unit-normalised latents (Steer's rule, what",
     "  `steer index --latents` writes); sparse-dot by the raw dot product of the codes (the paper's rule).",
     '',

@@ -4,7 +4,7 @@ import { documentText } from '@steer/catalog';
 import { embedInBatches } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
 import { latentNorm } from '@steer/sae';
-import type { SaeRuntime, SparseLatents } from '@steer/sae';
+import type { SaeRuntime, SparseLatents, SteerOptions } from '@steer/sae';
 import type { SearchBackend, Similarity } from '@steer/search';
 import type { EvalDataset } from './datasets.js';
 import { evaluateRuns, perQueryMetrics, topOverlap } from './metrics.js';
@@ -18,7 +18,10 @@ import { bootstrapMean, bootstrapRatio, type Interval } from './statistics.js';
  * code dot product (`sparse-dot`, the paper's rule); the reconstructions ranked by dot product (the paper's rule) and,
  * as an extra row, by cosine; the reconstructed documents against the query coded by pursuit over the decoder
  * (`reconstructed-pursuit`: the k atoms whose non-negative combination is closest to the query, instead of the
- * encoder's TopK) by dot product; and residual steering with no edits (the query vector itself).
+ * encoder's TopK) by dot product; residual steering with no edits (the query vector itself); and what
+ * `steer=reconstructed` searches a user's index with when no edit changes anything: the query's reconstruction from
+ * the encoder's code (`steer-reconstructed`) or from its pursuit code (`steer-reconstructed-pursuit`,
+ * `code=pursuit`), against the original document vectors (not the paper's protocol, which reconstructs both).
  */
 export type EvalMethod =
   | 'original'
@@ -27,7 +30,9 @@ export type EvalMethod =
   | 'reconstructed'
   | 'reconstructed-cosine'
   | 'reconstructed-pursuit'
-  | 'residual';
+  | 'residual'
+  | 'steer-reconstructed'
+  | 'steer-reconstructed-pursuit';
 
 /**
  * How sparse retrieval normalises each document's code before the dot product with the query's: `l2` divides it by
@@ -280,12 +285,23 @@ async function unsteeredResiduals(
   nQueries: number,
   dims: number,
 ): Promise<Float32Array> {
-  const residual = new Float32Array(queryVectors.length);
+  return steeredQueries(sae, queryVectors, nQueries, dims, {});
+}
+
+/** Each query as `sae.steer` forms it with no edits under `options`: what a search with that rule sends. */
+async function steeredQueries(
+  sae: SaeRuntime,
+  queryVectors: Float32Array,
+  nQueries: number,
+  dims: number,
+  options: SteerOptions,
+): Promise<Float32Array> {
+  const steered = new Float32Array(queryVectors.length);
   for (let q = 0; q < nQueries; q++) {
-    const { vector } = await sae.steer(queryVectors.subarray(q * dims, (q + 1) * dims), []);
-    residual.set(vector, q * dims);
+    const { vector } = await sae.steer(queryVectors.subarray(q * dims, (q + 1) * dims), [], options);
+    steered.set(vector, q * dims);
   }
-  return residual;
+  return steered;
 }
 
 /** The rankings of every method, per query of the dataset in order, as document ids. */
@@ -298,6 +314,8 @@ async function methodRuns(
   reconMse: number;
   pursuitMse: number;
   residualMse: number;
+  steeredMse: number;
+  steeredPursuitMse: number;
 }> {
   const { dataset, sae, embedder, backend, onProgress } = options;
   const dims = embedder.dims;
@@ -321,6 +339,10 @@ async function methodRuns(
     queriesPursuedHat: queryPursued,
   });
   const residual = await unsteeredResiduals(sae, queryVectors, queries.length, dims);
+  const reconstructedQueries = (coding: 'encoder' | 'pursuit') =>
+    steeredQueries(sae, queryVectors, queries.length, dims, { mode: 'reconstructed', coding });
+  const steered = await reconstructedQueries('encoder');
+  const steeredPursuit = await reconstructedQueries('pursuit');
 
   const originalIndex = `eval-${contentHash(dataset.name, embedderLabel(embedder), ids.join('\n'), docVectors)}-original`;
   await ensureIndex(
@@ -344,7 +366,7 @@ async function methodRuns(
         k: CUTOFF,
       });
       runs.push(hits.map((h) => h.id));
-      onProgress?.({ stage: 'search', done: ++searched, total: queries.length * 2 });
+      onProgress?.({ stage: 'search', done: ++searched, total: queries.length * 4 });
     }
     return runs;
   };
@@ -357,8 +379,17 @@ async function methodRuns(
     'reconstructed-cosine': named(denseSearch(docRecon, queryRecon, dims, CUTOFF, 'cosine')),
     'reconstructed-pursuit': named(denseSearch(docRecon, queryPursued, dims, CUTOFF, 'dot')),
     residual: await backendRuns(residual),
+    'steer-reconstructed': await backendRuns(steered),
+    'steer-reconstructed-pursuit': await backendRuns(steeredPursuit),
   };
-  return { runs, reconMse, pursuitMse, residualMse: meanSquaredError(queryVectors, residual) };
+  return {
+    runs,
+    reconMse,
+    pursuitMse,
+    residualMse: meanSquaredError(queryVectors, residual),
+    steeredMse: meanSquaredError(queryVectors, steered),
+    steeredPursuitMse: meanSquaredError(queryVectors, steeredPursuit),
+  };
 }
 
 /**
@@ -367,7 +398,8 @@ async function methodRuns(
  * memory: sparse over the documents' TopK latents (unit-normalised document codes, as `steer index --latents`
  * writes them; the raw dot product, the paper's rule, as `sparse-dot`), reconstructed by dot product (the paper's
  * rule; stores' dot product needs unit vectors, and reconstructions are not), by cosine, and with the query coded by
- * pursuit over the decoder instead of by the encoder. Metrics average over the judged queries,
+ * pursuit over the decoder instead of by the encoder; the `steer-reconstructed` rows search the backend with the
+ * queries `steer=reconstructed` forms (unit vectors when the embedder normalises). Metrics average over the judged queries,
  * with 95% bootstrap intervals; the top-10 overlap with the original averages over every query.
  */
 export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
@@ -381,7 +413,11 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
   const ids = dataset.documents.map((d) => d.id);
   const texts = dataset.documents.map(documentText);
   const queries = dataset.queries;
-  const { runs, reconMse, pursuitMse, residualMse } = await methodRuns(options, ids, texts);
+  const { runs, reconMse, pursuitMse, residualMse, steeredMse, steeredPursuitMse } = await methodRuns(
+    options,
+    ids,
+    texts,
+  );
 
   const byQuery = (method: EvalMethod): Map<string, string[]> =>
     new Map(queries.map((q, i) => [q.id, runs[method][i]!]));
@@ -415,6 +451,8 @@ export async function evaluateSae(options: EvalOptions): Promise<EvalResult> {
     row('reconstructed-cosine', k, reconMse),
     row('reconstructed-pursuit', k, pursuitMse),
     row('residual', k, residualMse),
+    row('steer-reconstructed', k, steeredMse),
+    row('steer-reconstructed-pursuit', k, steeredPursuitMse),
   ];
   return {
     dataset: dataset.name,

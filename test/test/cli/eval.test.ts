@@ -75,6 +75,8 @@ test('steer eval --json prints the five methods with metrics, intervals and over
       'reconstructed-cosine',
       'reconstructed-pursuit',
       'residual',
+      'steer-reconstructed',
+      'steer-reconstructed-pursuit',
     ],
   );
   const byMethod = new Map(out.rows.map((r) => [r.method, r]));
@@ -85,6 +87,10 @@ test('steer eval --json prints the five methods with metrics, intervals and over
   assert.ok(
     byMethod.get('reconstructed-pursuit')!.mse < byMethod.get('reconstructed')!.mse,
     'queries coded by pursuit are reconstructed more closely than by the encoder',
+  );
+  assert.ok(
+    byMethod.get('steer-reconstructed-pursuit')!.mse < byMethod.get('steer-reconstructed')!.mse,
+    'steer=reconstructed code=pursuit sends a query closer to the original than the encoder does',
   );
   for (const row of out.rows) {
     for (const value of [row.mrr10, row.p10, row.r10, row.ndcg10, row.overlap10])

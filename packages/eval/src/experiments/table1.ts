@@ -385,6 +385,8 @@ export const METHOD_LABELS: Record<EvalMethod, string> = {
   'reconstructed-cosine': 'reconstructed (cosine)',
   'reconstructed-pursuit': 'reconstructed, query by pursuit (dot)',
   residual: 'residual',
+  'steer-reconstructed': 'steer=reconstructed, no edits (original documents)',
+  'steer-reconstructed-pursuit': 'steer=reconstructed code=pursuit, no edits (original documents)',
 };
 
 /** The compact Table 1: per dataset and K, each method's MRR@10 (mean ± sd over seeds) and retention interval. */
@@ -429,6 +431,41 @@ function ndcgAndOverlapTable(entries: readonly Table1Entry[]): string {
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * What `steer=reconstructed` keeps of the dense results on the original index, with the encoder's code and with
+ * `code=pursuit`: retention of MRR@10 (seed-averaged, bootstrap interval) and top-10 overlap (mean ± sd over seeds).
+ */
+function steerReconstructedSection(entries: readonly Table1Entry[]): string[] {
+  const cells = cellsOf(entries).filter((cell) =>
+    cell.entries.every((e) => e.result.rows.some((r) => r.method === 'steer-reconstructed-pursuit')),
+  );
+  if (cells.length === 0) return [];
+  const lines = [
+    '## `steer=reconstructed` on the original index',
+    '',
+    '| dataset | K | encoder: retention [95% CI] | encoder: top-10 overlap | `code=pursuit`: retention [95% CI] | `code=pursuit`: top-10 overlap |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const cell of cells) {
+    const by = new Map(summarizeCell(cell).map((s) => [s.method, s]));
+    const overlap = (m: EvalMethod) =>
+      `${pct(by.get(m)!.overlap10.mean)} ± ${(100 * by.get(m)!.overlap10.sd).toFixed(1)}`;
+    lines.push(
+      `| ${cell.dataset} | ${cell.k} | ${pctInterval(by.get('steer-reconstructed')!.retention)} | ${overlap('steer-reconstructed')} | ${pctInterval(by.get('steer-reconstructed-pursuit')!.retention)} | ${overlap('steer-reconstructed-pursuit')} |`,
+    );
+  }
+  lines.push(
+    '',
+    "What a user's index returns for `steer=reconstructed` with no edit that changes anything: each query is replaced",
+    "by its reconstruction W_dec h + b_dec (normalised, as `steer` sends it), with h the encoder's code or the",
+    '`code=pursuit` code, and searched against the original document vectors in the embedded store. Unlike the',
+    "paper's reconstructed retrieval (Table 1 above), the documents keep their original vectors, so only the query's",
+    'reconstruction error counts. The paper reports no such figure; residual steering (the default) keeps 100%.',
+    '',
+  );
+  return lines;
 }
 
 /** `1`, `1/2`, `1/64`: a share of the squared error. */
@@ -685,6 +722,7 @@ export function renderTable1(result: Table1Result, command: string, date: Date, 
     "Top-10 overlap: the fraction of the original dense top 10 that a method's top 10 also holds, averaged over",
     'every query of the dataset, judged or not (no judgment needed); mean ± sd over seeds, in percent.',
     '',
+    ...steerReconstructedSection(result.entries),
     ...headroomSection(result.entries),
     '## Every SAE',
     '',

@@ -243,6 +243,11 @@ test('the Table 1 report has provenance, intervals, verdicts, every SAE, and fla
     md,
     /\| reconstructed, query by pursuit \(dot\) MRR@10 \| retention \[95% CI\] \| paper \| reconstructed \(cosine\) retention \|/,
   );
+  assert.match(
+    md,
+    /## `steer=reconstructed` on the original index\n\n\| dataset \| K \| encoder: retention \[95% CI\] \| encoder: top-10 overlap \| `code=pursuit`: retention \[95% CI\] \| `code=pursuit`: top-10 overlap \|\n\|---\|---\|---\|---\|---\|---\|\n\| toy \| 32 \| 100\.0% \[100\.0, 100\.0\] \| 50\.0% ± 0\.0 \| 100\.0% \[100\.0, 100\.0\] \| 50\.0% ± 0\.0 \|/,
+  );
+  assert.match(md, /\| steer=reconstructed code=pursuit, no edits \(original documents\) top-10 overlap \|/);
   assert.match(md, /found by measuring sparse retrieval on msmarco-5k and/);
   assert.match(
     md,
