@@ -38,8 +38,13 @@ export interface DocumentContext {
   /** Undefined when no SAE is configured or its catalog failed to open (see `problems`). */
   catalog?: LspCatalog;
   presets?: PresetSource;
-  /** Embeds a text as a query and encodes it with the SAE: its strongest features. */
-  analyzeText?(text: string, limit: number): Promise<TextActivation[]>;
+  /**
+   * Embeds a text as a query and codes it with the SAE, by its encoder or by pursuit over its decoder
+   * (`code=pursuit`): its strongest features.
+   */
+  analyzeText?(text: string, limit: number, coding: 'encoder' | 'pursuit'): Promise<TextActivation[]>;
+  /** How queries are coded when they do not say (`code=`): the configuration's `queryCode`. */
+  queryCode?: 'encoder' | 'pursuit';
   /** The norm |h| of the SAE code of a query's weighted texts: the base of relative strengths (`2x`). */
   queryNorm?(texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number>;
   /** Where a query's results and a feature direction's meet (latent units): `1x` of an amplifying edit. */

@@ -8,6 +8,7 @@ import {
   type Edit,
   type Position,
   type PresetDefinition,
+  type Statement,
 } from '@steer/grammar';
 import { MarkupKind, type Hover } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
@@ -121,18 +122,27 @@ async function conceptMarkdown(
   return `**~"${text}"** edits ${what}:\n\n${rows.join('\n\n')}`;
 }
 
-/** A quoted text: the features it activates most. */
+/** How the query holding a text codes it: its last `code=` option, else the configuration's default. */
+function queryCoding(statement: Statement | undefined, context: DocumentContext): 'encoder' | 'pursuit' {
+  const options = statement?.kind === 'query' ? statement.options : [];
+  const code = options.filter((o) => o.key === 'code').pop()?.value;
+  return code === 'pursuit' || code === 'encoder' ? code : (context.queryCode ?? 'encoder');
+}
+
+/** A quoted text: the features it activates most, as its query codes it (encoder or `code=pursuit`). */
 async function textMarkdown(
   text: string,
   context: DocumentContext,
   textFeatures: number,
+  coding: 'encoder' | 'pursuit',
 ): Promise<string | undefined> {
   if (!context.analyzeText) return undefined;
   try {
-    const active = await context.analyzeText(text, textFeatures);
-    if (active.length === 0) return `**"${text}"** activates no feature`;
+    const active = await context.analyzeText(text, textFeatures, coding);
+    const how = coding === 'pursuit' ? ' (coded by pursuit, `code=pursuit`)' : '';
+    if (active.length === 0) return `**"${text}"**${how} activates no feature`;
     const rows = active.map((a) => `- f${a.feature}${a.label ? ` ${a.label}` : ''} (${round(a.activation)})`);
-    return `**"${text}"** activates most:\n\n${rows.join('\n')}`;
+    return `**"${text}"**${how} activates most:\n\n${rows.join('\n')}`;
   } catch (cause) {
     return `cannot analyze the text: ${(cause as Error).message}`;
   }
@@ -160,6 +170,7 @@ async function markdownFor(
   document: TextDocument,
   context: DocumentContext,
   textFeatures: number,
+  statement: Statement | undefined,
 ): Promise<string | undefined> {
   switch (node.kind) {
     case 'feature-id':
@@ -169,7 +180,7 @@ async function markdownFor(
     case 'concept':
       return context.catalog ? conceptMarkdown(node.text, node.count, context.catalog) : undefined;
     case 'text':
-      return textMarkdown(node.text, context, textFeatures);
+      return textMarkdown(node.text, context, textFeatures, queryCoding(statement, context));
     case 'preset-ref':
       return presetRefMarkdown(node.name, document, context);
     case 'option':
@@ -219,7 +230,13 @@ export function createHoverProvider(options: { textFeatures?: number } = {}): Ho
         return strengthHover(document, position, context);
       const node = referenceAt(parsed(document), position);
       if (!node) return null;
-      const value = await markdownFor(node, document, context, textFeatures);
+      const value = await markdownFor(
+        node,
+        document,
+        context,
+        textFeatures,
+        statementAt(parsed(document), position),
+      );
       if (!value) return null;
       return { contents: { kind: MarkupKind.Markdown, value }, range: node.range };
     },

@@ -287,7 +287,8 @@ class ConfiguredProject implements Project {
         this.options.onContextChanged?.();
         return;
       }
-      context.analyzeText = (text, limit) => this.analyzeText(config, catalog, text, limit);
+      context.analyzeText = (text, limit, coding) => this.analyzeText(config, catalog, text, limit, coding);
+      context.queryCode = config.queryCode;
       context.queryNorm = (texts) => this.queryNorm(config, texts);
       context.crossover = (texts, direction) => this.crossover(config, catalog, texts, direction);
       try {
@@ -311,10 +312,11 @@ class ConfiguredProject implements Project {
     catalog: Catalog,
     text: string,
     limit: number,
+    coding: 'encoder' | 'pursuit',
   ): Promise<TextActivation[]> {
     const [embedder, sae] = await Promise.all([this.embedder(config), this.sae(config)]);
     const vector = await embedder.embed([text], { kind: 'query' });
-    const latents = await sae.encode(vector, 1);
+    const latents = coding === 'pursuit' ? await sae.encodePursuit(vector, 1) : await sae.encode(vector, 1);
     const out: TextActivation[] = [];
     for (let i = 0; i < latents.k && out.length < limit; i++) {
       const activation = latents.values[i]!;

@@ -40,11 +40,16 @@ test('hover on a dead feature marks it dead', async () => {
   );
 });
 
-test('hover on a text lists the features it activates most (embed + encode)', async () => {
+test('hover on a text lists the features it activates most (embed + encode, or pursuit under code=pursuit)', async () => {
   const { context, fixture } = await testProject();
   await expectHover(
     '"the telescope saw a comet and a gal<|>axy"',
     { contains: [`f${fixture.topics.astronomy}`, 'activates most'] },
+    context,
+  );
+  await expectHover(
+    '"the telescope saw a comet and a gal<|>axy" code=pursuit',
+    { contains: ['coded by pursuit, `code=pursuit`', 'activates most', `f${fixture.topics.astronomy}`] },
     context,
   );
 });
