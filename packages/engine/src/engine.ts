@@ -192,10 +192,15 @@ export class SteerEngine {
         ? { feature: e.feature, op: 'zero' as const }
         : { feature: e.feature, op: e.op, value: e.value },
     );
-    if (edits.length > 0) {
-      const sae = this.requireSae('a query with feature edits');
+    const steerMode = plan.options.steer ?? this.config?.steerMode ?? 'residual';
+    // `steer=reconstructed` searches with the query's reconstruction W_dec h + b_dec even without edits (what the
+    // SAE keeps of the query); a configured default does so only when there is an SAE to reconstruct with.
+    const reconstruct =
+      steerMode === 'reconstructed' && (plan.options.steer !== undefined || this.parts.sae !== undefined);
+    if (edits.length > 0 || reconstruct) {
+      const sae = this.requireSae(edits.length > 0 ? 'a query with feature edits' : 'steer=reconstructed');
       const steered = await sae.steer(baseVector, edits, {
-        mode: plan.options.steer ?? this.config?.steerMode ?? 'residual',
+        mode: steerMode,
         coding: plan.options.code ?? this.config?.queryCode ?? 'encoder',
         returnLatents: false,
       });

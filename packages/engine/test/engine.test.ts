@@ -98,6 +98,21 @@ test('code=pursuit reconstructs a query the encoder codes poorly; the config set
   assert.deepEqual(rounded(byEncoder.vector), [0.42289, 0.90618, 0, 0]);
   const byPursuit = await engine.resolve('"slanted" -f3 steer=reconstructed code=pursuit');
   assert.deepEqual(rounded(byPursuit.vector), [0.6, 0.8, 0, 0]);
+  // Without edits too: steer=reconstructed searches with what the SAE keeps of the query.
+  assert.deepEqual(
+    rounded((await engine.resolve('"slanted" steer=reconstructed')).vector),
+    rounded(byEncoder.vector),
+  );
+  assert.deepEqual(
+    rounded((await engine.resolve('"slanted" steer=reconstructed code=pursuit')).vector),
+    [0.6, 0.8, 0, 0],
+  );
+  const withoutSae = new SteerEngine({ ...parts, sae: undefined });
+  await assert.rejects(
+    withoutSae.resolve('"slanted" steer=reconstructed'),
+    /steer=reconstructed needs an SAE/,
+  );
+  assert.deepEqual(rounded((await withoutSae.resolve('"slanted"')).vector), [0.6, 0.8, 0, 0]);
   const removed = await engine.resolve('"slanted" -f4 steer=reconstructed code=pursuit');
   assert.deepEqual(rounded(removed.vector), [0, 1, 0, 0], 'without latent 4 only latent 1 is left');
   const configured = new SteerEngine(parts, { queryCode: 'pursuit' } as SteerConfig);
