@@ -24,6 +24,12 @@ export const OPTION_KEYS = ['k', 'mode', 'index', 'steer', 'code', 'candidates']
 export const MODE_VALUES = ['dense', 'sparse', 'hybrid'] as const;
 export const STEER_VALUES = ['residual', 'reconstructed'] as const;
 export const CODE_VALUES = ['encoder', 'pursuit'] as const;
+/** The values of each option that takes one of a fixed set. */
+const CHOICE_VALUES: Record<'mode' | 'steer' | 'code', readonly string[]> = {
+  mode: MODE_VALUES,
+  steer: STEER_VALUES,
+  code: CODE_VALUES,
+};
 /** Largest accepted `k` and `candidates`. */
 export const MAX_RESULTS = 10_000;
 
@@ -321,8 +327,7 @@ export class AstBuilder {
       case 'mode':
       case 'steer':
       case 'code': {
-        const allowed: readonly string[] =
-          key === 'mode' ? MODE_VALUES : key === 'steer' ? STEER_VALUES : CODE_VALUES;
+        const allowed = CHOICE_VALUES[key];
         if (typeof value !== 'string' || !allowed.includes(value)) {
           this.error(
             'invalid-option-value',

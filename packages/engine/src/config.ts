@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ElasticsearchConfig } from '@steer/elasticsearch';
+import type { QueryCoding } from '@steer/sae';
 import { ConfigError } from './errors.js';
 
 export { ConfigError };
@@ -31,7 +32,7 @@ export interface SteerConfig {
   /** Steering mode when the query does not say: residual keeps the unsteered vector exact. */
   steerMode: 'residual' | 'reconstructed';
   /** How a query's latents are found for steering when the query does not say (`code=`): encoder or pursuit. */
-  queryCode: 'encoder' | 'pursuit';
+  queryCode: QueryCoding;
 }
 
 /** Returns the path of the nearest `steer.config.json` at or above `startDir`, or undefined. */

@@ -278,17 +278,7 @@ async function datasetVectors(
   return { docVectors, queryVectors };
 }
 
-/** Residual steering with no edits: each query vector through `sae.steer` [queries, dims]. */
-async function unsteeredResiduals(
-  sae: SaeRuntime,
-  queryVectors: Float32Array,
-  nQueries: number,
-  dims: number,
-): Promise<Float32Array> {
-  return steeredQueries(sae, queryVectors, nQueries, dims, {});
-}
-
-/** Each query as `sae.steer` forms it with no edits under `options`: what a search with that rule sends. */
+/** Each query as `sae.steer` forms it with no edits under `options` [queries, dims]: what a search with that rule sends. */
 async function steeredQueries(
   sae: SaeRuntime,
   queryVectors: Float32Array,
@@ -338,11 +328,10 @@ async function methodRuns(
     queriesHat: queryRecon,
     queriesPursuedHat: queryPursued,
   });
-  const residual = await unsteeredResiduals(sae, queryVectors, queries.length, dims);
-  const reconstructedQueries = (coding: 'encoder' | 'pursuit') =>
-    steeredQueries(sae, queryVectors, queries.length, dims, { mode: 'reconstructed', coding });
-  const steered = await reconstructedQueries('encoder');
-  const steeredPursuit = await reconstructedQueries('pursuit');
+  const steerEach = (steer: SteerOptions) => steeredQueries(sae, queryVectors, queries.length, dims, steer);
+  const residual = await steerEach({});
+  const steered = await steerEach({ mode: 'reconstructed' });
+  const steeredPursuit = await steerEach({ mode: 'reconstructed', coding: 'pursuit' });
 
   const originalIndex = `eval-${contentHash(dataset.name, embedderLabel(embedder), ids.join('\n'), docVectors)}-original`;
   await ensureIndex(

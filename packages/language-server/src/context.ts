@@ -3,6 +3,7 @@
 import type { FeatureDescription } from '@steer/catalog';
 import type { Diagnostic, FeatureCatalog, PresetStore } from '@steer/grammar';
 import type { PresetSummary } from '@steer/presets';
+import type { QueryCoding } from '@steer/sae';
 
 /** The catalog as the language server uses it: the compiler's lookups plus concept search and descriptions. */
 export interface LspCatalog extends FeatureCatalog {
@@ -42,9 +43,9 @@ export interface DocumentContext {
    * Embeds a text as a query and codes it with the SAE, by its encoder or by pursuit over its decoder
    * (`code=pursuit`): its strongest features.
    */
-  analyzeText?(text: string, limit: number, coding: 'encoder' | 'pursuit'): Promise<TextActivation[]>;
+  analyzeText?(text: string, limit: number, coding: QueryCoding): Promise<TextActivation[]>;
   /** How queries are coded when they do not say (`code=`): the configuration's `queryCode`. */
-  queryCode?: 'encoder' | 'pursuit';
+  queryCode?: QueryCoding;
   /** The norm |h| of the SAE code of a query's weighted texts: the base of relative strengths (`2x`). */
   queryNorm?(texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number>;
   /** Where a query's results and a feature direction's meet (latent units): `1x` of an amplifying edit. */

@@ -11,6 +11,7 @@ import {
   type Statement,
 } from '@steer/grammar';
 import { MarkupKind, type Hover } from 'vscode-languageserver';
+import type { QueryCoding } from '@steer/sae';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { percent, type DocumentContext, type LspCatalog } from './context.js';
 import { contains, parsed, referenceAt, statementAt } from './document.js';
@@ -123,7 +124,7 @@ async function conceptMarkdown(
 }
 
 /** How the query holding a text codes it: its last `code=` option, else the configuration's default. */
-function queryCoding(statement: Statement | undefined, context: DocumentContext): 'encoder' | 'pursuit' {
+function queryCoding(statement: Statement | undefined, context: DocumentContext): QueryCoding {
   const options = statement?.kind === 'query' ? statement.options : [];
   const code = options.filter((o) => o.key === 'code').pop()?.value;
   return code === 'pursuit' || code === 'encoder' ? code : (context.queryCode ?? 'encoder');
@@ -134,7 +135,7 @@ async function textMarkdown(
   text: string,
   context: DocumentContext,
   textFeatures: number,
-  coding: 'encoder' | 'pursuit',
+  coding: QueryCoding,
 ): Promise<string | undefined> {
   if (!context.analyzeText) return undefined;
   try {
@@ -170,7 +171,7 @@ async function markdownFor(
   document: TextDocument,
   context: DocumentContext,
   textFeatures: number,
-  statement: Statement | undefined,
+  position: Position,
 ): Promise<string | undefined> {
   switch (node.kind) {
     case 'feature-id':
@@ -180,7 +181,12 @@ async function markdownFor(
     case 'concept':
       return context.catalog ? conceptMarkdown(node.text, node.count, context.catalog) : undefined;
     case 'text':
-      return textMarkdown(node.text, context, textFeatures, queryCoding(statement, context));
+      return textMarkdown(
+        node.text,
+        context,
+        textFeatures,
+        queryCoding(statementAt(parsed(document), position), context),
+      );
     case 'preset-ref':
       return presetRefMarkdown(node.name, document, context);
     case 'option':
@@ -230,13 +236,7 @@ export function createHoverProvider(options: { textFeatures?: number } = {}): Ho
         return strengthHover(document, position, context);
       const node = referenceAt(parsed(document), position);
       if (!node) return null;
-      const value = await markdownFor(
-        node,
-        document,
-        context,
-        textFeatures,
-        statementAt(parsed(document), position),
-      );
+      const value = await markdownFor(node, document, context, textFeatures, position);
       if (!value) return null;
       return { contents: { kind: MarkupKind.Markdown, value }, range: node.range };
     },

@@ -12,7 +12,7 @@ import type { SteerEngine } from '@steer/engine';
 import type { SteerConfig } from '@steer/engine/config';
 import type { Diagnostic } from '@steer/grammar';
 import { FolderPresetStore, listPresets } from '@steer/presets';
-import type { SaeRuntime } from '@steer/sae';
+import type { QueryCoding, SaeRuntime } from '@steer/sae';
 import {
   featureNames,
   featureWords,
@@ -312,7 +312,7 @@ class ConfiguredProject implements Project {
     catalog: Catalog,
     text: string,
     limit: number,
-    coding: 'encoder' | 'pursuit',
+    coding: QueryCoding,
   ): Promise<TextActivation[]> {
     const [embedder, sae] = await Promise.all([this.embedder(config), this.sae(config)]);
     const vector = await embedder.embed([text], { kind: 'query' });

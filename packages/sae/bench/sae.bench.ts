@@ -16,6 +16,7 @@ import {
   readSaeWeights,
   writeSae,
   type FeatureEdit,
+  type QueryCoding,
   type SaeManifest,
   type SaeRuntime,
 } from '../src/index.js';
@@ -411,7 +412,7 @@ async function benchPursuitCoding(
   try {
     const timed = queries.slice(0, runtime.manifest.nLatents > 100_000 ? 2 : 20);
     const edits: FeatureEdit[] = [{ feature: 0, op: 'add', value: 0.5 }];
-    const median = async (coding: 'encoder' | 'pursuit'): Promise<number> => {
+    const median = async (coding: QueryCoding): Promise<number> => {
       const times: number[] = [];
       for (const query of timed) {
         const start = performance.now();
@@ -479,12 +480,23 @@ async function benchEditAgreement(
   }
 }
 
-async function benchSize(report: Report, size: SaeSize): Promise<void> {
-  const label = `d=${size.dModel},n=${size.nLatents},k=${size.k}`;
+/** Runs `bench` on a random SAE of `size` written to a temporary folder (removed after), with the size's label. */
+async function withRandomSae(
+  size: SaeSize,
+  bench: (saeDir: string, label: string) => Promise<void>,
+): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'steer-sae-bench-'));
   try {
     const saeDir = join(dir, 'sae');
     await createRandomSae(saeDir, size);
+    await bench(saeDir, `d=${size.dModel},n=${size.nLatents},k=${size.k}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchSize(report: Report, size: SaeSize): Promise<void> {
+  await withRandomSae(size, async (saeDir, label) => {
     await benchLoad(report, saeDir, label);
     await benchEncode(report, saeDir, size, label);
     const queries = Array.from({ length: size.nLatents > 100_000 ? 60 : 200 }, (_, i) =>
@@ -493,9 +505,7 @@ async function benchSize(report: Report, size: SaeSize): Promise<void> {
     await benchSteeringOverhead(report, saeDir, queries, label);
     await benchPursuitCoding(report, saeDir, queries, label);
     await benchEditAgreement(report, saeDir, queries, label);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /**
@@ -506,14 +516,9 @@ export async function run(report: Report): Promise<void> {
   const sizes = process.env.STEER_BENCH_SAE_SIZES === 'small' ? BENCH_SIZES.slice(0, 1) : BENCH_SIZES;
   for (const size of sizes) await benchSize(report, size);
   for (const size of TABLE1_SIZES) {
-    const dir = await mkdtemp(join(tmpdir(), 'steer-sae-bench-'));
-    try {
-      const saeDir = join(dir, 'sae');
-      await createRandomSae(saeDir, size);
+    await withRandomSae(size, (saeDir, label) => {
       const queries = Array.from({ length: 20 }, (_, i) => randomUnitVectors(1, size.dModel, 1000 + i));
-      await benchPursuitCoding(report, saeDir, queries, `d=${size.dModel},n=${size.nLatents},k=${size.k}`);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+      return benchPursuitCoding(report, saeDir, queries, label);
+    });
   }
 }

@@ -1,11 +1,12 @@
 // Syntax items of completion: option keys (`k=`, `mode=`, ...), option values after `key=`, and the filter
 // keywords (`where`, `and`, `or`, `not`) where the grammar expects them.
+import { CODE_VALUES, MODE_VALUES, STEER_VALUES } from '@steer/grammar';
 import { CompletionItemKind, type CompletionItem, type Range } from 'vscode-languageserver';
 
-const OPTION_VALUES: Record<string, string[]> = {
-  mode: ['dense', 'sparse', 'hybrid'],
-  steer: ['residual', 'reconstructed'],
-  code: ['encoder', 'pursuit'],
+const OPTION_VALUES: Record<string, readonly string[]> = {
+  mode: MODE_VALUES,
+  steer: STEER_VALUES,
+  code: CODE_VALUES,
 };
 
 const OPTION_KEYS: Array<{ key: string; doc: string; example: string }> = [
