@@ -23,7 +23,7 @@ type Children = Record<string, CstElement[] | undefined>;
 export const OPTION_KEYS = ['k', 'mode', 'index', 'steer', 'code', 'candidates'] as const;
 export const MODE_VALUES = ['dense', 'sparse', 'hybrid'] as const;
 export const STEER_VALUES = ['residual', 'reconstructed'] as const;
-export const CODE_VALUES = ['encoder', 'pursuit'] as const;
+export const CODE_VALUES = ['auto', 'encoder', 'pursuit'] as const;
 /** The values of each option that takes one of a fixed set. */
 const CHOICE_VALUES: Record<'mode' | 'steer' | 'code', readonly string[]> = {
   mode: MODE_VALUES,

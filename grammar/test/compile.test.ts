@@ -289,6 +289,7 @@ describe('compile: options and filters', () => {
       numCandidates: 100,
     });
     assert.deepEqual(codes, []);
+    assert.deepEqual((await plan('"q" code=auto')).plan.options, { code: 'auto' });
   });
 
   test('invalid options are reported once; duplicates warn and the last wins', async () => {

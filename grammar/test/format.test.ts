@@ -109,7 +109,7 @@ const option: fc.Arbitrary<OptionSetting> = fc.oneof(
   fc.record({
     kind: fc.constant('option' as const),
     key: fc.constant('code'),
-    value: fc.constantFrom('encoder', 'pursuit'),
+    value: fc.constantFrom('auto', 'encoder', 'pursuit'),
     range: fc.constant(range),
   }),
   fc.record({

@@ -186,7 +186,7 @@ describe('parse: diagnostics and recovery', () => {
     const coding = parse('"a" code=lasso').errors;
     assert.deepEqual(
       coding.map((e) => [e.code, e.message]),
-      [['invalid-option-value', `expected code to be one of 'encoder', 'pursuit', found "lasso"`]],
+      [['invalid-option-value', `expected code to be one of 'auto', 'encoder', 'pursuit', found "lasso"`]],
     );
   });
 

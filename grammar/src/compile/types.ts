@@ -84,8 +84,11 @@ export interface SearchOptions {
   mode?: 'dense' | 'sparse' | 'hybrid';
   index?: string;
   steer?: 'residual' | 'reconstructed';
-  /** How the query's latents are found for steering: the SAE's encoder or pursuit over its decoder. */
-  code?: 'encoder' | 'pursuit';
+  /**
+   * How the query's latents are found for steering: the SAE's encoder, pursuit over its decoder, or `auto` (pursuit
+   * when the search uses the reconstruction, `steer=reconstructed`; the encoder otherwise).
+   */
+  code?: 'auto' | 'encoder' | 'pursuit';
   numCandidates?: number;
 }
 

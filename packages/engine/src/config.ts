@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ElasticsearchConfig } from '@steer/elasticsearch';
-import type { QueryCoding } from '@steer/sae';
+import { QUERY_CODE_CHOICES, type QueryCodeChoice } from '@steer/sae/files';
 import { ConfigError } from './errors.js';
 
 export { ConfigError };
@@ -31,8 +31,11 @@ export interface SteerConfig {
   elasticsearch?: ElasticsearchConfig;
   /** Steering mode when the query does not say: residual keeps the unsteered vector exact. */
   steerMode: 'residual' | 'reconstructed';
-  /** How a query's latents are found for steering when the query does not say (`code=`): encoder or pursuit. */
-  queryCode: QueryCoding;
+  /**
+   * How a query's latents are found for steering when the query does not say (`code=`): `auto` (pursuit for
+   * `steer=reconstructed`, the encoder otherwise), `encoder` or `pursuit`.
+   */
+  queryCode: QueryCodeChoice;
 }
 
 /** Returns the path of the nearest `steer.config.json` at or above `startDir`, or undefined. */
@@ -94,8 +97,10 @@ function readRaw(file: string): RawConfig {
   ) {
     throw new ConfigError(`config: 'steerMode' in ${file} must be "residual" or "reconstructed"`);
   }
-  if (config.queryCode !== undefined && config.queryCode !== 'encoder' && config.queryCode !== 'pursuit') {
-    throw new ConfigError(`config: 'queryCode' in ${file} must be "encoder" or "pursuit"`);
+  if (config.queryCode !== undefined && !QUERY_CODE_CHOICES.includes(config.queryCode)) {
+    throw new ConfigError(
+      `config: 'queryCode' in ${file} must be ${QUERY_CODE_CHOICES.map((c) => `"${c}"`).join(', ')}; got ${JSON.stringify(config.queryCode)}`,
+    );
   }
   for (const key of ['dataDir', 'sae', 'embedder', 'presets', 'index'] as const) {
     if (config[key] !== undefined && typeof config[key] !== 'string') {
@@ -158,6 +163,6 @@ export function loadConfig(cwd: string, env: NodeJS.ProcessEnv = {}, overrides: 
       ...overrides.elasticsearch,
     },
     steerMode: overrides.steerMode ?? fileConfig.steerMode ?? 'residual',
-    queryCode: overrides.queryCode ?? fileConfig.queryCode ?? 'encoder',
+    queryCode: overrides.queryCode ?? fileConfig.queryCode ?? 'auto',
   };
 }

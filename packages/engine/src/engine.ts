@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { compileText } from '@steer/grammar';
 import type { ParseResult } from '@steer/grammar';
 import type { Diagnostic, FeatureCatalog, SteeringPlan } from '@steer/grammar';
-import { applyEdits, latentNorm, loadSae } from '@steer/sae';
+import { applyEdits, latentNorm, loadSae, resolveQueryCoding } from '@steer/sae';
 import type { FeatureEdit, SaeRuntime } from '@steer/sae';
 import { createEmbedder } from '@steer/embed';
 import type { Embedder } from '@steer/embed';
@@ -201,7 +201,7 @@ export class SteerEngine {
       const sae = this.requireSae(edits.length > 0 ? 'a query with feature edits' : 'steer=reconstructed');
       const steered = await sae.steer(baseVector, edits, {
         mode: steerMode,
-        coding: plan.options.code ?? this.config?.queryCode ?? 'encoder',
+        coding: resolveQueryCoding(plan.options.code ?? this.config?.queryCode, steerMode),
         returnLatents: false,
       });
       vector = steered.vector;

@@ -34,7 +34,7 @@ test('the config file is found upwards and its relative paths resolve against it
   assert.equal(config.index, 'docs');
   assert.equal(config.backend, 'embedded');
   assert.equal(config.steerMode, 'residual');
-  assert.equal(config.queryCode, 'encoder');
+  assert.equal(config.queryCode, 'auto');
 });
 
 test('the environment overrides the file, and flags override both', async () => {
@@ -66,7 +66,7 @@ test('an invalid config file is a ConfigError that names the file and the key', 
     [{ sea: 'typo' }, /unknown key 'sea'.*known keys/],
     [{ backend: 'solr' }, /'backend'.*"embedded" or "elasticsearch"/],
     [{ steerMode: 'amplify' }, /'steerMode'/],
-    [{ queryCode: 'lasso' }, /'queryCode'.*"encoder" or "pursuit"/],
+    [{ queryCode: 'lasso' }, /'queryCode'.*"auto", "encoder", "pursuit"; got "lasso"/],
     [{ index: 3 }, /'index'.*string/],
   ];
   for (const [content, pattern] of cases) {

@@ -90,22 +90,34 @@ test('an amplify edit adds the decoder direction (residual mode) and normalises 
   assert.equal(baseline![0]!.id, 'd0');
 });
 
-test('code=pursuit reconstructs a query the encoder codes poorly; the config sets the default', async () => {
+test('steer=reconstructed pursues the query by default (code=auto); code=encoder and the config choose the encoder', async () => {
   const rounded = (v: Float32Array) => Array.from(v).map((x) => Number(x.toFixed(5)));
   // The encoder's top 2 are latents 4 (0.99) and 1 (0.8), whose decoding (0.7, 1.5, 0, 0) overshoots axis 1;
   // pursuit refits latents 4 and 1 to reproduce the query.
-  const byEncoder = await engine.resolve('"slanted" -f3 steer=reconstructed');
+  const byEncoder = await engine.resolve('"slanted" -f3 steer=reconstructed code=encoder');
   assert.deepEqual(rounded(byEncoder.vector), [0.42289, 0.90618, 0, 0]);
   const byPursuit = await engine.resolve('"slanted" -f3 steer=reconstructed code=pursuit');
   assert.deepEqual(rounded(byPursuit.vector), [0.6, 0.8, 0, 0]);
+  for (const query of ['"slanted" -f3 steer=reconstructed', '"slanted" -f3 steer=reconstructed code=auto']) {
+    assert.deepEqual(rounded((await engine.resolve(query)).vector), [0.6, 0.8, 0, 0], `${query} pursues`);
+  }
   // Without edits too: steer=reconstructed searches with what the SAE keeps of the query.
   assert.deepEqual(
-    rounded((await engine.resolve('"slanted" steer=reconstructed')).vector),
+    rounded((await engine.resolve('"slanted" steer=reconstructed code=encoder')).vector),
     rounded(byEncoder.vector),
   );
+  assert.deepEqual(rounded((await engine.resolve('"slanted" steer=reconstructed')).vector), [0.6, 0.8, 0, 0]);
+  // Residual steering keeps the encoder under code=auto: `-f4` (zero) reads the encoder's activation of latent 4 (0.99).
+  const setByEncoder = await engine.resolve('"slanted" -f4 code=encoder');
   assert.deepEqual(
-    rounded((await engine.resolve('"slanted" steer=reconstructed code=pursuit')).vector),
-    [0.6, 0.8, 0, 0],
+    rounded((await engine.resolve('"slanted" -f4')).vector),
+    rounded(setByEncoder.vector),
+    'residual steering codes by the encoder under code=auto',
+  );
+  assert.notDeepEqual(
+    rounded((await engine.resolve('"slanted" -f4 code=pursuit')).vector),
+    rounded(setByEncoder.vector),
+    'code=pursuit changes what a residual zero edit reads',
   );
   const withoutSae = new SteerEngine({ ...parts, sae: undefined });
   await assert.rejects(
@@ -115,13 +127,16 @@ test('code=pursuit reconstructs a query the encoder codes poorly; the config set
   assert.deepEqual(rounded((await withoutSae.resolve('"slanted"')).vector), [0.6, 0.8, 0, 0]);
   const removed = await engine.resolve('"slanted" -f4 steer=reconstructed code=pursuit');
   assert.deepEqual(rounded(removed.vector), [0, 1, 0, 0], 'without latent 4 only latent 1 is left');
-  const configured = new SteerEngine(parts, { queryCode: 'pursuit' } as SteerConfig);
+  const configured = new SteerEngine(parts, { queryCode: 'encoder' } as SteerConfig);
   assert.deepEqual(
     rounded((await configured.resolve('"slanted" -f3 steer=reconstructed')).vector),
-    [0.6, 0.8, 0, 0],
+    [0.42289, 0.90618, 0, 0],
   );
-  const overridden = await configured.resolve('"slanted" -f3 steer=reconstructed code=encoder');
-  assert.deepEqual(rounded(overridden.vector), [0.42289, 0.90618, 0, 0]);
+  const overridden = await configured.resolve('"slanted" -f3 steer=reconstructed code=pursuit');
+  assert.deepEqual(rounded(overridden.vector), [0.6, 0.8, 0, 0]);
+  // A configured default steering mode resolves code=auto the same way as the query's own option.
+  const reconstructing = new SteerEngine(parts, { steerMode: 'reconstructed' } as SteerConfig);
+  assert.deepEqual(rounded((await reconstructing.resolve('"slanted" -f3')).vector), [0.6, 0.8, 0, 0]);
 });
 
 test('weighted texts are mixed and normalised', async () => {

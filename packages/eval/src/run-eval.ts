@@ -20,8 +20,8 @@ import { bootstrapMean, bootstrapRatio, type Interval } from './statistics.js';
  * (`reconstructed-pursuit`: the k atoms whose non-negative combination is closest to the query, instead of the
  * encoder's TopK) by dot product; residual steering with no edits (the query vector itself); and what
  * `steer=reconstructed` searches a user's index with when no edit changes anything: the query's reconstruction from
- * the encoder's code (`steer-reconstructed`) or from its pursuit code (`steer-reconstructed-pursuit`,
- * `code=pursuit`), against the original document vectors (not the paper's protocol, which reconstructs both).
+ * the encoder's code (`steer-reconstructed`, `code=encoder`) or from its pursuit code (`steer-reconstructed-pursuit`,
+ * the default `code=auto`), against the original document vectors (not the paper's protocol, which reconstructs both).
  */
 export type EvalMethod =
   | 'original'
@@ -330,7 +330,7 @@ async function methodRuns(
   });
   const steerEach = (steer: SteerOptions) => steeredQueries(sae, queryVectors, queries.length, dims, steer);
   const residual = await steerEach({});
-  const steered = await steerEach({ mode: 'reconstructed' });
+  const steered = await steerEach({ mode: 'reconstructed', coding: 'encoder' });
   const steeredPursuit = await steerEach({ mode: 'reconstructed', coding: 'pursuit' });
 
   const originalIndex = `eval-${contentHash(dataset.name, embedderLabel(embedder), ids.join('\n'), docVectors)}-original`;

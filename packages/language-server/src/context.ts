@@ -3,7 +3,7 @@
 import type { FeatureDescription } from '@steer/catalog';
 import type { Diagnostic, FeatureCatalog, PresetStore } from '@steer/grammar';
 import type { PresetSummary } from '@steer/presets';
-import type { QueryCoding } from '@steer/sae';
+import type { QueryCodeChoice, QueryCoding, SteerMode } from '@steer/sae';
 
 /** The catalog as the language server uses it: the compiler's lookups plus concept search and descriptions. */
 export interface LspCatalog extends FeatureCatalog {
@@ -44,8 +44,10 @@ export interface DocumentContext {
    * (`code=pursuit`): its strongest features.
    */
   analyzeText?(text: string, limit: number, coding: QueryCoding): Promise<TextActivation[]>;
-  /** How queries are coded when they do not say (`code=`): the configuration's `queryCode`. */
-  queryCode?: QueryCoding;
+  /** How queries are coded when they do not say (`code=`): the configuration's `queryCode` (default `auto`). */
+  queryCode?: QueryCodeChoice;
+  /** How queries are steered when they do not say (`steer=`): the configuration's `steerMode` (default residual). */
+  steerMode?: SteerMode;
   /** The norm |h| of the SAE code of a query's weighted texts: the base of relative strengths (`2x`). */
   queryNorm?(texts: ReadonlyArray<{ text: string; weight: number }>): Promise<number>;
   /** Where a query's results and a feature direction's meet (latent units): `1x` of an amplifying edit. */

@@ -11,7 +11,7 @@ import {
   type Statement,
 } from '@steer/grammar';
 import { MarkupKind, type Hover } from 'vscode-languageserver';
-import type { QueryCoding } from '@steer/sae';
+import { resolveQueryCoding, type QueryCodeChoice, type QueryCoding } from '@steer/sae/files';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { percent, type DocumentContext, type LspCatalog } from './context.js';
 import { contains, parsed, referenceAt, statementAt } from './document.js';
@@ -27,7 +27,7 @@ const OPTION_DOCS: Record<string, string> = {
   mode: 'which vectors to search: `dense`, `sparse` or `hybrid`',
   index: 'the index to search',
   steer: '`residual` edits x + W_dec·Δh (keeps the reconstruction error); `reconstructed` uses the edited x̂',
-  code: "how the query's latents h are found for steering: `encoder` (the SAE's encoder) or `pursuit` (the k decoder atoms that fit the query best; closer to it, slower)",
+  code: "how the query's latents h are found for steering: `auto` (the default: pursuit for `steer=reconstructed`, the encoder otherwise), `encoder` (the SAE's encoder) or `pursuit` (the k decoder atoms that fit the query best; closer to it, slower)",
   candidates: 'ANN candidates examined (at least k)',
 };
 
@@ -123,11 +123,21 @@ async function conceptMarkdown(
   return `**~"${text}"** edits ${what}:\n\n${rows.join('\n\n')}`;
 }
 
-/** How the query holding a text codes it: its last `code=` option, else the configuration's default. */
+/**
+ * How the query holding a text codes it: its last `code=` option, else the configuration's default, resolved
+ * against its steering mode (`auto` pursues for `steer=reconstructed`), as the engine does.
+ */
 function queryCoding(statement: Statement | undefined, context: DocumentContext): QueryCoding {
   const options = statement?.kind === 'query' ? statement.options : [];
-  const code = options.filter((o) => o.key === 'code').pop()?.value;
-  return code === 'pursuit' || code === 'encoder' ? code : (context.queryCode ?? 'encoder');
+  const last = (key: string) => options.filter((o) => o.key === key).pop()?.value;
+  const code = last('code');
+  const steer = last('steer');
+  const choice: QueryCodeChoice | undefined =
+    code === 'auto' || code === 'encoder' || code === 'pursuit' ? code : context.queryCode;
+  return resolveQueryCoding(
+    choice,
+    steer === 'residual' || steer === 'reconstructed' ? steer : (context.steerMode ?? 'residual'),
+  );
 }
 
 /** A quoted text: the features it activates most, as its query codes it (encoder or `code=pursuit`). */
@@ -140,7 +150,7 @@ async function textMarkdown(
   if (!context.analyzeText) return undefined;
   try {
     const active = await context.analyzeText(text, textFeatures, coding);
-    const how = coding === 'pursuit' ? ' (coded by pursuit, `code=pursuit`)' : '';
+    const how = coding === 'pursuit' ? ' (coded by pursuit over the decoder)' : '';
     if (active.length === 0) return `**"${text}"**${how} activates no feature`;
     const rows = active.map((a) => `- f${a.feature}${a.label ? ` ${a.label}` : ''} (${round(a.activation)})`);
     return `**"${text}"**${how} activates most:\n\n${rows.join('\n')}`;

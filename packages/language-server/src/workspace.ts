@@ -289,6 +289,7 @@ class ConfiguredProject implements Project {
       }
       context.analyzeText = (text, limit, coding) => this.analyzeText(config, catalog, text, limit, coding);
       context.queryCode = config.queryCode;
+      context.steerMode = config.steerMode;
       context.queryNorm = (texts) => this.queryNorm(config, texts);
       context.crossover = (texts, direction) => this.crossover(config, catalog, texts, direction);
       try {

@@ -162,7 +162,10 @@ test('option keys and values complete; keywords follow the grammar', async () =>
   await expectCompletion('"x" mode=<|>', { includes: ['dense', 'sparse', 'hybrid'], excludes: ['k='] });
   await expectCompletion('"x" steer=re<|>', { includes: ['residual', 'reconstructed'] });
   await expectCompletion('"x" <|>', { includes: ['code='] });
-  await expectCompletion('"x" code=<|>', { includes: ['encoder', 'pursuit'], excludes: ['residual'] });
+  await expectCompletion('"x" code=<|>', {
+    includes: ['auto', 'encoder', 'pursuit'],
+    excludes: ['residual'],
+  });
   await expectCompletion('"x" where lang:en <|>', { includes: ['and', 'or'] });
 });
 

@@ -1,4 +1,5 @@
 // Hover on features, aliases, concepts, texts, presets and options, against the fixture project's catalog.
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { expectHover } from '../src/testing/index.js';
 import { testProject } from './support/project.js';
@@ -40,18 +41,46 @@ test('hover on a dead feature marks it dead', async () => {
   );
 });
 
-test('hover on a text lists the features it activates most (embed + encode, or pursuit under code=pursuit)', async () => {
+test('hover on a text lists the features it activates most, coded as its query codes it', async () => {
   const { context, fixture } = await testProject();
-  await expectHover(
+  const text = (hover: Awaited<ReturnType<typeof expectHover>>) => JSON.stringify(hover?.contents);
+  // Residual steering (the default) with code=auto: the encoder.
+  const encoded = await expectHover(
     '"the telescope saw a comet and a gal<|>axy"',
     { contains: [`f${fixture.topics.astronomy}`, 'activates most'] },
     context,
   );
+  assert.doesNotMatch(text(encoded), /coded by pursuit/);
   await expectHover(
     '"the telescope saw a comet and a gal<|>axy" code=pursuit',
-    { contains: ['coded by pursuit, `code=pursuit`', 'activates most', `f${fixture.topics.astronomy}`] },
+    { contains: ['coded by pursuit over the decoder', 'activates most', `f${fixture.topics.astronomy}`] },
     context,
   );
+  // code=auto pursues where the search uses the reconstruction, as the engine does; code=encoder overrides it.
+  await expectHover(
+    '"the telescope saw a comet and a gal<|>axy" steer=reconstructed',
+    { contains: ['coded by pursuit over the decoder', `f${fixture.topics.astronomy}`] },
+    context,
+  );
+  const overridden = await expectHover(
+    '"the telescope saw a comet and a gal<|>axy" steer=reconstructed code=encoder',
+    { contains: [`f${fixture.topics.astronomy}`] },
+    context,
+  );
+  assert.doesNotMatch(text(overridden), /coded by pursuit/);
+  // A configured default steering mode counts like the query's own option.
+  const reconstructing = { ...context, steerMode: 'reconstructed' as const };
+  await expectHover(
+    '"the telescope saw a comet and a gal<|>axy"',
+    { contains: ['coded by pursuit over the decoder'] },
+    reconstructing,
+  );
+  const configuredEncoder = await expectHover(
+    '"the telescope saw a comet and a gal<|>axy"',
+    { contains: [`f${fixture.topics.astronomy}`] },
+    { ...reconstructing, queryCode: 'encoder' as const },
+  );
+  assert.doesNotMatch(text(configuredEncoder), /coded by pursuit/);
 });
 
 test('hover on a concept lists the matching features, marking the ones edited', async () => {

@@ -15,7 +15,10 @@ export {
   latentNorm,
   type FeatureEdit,
   type SparseLatents,
+  resolveQueryCoding,
+  QUERY_CODE_CHOICES,
   type QueryCoding,
+  type QueryCodeChoice,
   type SteerMode,
 } from './sparse-ops.js';
 export { pursueLatents } from './pursuit.js';

@@ -31,7 +31,8 @@ export interface SteerOptions {
   mode?: SteerMode;
   /**
    * How the query's latents h (those `set`/`zero` edits read and `reconstructed` decodes) are found: `encoder`
-   * (default) or `pursuit` (as `encodePursuit`). With `pursuit` the returned latents are the pursued ones.
+   * (default here; callers resolve the user's `code=auto` with `resolveQueryCoding`) or `pursuit` (as
+   * `encodePursuit`). With `pursuit` the returned latents are the pursued ones.
    */
   coding?: QueryCoding;
   /** Rescale the result to unit L2 norm; default `manifest.embedding.normalized`. */
@@ -57,8 +58,9 @@ export interface SaeRuntime {
   encode(x: Float32Array, batch: number): Promise<SparseLatents>;
   /**
    * Top-k latents of `batch` vectors found by pursuit over the decoder instead of by the encoder: the non-negative
-   * k-sparse code whose decoding is closest to each vector (see `pursueLatents`). Slower than `encode` (k passes over
-   * W_dec per vector), and far closer for vectors unlike the SAE's training data, such as short queries.
+   * k-sparse code whose decoding is closest to each vector (see `pursueLatents`; an SAE of more than 4,096 latents
+   * is screened to its best-aligned atoms first). Slower than `encode` (k passes over W_dec, or over the screened
+   * atoms, per vector), and far closer for vectors unlike the SAE's training data, such as short queries.
    */
   encodePursuit(x: Float32Array, batch: number): Promise<SparseLatents>;
   /** Dense latents [batch, nLatents] (zeros outside the top k). */

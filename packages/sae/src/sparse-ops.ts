@@ -20,6 +20,23 @@ export type SteerMode = 'residual' | 'reconstructed';
  */
 export type QueryCoding = 'encoder' | 'pursuit';
 
+/**
+ * How a user asks for a query to be coded (`code=`, the configuration's `queryCode`): a {@link QueryCoding}, or
+ * `auto` (the default): pursuit when the search uses the query's reconstruction (`steer=reconstructed`), where
+ * the encoder's error on a query shows in every result, and the encoder otherwise (residual steering keeps the
+ * query's own vector, so only the edited features' activations depend on the code).
+ */
+export type QueryCodeChoice = QueryCoding | 'auto';
+
+/** The values {@link QueryCodeChoice} accepts, for validating configuration and messages. */
+export const QUERY_CODE_CHOICES: readonly QueryCodeChoice[] = ['auto', 'encoder', 'pursuit'];
+
+/** The coding a query gets under `choice` (default `auto`) when it is steered in `steerMode`. */
+export function resolveQueryCoding(choice: QueryCodeChoice | undefined, steerMode: SteerMode): QueryCoding {
+  if (choice === 'encoder' || choice === 'pursuit') return choice;
+  return steerMode === 'reconstructed' ? 'pursuit' : 'encoder';
+}
+
 /** One edit of a latent: add to it (active or not), set it, or zero it. */
 export type FeatureEdit =
   | { feature: number; op: 'add'; value: number }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { mulberry32 } from '@steer/core';
 import { loadSae, pursueLatents, SaeError, writeSae } from '../src/index.js';
+import { PURSUIT_EXACT_ATOMS, pursuitCandidates } from '../src/pursuit.js';
 import { randomVectors, randomWeights, referenceDecode } from '../test-support/reference.js';
 
 /** A decoder of `n` random unit columns in `d` dimensions (W_dec [d, n] row-major) with a small random b_dec. */
@@ -137,6 +138,71 @@ describe('pursueLatents', () => {
     const latents = pursueLatents(decoder, decoder.b_dec.slice(), 1, 3);
     assert.deepEqual([...latents.values], [0, 0, 0]);
     assert.deepEqual([...latents.indices], [0, 1, 2]);
+  });
+
+  it('is exact up to 4,096 atoms and screens a larger SAE to max(8k, 4,096) candidates', () => {
+    assert.equal(pursuitCandidates(2048, 128), 2048);
+    assert.equal(pursuitCandidates(PURSUIT_EXACT_ATOMS, 1), PURSUIT_EXACT_ATOMS);
+    assert.equal(pursuitCandidates(196_608, 128), 4096);
+    assert.equal(pursuitCandidates(196_608, 1024), 8192);
+    assert.equal(pursuitCandidates(5000, 1000), 5000, 'never more than the SAE has');
+  });
+
+  it('over a screened SAE, equals exact pursuit over the atoms best aligned with x - b_dec', () => {
+    const d = 12;
+    const n = 6000;
+    const k = 6;
+    const decoder = unitDecoder(d, n, 21);
+    const candidates = pursuitCandidates(n, k);
+    assert.ok(candidates < n, 'this SAE is screened');
+    const rows = 4;
+    const x = randomVectors(rows, d, 22);
+    const latents = pursueLatents(decoder, x, rows, k);
+    for (let row = 0; row < rows; row++) {
+      // The screen, computed independently: atoms ranked by alignment with x - b_dec (unit columns here).
+      const target = Array.from(x.subarray(row * d, (row + 1) * d), (v, i) => v - decoder.b_dec[i]!);
+      const kept = Array.from({ length: n }, (_, j) => j)
+        .sort((a, b) => dot(column(decoder, b), target) - dot(column(decoder, a), target) || a - b)
+        .slice(0, candidates)
+        .sort((a, b) => a - b);
+      const sub = {
+        W_dec: new Float32Array(d * candidates),
+        b_dec: decoder.b_dec,
+        dModel: d,
+        nLatents: candidates,
+      };
+      kept.forEach((j, c) => column(decoder, j).forEach((v, i) => (sub.W_dec[i * candidates + c] = v)));
+      const exact = pursueLatents(sub, x.subarray(row * d, (row + 1) * d), 1, k);
+      assert.deepEqual(
+        [...latents.indices.subarray(row * k, (row + 1) * k)],
+        [...exact.indices].map((c) => kept[c]!),
+        `row ${row}: the same atoms`,
+      );
+      assert.deepEqual([...latents.values.subarray(row * k, (row + 1) * k)], [...exact.values], `row ${row}`);
+    }
+  });
+
+  it('recovers planted codes exactly through the screen', () => {
+    const d = 48;
+    const n = 8192;
+    const k = 5;
+    const decoder = unitDecoder(d, n, 31);
+    const uniform = mulberry32(32);
+    const code = new Map<number, number>();
+    while (code.size < k) code.set(Math.floor(uniform() * n), 0.5 + uniform());
+    const x = new Float32Array(d);
+    for (let i = 0; i < d; i++) {
+      let sum = decoder.b_dec[i]!;
+      for (const [j, c] of code) sum += c * decoder.W_dec[i * n + j]!;
+      x[i] = sum;
+    }
+    const latents = pursueLatents(decoder, x, 1, k);
+    const expected = [...code].sort((a, b) => b[1] - a[1]);
+    assert.deepEqual(
+      [...latents.indices],
+      expected.map(([j]) => j),
+    );
+    expected.forEach(([, c], t) => assert.ok(Math.abs(latents.values[t]! - c) < 1e-4, `weight ${t}`));
   });
 
   it('rejects a wrong-sized input, a non-finite value and a k outside 1..nLatents, naming the fix', () => {

@@ -63,7 +63,7 @@ test('steer search with feature edits through the SAE changes the scores; no edi
   );
 });
 
-test('steer=reconstructed code=pursuit keeps the scores closer to the unsteered query than the encoder does', async () => {
+test('steer=reconstructed pursues the query by default, keeping the scores closer to the unsteered query than code=encoder', async () => {
   const drift = async (options: string): Promise<number> => {
     const out = await searchCompared(`"what is a degree worth" ${options}`);
     const before = new Map(out.baseline.map((hit) => [hit.id, hit.score]));
@@ -73,13 +73,15 @@ test('steer=reconstructed code=pursuit keeps the scores closer to the unsteered 
     );
   };
   const residual = await drift('');
-  const byEncoder = await drift('steer=reconstructed');
+  const byEncoder = await drift('steer=reconstructed code=encoder');
   const byPursuit = await drift('steer=reconstructed code=pursuit');
+  const byDefault = await drift('steer=reconstructed');
   assert.equal(residual, 0);
   assert.ok(byPursuit > 0 && byPursuit < byEncoder, `pursuit ${byPursuit} vs encoder ${byEncoder}`);
+  assert.equal(byDefault, byPursuit, 'code=auto (the default) pursues under steer=reconstructed');
   const bad = await runSteer(['search', '"x" code=lasso', '--index', 'small', '--json'], { cwd });
   assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /expected code to be one of 'encoder', 'pursuit', found "lasso"/);
+  assert.match(bad.stderr, /expected code to be one of 'auto', 'encoder', 'pursuit', found "lasso"/);
 });
 
 test("a relative strength is a multiple of the query's own unit, reported with the edits", async () => {

@@ -20,7 +20,7 @@ const OPTION_KEYS: Array<{ key: string; doc: string; example: string }> = [
   },
   {
     key: 'code',
-    doc: "how the query's latents are found: the SAE's encoder, or pursuit over its decoder (closer to the query, slower)",
+    doc: "how the query's latents are found: auto (pursuit for steer=reconstructed, else the encoder; the default), the SAE's encoder, or pursuit over its decoder (closer to the query, slower)",
     example: 'code=pursuit',
   },
   { key: 'candidates', doc: 'ANN candidates examined (1 to 10000, at least k)', example: 'candidates=200' },
