@@ -9,7 +9,7 @@ const MAX_SWEEPS = 200;
 const SWEEP_TOLERANCE = 1e-7;
 
 /**
- * Pursuit over every atom costs k passes over W_dec per query (12 s at the paper's 196,608 latents, k = 128). An
+ * Pursuit over every atom costs k passes over W_dec per query (12.4 s at the paper's 196,608 latents, k = 128). An
  * SAE with more atoms than {@link pursuitCandidates} allows has its atoms screened first: one pass ranks them by
  * their alignment with x - b_dec, and the pursuit chooses among the best-aligned ones only.
  */
