@@ -197,11 +197,16 @@ export class SteerEngine {
     // SAE keeps of the query); a configured default does so only when there is an SAE to reconstruct with.
     const reconstruct =
       steerMode === 'reconstructed' && (plan.options.steer !== undefined || this.parts.sae !== undefined);
+    let steering: ResolvedQuery['steering'];
     if (edits.length > 0 || reconstruct) {
       const sae = this.requireSae(edits.length > 0 ? 'a query with feature edits' : 'steer=reconstructed');
+      steering = {
+        mode: steerMode,
+        code: resolveQueryCoding(plan.options.code ?? this.config?.queryCode, steerMode),
+      };
       const steered = await sae.steer(baseVector, edits, {
         mode: steerMode,
-        coding: resolveQueryCoding(plan.options.code ?? this.config?.queryCode, steerMode),
+        coding: steering.code,
         returnLatents: false,
       });
       vector = steered.vector;
@@ -221,6 +226,7 @@ export class SteerEngine {
       mode,
       index: plan.options.index ?? defaults.index,
       filter: plan.filter,
+      ...(steering ? { steering } : {}),
       diagnostics,
     };
   }

@@ -1,6 +1,7 @@
 // Types of the steering pipeline shared by the CLI, the bridge and the language server.
 import type { Diagnostic, SteeringPlan } from '@steer/grammar';
 import type { Filter, SearchHit } from '@steer/search';
+import type { QueryCoding, SteerMode } from '@steer/sae/files';
 
 export { SteerQueryError } from './errors.js';
 
@@ -24,6 +25,12 @@ export interface ResolvedQuery {
   mode: 'dense' | 'sparse' | 'hybrid';
   index?: string;
   filter?: Filter;
+  /**
+   * How the SAE formed `vector`, when it did (edits, or `steer=reconstructed`): the steering mode and how the
+   * query's latents were found (`code=auto` resolved to the encoder or pursuit). Absent when `vector` is the
+   * embedding itself.
+   */
+  steering?: { mode: SteerMode; code: QueryCoding };
   diagnostics: Diagnostic[];
 }
 

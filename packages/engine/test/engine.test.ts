@@ -99,8 +99,12 @@ test('steer=reconstructed pursues the query by default (code=auto); code=encoder
   const byPursuit = await engine.resolve('"slanted" -f3 steer=reconstructed code=pursuit');
   assert.deepEqual(rounded(byPursuit.vector), [0.6, 0.8, 0, 0]);
   for (const query of ['"slanted" -f3 steer=reconstructed', '"slanted" -f3 steer=reconstructed code=auto']) {
-    assert.deepEqual(rounded((await engine.resolve(query)).vector), [0.6, 0.8, 0, 0], `${query} pursues`);
+    const resolved = await engine.resolve(query);
+    assert.deepEqual(rounded(resolved.vector), [0.6, 0.8, 0, 0], `${query} pursues`);
+    assert.deepEqual(resolved.steering, { mode: 'reconstructed', code: 'pursuit' }, 'and says so');
   }
+  assert.deepEqual((await engine.resolve('"slanted" -f3')).steering, { mode: 'residual', code: 'encoder' });
+  assert.equal((await engine.resolve('"slanted"')).steering, undefined, 'no steering, nothing to report');
   // Without edits too: steer=reconstructed searches with what the SAE keeps of the query.
   assert.deepEqual(
     rounded((await engine.resolve('"slanted" steer=reconstructed code=encoder')).vector),

@@ -79,6 +79,20 @@ test('steer=reconstructed pursues the query by default, keeping the scores close
   assert.equal(residual, 0);
   assert.ok(byPursuit > 0 && byPursuit < byEncoder, `pursuit ${byPursuit} vs encoder ${byEncoder}`);
   assert.equal(byDefault, byPursuit, 'code=auto (the default) pursues under steer=reconstructed');
+  const reported = await runSteer(
+    [
+      'search',
+      '"what is a degree worth" steer=reconstructed',
+      '--index',
+      'small',
+      '--sae',
+      demoSae,
+      '--json',
+    ],
+    { cwd },
+  );
+  assert.equal(reported.code, 0, reported.stderr);
+  assert.deepEqual(JSON.parse(reported.stdout).steering, { mode: 'reconstructed', code: 'pursuit' });
   const bad = await runSteer(['search', '"x" code=lasso', '--index', 'small', '--json'], { cwd });
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /expected code to be one of 'auto', 'encoder', 'pursuit', found "lasso"/);

@@ -67,6 +67,7 @@ export const searchCommand: Command = {
             ...(unit !== undefined ? { unit } : {}),
           })),
           ...(result.resolved.plan.strengthUnit ? { strengthUnit: result.resolved.plan.strengthUnit } : {}),
+          ...(result.resolved.steering ? { steering: result.resolved.steering } : {}),
           diagnostics: result.resolved.diagnostics,
         });
         return 0;
