@@ -33,40 +33,49 @@ function column(
   return Array.from({ length: decoder.dModel }, (_, i) => decoder.W_dec[i * decoder.nLatents + j]!);
 }
 
+/**
+ * Plants `rows` codes of k random atoms (weights 0.5-1.5) in `decoder`, pursues their decodings and checks that each
+ * row comes back exactly: the planted atoms, strongest first, and their weights.
+ */
+function expectRecovered(
+  decoder: ReturnType<typeof unitDecoder>,
+  k: number,
+  rows: number,
+  seed: number,
+): void {
+  const { dModel: d, nLatents: n } = decoder;
+  const uniform = mulberry32(seed);
+  const x = new Float32Array(rows * d);
+  const planted: Array<Map<number, number>> = [];
+  for (let row = 0; row < rows; row++) {
+    const code = new Map<number, number>();
+    while (code.size < k) code.set(Math.floor(uniform() * n), 0.5 + uniform());
+    planted.push(code);
+    for (let i = 0; i < d; i++) {
+      let sum = decoder.b_dec[i]!;
+      for (const [j, c] of code) sum += c * decoder.W_dec[i * n + j]!;
+      x[row * d + i] = sum;
+    }
+  }
+  const latents = pursueLatents(decoder, x, rows, k);
+  assert.equal(latents.batch, rows);
+  assert.equal(latents.k, k);
+  for (let row = 0; row < rows; row++) {
+    const expected = [...planted[row]!].sort((a, b) => b[1] - a[1]);
+    assert.deepEqual(
+      [...latents.indices.subarray(row * k, (row + 1) * k)],
+      expected.map(([j]) => j),
+      `row ${row}: the planted atoms, strongest first`,
+    );
+    expected.forEach(([, c], t) =>
+      assert.ok(Math.abs(latents.values[row * k + t]! - c) < 1e-4, `row ${row} weight ${t}`),
+    );
+  }
+}
+
 describe('pursueLatents', () => {
   it('recovers planted non-negative codes exactly: the atoms and their weights', () => {
-    const d = 64;
-    const n = 128;
-    const k = 4;
-    const decoder = unitDecoder(d, n, 7);
-    const uniform = mulberry32(8);
-    const rows = 20;
-    const x = new Float32Array(rows * d);
-    const planted: Array<Map<number, number>> = [];
-    for (let row = 0; row < rows; row++) {
-      const code = new Map<number, number>();
-      while (code.size < k) code.set(Math.floor(uniform() * n), 0.5 + uniform());
-      planted.push(code);
-      for (let i = 0; i < d; i++) {
-        let sum = decoder.b_dec[i]!;
-        for (const [j, c] of code) sum += c * decoder.W_dec[i * n + j]!;
-        x[row * d + i] = sum;
-      }
-    }
-    const latents = pursueLatents(decoder, x, rows, k);
-    assert.equal(latents.batch, rows);
-    assert.equal(latents.k, k);
-    for (let row = 0; row < rows; row++) {
-      const expected = [...planted[row]!].sort((a, b) => b[1] - a[1]);
-      assert.deepEqual(
-        [...latents.indices.subarray(row * k, (row + 1) * k)],
-        expected.map(([j]) => j),
-        `row ${row}: the planted atoms, strongest first`,
-      );
-      expected.forEach(([, c], t) =>
-        assert.ok(Math.abs(latents.values[row * k + t]! - c) < 1e-4, `row ${row} weight ${t}`),
-      );
-    }
+    expectRecovered(unitDecoder(64, 128, 7), 4, 20, 8);
   });
 
   it('returns the non-negative least-squares fit on its atoms (KKT conditions in float64) and beats the encoder', async () => {
@@ -183,26 +192,7 @@ describe('pursueLatents', () => {
   });
 
   it('recovers planted codes exactly through the screen', () => {
-    const d = 48;
-    const n = 8192;
-    const k = 5;
-    const decoder = unitDecoder(d, n, 31);
-    const uniform = mulberry32(32);
-    const code = new Map<number, number>();
-    while (code.size < k) code.set(Math.floor(uniform() * n), 0.5 + uniform());
-    const x = new Float32Array(d);
-    for (let i = 0; i < d; i++) {
-      let sum = decoder.b_dec[i]!;
-      for (const [j, c] of code) sum += c * decoder.W_dec[i * n + j]!;
-      x[i] = sum;
-    }
-    const latents = pursueLatents(decoder, x, 1, k);
-    const expected = [...code].sort((a, b) => b[1] - a[1]);
-    assert.deepEqual(
-      [...latents.indices],
-      expected.map(([j]) => j),
-    );
-    expected.forEach(([, c], t) => assert.ok(Math.abs(latents.values[t]! - c) < 1e-4, `weight ${t}`));
+    expectRecovered(unitDecoder(48, 8192, 31), 5, 3, 32);
   });
 
   it('rejects a wrong-sized input, a non-finite value and a k outside 1..nLatents, naming the fix', () => {

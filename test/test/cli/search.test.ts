@@ -41,20 +41,21 @@ test('steer search --json prints {"hits": [{id, score, text}]} ranked by score',
 
 type Hits = Array<{ id: string; score: number }>;
 
-/** `steer search <query> --compare --json` on the small index with the demo SAE; fails the test on a non-zero exit. */
-async function searchCompared(query: string): Promise<{ hits: Hits; baseline: Hits }> {
-  const args = ['search', query, '--index', 'small', '--sae', demoSae, '--json', '--compare'];
+/** `steer search <query> --json [...extra]` on the small index with the demo SAE; fails the test on a non-zero exit. */
+async function searchJson<T>(query: string, extra: string[] = []): Promise<T> {
+  const args = ['search', query, '--index', 'small', '--sae', demoSae, '--json', ...extra];
   const result = await runSteer(args, { cwd });
   assert.equal(result.code, 0, result.stderr);
-  return parseJsonOutput<{ hits: Hits; baseline: Hits }>(result);
+  return parseJsonOutput<T>(result);
+}
+
+/** `steer search <query> --compare --json` on the small index with the demo SAE. */
+function searchCompared(query: string): Promise<{ hits: Hits; baseline: Hits }> {
+  return searchJson(query, ['--compare']);
 }
 
 test('steer search with feature edits through the SAE changes the scores; no edits changes nothing', async () => {
-  const plain = parseJsonOutput<{ hits: Array<{ id: string; score: number }> }>(
-    await runSteer(['search', '"what is a degree worth"', '--index', 'small', '--sae', demoSae, '--json'], {
-      cwd,
-    }),
-  );
+  const plain = await searchJson<{ hits: Hits }>('"what is a degree worth"');
   const out = await searchCompared('"what is a degree worth" +f0*0.8');
   assert.deepEqual(out.baseline, plain.hits);
   assert.notDeepEqual(
@@ -79,44 +80,19 @@ test('steer=reconstructed pursues the query by default, keeping the scores close
   assert.equal(residual, 0);
   assert.ok(byPursuit > 0 && byPursuit < byEncoder, `pursuit ${byPursuit} vs encoder ${byEncoder}`);
   assert.equal(byDefault, byPursuit, 'code=auto (the default) pursues under steer=reconstructed');
-  const reported = await runSteer(
-    [
-      'search',
-      '"what is a degree worth" steer=reconstructed',
-      '--index',
-      'small',
-      '--sae',
-      demoSae,
-      '--json',
-    ],
-    { cwd },
-  );
-  assert.equal(reported.code, 0, reported.stderr);
-  assert.deepEqual(JSON.parse(reported.stdout).steering, { mode: 'reconstructed', code: 'pursuit' });
+  const reported = await searchJson<{ steering: unknown }>('"what is a degree worth" steer=reconstructed');
+  assert.deepEqual(reported.steering, { mode: 'reconstructed', code: 'pursuit' });
   const bad = await runSteer(['search', '"x" code=lasso', '--index', 'small', '--json'], { cwd });
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /expected code to be one of 'auto', 'encoder', 'pursuit', found "lasso"/);
 });
 
 test("a relative strength is a multiple of the query's own unit, reported with the edits", async () => {
-  const result = await runSteer(
-    [
-      'search',
-      '"what is a degree worth" +f0*2x ~"coffee"/2 -f7*0.5x',
-      '--index',
-      'small',
-      '--sae',
-      demoSae,
-      '--json',
-    ],
-    { cwd },
-  );
-  assert.equal(result.code, 0, result.stderr);
   type Edit = { feature: number; op: string; value: number; relative?: number; unit?: number };
-  const out = parseJsonOutput<{
+  const out = await searchJson<{
     edits: Edit[];
     strengthUnit: { unit: number; scale: number; queryNorm: number; basis: string };
-  }>(result);
+  }>('"what is a degree worth" +f0*2x ~"coffee"/2 -f7*0.5x');
   assert.equal(out.strengthUnit.basis, 'query');
   assert.ok(Math.abs(out.strengthUnit.unit - out.strengthUnit.scale * out.strengthUnit.queryNorm) < 1e-9);
   const close = (a: number, b: number) => Math.abs(a - b) < 1e-9 * Math.max(1, Math.abs(b));
