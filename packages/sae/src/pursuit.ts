@@ -86,7 +86,7 @@ export function pursueLatents(decoder: Decoder, x: Float32Array, batch: number, 
         }
       : undefined;
   const full: Dictionary = { W: W_dec, n: nLatents, norms, features: undefined };
-  const state = pursuitState(dModel, k, Math.max(nLatents, candidates));
+  const state = pursuitState(dModel, k, nLatents);
   for (let row = 0; row < batch; row++) {
     for (let i = 0; i < dModel; i++) {
       const value = x[row * dModel + i]!;
