@@ -4,6 +4,7 @@ import type { FeatureDescription } from '@steer/catalog';
 import {
   format,
   nodeAt,
+  STEER_VALUES,
   type AstNode,
   type Edit,
   type Position,
@@ -11,7 +12,13 @@ import {
   type Statement,
 } from '@steer/grammar';
 import { MarkupKind, type Hover } from 'vscode-languageserver';
-import { resolveQueryCoding, type QueryCodeChoice, type QueryCoding } from '@steer/sae/files';
+import {
+  QUERY_CODE_CHOICES,
+  resolveQueryCoding,
+  type QueryCodeChoice,
+  type QueryCoding,
+  type SteerMode,
+} from '@steer/sae/files';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { percent, type DocumentContext, type LspCatalog } from './context.js';
 import { contains, parsed, referenceAt, statementAt } from './document.js';
@@ -130,13 +137,12 @@ async function conceptMarkdown(
 function queryCoding(statement: Statement | undefined, context: DocumentContext): QueryCoding {
   const options = statement?.kind === 'query' ? statement.options : [];
   const last = (key: string) => options.filter((o) => o.key === key).pop()?.value;
-  const code = last('code');
-  const steer = last('steer');
-  const choice: QueryCodeChoice | undefined =
-    code === 'auto' || code === 'encoder' || code === 'pursuit' ? code : context.queryCode;
+  // A value the grammar rejects is already a diagnostic; hover then codes the text by the configured default.
+  const code = last('code') as QueryCodeChoice | undefined;
+  const steer = last('steer') as SteerMode | undefined;
   return resolveQueryCoding(
-    choice,
-    steer === 'residual' || steer === 'reconstructed' ? steer : (context.steerMode ?? 'residual'),
+    code !== undefined && QUERY_CODE_CHOICES.includes(code) ? code : context.queryCode,
+    steer !== undefined && STEER_VALUES.includes(steer) ? steer : (context.steerMode ?? 'residual'),
   );
 }
 
