@@ -109,6 +109,9 @@ export interface Reconstructions {
   queriesHat: Float32Array;
   /** The queries decoded from their pursuit codes (`reconstructed-pursuit`). */
   queriesPursuedHat: Float32Array;
+  /** The encoder's codes of the documents and queries (the `sparse` rows). */
+  documentLatents: SparseLatents;
+  queryLatents: SparseLatents;
 }
 
 const CUTOFF = 10;
@@ -327,6 +330,8 @@ async function methodRuns(
     documentsHat: docRecon,
     queriesHat: queryRecon,
     queriesPursuedHat: queryPursued,
+    documentLatents: docLatents,
+    queryLatents,
   });
   const steerEach = (steer: SteerOptions) => steeredQueries(sae, queryVectors, queries.length, dims, steer);
   const residual = await steerEach({});

@@ -21,4 +21,4 @@ export {
   type QueryCodeChoice,
   type SteerMode,
 } from './sparse-ops.js';
-export { pursueLatents } from './pursuit.js';
+export { pursueLatents, PURSUIT_CANDIDATES_PER_ATOM } from './pursuit.js';

@@ -53,15 +53,30 @@ function decoderColumnNorms(decoder: Decoder): Float64Array {
  * aligned with the remainder. Returns latents in the encoder's layout: k per row, strongest first, rows with fewer
  * atoms padded with zero values (on features not otherwise in the row). Deterministic: ties go to the lower feature.
  * Exact over every atom up to {@link PURSUIT_EXACT_ATOMS}; a larger SAE is screened first (see
- * {@link pursuitCandidates}).
- * @throws SaeError `invalid_input` when `x` is not batch × dModel finite values or `k` is not in 1..nLatents.
+ * {@link pursuitCandidates}). `options.candidates` sets the screen's size instead (between k and nLatents; nLatents
+ * is exact pursuit), for measuring what screening costs on an SAE small enough to pursue exactly.
+ * @throws SaeError `invalid_input` when `x` is not batch × dModel finite values, `k` is not in 1..nLatents or
+ *   `options.candidates` is not in k..nLatents.
  */
-export function pursueLatents(decoder: Decoder, x: Float32Array, batch: number, k: number): SparseLatents {
+export function pursueLatents(
+  decoder: Decoder,
+  x: Float32Array,
+  batch: number,
+  k: number,
+  options: { candidates?: number } = {},
+): SparseLatents {
   const { W_dec, b_dec, dModel, nLatents } = decoder;
   if (!Number.isInteger(k) || k < 1 || k > nLatents) {
     throw new SaeError(
       'invalid_input',
       `sae: pursuit needs k between 1 and the SAE's ${nLatents} latents; got ${k}`,
+    );
+  }
+  const candidates = options.candidates ?? pursuitCandidates(nLatents, k);
+  if (!Number.isInteger(candidates) || candidates < k || candidates > nLatents) {
+    throw new SaeError(
+      'invalid_input',
+      `sae: pursuit screens to between k = ${k} and the SAE's ${nLatents} candidate atoms; got ${options.candidates}`,
     );
   }
   if (!Number.isInteger(batch) || batch < 0 || x.length !== batch * dModel) {
@@ -75,7 +90,6 @@ export function pursueLatents(decoder: Decoder, x: Float32Array, batch: number, 
   const values = new Float32Array(batch * k);
   const target = new Float64Array(dModel);
   const chosen = new Uint8Array(nLatents);
-  const candidates = pursuitCandidates(nLatents, k);
   const screened: Dictionary | undefined =
     candidates < nLatents
       ? {

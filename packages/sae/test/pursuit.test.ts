@@ -164,30 +164,26 @@ describe('pursueLatents', () => {
     const decoder = unitDecoder(d, n, 21);
     const candidates = pursuitCandidates(n, k);
     assert.ok(candidates < n, 'this SAE is screened');
-    const rows = 4;
-    const x = randomVectors(rows, d, 22);
-    const latents = pursueLatents(decoder, x, rows, k);
-    for (let row = 0; row < rows; row++) {
-      // The screen, computed independently: atoms ranked by alignment with x - b_dec (unit columns here).
-      const target = Array.from(x.subarray(row * d, (row + 1) * d), (v, i) => v - decoder.b_dec[i]!);
-      const kept = Array.from({ length: n }, (_, j) => j)
-        .sort((a, b) => dot(column(decoder, b), target) - dot(column(decoder, a), target) || a - b)
-        .slice(0, candidates)
-        .sort((a, b) => a - b);
-      const sub = {
-        W_dec: new Float32Array(d * candidates),
-        b_dec: decoder.b_dec,
-        dModel: d,
-        nLatents: candidates,
-      };
-      kept.forEach((j, c) => column(decoder, j).forEach((v, i) => (sub.W_dec[i * candidates + c] = v)));
-      const exact = pursueLatents(sub, x.subarray(row * d, (row + 1) * d), 1, k);
-      assert.deepEqual(
-        [...latents.indices.subarray(row * k, (row + 1) * k)],
-        [...exact.indices].map((c) => kept[c]!),
-        `row ${row}: the same atoms`,
+    const x = randomVectors(4, d, 22);
+    expectScreened(decoder, x, k, candidates, pursueLatents(decoder, x, 4, k));
+  });
+
+  it('screens a small SAE to the candidates it is given, and pursues exactly when given all its atoms', () => {
+    const d = 10;
+    const n = 300;
+    const k = 4;
+    const decoder = unitDecoder(d, n, 41);
+    const x = randomVectors(5, d, 42);
+    expectScreened(decoder, x, k, 32, pursueLatents(decoder, x, 5, k, { candidates: 32 }));
+    assert.deepEqual(pursueLatents(decoder, x, 5, k, { candidates: n }), pursueLatents(decoder, x, 5, k));
+    for (const bad of [k - 1, n + 1, 2.5]) {
+      assert.throws(
+        () => pursueLatents(decoder, x, 5, k, { candidates: bad }),
+        (error: unknown) =>
+          error instanceof SaeError &&
+          error.code === 'invalid_input' &&
+          error.message.includes(`between k = ${k} and the SAE's ${n} candidate atoms; got ${bad}`),
       );
-      assert.deepEqual([...latents.values.subarray(row * k, (row + 1) * k)], [...exact.values], `row ${row}`);
     }
   });
 
@@ -218,4 +214,37 @@ function dot(a: readonly number[], b: readonly number[]): number {
   let sum = 0;
   for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
   return sum;
+}
+
+/** Checks `latents` against exact pursuit of each row over the `candidates` atoms best aligned with x - b_dec. */
+function expectScreened(
+  decoder: ReturnType<typeof unitDecoder>,
+  x: Float32Array,
+  k: number,
+  candidates: number,
+  latents: ReturnType<typeof pursueLatents>,
+): void {
+  const { dModel: d, nLatents: n } = decoder;
+  for (let row = 0; row < latents.batch; row++) {
+    // The screen, computed independently: atoms ranked by alignment with x - b_dec (unit columns here).
+    const target = Array.from(x.subarray(row * d, (row + 1) * d), (v, i) => v - decoder.b_dec[i]!);
+    const kept = Array.from({ length: n }, (_, j) => j)
+      .sort((a, b) => dot(column(decoder, b), target) - dot(column(decoder, a), target) || a - b)
+      .slice(0, candidates)
+      .sort((a, b) => a - b);
+    const sub = {
+      W_dec: new Float32Array(d * candidates),
+      b_dec: decoder.b_dec,
+      dModel: d,
+      nLatents: candidates,
+    };
+    kept.forEach((j, c) => column(decoder, j).forEach((v, i) => (sub.W_dec[i * candidates + c] = v)));
+    const exact = pursueLatents(sub, x.subarray(row * d, (row + 1) * d), 1, k);
+    assert.deepEqual(
+      [...latents.indices.subarray(row * k, (row + 1) * k)],
+      [...exact.indices].map((c) => kept[c]!),
+      `row ${row}: the same atoms`,
+    );
+    assert.deepEqual([...latents.values.subarray(row * k, (row + 1) * k)], [...exact.values], `row ${row}`);
+  }
 }

@@ -4,13 +4,14 @@
 // the original beside the paper's, bootstrap intervals over queries and the spread over training seeds.
 import type { Embedder } from '@steer/embed';
 import { formatMachine, type MachineInfo } from '@steer/onnx';
-import { loadSae } from '@steer/sae';
+import { loadSae, readSaeWeights } from '@steer/sae';
 import type { SearchBackend } from '@steer/search';
 import type { EvalDataset } from '../datasets.js';
 import { datasetHashes, embedderLabel, type DatasetHashes } from '../provenance.js';
 import { paperRetention } from '../report.js';
-import type { EvalMethod, EvalResult } from '../run-eval.js';
+import type { EvalMethod, EvalResult, Reconstructions } from '../run-eval.js';
 import { evaluateSae } from '../run-eval.js';
+import { measureAlternatives, renderAlternatives, type AlternativeRun } from './alternatives.js';
 import { errorHeadroom, type ErrorHeadroom } from './headroom.js';
 import {
   averageSeries,
@@ -48,6 +49,8 @@ export interface Table1Options {
   nLatents?: number;
   /** Also measure each SAE's error headroom (reconstructed retrieval with its error scaled down; Table 1 does). */
   headroom?: boolean;
+  /** Also measure the rules tried and not adopted on each SAE ({@link measureAlternatives}; Table 1 does). */
+  alternatives?: boolean;
   onProgress?: ProgressSink;
 }
 
@@ -69,6 +72,8 @@ export interface Table1Entry {
   result: EvalResult;
   /** Reconstruction error of documents and queries, and retrieval with that error scaled down (when measured). */
   headroom?: ErrorHeadroom;
+  /** The rules tried and not adopted, measured on this SAE (when measured). */
+  alternatives?: AlternativeRun[];
 }
 
 /** Result of {@link runTable1}. */
@@ -172,6 +177,7 @@ export async function evaluateGrid(
         const sae = await loadSae(cached.dir);
         try {
           let headroom: ErrorHeadroom | undefined;
+          let reconstructions: Reconstructions | undefined;
           const result = await evaluateSae({
             dataset,
             sae,
@@ -185,10 +191,15 @@ export async function evaluateGrid(
                 done: p.done,
                 total: p.total,
               }),
-            ...(options.headroom
-              ? { onReconstructed: (vectors) => (headroom = errorHeadroom(dataset, vectors)) }
-              : {}),
+            onReconstructed: (vectors) => {
+              reconstructions = vectors;
+              if (options.headroom) headroom = errorHeadroom(dataset, vectors);
+            },
           });
+          const alternatives =
+            options.alternatives && reconstructions
+              ? measureAlternatives(dataset, await readSaeWeights(cached.dir), k, reconstructions)
+              : undefined;
           entries.push({
             dataset: dataset.name,
             k,
@@ -202,6 +213,7 @@ export async function evaluateGrid(
             training: cached.manifest.training ?? {},
             result,
             ...(headroom ? { headroom } : {}),
+            ...(alternatives ? { alternatives } : {}),
           });
         } finally {
           await sae.dispose();
@@ -232,7 +244,7 @@ export async function runTable1(options: Table1Options): Promise<Table1Result> {
   const ks = options.ks ?? [32, 64, 128];
   return {
     entries: await evaluateGrid(
-      { headroom: true, ...options },
+      { headroom: true, alternatives: true, ...options },
       ks,
       'default',
       vectorCache(options.embedder, options.onProgress),
@@ -723,6 +735,7 @@ export function renderTable1(result: Table1Result, command: string, date: Date, 
     '',
     ...steerReconstructedSection(result.entries),
     ...headroomSection(result.entries),
+    ...renderAlternatives(cellsOf(result.entries), METHOD_LABELS),
     '## Every SAE',
     '',
     trainingTable(result.entries),
