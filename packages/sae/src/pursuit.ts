@@ -19,9 +19,9 @@ export const PURSUIT_CANDIDATES_PER_ATOM = 8;
 
 /**
  * How many atoms pursuit considers for a k-sparse code over `nLatents` atoms: every atom up to
- * {@link PURSUIT_EXACT_ATOMS} (exact), else the 8k best aligned with the input, or 4,096 if that is more. On the
- * trained SAEs of `docs/results/table1.md` (2,048 latents), choosing among 8k screened atoms raised the queries'
- * NMSE from 0.295 to 0.314 (k = 32) and from 0.083 to 0.093 (k = 128); see the SPEC's `code=` section.
+ * {@link PURSUIT_EXACT_ATOMS} (exact), else the 8k best aligned with the input, or 4,096 if that is more. What
+ * choosing among 8k screened atoms costs in fit is measured on the trained SAEs of `docs/results/table1.md`
+ * (`reconstructed-pursuit-screened` under "Tried and not adopted"); see the SPEC's `code=` section.
  */
 export function pursuitCandidates(nLatents: number, k: number): number {
   if (nLatents <= PURSUIT_EXACT_ATOMS) return nLatents;
