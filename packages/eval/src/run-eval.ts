@@ -137,18 +137,11 @@ export function meanSquaredError(a: Float32Array, b: Float32Array): number {
   return sum / a.length;
 }
 
-/**
- * Exact sparse retrieval via an inverted index: score(q, d) = sum over shared latents of q_i * d_i / |d| with
- * `documentNorm: 'l2'` (|d| the Euclidean norm of the document's positive latents), or q_i * d_i with `'none'`.
- * Returns, per query, the indices of the `cutoff` best documents sharing at least one latent with it, best first,
- * ties broken by document order. A document without any positive latent (zero norm) is never returned.
- */
-export function sparseSearch(
+/** Inverted index of documents' positive latents: feature -> (document, value, divided by |d| under `l2`). */
+export function postingLists(
   docs: SparseLatents,
-  queries: SparseLatents,
-  cutoff: number,
   documentNorm: SparseDocumentNorm,
-): number[][] {
+): Map<number, Array<{ doc: number; value: number }>> {
   const postings = new Map<number, Array<{ doc: number; value: number }>>();
   for (let d = 0; d < docs.batch; d++) {
     const norm = documentNorm === 'l2' ? latentNorm(docs, d) : 0;
@@ -162,6 +155,22 @@ export function sparseSearch(
       list.push({ doc: d, value: value * scale });
     }
   }
+  return postings;
+}
+
+/**
+ * Exact sparse retrieval via an inverted index: score(q, d) = sum over shared latents of q_i * d_i / |d| with
+ * `documentNorm: 'l2'` (|d| the Euclidean norm of the document's positive latents), or q_i * d_i with `'none'`.
+ * Returns, per query, the indices of the `cutoff` best documents sharing at least one latent with it, best first,
+ * ties broken by document order. A document without any positive latent (zero norm) is never returned.
+ */
+export function sparseSearch(
+  docs: SparseLatents,
+  queries: SparseLatents,
+  cutoff: number,
+  documentNorm: SparseDocumentNorm,
+): number[][] {
+  const postings = postingLists(docs, documentNorm);
   const results: number[][] = [];
   const scores = new Float64Array(docs.batch);
   for (let q = 0; q < queries.batch; q++) {

@@ -73,6 +73,11 @@ test('steer experiment table1 --latents trains SAEs of that size and says so in 
   );
   assert.match(md, /\| toy \| 4 \| 0 \| sae-[0-9a-f]{16} \| 16 \| 0\.03 \| \d+ \/ 2 \|/);
   assert.match(md, /## How faithful the SAE would have to be/);
+  assert.match(md, /## Tried and not adopted/);
+  assert.match(
+    md,
+    /\| toy \| 4 \| `sparse-query-top-2k` \| sparse \(Steer's rule: cosine\) \| [\d.]+% ± 0\.0 \| [+−][\d.]+ \|/,
+  );
   assert.match(md, /\| toy \| 4 \| \d\.\d{3} ± 0\.000 \| \d\.\d{3} ± 0\.000 \| \d\.\d{3} ± 0\.000 \| —? ?\|/);
 
   const tooFew = await run([...args.slice(0, 9), '2', ...args.slice(10)]);

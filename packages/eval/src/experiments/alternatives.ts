@@ -9,6 +9,7 @@ import { perQueryMetrics, topOverlap } from '../metrics.js';
 import {
   denseSearch,
   meanSquaredError,
+  postingLists,
   sparseSearch,
   type EvalMethod,
   type EvalResult,
@@ -90,17 +91,7 @@ function sparseSearchWithPrior(
   prior: Float64Array,
   cutoff: number,
 ): number[][] {
-  const postings = new Map<number, Array<{ doc: number; value: number }>>();
-  for (let d = 0; d < docs.batch; d++) {
-    for (let j = 0; j < docs.k; j++) {
-      const value = docs.values[d * docs.k + j]!;
-      if (value <= 0) continue;
-      const feature = docs.indices[d * docs.k + j]!;
-      let list = postings.get(feature);
-      if (!list) postings.set(feature, (list = []));
-      list.push({ doc: d, value });
-    }
-  }
+  const postings = postingLists(docs, 'none');
   const scores = new Float64Array(docs.batch);
   const order = Array.from({ length: docs.batch }, (_, d) => d);
   return Array.from({ length: queries.batch }, (_, q) => {

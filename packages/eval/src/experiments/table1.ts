@@ -1,7 +1,8 @@
 // Table 1 of the paper: retrieval through SAEs trained per dataset, K and seed on the dataset's documents only:
 // original / sparse (unit-normalised document codes; the paper's raw dot product as an extra row) / reconstructed
 // (dot product; cosine as an extra row) / residual MRR@10, with the retention of
-// the original beside the paper's, bootstrap intervals over queries and the spread over training seeds.
+// the original beside the paper's, bootstrap intervals over queries and the spread over training seeds, and the
+// rules tried and not adopted measured on the same SAEs (./alternatives.ts).
 import type { Embedder } from '@steer/embed';
 import { formatMachine, type MachineInfo } from '@steer/onnx';
 import { loadSae, readSaeWeights } from '@steer/sae';

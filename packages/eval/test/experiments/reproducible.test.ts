@@ -121,6 +121,15 @@ test('a small Table 1 trained twice from nothing gives bit-identical SAE ids and
     second.entries.map((e) => e.headroom),
     first.entries.map((e) => e.headroom),
   );
+  assert.deepEqual(
+    second.entries.map((e) => e.alternatives),
+    first.entries.map((e) => e.alternatives),
+    'the rules not adopted measure the same twice',
+  );
+  assert.ok(
+    first.entries.every((e) => (e.alternatives?.length ?? 0) >= 9),
+    'Table 1 measures the rules not adopted on every SAE',
+  );
   for (const e of first.entries) {
     const h = e.headroom!;
     const reconstructed = e.result.rows.find((r) => r.method === 'reconstructed')!;
