@@ -12,6 +12,7 @@ export {
 } from './artifact.js';
 export {
   applyEdits,
+  decodeSparse,
   latentNorm,
   type FeatureEdit,
   type SparseLatents,

@@ -2,7 +2,13 @@
 // reasons given in packages/train/RECIPE.md and the README come from the committed command instead of a probe:
 // other sparse scoring rules, longer sparse queries, a pursued query against encoder-coded documents, and pursuit
 // screened as an SAE of more than 4,096 latents would be.
-import { PURSUIT_CANDIDATES_PER_ATOM, pursueLatents, type SaeWeights, type SparseLatents } from '@steer/sae';
+import {
+  decodeSparse,
+  PURSUIT_CANDIDATES_PER_ATOM,
+  pursueLatents,
+  type SaeWeights,
+  type SparseLatents,
+} from '@steer/sae';
 import { dataMoments } from '@steer/train';
 import type { EvalDataset } from '../datasets.js';
 import { perQueryMetrics, topOverlap } from '../metrics.js';
@@ -104,23 +110,6 @@ function sparseSearchWithPrior(
     }
     return [...order].sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, cutoff);
   });
-}
-
-/** W_dec h + b_dec for every row of `latents` [rows, dModel]. */
-function decode(weights: SaeWeights, latents: SparseLatents): Float32Array {
-  const { W_dec, b_dec, dModel, nLatents } = weights;
-  const out = new Float32Array(latents.batch * dModel);
-  for (let r = 0; r < latents.batch; r++) {
-    const row = new Float64Array(b_dec);
-    for (let c = 0; c < latents.k; c++) {
-      const value = latents.values[r * latents.k + c]!;
-      if (value === 0) continue;
-      const j = latents.indices[r * latents.k + c]!;
-      for (let i = 0; i < dModel; i++) row[i]! += value * W_dec[i * nLatents + j]!;
-    }
-    out.set(row, r * dModel);
-  }
-  return out;
 }
 
 /**
@@ -235,7 +224,7 @@ export function measureAlternatives(
 
   const candidates = Math.min(nLatents, PURSUIT_CANDIDATES_PER_ATOM * k);
   if (candidates < nLatents) {
-    const screenedHat = decode(weights, pursueLatents(weights, queries, nQueries, k, { candidates }));
+    const screenedHat = decodeSparse(weights, pursueLatents(weights, queries, nQueries, k, { candidates }));
     const { variance } = dataMoments(documents, nDocs, dims);
     runs.push(
       judge(
