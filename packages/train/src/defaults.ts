@@ -1,8 +1,14 @@
 // Training defaults derived from the data (RECIPE.md): the number of latents and the epochs from the number of
 // training vectors, so that `steer train` needs no more than `--k` on a corpus of any size.
 
-/** Training vectors (rows, counting each group's documents) the default epochs aim to show the SAE. */
-const TARGET_ROWS_SEEN = 1_000_000;
+/** Training vectors (rows, counting each group's documents) the default epochs aim to show the SAE, at least. */
+const MIN_ROWS_SEEN = 1_000_000;
+
+/**
+ * Training vectors the default epochs aim to show per decoder weight (latents x dimensions), where that is more
+ * than {@link MIN_ROWS_SEEN}: a larger dictionary needs more updates to converge (RECIPE.md, section 4).
+ */
+export const ROWS_SEEN_PER_DECODER_WEIGHT = 4;
 
 /** The power of two nearest to `x` (x >= 1). */
 function nearestPowerOfTwo(x: number): number {
@@ -22,10 +28,19 @@ export function defaultLatents(rows: number, dModel: number, k = 1): number {
 
 /**
  * Default epochs for `rows` training vectors grouped with `neighbours` documents each (an epoch shows each row
- * as a query once, with its documents): enough epochs to show about a million vectors, between 10 and 100.
- * Early stopping on the validation split ends a run sooner when it stops improving.
+ * as a query once, with its documents): enough epochs to show the SAE {@link ROWS_SEEN_PER_DECODER_WEIGHT} vectors
+ * per weight of its decoder (`dictionary.nLatents * dictionary.dModel`), and at least a million, between 10 and
+ * 100. Early stopping on the validation split ends a run sooner when it stops improving.
  */
-export function defaultEpochs(rows: number, neighbours = 8): number {
+export function defaultEpochs(
+  rows: number,
+  neighbours = 8,
+  dictionary: { nLatents: number; dModel: number } = { nLatents: 0, dModel: 0 },
+): number {
+  const target = Math.max(
+    MIN_ROWS_SEEN,
+    ROWS_SEEN_PER_DECODER_WEIGHT * dictionary.nLatents * dictionary.dModel,
+  );
   const perEpoch = Math.max(1, rows) * (1 + neighbours);
-  return Math.max(10, Math.min(100, Math.round(TARGET_ROWS_SEEN / perEpoch)));
+  return Math.max(10, Math.min(100, Math.round(target / perEpoch)));
 }

@@ -150,7 +150,7 @@ function runShape(r: Resolved, rows: TrainingRows, scan: SourceScan): RunShape {
       ? 0
       : Math.min(10_000, Math.max(1, Math.round(nGroups * r.validationFraction)));
   const deadAfterRows = r.deadAfterRows ?? Math.min(1_000_000, (nGroups - nVal) * (1 + M));
-  const epochs = r.epochs ?? defaultEpochs(nGroups, M);
+  const epochs = r.epochs ?? defaultEpochs(nGroups, M, { nLatents: r.nLatents, dModel: rows.dModel });
   const queryWeight = M > 0 ? (r.queryWeight ?? M) : 1;
   const fingerprint = {
     dModel: rows.dModel,

@@ -293,11 +293,11 @@ async function runExperiment(args: CommandArgs, io: CommandIO): Promise<number> 
       vectors.dims,
       k,
       seed,
+      latents,
     );
     const plan: SaeTrainingPlan = {
       ...defaults,
       ...(epochs !== undefined ? { epochs } : {}),
-      ...(latents !== undefined ? { nLatents: latents } : {}),
     };
     const cached = await trainOrReuseSae(
       cacheDir,
@@ -530,11 +530,11 @@ async function runPerspectivesExperiment(run: ExperimentRun): Promise<unknown> {
       embedder.dims,
       kList(args, [32])[0]!,
       run.seeds[0]!,
+      run.latents,
     );
     const plan: SaeTrainingPlan = {
       ...defaults,
       ...(run.epochs !== undefined ? { epochs: run.epochs } : {}),
-      ...(run.latents !== undefined ? { nLatents: run.latents } : {}),
     };
     saeDir = (
       await trainOrReuseSae(

@@ -125,13 +125,15 @@ export async function defaultPlan(
   dims: number,
   k: number,
   seed: number,
+  nLatents?: number,
 ): Promise<SaeTrainingPlan> {
   // NOTE: @steer/train loads TensorFlow.js on first use; importing it lazily keeps `steer` start-up fast.
   const { defaultLatents, defaultEpochs, DEFAULT_RELATIVE_KLD_WEIGHT } = await import('@steer/train');
+  const latents = nLatents ?? defaultLatents(documents + extraRows, dims);
   return {
-    nLatents: defaultLatents(documents + extraRows, dims),
+    nLatents: latents,
     k,
-    epochs: defaultEpochs(documents + extraRows),
+    epochs: defaultEpochs(documents + extraRows, 8, { nLatents: latents, dModel: dims }),
     loss: 'scale-free',
     kldWeight: DEFAULT_RELATIVE_KLD_WEIGHT,
     neighbours: 8,

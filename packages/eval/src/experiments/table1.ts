@@ -134,10 +134,10 @@ async function planFor(
   kldWeight: number | 'default',
 ): Promise<SaeTrainingPlan> {
   const extra = vectors.leadQueries?.docIndex.length ?? 0;
-  const plan = await defaultPlan(dataset.documents.length, extra, vectors.dims, k, seed);
+  // The default epochs follow the latents (RECIPE.md, section 4), so `--latents` changes both.
+  const plan = await defaultPlan(dataset.documents.length, extra, vectors.dims, k, seed, options.nLatents);
   return {
     ...plan,
-    ...(options.nLatents !== undefined ? { nLatents: options.nLatents } : {}),
     ...(options.epochs !== undefined ? { epochs: options.epochs } : {}),
     ...(kldWeight !== 'default' ? { kldWeight } : {}),
   };
