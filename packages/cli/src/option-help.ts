@@ -155,7 +155,8 @@ const BY_COMMAND: Record<string, Record<string, OptionHelp>> = {
     epochs: {
       description:
         'most passes over the training data (early stopping on the validation split may end sooner)',
-      default: 'enough to show about a million vectors, between 10 and 100 (RECIPE.md)',
+      default:
+        'enough to show 4 vectors per decoder weight (latents x dims), at least a million, between 10 and 100 (RECIPE.md)',
     },
     loss: {
       description:
