@@ -99,6 +99,41 @@ describe('train', () => {
     }
   });
 
+  it('plans more epochs for a larger dictionary, as RECIPE.md section 4 says', async () => {
+    // 2,000 groups of 9 rows: a million vectors is 56 epochs; 16,384 latents x 32 dimensions ask for 4 vectors per
+    // decoder weight (2.1M), which the 100-epoch cap bounds. The run is stopped at its plan, before any step.
+    const dir = await tempDir();
+    try {
+      const { docs } = plantedData(32, 64, 3, 2000, 7);
+      const planned = async (nLatents: number): Promise<number> => {
+        let epochs = -1;
+        const stop = new Error('planned');
+        await assert.rejects(
+          train(
+            { dModel: 32, docs },
+            {
+              nLatents,
+              k: 3,
+              out: join(dir, `sae-${nLatents}`),
+              embedding,
+              onEvent: (e) => {
+                if (e.type !== 'recipe') return;
+                epochs = e.epochs;
+                throw stop;
+              },
+            },
+          ),
+          (err) => err === stop,
+        );
+        return epochs;
+      };
+      assert.equal(await planned(128), 56, 'a small dictionary: the million-vector floor');
+      assert.equal(await planned(16_384), 100, 'a large dictionary: 4 vectors per decoder weight, capped');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('trains with the KL loss over neighbour groups (documents as pseudo-queries)', async () => {
     const dir = await tempDir();
     try {

@@ -15,7 +15,8 @@ import {
   type Table1Result,
 } from '../../src/experiments/table1.js';
 import { paperRetention } from '../../src/report.js';
-import { leadText, saeCacheDir, type SaeTrainingPlan } from '../../src/experiments/shared.js';
+import { defaultPlan, leadText, saeCacheDir, type SaeTrainingPlan } from '../../src/experiments/shared.js';
+import { defaultEpochs } from '@steer/train';
 import { allElements, parseXml } from './helpers.js';
 
 const METHODS = Object.keys(METHOD_LABELS) as EvalMethod[];
@@ -420,5 +421,18 @@ test('the report says which machines trained its SAEs, and flags SAEs of several
       'AMD EPYC (avx512f avx2), 2 cores, linux x64, Node 20.20.2, onnxruntime-node 1.30.0 (1 SAE); ' +
       'Intel Xeon (avx2 fma), 2 cores, linux x64, Node 20.20.2, onnxruntime-node 1.30.0 (2 SAEs); ' +
       'not recorded (1 SAE, trained before Steer recorded machines).',
+  );
+});
+
+test('the default plan derives its epochs from the latents it trains, given or derived (--latents changes both)', async () => {
+  const derived = await defaultPlan(5000, 0, 512, 128, 0);
+  assert.equal(derived.nLatents, 2048);
+  assert.equal(derived.epochs, defaultEpochs(5000, 8, { nLatents: 2048, dModel: 512 }));
+  const given = await defaultPlan(5000, 0, 512, 128, 0, 4096);
+  assert.equal(given.nLatents, 4096);
+  assert.equal(given.epochs, defaultEpochs(5000, 8, { nLatents: 4096, dModel: 512 }));
+  assert.ok(
+    given.epochs > derived.epochs,
+    `${given.epochs} epochs for 4,096 latents, ${derived.epochs} for 2,048`,
   );
 });
