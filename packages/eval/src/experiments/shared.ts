@@ -130,13 +130,14 @@ export async function defaultPlan(
   // NOTE: @steer/train loads TensorFlow.js on first use; importing it lazily keeps `steer` start-up fast.
   const { defaultLatents, defaultEpochs, DEFAULT_RELATIVE_KLD_WEIGHT } = await import('@steer/train');
   const latents = nLatents ?? defaultLatents(documents + extraRows, dims);
+  const neighbours = 8;
   return {
     nLatents: latents,
     k,
-    epochs: defaultEpochs(documents + extraRows, 8, { nLatents: latents, dModel: dims }),
+    epochs: defaultEpochs(documents + extraRows, neighbours, { nLatents: latents, dModel: dims }),
     loss: 'scale-free',
     kldWeight: DEFAULT_RELATIVE_KLD_WEIGHT,
-    neighbours: 8,
+    neighbours,
     seed,
     leadQueries: extraRows > 0,
   };
