@@ -227,8 +227,18 @@ const BY_COMMAND: Record<string, Record<string, OptionHelp>> = {
       default: '0.05',
     },
     patience: {
-      description: 'epochs without validation improvement before stopping; 0 never stops early',
+      description:
+        'epochs without validation improvement before the plateau action (--plateau); 0 never acts',
       default: '3',
+    },
+    plateau: {
+      description:
+        'what a validation plateau does: anneal (decay the learning rate linearly to zero over --anneal-epochs, then stop) or stop (at once); the best validated weights are exported either way',
+      default: 'anneal',
+    },
+    'anneal-epochs': {
+      description: 'epochs of the anneal after a plateau',
+      default: 'a tenth of the epochs, at least 3',
     },
     'max-steps': {
       description: 'stop after this many steps in total and export the last weights',

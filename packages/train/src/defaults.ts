@@ -44,3 +44,11 @@ export function defaultEpochs(
   const perEpoch = Math.max(1, rows) * (1 + neighbours);
   return Math.max(10, Math.min(100, Math.round(target / perEpoch)));
 }
+
+/**
+ * Default epochs of the anneal after a validation plateau: a tenth of the planned `epochs`, at least 3. The learning
+ * rate falls linearly from where the schedule stood to zero over them (RECIPE.md, section 4).
+ */
+export function defaultAnnealEpochs(epochs: number): number {
+  return Math.max(3, Math.ceil(epochs / 10));
+}

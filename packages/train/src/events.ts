@@ -57,7 +57,10 @@ export type TrainEvent =
   | { type: 'resumed'; epoch: number; step: number }
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'checkpoint'; epoch: number; step: number; midEpoch: boolean; path: string }
-  | { type: 'early-stop'; epoch: number; bestEpoch: number }
+  /** A validation plateau after `epoch` started a linear anneal of the learning rate to zero over `epochs`. */
+  | { type: 'anneal'; epoch: number; bestEpoch: number; epochs: number }
+  /** Training ends before the planned epochs: after an anneal (`annealed`) or at a plateau (`--plateau stop`). */
+  | { type: 'early-stop'; epoch: number; bestEpoch: number; annealed: boolean }
   | { type: 'exported'; dir: string };
 
 /** What a finished run reports. */
@@ -76,6 +79,8 @@ export interface TrainResult {
   steps: number;
   bestEpoch: number | null;
   stoppedEarly: boolean;
+  /** The epoch after which a validation plateau started the anneal, or null. */
+  annealFromEpoch: number | null;
   validation: LossParts | null;
   stateDir: string;
 }

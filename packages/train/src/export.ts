@@ -20,6 +20,9 @@ export interface FinishedRun {
   steps: number;
   bestEpoch: number | null;
   stoppedEarly: boolean;
+  /** The epoch after which a plateau started the anneal, or null. */
+  annealFromEpoch: number | null;
+  annealEpochs: number;
   /** Documents per query group (M). */
   neighbours: number;
   queryWeight: number;
@@ -57,6 +60,10 @@ export async function exportSae(run: FinishedRun): Promise<void> {
         batch: r.batch,
         lr: r.lr,
         schedule: 'cosine',
+        patience: r.patience,
+        plateau: r.plateau,
+        annealEpochs: run.annealEpochs,
+        annealFromEpoch: run.annealFromEpoch,
         loss: r.loss,
         kldWeight: r.kldWeight,
         neighbours: run.neighbours,

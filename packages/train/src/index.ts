@@ -8,7 +8,7 @@ export {
   type BackendName,
   type BackendInfo,
 } from './backend/index.js';
-export { defaultLatents, defaultEpochs } from './defaults.js';
+export { defaultLatents, defaultEpochs, defaultAnnealEpochs } from './defaults.js';
 export { calibrateLoss, dataMoments, type LossCalibration, type LossScale } from './calibrate.js';
 export {
   DEFAULT_RELATIVE_KLD_WEIGHT,

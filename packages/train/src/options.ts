@@ -69,8 +69,15 @@ export interface TrainOptions {
   biasInit?: BiasInit;
   /** Fraction of query groups held out for validation (default 0.05; 0 disables validation and early stopping). */
   validationFraction?: number;
-  /** Epochs without validation improvement before stopping (default 3; 0 never stops early). */
+  /** Epochs without validation improvement before the plateau action (default 3; 0 never acts). */
   patience?: number;
+  /**
+   * What a validation plateau does (RECIPE.md, section 4): `anneal` (default) decays the learning rate linearly to
+   * zero over `annealEpochs` more epochs and then stops; `stop` stops at once (the behaviour of trainer code b106a5ca59feb5cf and earlier).
+   */
+  plateau?: PlateauAction;
+  /** Epochs of the anneal after a plateau; default {@link defaultAnnealEpochs} of the planned epochs. */
+  annealEpochs?: number;
   pseudoQueries?: 'auto' | 'on' | 'off';
   /** How the nearest documents of the KL groups are found: exact, IVF, or auto by corpus size (default). */
   neighbourSearch?: NeighbourMethod;
@@ -95,6 +102,9 @@ export interface TrainOptions {
   onEvent?: (event: TrainEvent) => void;
 }
 
+/** What a validation plateau does: decay the learning rate to zero, then stop (`anneal`), or stop at once. */
+export type PlateauAction = 'anneal' | 'stop';
+
 /** {@link TrainOptions} with every default filled in and checked. */
 export type Resolved = Required<
   Omit<
@@ -113,8 +123,11 @@ export type Resolved = Required<
     | 'epochs'
     | 'queryWeight'
     | 'threads'
+    | 'annealEpochs'
   >
 > & {
+  /** Undefined until the epochs are known ({@link defaultAnnealEpochs}). */
+  annealEpochs: number | undefined;
   queryWeight: number | undefined;
   threads: number | undefined;
   nLatents: number;
@@ -156,6 +169,7 @@ export function resolveOptions(data: TrainData, options: TrainOptions): Resolved
     biasInit: 'geometric-median',
     validationFraction: 0.05,
     patience: 3,
+    plateau: 'anneal',
     pseudoQueries: 'auto',
     seed: 0,
     backend: 'auto',
@@ -165,6 +179,7 @@ export function resolveOptions(data: TrainData, options: TrainOptions): Resolved
     epochs: options.epochs,
     queryWeight: options.queryWeight,
     threads: options.threads,
+    annealEpochs: options.annealEpochs,
     temperature: options.temperature,
     maxSteps: options.maxSteps ?? Number.POSITIVE_INFINITY,
     neighbourSearch: options.neighbourSearch ?? 'auto',
@@ -220,6 +235,16 @@ export function resolveOptions(data: TrainData, options: TrainOptions): Resolved
   if (r.queryWeight !== undefined && !(r.queryWeight > 0 && Number.isFinite(r.queryWeight))) {
     throw new TrainError('bad_config', `train: --query-weight must be > 0, got ${r.queryWeight}`);
   }
+  if (r.plateau !== 'anneal' && r.plateau !== 'stop') {
+    throw new TrainError('bad_config', `train: --plateau must be anneal or stop, got ${String(r.plateau)}`);
+  }
+  if (!Number.isSafeInteger(r.patience) || r.patience < 0) {
+    throw new TrainError(
+      'bad_config',
+      `train: --patience must be 0 or a positive integer, got ${r.patience}`,
+    );
+  }
+  if (r.annealEpochs !== undefined) positiveInt('--anneal-epochs', r.annealEpochs);
   if (r.deadAfterRows !== undefined) positiveInt('deadAfterRows', r.deadAfterRows);
   if (r.checkpointEvery !== undefined) positiveInt('--checkpoint-every', r.checkpointEvery);
   if (Number.isFinite(r.evaluationRows)) positiveInt('--eval-rows', r.evaluationRows);

@@ -108,9 +108,16 @@ export function createProgressReporter(
         );
         break;
       }
+      case 'anneal':
+        stream.write(
+          `train: no validation gain since epoch ${event.bestEpoch}; annealing the learning rate to zero over ${event.epochs} epochs from epoch ${event.epoch + 1}\n`,
+        );
+        break;
       case 'early-stop':
         stream.write(
-          `train: early stop after epoch ${event.epoch}: no validation gain since epoch ${event.bestEpoch}\n`,
+          event.annealed
+            ? `train: anneal done after epoch ${event.epoch}; the best validation loss was at epoch ${event.bestEpoch}\n`
+            : `train: early stop after epoch ${event.epoch}: no validation gain since epoch ${event.bestEpoch}\n`,
         );
         break;
       case 'exported':

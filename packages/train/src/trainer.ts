@@ -1,5 +1,6 @@
-// The training loop: groups and split, epochs of Adam steps with a cosine learning rate, validation and early
-// stopping, an atomic checkpoint and a metrics line per epoch, exact resume, and export to the SAE format.
+// The training loop: groups and split, epochs of Adam steps with a cosine learning rate, validation with an anneal
+// (or a stop) on a plateau, an atomic checkpoint and a metrics line per epoch, exact resume, and export to the SAE
+// format.
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '@steer/core';
@@ -16,7 +17,7 @@ import {
   type SourceScan,
   type VectorSource,
 } from './data/source.js';
-import { defaultEpochs } from './defaults.js';
+import { defaultAnnealEpochs, defaultEpochs } from './defaults.js';
 import { TrainError } from './errors.js';
 import { evaluateAllRows, evaluateGroups } from './evaluate.js';
 import type { EpochRecord, TrainEvent, TrainResult } from './events.js';
@@ -73,9 +74,23 @@ function calibrate(
   });
 }
 
-function lrAt(r: Resolved, step: number, totalSteps: number): number {
-  // Cosine annealing to zero over the planned steps (PyTorch CosineAnnealingLR with T_max = total steps).
-  return (r.lr * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps))) / 2;
+/** The anneal a validation plateau started: from `step` (the first step after it), over `steps` steps. */
+interface Anneal {
+  step: number;
+  steps: number;
+}
+
+/**
+ * The learning rate of `step`: cosine annealing to zero over the planned steps (PyTorch CosineAnnealingLR with
+ * T_max = total steps) and, once a plateau started an anneal, at most the cosine rate where it started, falling
+ * linearly to zero over the anneal's steps.
+ */
+function lrAt(r: Resolved, step: number, totalSteps: number, anneal: Anneal | null): number {
+  const cosine = (at: number): number =>
+    (r.lr * (1 + Math.cos((Math.PI * Math.min(at, totalSteps)) / totalSteps))) / 2;
+  if (anneal === null) return cosine(step);
+  const left = Math.max(0, 1 - (step - anneal.step) / anneal.steps);
+  return Math.min(cosine(step), cosine(anneal.step) * left);
 }
 
 /** The training vectors of `data` as one source (documents, then queries), checked and scanned once. */
@@ -135,6 +150,8 @@ interface RunShape {
   nVal: number;
   deadAfterRows: number;
   epochs: number;
+  /** Epochs of the anneal after a plateau. */
+  annealEpochs: number;
   queryWeight: number;
   fingerprint: Record<string, unknown>;
 }
@@ -151,6 +168,7 @@ function runShape(r: Resolved, rows: TrainingRows, scan: SourceScan): RunShape {
       : Math.min(10_000, Math.max(1, Math.round(nGroups * r.validationFraction)));
   const deadAfterRows = r.deadAfterRows ?? Math.min(1_000_000, (nGroups - nVal) * (1 + M));
   const epochs = r.epochs ?? defaultEpochs(nGroups, M, { nLatents: r.nLatents, dModel: rows.dModel });
+  const annealEpochs = r.annealEpochs ?? defaultAnnealEpochs(epochs);
   const queryWeight = M > 0 ? (r.queryWeight ?? M) : 1;
   const fingerprint = {
     dModel: rows.dModel,
@@ -171,13 +189,16 @@ function runShape(r: Resolved, rows: TrainingRows, scan: SourceScan): RunShape {
     encoderFromDecoder: r.encoderFromDecoder,
     biasInit: r.biasInit,
     validationFraction: r.validationFraction,
+    patience: r.patience,
+    plateau: r.plateau,
+    annealEpochs,
     pseudoQueries: pseudo,
     seed: r.seed,
     nDocs,
     nQueries,
     data: scan.fingerprint,
   };
-  return { M, pseudo, nGroups, nVal, deadAfterRows, epochs, queryWeight, fingerprint };
+  return { M, pseudo, nGroups, nVal, deadAfterRows, epochs, annealEpochs, queryWeight, fingerprint };
 }
 
 /** Files of the state folder. */
@@ -317,6 +338,10 @@ interface RunProgress {
   badEpochs: number;
   trainSeconds: number;
   stoppedEarly: boolean;
+  /** The anneal a plateau started (`--plateau anneal`), or null. */
+  anneal: Anneal | null;
+  /** The epoch after which the anneal started, or null. */
+  annealFromEpoch: number | null;
   /** Progress into the epoch after `startEpoch` when the checkpoint was written mid-epoch. */
   resumeInEpoch: InEpoch | null;
   lastVal: LossParts | null;
@@ -339,6 +364,8 @@ async function resumeOrStart(
     badEpochs: 0,
     trainSeconds: 0,
     stoppedEarly: false,
+    anneal: null,
+    annealFromEpoch: null,
     resumeInEpoch: null,
     lastVal: null,
     stepsThisRun: 0,
@@ -353,6 +380,8 @@ async function resumeOrStart(
     progress.badEpochs = meta.badEpochs as number;
     progress.trainSeconds = meta.trainSeconds as number;
     progress.stoppedEarly = meta.stoppedEarly === true;
+    progress.anneal = (meta.anneal as Anneal | null | undefined) ?? null;
+    progress.annealFromEpoch = (meta.annealFromEpoch as number | null | undefined) ?? null;
     progress.resumeInEpoch = (meta.inEpoch as InEpoch | undefined) ?? null;
     await truncateMetrics(run.paths.metrics, progress.startEpoch);
     run.emit({ type: 'resumed', epoch: progress.startEpoch, step: progress.step });
@@ -385,6 +414,8 @@ function checkpointMeta(
     badEpochs: progress.badEpochs,
     trainSeconds: progress.trainSeconds,
     stoppedEarly: progress.stoppedEarly,
+    anneal: progress.anneal,
+    annealFromEpoch: progress.annealFromEpoch,
     ...(inEpoch ? { inEpoch } : {}),
   };
 }
@@ -419,12 +450,12 @@ async function trainEpoch(
   let epochSteps = resumed?.steps ?? 0;
   let stepsSinceCheckpoint = 0;
   let lastCheckpoint = performance.now();
-  let lr = lrAt(r, progress.step, totalSteps);
+  let lr = lrAt(r, progress.step, totalSteps, progress.anneal);
   for (let s = epochSteps; s < stepsPerEpoch && progress.step < r.maxSteps; s++) {
     const start = s * groupsPerStep;
     const count = Math.min(groupsPerStep, order.length - start);
     const x = assembleBatch(rows, groups, order, start, count);
-    lr = lrAt(r, progress.step, totalSteps);
+    lr = lrAt(r, progress.step, totalSteps, progress.anneal);
     const result = await core.step({ x, groups: count, neighbours: M }, lr);
     if (!Number.isFinite(result.loss)) {
       throw new TrainError(
@@ -478,7 +509,8 @@ async function trainEpoch(
 }
 
 /**
- * After a whole epoch: validation (keeping the best weights, early stopping), the metrics line and the checkpoint.
+ * After a whole epoch: validation (keeping the best weights; on a plateau, an anneal or a stop), the metrics line
+ * and the checkpoint.
  */
 async function finishEpoch(
   run: Run,
@@ -501,8 +533,19 @@ async function finishEpoch(
       await writeWeights(paths.best, { epoch: epoch + 1, validation: lastVal }, await core.readState());
     } else {
       progress.badEpochs++;
-      if (r.patience > 0 && progress.badEpochs >= r.patience) progress.stoppedEarly = true;
     }
+  }
+  const plateau = lastVal !== null && r.patience > 0 && progress.badEpochs >= r.patience;
+  let annealing = false;
+  if (progress.anneal !== null) {
+    // An anneal runs to its end whatever the validation does; the best validated weights are exported.
+    if (progress.step >= progress.anneal.step + progress.anneal.steps) progress.stoppedEarly = true;
+  } else if (plateau && r.plateau === 'anneal' && epoch + 1 < run.shape.epochs) {
+    progress.anneal = { step: progress.step, steps: run.shape.annealEpochs * run.stepsPerEpoch };
+    progress.annealFromEpoch = epoch + 1;
+    annealing = true;
+  } else if (plateau) {
+    progress.stoppedEarly = true;
   }
   const { sums } = done;
   const record: EpochRecord = {
@@ -536,8 +579,21 @@ async function finishEpoch(
     midEpoch: false,
     path: paths.checkpoint,
   });
+  if (annealing) {
+    emit({
+      type: 'anneal',
+      epoch: epoch + 1,
+      bestEpoch: progress.bestEpoch ?? epoch + 1,
+      epochs: run.shape.annealEpochs,
+    });
+  }
   if (progress.stoppedEarly) {
-    emit({ type: 'early-stop', epoch: epoch + 1, bestEpoch: progress.bestEpoch ?? epoch + 1 });
+    emit({
+      type: 'early-stop',
+      epoch: epoch + 1,
+      bestEpoch: progress.bestEpoch ?? epoch + 1,
+      annealed: progress.anneal !== null,
+    });
   }
 }
 
@@ -602,7 +658,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
       }
     }
     const final = await evaluateAllRows(core, rows, r.batch, r.evaluationRows, emit);
-    const { step, bestEpoch, stoppedEarly } = progress;
+    const { step, bestEpoch, stoppedEarly, annealFromEpoch } = progress;
     const epochsRun = Math.min(epochs, Math.ceil(step / stepsPerEpoch));
     await exportSae({
       out: options.out,
@@ -615,6 +671,8 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
       steps: step,
       bestEpoch,
       stoppedEarly,
+      annealFromEpoch,
+      annealEpochs: shape.annealEpochs,
       neighbours: shape.M,
       queryWeight: shape.queryWeight,
       calibration,
@@ -642,6 +700,7 @@ export async function train(data: TrainData, options: TrainOptions): Promise<Tra
       steps: step,
       bestEpoch,
       stoppedEarly,
+      annealFromEpoch,
       validation: progress.lastVal,
       stateDir: r.stateDir,
     };

@@ -2,7 +2,12 @@
 // and their dimensions, epochs from the vectors a run should show the SAE, which grows with its decoder.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ROWS_SEEN_PER_DECODER_WEIGHT, defaultEpochs, defaultLatents } from '../src/defaults.js';
+import {
+  ROWS_SEEN_PER_DECODER_WEIGHT,
+  defaultAnnealEpochs,
+  defaultEpochs,
+  defaultLatents,
+} from '../src/defaults.js';
 
 describe('defaultLatents', () => {
   it('gives the sizes RECIPE.md names for its three cases', () => {
@@ -40,5 +45,14 @@ describe('defaultEpochs', () => {
     assert.equal(defaultEpochs(10_000_000, 8), 10);
     assert.equal(defaultEpochs(100, 8), 100);
     assert.equal(defaultEpochs(1000, 8, { nLatents: 65_536, dModel: 768 }), 100);
+  });
+});
+
+describe('defaultAnnealEpochs', () => {
+  it('is a tenth of the planned epochs, at least 3', () => {
+    assert.equal(defaultAnnealEpochs(93), 10, 'msmarco-5k');
+    assert.equal(defaultAnnealEpochs(83), 9, 'Cranfield');
+    assert.equal(defaultAnnealEpochs(14), 3, 'the 64-d planted case');
+    assert.equal(defaultAnnealEpochs(100), 10);
   });
 });

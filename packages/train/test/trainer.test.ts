@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isInputError, SteerError } from '@steer/core';
 import { loadSae, readSaeManifest, readSaeWeights } from '@steer/sae';
-import { train, type TrainError, type TrainOptions } from '../src/index.js';
+import { train, type TrainError, type TrainEvent, type TrainOptions } from '../src/index.js';
 import { bestCosines, plantedData } from './support/synthetic.js';
 
 const embedding = { model: 'synthetic', dims: 32, normalized: false };
@@ -225,6 +225,73 @@ describe('train', () => {
       const memory = await runChild([join(dir, 'c'), 'never', 'fresh']);
       assert.equal(memory.code, 0, memory.stdout);
       await assertSameWeights(join(dir, 'a'), join(dir, 'c'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on a validation plateau anneals the learning rate to zero, then stops; --plateau stop stops at once; resume keeps the anneal', async () => {
+    // A large learning rate on a small planted set plateaus within a few epochs (patience 1).
+    const dir = await tempDir();
+    try {
+      const { docs } = plantedData(32, 64, 3, 1024, 3);
+      const base: TrainOptions = {
+        nLatents: 64,
+        k: 3,
+        epochs: 40,
+        batch: 64,
+        lr: 0.05,
+        neighbours: 0,
+        patience: 1,
+        annealEpochs: 4,
+        out: join(dir, 'anneal'),
+        embedding,
+        backend: 'wasm',
+      };
+      const events: TrainEvent[] = [];
+      const annealed = await train({ dModel: 32, docs }, { ...base, onEvent: (e) => events.push(e) });
+      const anneal = events.find((e) => e.type === 'anneal');
+      assert.ok(anneal && anneal.type === 'anneal', 'a plateau started an anneal');
+      const from = anneal.epoch;
+      assert.ok(from < 40 - 4, `the plateau came early enough to test (epoch ${from})`);
+      const records = events.flatMap((e) => (e.type === 'epoch' ? [e.record] : []));
+      assert.equal(records.length, from + 4, 'the anneal ran its 4 epochs, then training stopped');
+      assert.ok(events.some((e) => e.type === 'early-stop' && e.annealed));
+      assert.equal(annealed.annealFromEpoch, from);
+      assert.ok(annealed.stoppedEarly);
+      const lrs = records.map((r) => r.lr);
+      for (let e = from; e < from + 4; e++)
+        assert.ok(lrs[e]! < lrs[e - 1]!, `lr falls in anneal epoch ${e + 1}`);
+      assert.ok(lrs[from + 3]! < 0.05 * lrs[from - 1]!, `the anneal ends near zero: ${lrs[from + 3]}`);
+      const manifest = await readSaeManifest(base.out);
+      assert.equal(manifest.training?.plateau, 'anneal');
+      assert.equal(manifest.training?.annealFromEpoch, from);
+      // The best validated weights are exported: the anneal's epochs are among the candidates.
+      assert.equal(
+        annealed.bestEpoch,
+        records.reduce((b, r) => (r.validation!.loss < records[b - 1]!.validation!.loss ? r.epoch : b), 1),
+      );
+
+      // --plateau stop: the same run up to the plateau, then it stops.
+      const stopEvents: TrainEvent[] = [];
+      const stopped = await train(
+        { dModel: 32, docs },
+        { ...base, plateau: 'stop', out: join(dir, 'stop'), onEvent: (e) => stopEvents.push(e) },
+      );
+      assert.equal(stopEvents.filter((e) => e.type === 'epoch').length, from);
+      assert.ok(!stopEvents.some((e) => e.type === 'anneal'));
+      assert.equal(stopped.annealFromEpoch, null);
+      assert.ok(stopped.stoppedEarly);
+
+      // Interrupted two epochs into the anneal and resumed: the same weights as the uninterrupted run.
+      const stepsPerEpoch = Math.ceil((1024 - Math.round(1024 * 0.05)) / 64);
+      const cut = { ...base, out: join(dir, 'resumed') };
+      await train({ dModel: 32, docs }, { ...cut, maxSteps: (from + 2) * stepsPerEpoch + 3 });
+      await train({ dModel: 32, docs }, { ...cut, resume: true });
+      const a = await readSaeWeights(base.out);
+      const b = await readSaeWeights(cut.out);
+      assert.deepEqual(b.W_dec, a.W_dec);
+      assert.deepEqual(b.b_dec, a.b_dec);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
