@@ -372,6 +372,25 @@ describe('train', () => {
       });
     });
 
+    it('an unknown plateau action or a zero anneal', async () => {
+      await assert.rejects(
+        train({ dModel: 32, docs }, { ...base, plateau: 'decay' as 'anneal' }),
+        (e: TrainError) => {
+          assert.equal(e.code, 'bad_config');
+          assert.match(e.message, /--plateau must be anneal or stop, got decay/);
+          return true;
+        },
+      );
+      await assert.rejects(train({ dModel: 32, docs }, { ...base, annealEpochs: 0 }), {
+        code: 'bad_config',
+        message: /--anneal-epochs must be a positive integer, got 0/,
+      });
+      await assert.rejects(train({ dModel: 32, docs }, { ...base, patience: -1 }), {
+        code: 'bad_config',
+        message: /--patience must be 0 or a positive integer, got -1/,
+      });
+    });
+
     it('empty data', async () => {
       await assert.rejects(train({ dModel: 32, docs: new Float32Array(0) }, base), (e: TrainError) => {
         assert.equal(e.code, 'bad_input');

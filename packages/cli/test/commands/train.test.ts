@@ -170,6 +170,57 @@ test('steer train reports progress on stderr, refuses to clobber a run, and resu
   assert.match(resumed.stderr, /resumed after epoch 1/);
 });
 
+test('steer train anneals on a validation plateau and says so; --plateau stop stops there; a bad --plateau is a usage error', async () => {
+  const args = [
+    '--embeddings',
+    'vectors.npy',
+    '--latents',
+    '16',
+    '--k',
+    '2',
+    '--epochs',
+    '40',
+    '--neighbours',
+    '0',
+    '--batch',
+    '32',
+    '--lr',
+    '0.05',
+    '--patience',
+    '1',
+    '--anneal-epochs',
+    '2',
+    '--backend',
+    'wasm',
+  ];
+  const annealed = await run([...args, '--out', 'sae-anneal']);
+  assert.equal(annealed.code, 0);
+  const from =
+    /no validation gain since epoch \d+; annealing the learning rate to zero over 2 epochs from epoch (\d+)/.exec(
+      annealed.stderr,
+    );
+  assert.ok(from, annealed.stderr);
+  const last = Number(from[1]) + 1;
+  assert.match(
+    annealed.stderr,
+    new RegExp(`anneal done after epoch ${last}; the best validation loss was at epoch \\d+`),
+  );
+  assert.doesNotMatch(annealed.stderr, new RegExp(`epoch ${last + 1}: loss`));
+  const manifest = await readSaeManifest(join(root, 'sae-anneal'));
+  assert.equal(manifest.training?.plateau, 'anneal');
+  assert.equal(manifest.training?.annealFromEpoch, last - 2);
+
+  const stopped = await run([...args, '--plateau', 'stop', '--out', 'sae-stop']);
+  assert.equal(stopped.code, 0);
+  assert.match(stopped.stderr, new RegExp(`early stop after epoch ${last - 2}: no validation gain`));
+  assert.doesNotMatch(stopped.stderr, /annealing/);
+
+  await assert.rejects(
+    run([...args, '--plateau', 'decay', '--out', 'sae-bad']),
+    (e: Error) => e instanceof UsageError && /--plateau/.test(e.message) && /anneal/.test(e.message),
+  );
+});
+
 test('steer train streams a folder of .npy shards and prints how the neighbours were found, with IVF recall', async () => {
   const { data } = await readNpy(join(root, 'vectors.npy'));
   await mkdir(join(root, 'shards'));
