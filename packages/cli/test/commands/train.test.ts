@@ -138,8 +138,9 @@ test('steer train --json prints exactly one JSON document and writes a loadable 
   assert.equal(result.stderr, '');
 });
 
-test('steer train reports progress on stderr, refuses to clobber a run, and resumes it', async () => {
-  const args = [
+/** A run of 16 latents, k 2, on plain rows (no KL groups) of the test's vectors, for `epochs` epochs. */
+function plainRun(epochs: number): string[] {
+  return [
     '--embeddings',
     'vectors.npy',
     '--latents',
@@ -147,14 +148,14 @@ test('steer train reports progress on stderr, refuses to clobber a run, and resu
     '--k',
     '2',
     '--epochs',
-    '1',
+    String(epochs),
     '--neighbours',
     '0',
-    '--out',
-    'sae2',
-    '--backend',
-    'wasm',
   ];
+}
+
+test('steer train reports progress on stderr, refuses to clobber a run, and resumes it', async () => {
+  const args = [...plainRun(1), '--out', 'sae2', '--backend', 'wasm'];
   const result = await run(args);
   assert.equal(result.code, 0);
   assert.match(result.stderr, /backend wasm/);
@@ -172,16 +173,7 @@ test('steer train reports progress on stderr, refuses to clobber a run, and resu
 
 test('steer train anneals on a validation plateau and says so; --plateau stop stops there; a bad --plateau is a usage error', async () => {
   const args = [
-    '--embeddings',
-    'vectors.npy',
-    '--latents',
-    '16',
-    '--k',
-    '2',
-    '--epochs',
-    '40',
-    '--neighbours',
-    '0',
+    ...plainRun(40),
     '--batch',
     '32',
     '--lr',
