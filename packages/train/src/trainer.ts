@@ -80,6 +80,15 @@ interface Anneal {
   steps: number;
 }
 
+/** The anneal of `progress` in steps (it starts at the end of epoch `annealFromEpoch`), or null before a plateau. */
+function annealOf(run: Run, progress: RunProgress): Anneal | null {
+  if (progress.annealFromEpoch === null) return null;
+  return {
+    step: progress.annealFromEpoch * run.stepsPerEpoch,
+    steps: run.shape.annealEpochs * run.stepsPerEpoch,
+  };
+}
+
 /**
  * The learning rate of `step`: cosine annealing to zero over the planned steps (PyTorch CosineAnnealingLR with
  * T_max = total steps) and, once a plateau started an anneal, at most the cosine rate where it started, falling
@@ -338,9 +347,7 @@ interface RunProgress {
   badEpochs: number;
   trainSeconds: number;
   stoppedEarly: boolean;
-  /** The anneal a plateau started (`--plateau anneal`), or null. */
-  anneal: Anneal | null;
-  /** The epoch after which the anneal started, or null. */
+  /** The epoch after which a plateau started the anneal (`--plateau anneal`), or null. */
   annealFromEpoch: number | null;
   /** Progress into the epoch after `startEpoch` when the checkpoint was written mid-epoch. */
   resumeInEpoch: InEpoch | null;
@@ -364,7 +371,6 @@ async function resumeOrStart(
     badEpochs: 0,
     trainSeconds: 0,
     stoppedEarly: false,
-    anneal: null,
     annealFromEpoch: null,
     resumeInEpoch: null,
     lastVal: null,
@@ -380,7 +386,6 @@ async function resumeOrStart(
     progress.badEpochs = meta.badEpochs as number;
     progress.trainSeconds = meta.trainSeconds as number;
     progress.stoppedEarly = meta.stoppedEarly === true;
-    progress.anneal = (meta.anneal as Anneal | null | undefined) ?? null;
     progress.annealFromEpoch = (meta.annealFromEpoch as number | null | undefined) ?? null;
     progress.resumeInEpoch = (meta.inEpoch as InEpoch | undefined) ?? null;
     await truncateMetrics(run.paths.metrics, progress.startEpoch);
@@ -414,7 +419,6 @@ function checkpointMeta(
     badEpochs: progress.badEpochs,
     trainSeconds: progress.trainSeconds,
     stoppedEarly: progress.stoppedEarly,
-    anneal: progress.anneal,
     annealFromEpoch: progress.annealFromEpoch,
     ...(inEpoch ? { inEpoch } : {}),
   };
@@ -450,12 +454,13 @@ async function trainEpoch(
   let epochSteps = resumed?.steps ?? 0;
   let stepsSinceCheckpoint = 0;
   let lastCheckpoint = performance.now();
-  let lr = lrAt(r, progress.step, totalSteps, progress.anneal);
+  const anneal = annealOf(run, progress);
+  let lr = lrAt(r, progress.step, totalSteps, anneal);
   for (let s = epochSteps; s < stepsPerEpoch && progress.step < r.maxSteps; s++) {
     const start = s * groupsPerStep;
     const count = Math.min(groupsPerStep, order.length - start);
     const x = assembleBatch(rows, groups, order, start, count);
-    lr = lrAt(r, progress.step, totalSteps, progress.anneal);
+    lr = lrAt(r, progress.step, totalSteps, anneal);
     const result = await core.step({ x, groups: count, neighbours: M }, lr);
     if (!Number.isFinite(result.loss)) {
       throw new TrainError(
@@ -536,12 +541,12 @@ async function finishEpoch(
     }
   }
   const plateau = lastVal !== null && r.patience > 0 && progress.badEpochs >= r.patience;
+  const anneal = annealOf(run, progress);
   let annealing = false;
-  if (progress.anneal !== null) {
+  if (anneal !== null) {
     // An anneal runs to its end whatever the validation does; the best validated weights are exported.
-    if (progress.step >= progress.anneal.step + progress.anneal.steps) progress.stoppedEarly = true;
+    if (progress.step >= anneal.step + anneal.steps) progress.stoppedEarly = true;
   } else if (plateau && r.plateau === 'anneal' && epoch + 1 < run.shape.epochs) {
-    progress.anneal = { step: progress.step, steps: run.shape.annealEpochs * run.stepsPerEpoch };
     progress.annealFromEpoch = epoch + 1;
     annealing = true;
   } else if (plateau) {
@@ -592,7 +597,7 @@ async function finishEpoch(
       type: 'early-stop',
       epoch: epoch + 1,
       bestEpoch: progress.bestEpoch ?? epoch + 1,
-      annealed: progress.anneal !== null,
+      annealed: progress.annealFromEpoch !== null,
     });
   }
 }
