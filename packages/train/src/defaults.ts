@@ -17,13 +17,20 @@ function nearestPowerOfTwo(x: number): number {
 }
 
 /**
+ * Latents per dimension the default dictionary has at least: below it a dictionary is too close to a basis of the
+ * space for pursuit to code text the SAE never saw (RECIPE.md, section 4).
+ */
+export const MIN_LATENTS_PER_DIMENSION = 4;
+
+/**
  * Default number of latents for `rows` training vectors of `dModel` dimensions: the power of two nearest to
- * sqrt(rows * dModel) (the dictionary grows with both the data and the space), between dModel and 16 * dModel,
- * and at least 2 * k.
+ * sqrt(rows * dModel) (the dictionary grows with both the data and the space), between
+ * {@link MIN_LATENTS_PER_DIMENSION} * dModel and 16 * dModel, and at least 2 * k.
  */
 export function defaultLatents(rows: number, dModel: number, k = 1): number {
   const target = nearestPowerOfTwo(Math.sqrt(Math.max(1, rows) * dModel));
-  return Math.max(2 * k, Math.min(16 * dModel, Math.max(dModel, target)));
+  const floor = MIN_LATENTS_PER_DIMENSION * dModel;
+  return Math.max(2 * k, Math.min(16 * dModel, Math.max(floor, target)));
 }
 
 /**

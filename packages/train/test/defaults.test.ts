@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  MIN_LATENTS_PER_DIMENSION,
   ROWS_SEEN_PER_DECODER_WEIGHT,
   defaultAnnealEpochs,
   defaultEpochs,
@@ -10,16 +11,19 @@ import {
 } from '../src/defaults.js';
 
 describe('defaultLatents', () => {
-  it('gives the sizes RECIPE.md names for its three cases', () => {
+  it('gives the sizes RECIPE.md names for its cases', () => {
     assert.equal(defaultLatents(8000, 64, 4), 512, 'the 64-d planted case');
     assert.equal(defaultLatents(5000, 512), 2048, 'msmarco-5k');
-    assert.equal(defaultLatents(1400 + 1398, 512), 1024, 'Cranfield with its lead sentences');
+    // sqrt(2,798 x 512) is about 1,197, so 1,024 by the square root alone: the floor of 4 d decides.
+    assert.equal(defaultLatents(1400 + 1398, 512), 2048, 'Cranfield with its lead sentences');
+    assert.equal(defaultLatents(4096, 512, 4), 2048, 'the 512-d planted case');
   });
 
-  it('stays between d and 16 d, and at least 2k', () => {
-    assert.equal(defaultLatents(1, 64), 64);
+  it(`stays between ${MIN_LATENTS_PER_DIMENSION} d and 16 d, and at least 2k`, () => {
+    assert.equal(defaultLatents(1, 64), MIN_LATENTS_PER_DIMENSION * 64);
     assert.equal(defaultLatents(10_000_000, 64), 1024);
     assert.equal(defaultLatents(10, 8, 64), 128);
+    assert.equal(defaultLatents(50_000, 768), 8192, 'a larger corpus: the square root decides');
   });
 });
 
